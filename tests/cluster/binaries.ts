@@ -1,0 +1,99 @@
+// Builds the control-plane binaries from Go modules with the machine's Go.
+//
+// kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and etcd
+// come from the wrapper module in ./gobuild (it pins one Kubernetes release and
+// maps the staging modules to their published versions); kwok is installed by
+// module path. Results are cached by version: a second call is a few stats.
+import { join } from "node:path";
+import {
+  kubernetesBinDir,
+  KWOK_VERSION,
+  kwokBinDir,
+  repoRoot,
+} from "./paths.ts";
+
+export interface ControlPlaneBinaries {
+  etcd: string;
+  apiserver: string;
+  controllerManager: string;
+  scheduler: string;
+  kubectl: string;
+  kwok: string;
+}
+
+const kubernetesPackages = {
+  apiserver: "k8s.io/kubernetes/cmd/kube-apiserver",
+  controllerManager: "k8s.io/kubernetes/cmd/kube-controller-manager",
+  scheduler: "k8s.io/kubernetes/cmd/kube-scheduler",
+  kubectl: "k8s.io/kubernetes/cmd/kubectl",
+  // etcd's main package; `go build` names the binary "server".
+  etcd: "go.etcd.io/etcd/server/v3",
+} as const;
+
+const binaryNames: Record<keyof typeof kubernetesPackages, string> = {
+  apiserver: "kube-apiserver",
+  controllerManager: "kube-controller-manager",
+  scheduler: "kube-scheduler",
+  kubectl: "kubectl",
+  etcd: "server",
+};
+
+export function binaryPaths(): ControlPlaneBinaries {
+  const k8s = kubernetesBinDir();
+  return {
+    etcd: join(k8s, binaryNames.etcd),
+    apiserver: join(k8s, binaryNames.apiserver),
+    controllerManager: join(k8s, binaryNames.controllerManager),
+    scheduler: join(k8s, binaryNames.scheduler),
+    kubectl: join(k8s, binaryNames.kubectl),
+    kwok: join(kwokBinDir(), "kwok"),
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function go(args: string[], cwd: string, env: Record<string, string> = {}): Promise<void> {
+  const started = performance.now();
+  console.error(`[cluster] go ${args.join(" ")}`);
+  const { code } = await new Deno.Command("go", {
+    args,
+    cwd,
+    env,
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (code !== 0) throw new Error(`go ${args[0]} failed with exit code ${code}`);
+  console.error(`[cluster] done in ${((performance.now() - started) / 1000).toFixed(0)}s`);
+}
+
+/** Builds whatever binaries are missing and returns all their paths. */
+export async function ensureBinaries(): Promise<ControlPlaneBinaries> {
+  const paths = binaryPaths();
+  const toBuild: string[] = [];
+  for (const key of Object.keys(kubernetesPackages) as (keyof typeof kubernetesPackages)[]) {
+    if (!(await exists(paths[key]))) toBuild.push(kubernetesPackages[key]);
+  }
+  if (toBuild.length > 0) {
+    await Deno.mkdir(kubernetesBinDir(), { recursive: true });
+    await go(
+      ["build", "-trimpath", "-ldflags=-s -w", "-o", kubernetesBinDir() + "/", ...toBuild],
+      join(repoRoot, "tests", "cluster", "gobuild"),
+    );
+  }
+  if (!(await exists(paths.kwok))) {
+    await Deno.mkdir(kwokBinDir(), { recursive: true });
+    await go(
+      ["install", "-trimpath", "-ldflags=-s -w", `sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}`],
+      repoRoot,
+      { GOBIN: kwokBinDir() },
+    );
+  }
+  return paths;
+}

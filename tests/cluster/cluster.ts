@@ -1,0 +1,310 @@
+// A real local control plane on loopback: etcd, kube-apiserver,
+// kube-controller-manager, kube-scheduler and kwok (a simulated kubelet with
+// one fake node), each a process started by PID and stopped by PID.
+import { dirname, fromFileUrl, join } from "node:path";
+import { type ControlPlaneBinaries, ensureBinaries } from "./binaries.ts";
+import { createPki, type Pki } from "./pki.ts";
+import { clusterStateDir } from "./paths.ts";
+
+export interface ClusterState {
+  name: string;
+  dir: string;
+  kubeconfig: string;
+  server: string;
+  kubectl: string;
+  pids: Record<string, number>;
+  /** How each component was started, so a test can restart it on the same port. */
+  commands: Record<string, { binary: string; args: string[] }>;
+  etcdUrl: string;
+}
+
+const stagesFile = join(dirname(fromFileUrl(import.meta.url)), "kwok-stages.yaml");
+
+export const FAKE_NODE = "kwok-node-0";
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** Starts a process in its own session with output to a log file; returns its PID. */
+async function startProcess(name: string, dir: string, binary: string, args: string[]): Promise<number> {
+  const log = join(dir, "logs", `${name}.log`);
+  const out = await new Deno.Command("sh", {
+    args: ["-c", 'log="$1"; shift; setsid "$@" >"$log" 2>&1 </dev/null & echo $!', "sh", log, binary, ...args],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  const pid = Number(new TextDecoder().decode(out.stdout).trim());
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`could not start ${name}`);
+  return pid;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    Deno.kill(pid, "SIGCONT");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, pid?: number, log?: string) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    if (pid !== undefined && !isAlive(pid)) {
+      const tail = log ? (await Deno.readTextFile(log).catch(() => "")).split("\n").slice(-20).join("\n") : "";
+      throw new Error(`${what}: process exited\n${tail}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what}: not ready after ${timeoutMs} ms`);
+}
+
+function kubeconfigYaml(server: string, caFile: string, token: string): string {
+  return `apiVersion: v1
+kind: Config
+clusters:
+- name: kubetask-local
+  cluster:
+    server: ${server}
+    certificate-authority: ${caFile}
+users:
+- name: admin
+  user:
+    token: ${token}
+contexts:
+- name: kubetask-local
+  context:
+    cluster: kubetask-local
+    user: admin
+current-context: kubetask-local
+`;
+}
+
+async function kubectl(state: { kubectl: string; kubeconfig: string }, args: string[], stdin?: string) {
+  const child = new Deno.Command(state.kubectl, {
+    args: ["--kubeconfig", state.kubeconfig, ...args],
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(stdin));
+    await writer.close();
+  }
+  const out = await child.output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (out.code !== 0) {
+    throw new Error(`kubectl ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return text;
+}
+
+export async function readState(name: string): Promise<ClusterState | undefined> {
+  try {
+    return JSON.parse(await Deno.readTextFile(join(clusterStateDir(name), "state.json")));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Starts a fresh cluster named `name`; a previous one of that name is stopped first. */
+export async function up(name = "default"): Promise<ClusterState> {
+  const bin: ControlPlaneBinaries = await ensureBinaries();
+  await down(name);
+  const dir = clusterStateDir(name);
+  await Deno.mkdir(join(dir, "logs"), { recursive: true });
+  const pki: Pki = await createPki(join(dir, "pki"));
+  const pids: Record<string, number> = {};
+  const state: ClusterState = {
+    name,
+    dir,
+    kubeconfig: join(dir, "admin.kubeconfig"),
+    server: "",
+    kubectl: bin.kubectl,
+    pids,
+    commands: {},
+    etcdUrl: "",
+  };
+  const start = async (component: string, binary: string, args: string[]) => {
+    state.commands[component] = { binary, args };
+    pids[component] = await startProcess(component, dir, binary, args);
+  };
+  const save = () => Deno.writeTextFile(join(dir, "state.json"), JSON.stringify(state, null, 2));
+  try {
+    const etcdPort = freePort();
+    const peerPort = freePort();
+    state.etcdUrl = `http://127.0.0.1:${etcdPort}`;
+    await start("etcd", bin.etcd, [
+      "--name=local",
+      `--data-dir=${join(dir, "etcd")}`,
+      `--listen-client-urls=${state.etcdUrl}`,
+      `--advertise-client-urls=${state.etcdUrl}`,
+      `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-cluster=local=http://127.0.0.1:${peerPort}`,
+      "--listen-metrics-urls=",
+      "--unsafe-no-fsync",
+      "--log-level=warn",
+    ]);
+    await save();
+    await waitFor(
+      "etcd",
+      async () => (await fetch(`${state.etcdUrl}/health`)).ok,
+      30_000,
+      pids["etcd"],
+      join(dir, "logs", "etcd.log"),
+    );
+
+    const apiPort = freePort();
+    state.server = `https://127.0.0.1:${apiPort}`;
+    await start("kube-apiserver", bin.apiserver, apiserverArgs(state, pki, apiPort));
+    await save();
+    const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(pki.caCert)] });
+    await waitFor(
+      "kube-apiserver",
+      async () => {
+        const res = await fetch(`${state.server}/readyz`, {
+          client,
+          headers: { authorization: `Bearer ${pki.adminToken}` },
+        });
+        await res.body?.cancel();
+        return res.ok;
+      },
+      90_000,
+      pids["kube-apiserver"],
+      join(dir, "logs", "kube-apiserver.log"),
+    );
+    client.close();
+    await Deno.writeTextFile(state.kubeconfig, kubeconfigYaml(state.server, pki.caCert, pki.adminToken));
+
+    await start("kube-controller-manager", bin.controllerManager, [
+      `--kubeconfig=${state.kubeconfig}`,
+      `--service-account-private-key-file=${pki.serviceAccountKey}`,
+      `--root-ca-file=${pki.caCert}`,
+      // The fake node has no real kubelet heartbeats to judge; tests need it schedulable.
+      "--controllers=*,-nodelifecycle,-cloud-node-lifecycle",
+      "--leader-elect=false",
+      "--secure-port=0",
+      "--concurrent-gc-syncs=5",
+    ]);
+    await start("kube-scheduler", bin.scheduler, [
+      `--kubeconfig=${state.kubeconfig}`,
+      "--leader-elect=false",
+      "--secure-port=0",
+    ]);
+    await start("kwok", bin.kwok, [
+      `--kubeconfig=${state.kubeconfig}`,
+      "--manage-all-nodes=false",
+      "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+      `--config=${stagesFile}`,
+      `--server-address=127.0.0.1:${freePort()}`,
+      "--node-ip=10.200.0.1",
+      "--cidr=10.200.0.0/16",
+    ]);
+    await save();
+    await kubectl(state, ["apply", "-f", "-"], fakeNodeManifest());
+    await waitFor("fake node Ready", async () => {
+      const out = await kubectl(state, [
+        "get",
+        "node",
+        FAKE_NODE,
+        "-o",
+        'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+      ]);
+      return out.trim() === "True";
+    }, 60_000, pids["kwok"], join(dir, "logs", "kwok.log"));
+    await waitFor("default ServiceAccount", async () => {
+      await kubectl(state, ["get", "serviceaccount", "default", "-n", "default"]);
+      return true;
+    }, 60_000, pids["kube-controller-manager"], join(dir, "logs", "kube-controller-manager.log"));
+    return state;
+  } catch (err) {
+    await down(name);
+    throw err;
+  }
+}
+
+function apiserverArgs(state: ClusterState, pki: Pki, port: number): string[] {
+  return [
+    `--etcd-servers=${state.etcdUrl}`,
+    "--bind-address=127.0.0.1",
+    "--advertise-address=127.0.0.1",
+    `--secure-port=${port}`,
+    `--tls-cert-file=${pki.servingCert}`,
+    `--tls-private-key-file=${pki.servingKey}`,
+    `--client-ca-file=${pki.caCert}`,
+    `--token-auth-file=${pki.tokenFile}`,
+    "--authorization-mode=RBAC",
+    "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+    `--service-account-key-file=${pki.serviceAccountPub}`,
+    `--service-account-signing-key-file=${pki.serviceAccountKey}`,
+    "--service-cluster-ip-range=10.96.0.0/16",
+    "--allow-privileged=true",
+    "--enable-priority-and-fairness=false",
+    "--profiling=false",
+  ];
+}
+
+function fakeNodeManifest(): string {
+  return `apiVersion: v1
+kind: Node
+metadata:
+  name: ${FAKE_NODE}
+  annotations:
+    kwok.x-k8s.io/node: fake
+  labels:
+    kubernetes.io/hostname: ${FAKE_NODE}
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+    type: kwok
+`;
+}
+
+/** Stops every process the cluster started (by PID) and removes its state. */
+export async function down(name = "default"): Promise<void> {
+  const dir = clusterStateDir(name);
+  const state = await readState(name);
+  if (state) {
+    // Reverse start order: clients of the apiserver first, etcd last.
+    const pids = Object.values(state.pids).reverse();
+    for (const pid of pids) {
+      try {
+        Deno.kill(pid, "SIGTERM");
+      } catch { /* already gone */ }
+    }
+    const deadline = Date.now() + 10_000;
+    while (pids.some(isAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    for (const pid of pids.filter(isAlive)) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch { /* already gone */ }
+    }
+  }
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+}
+
+/** Stops one component (e.g. "kube-apiserver") to test how clients ride out an outage. */
+export async function stopComponent(state: ClusterState, component: string): Promise<void> {
+  const pid = state.pids[component];
+  try {
+    Deno.kill(pid, "SIGTERM");
+  } catch { /* already gone */ }
+  const deadline = Date.now() + 15_000;
+  while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (isAlive(pid)) Deno.kill(pid, "SIGKILL");
+}
+
+/** Starts a stopped component again with the same flags (and so the same port). */
+export async function startComponent(state: ClusterState, component: string): Promise<void> {
+  const { binary, args } = state.commands[component];
+  state.pids[component] = await startProcess(component, state.dir, binary, args);
+  await Deno.writeTextFile(join(state.dir, "state.json"), JSON.stringify(state, null, 2));
+}
+
+export { kubectl };

@@ -1,0 +1,28 @@
+// Where the local control plane keeps its binaries and state.
+//
+// Everything lives under one git-ignored cache folder so a second run reuses
+// the Go-built binaries. KUBETASK_CACHE_DIR moves it (CI points it outside the
+// clone so reruns on the same machine skip the build).
+import { dirname, fromFileUrl, join, resolve } from "node:path";
+
+export const KUBERNETES_VERSION = "v1.34.4";
+export const KWOK_VERSION = "v0.7.0";
+
+export const repoRoot = resolve(dirname(fromFileUrl(import.meta.url)), "..", "..");
+
+export function cacheDir(): string {
+  return Deno.env.get("KUBETASK_CACHE_DIR") ?? join(repoRoot, ".cache");
+}
+
+export function kubernetesBinDir(): string {
+  return join(cacheDir(), "bin", `k8s-${KUBERNETES_VERSION}`);
+}
+
+export function kwokBinDir(): string {
+  return join(cacheDir(), "bin", `kwok-${KWOK_VERSION}`);
+}
+
+/** State of one named cluster: PKI, etcd data, logs, pids, kubeconfig. */
+export function clusterStateDir(name: string): string {
+  return join(cacheDir(), "clusters", name);
+}
