@@ -1,7 +1,8 @@
 // A real local control plane on loopback: etcd, kube-apiserver,
 // kube-controller-manager, kube-scheduler and kwok (a simulated kubelet with
 // one fake node), each a process started by PID and stopped by PID.
-import { dirname, fromFileUrl, join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { type ControlPlaneBinaries, ensureBinaries } from "./binaries.ts";
 import { createPki, type Pki } from "./pki.ts";
 import { clusterStateDir } from "./paths.ts";
@@ -18,7 +19,7 @@ export interface ClusterState {
   etcdUrl: string;
 }
 
-const stagesFile = join(dirname(fromFileUrl(import.meta.url)), "kwok-stages.yaml");
+const stagesFile = join(dirname(fileURLToPath(import.meta.url)), "kwok-stages.yaml");
 
 export const FAKE_NODE = "kwok-node-0";
 
@@ -219,6 +220,10 @@ export async function up(name = "default"): Promise<ClusterState> {
       ]);
       return out.trim() === "True";
     }, 60_000, pids["kwok"], join(dir, "logs", "kwok.log"));
+    // Admission taints new nodes not-ready; the node lifecycle controller (off
+    // here, see above) would lift it once Ready, so lift it by hand.
+    await kubectl(state, ["taint", "node", FAKE_NODE, "node.kubernetes.io/not-ready:NoSchedule-"])
+      .catch(() => {});
     await waitFor("default ServiceAccount", async () => {
       await kubectl(state, ["get", "serviceaccount", "default", "-n", "default"]);
       return true;

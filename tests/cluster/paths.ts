@@ -3,12 +3,13 @@
 // Everything lives under one git-ignored cache folder so a second run reuses
 // the Go-built binaries. KUBETASK_CACHE_DIR moves it (CI points it outside the
 // clone so reruns on the same machine skip the build).
-import { dirname, fromFileUrl, join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 
 export const KUBERNETES_VERSION = "v1.34.4";
 export const KWOK_VERSION = "v0.7.0";
 
-export const repoRoot = resolve(dirname(fromFileUrl(import.meta.url)), "..", "..");
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 export function cacheDir(): string {
   return Deno.env.get("KUBETASK_CACHE_DIR") ?? join(repoRoot, ".cache");

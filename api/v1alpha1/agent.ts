@@ -1,0 +1,70 @@
+// Agent: how a Task runs (image, command, credentials, pod settings).
+import { z } from "zod";
+import { contextMount, humanInTheLoop, objectMeta } from "./common.ts";
+import { absolutePath, celRules } from "./validation.ts";
+
+export const DEFAULT_AGENT_IMAGE = "quay.io/kubetask/kubetask-agent-gemini:latest";
+
+export const secretKeyRef = z.object({
+  name: z.string().min(1).describe("Secret name."),
+  key: z.string().min(1).describe("Key in the Secret."),
+});
+
+export const credential = z.object({
+  name: z.string().min(1).describe("Name of the credential (for humans and volume names)."),
+  secretRef: secretKeyRef,
+  env: z.string().optional().describe("Expose the secret value as this environment variable."),
+  mountPath: absolutePath("mountPath").optional().describe(
+    "Mount the secret value as a file at this absolute path.",
+  ),
+  fileMode: z.int32().min(0).max(0o777).default(0o600).describe(
+    "File permission bits when mounted, 0 to 0777 (default 0600); octal 0400 in YAML is 256 in JSON.",
+  ),
+}).meta(celRules({
+  rule: "has(self.env) != has(self.mountPath)",
+  message: "a credential must set exactly one of env (environment variable) or mountPath (file)",
+}));
+export type Credential = z.infer<typeof credential>;
+
+// Scheduling fields are core/v1 types; the apiserver validates them in the Job.
+const looseObject = z.looseObject({});
+
+export const podScheduling = z.object({
+  nodeSelector: z.record(z.string(), z.string()).optional(),
+  tolerations: z.array(looseObject).optional(),
+  affinity: looseObject.optional(),
+});
+
+export const agentPodSpec = z.object({
+  labels: z.record(z.string(), z.string()).optional().describe("Extra labels for the agent pod."),
+  scheduling: podScheduling.optional(),
+  runtimeClassName: z.string().optional().describe("RuntimeClass for isolation (gVisor, Kata)."),
+});
+export type AgentPodSpec = z.infer<typeof agentPodSpec>;
+
+export const agentSpec = z.object({
+  agentImage: z.string().optional().describe(`Agent image (default ${DEFAULT_AGENT_IMAGE}).`),
+  workspaceDir: absolutePath("workspaceDir").default("/workspace").describe("Working directory holding task.md."),
+  command: z.array(z.string()).optional().describe("Entrypoint command (required for humanInTheLoop)."),
+  humanInTheLoop: humanInTheLoop.optional(),
+  contexts: z.array(contextMount).optional().describe("Contexts applied to every Task using this Agent."),
+  credentials: z.array(credential).optional().describe(
+    "Secrets exposed to the agent; names must be unique.",
+  ).meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] }),
+  podSpec: agentPodSpec.optional(),
+  serviceAccountName: z.string().min(1).describe("ServiceAccount for agent pods."),
+}).meta(celRules({
+  rule: "!has(self.humanInTheLoop) || !self.humanInTheLoop.enabled || (has(self.command) && size(self.command) > 0)",
+  message: "humanInTheLoop.enabled requires command: the controller wraps command to keep the container alive",
+  fieldPath: ".command",
+  reason: "FieldValueRequired",
+}));
+export type AgentSpec = z.infer<typeof agentSpec>;
+
+export const agent = z.object({
+  apiVersion: z.string().optional(),
+  kind: z.string().optional(),
+  metadata: objectMeta,
+  spec: agentSpec,
+});
+export type Agent = z.infer<typeof agent>;

@@ -1,0 +1,9 @@
+// kubetask.io/v1alpha1: schemas (the single source of truth), inferred types,
+// and the resource types the controllers talk to.
+export * from "./common.ts";
+export * from "./validation.ts";
+export * from "./task.ts";
+export * from "./crontask.ts";
+export * from "./context.ts";
+export * from "./agent.ts";
+export * from "./kubetaskconfig.ts";

@@ -1,0 +1,22 @@
+// KubeTaskConfig: namespace-level settings; the one named "default" applies.
+import { z } from "zod";
+import { objectMeta } from "./common.ts";
+
+export const DEFAULT_TTL_SECONDS_AFTER_FINISHED = 604800;
+
+export const taskLifecycleConfig = z.object({
+  ttlSecondsAfterFinished: z.int32().min(0).default(DEFAULT_TTL_SECONDS_AFTER_FINISHED)
+    .describe("Seconds a finished Task is kept before deletion (0 disables cleanup)."),
+});
+
+export const kubeTaskConfigSpec = z.object({
+  taskLifecycle: taskLifecycleConfig.optional(),
+});
+
+export const kubeTaskConfig = z.object({
+  apiVersion: z.string().optional(),
+  kind: z.string().optional(),
+  metadata: objectMeta,
+  spec: kubeTaskConfigSpec,
+});
+export type KubeTaskConfig = z.infer<typeof kubeTaskConfig>;

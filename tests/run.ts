@@ -1,0 +1,52 @@
+// `deno task test`: unit tests plus integration tests against one real control
+// plane started for this run and stopped afterwards.
+//
+// Prints a closing "N passed, N failed" line computed from Deno's JUnit report.
+import { join } from "node:path";
+import { down, up } from "./cluster/cluster.ts";
+import { repoRoot } from "./cluster/paths.ts";
+
+const CLUSTER = "test";
+const filters = Deno.args; // optional paths to run only some tests
+
+const started = performance.now();
+const state = await up(CLUSTER);
+console.error(
+  `[test] control plane up at ${state.server} in ${((performance.now() - started) / 1000).toFixed(1)}s`,
+);
+
+let code = 1;
+const junit = join(state.dir, "junit.xml");
+try {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["test", "-A", `--junit-path=${junit}`, ...(filters.length ? filters : ["tests/"])],
+    cwd: repoRoot,
+    env: {
+      KUBECONFIG: state.kubeconfig,
+      KUBETASK_TEST_CLUSTER: CLUSTER,
+      PATH: `${state.kubectl.slice(0, state.kubectl.lastIndexOf("/"))}:${Deno.env.get("PATH")}`,
+    },
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  // Ctrl-C stops the tests and still tears the cluster down.
+  const onSignal = () => child.kill("SIGTERM");
+  Deno.addSignalListener("SIGINT", onSignal);
+  code = (await child.status).code;
+  Deno.removeSignalListener("SIGINT", onSignal);
+  const report = await Deno.readTextFile(junit).catch(() => "");
+  const cases = [...report.matchAll(/<testcase\b[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g)];
+  const failed = cases.filter((m) => /<failure\b/.test(m[2] ?? "")).length;
+  const skipped = cases.filter((m) => /<skipped\b/.test(m[2] ?? "")).length;
+  const passed = cases.length - failed - skipped;
+  console.log(`\ntests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
+  if (cases.length === 0) code = code || 1;
+} finally {
+  if (Deno.env.get("KUBETASK_KEEP_CLUSTER")) {
+    console.error(`[test] KUBETASK_KEEP_CLUSTER set: cluster left at ${state.dir}`);
+  } else {
+    await down(CLUSTER);
+  }
+}
+console.error(`[test] total ${((performance.now() - started) / 1000).toFixed(1)}s`);
+Deno.exit(code);
