@@ -1,0 +1,80 @@
+// `deno task demo`: the whole product on this machine, no cluster needed.
+// Brings up the local control plane, installs the CRDs, runs the operator,
+// applies the example Agent and Task and shows the Task reach its final phase.
+// The operator then keeps running (apply more Tasks from another shell with
+// the printed KUBECONFIG) until Ctrl-C, which stops everything. `--once` exits
+// after the example Task finishes.
+import { join } from "node:path";
+import { down, kubectl, up } from "./cluster.ts";
+import { repoRoot } from "./paths.ts";
+
+const once = Deno.args.includes("--once");
+const NAMESPACE = "kubetask-system";
+const CLUSTER = "demo";
+
+const state = await up(CLUSTER);
+const binDir = state.kubectl.slice(0, state.kubectl.lastIndexOf("/"));
+console.log(`control plane up: export KUBECONFIG=${state.kubeconfig} PATH=${binDir}:$PATH`);
+
+let operator: Deno.ChildProcess | undefined;
+const stop = async () => {
+  try {
+    operator?.kill("SIGTERM");
+    await operator?.status;
+  } catch { /* already stopped */ }
+  await down(CLUSTER);
+};
+Deno.addSignalListener("SIGINT", async () => {
+  await stop();
+  Deno.exit(130);
+});
+
+try {
+  await kubectl(state, ["apply", "-f", join(repoRoot, "crds")]);
+  await kubectl(state, ["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
+  await kubectl(state, ["create", "namespace", NAMESPACE]);
+  await kubectl(state, ["create", "serviceaccount", "kubetask-agent", "-n", NAMESPACE]);
+
+  operator = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      join(repoRoot, "main.ts"),
+      `--kubeconfig=${state.kubeconfig}`,
+      `--namespaces=${NAMESPACE}`,
+      "--leader-elect=false",
+      "--metrics-addr=127.0.0.1:0",
+    ],
+    stdout: "inherit",
+    stderr: once ? "null" : "inherit",
+  }).spawn();
+
+  const example = await Deno.readTextFile(join(repoRoot, "deploy", "examples", "simple-task.yaml"));
+  await kubectl(state, ["apply", "-f", "-"], example);
+  console.log("applied deploy/examples/simple-task.yaml; watching the Task:");
+
+  let phase = "";
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    const next = (await kubectl(state, ["get", "tasks", "-n", NAMESPACE, "-o", "jsonpath={.items[0].status.phase}"]))
+      .trim();
+    if (next !== phase) {
+      phase = next;
+      console.log(await kubectl(state, ["get", "tasks", "-n", NAMESPACE]));
+    }
+    if (phase === "Completed" || phase === "Failed") break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  console.log(await kubectl(state, ["get", "jobs", "-n", NAMESPACE]));
+  if (phase !== "Completed" && phase !== "Failed") throw new Error(`Task did not finish (phase "${phase}")`);
+  if (once) {
+    await stop();
+    Deno.exit(phase === "Completed" ? 0 : 1);
+  }
+  console.log("operator running; Ctrl-C stops it and the control plane");
+  await operator.status;
+} catch (err) {
+  console.error(`demo failed: ${err instanceof Error ? err.message : err}`);
+  await stop();
+  Deno.exit(1);
+}
