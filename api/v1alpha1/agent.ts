@@ -44,18 +44,26 @@ export type AgentPodSpec = z.infer<typeof agentPodSpec>;
 
 export const agentSpec = z.object({
   agentImage: z.string().optional().describe(`Agent image (default ${DEFAULT_AGENT_IMAGE}).`),
-  workspaceDir: absolutePath("workspaceDir").default("/workspace").describe("Working directory holding task.md."),
-  command: z.array(z.string()).optional().describe("Entrypoint command (required for humanInTheLoop)."),
+  workspaceDir: absolutePath("workspaceDir").default("/workspace").describe(
+    "Working directory holding task.md.",
+  ),
+  command: z.array(z.string()).optional().describe(
+    "Entrypoint command (required for humanInTheLoop).",
+  ),
   humanInTheLoop: humanInTheLoop.optional(),
-  contexts: z.array(contextMount).optional().describe("Contexts applied to every Task using this Agent."),
+  contexts: z.array(contextMount).optional().describe(
+    "Contexts applied to every Task using this Agent.",
+  ),
   credentials: z.array(credential).optional().describe(
     "Secrets exposed to the agent; names must be unique.",
   ).meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] }),
   podSpec: agentPodSpec.optional(),
   serviceAccountName: z.string().min(1).describe("ServiceAccount for agent pods."),
 }).meta(celRules({
-  rule: "!has(self.humanInTheLoop) || !self.humanInTheLoop.enabled || (has(self.command) && size(self.command) > 0)",
-  message: "humanInTheLoop.enabled requires command: the controller wraps command to keep the container alive",
+  rule:
+    "!has(self.humanInTheLoop) || !self.humanInTheLoop.enabled || (has(self.command) && size(self.command) > 0)",
+  message:
+    "humanInTheLoop.enabled requires command: the controller wraps command to keep the container alive",
   fieldPath: ".command",
   reason: "FieldValueRequired",
 }));

@@ -35,8 +35,10 @@ export type Condition = z.infer<typeof condition>;
 /** A reference to a Context CRD and where its content goes. */
 export const contextMount = z.object({
   name: z.string().min(1).describe("Name of the Context."),
-  namespace: z.string().optional().describe("Namespace of the Context; defaults to the Task's namespace."),
-  mountPath: absolutePath("mountPath").optional().describe(
+  namespace: z.string().optional().describe(
+    "Namespace of the Context; defaults to the Task's namespace.",
+  ),
+  mountPath: absolutePath("mountPath", { allowEmpty: true }).optional().describe(
     "Absolute path to mount the content at. Empty: appended to task.md inside <context> tags.",
   ),
 });

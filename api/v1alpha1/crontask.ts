@@ -42,7 +42,9 @@ export const cronTaskSpec = z.object({
   successfulTasksHistoryLimit: z.int32().min(0).default(3).describe(
     "Finished successful Tasks to keep (default 3).",
   ),
-  failedTasksHistoryLimit: z.int32().min(0).default(1).describe("Failed Tasks to keep (default 1)."),
+  failedTasksHistoryLimit: z.int32().min(0).default(1).describe(
+    "Failed Tasks to keep (default 1).",
+  ),
   taskTemplate: taskTemplateSpec,
 });
 export type CronTaskSpec = z.infer<typeof cronTaskSpec>;

@@ -10,21 +10,31 @@ export interface ValidationRule {
   message: string;
   /** Path (relative to the rule's node) the error is reported on, e.g. ".inline". */
   fieldPath?: string;
-  reason?: "FieldValueInvalid" | "FieldValueForbidden" | "FieldValueRequired" | "FieldValueDuplicate";
+  reason?:
+    | "FieldValueInvalid"
+    | "FieldValueForbidden"
+    | "FieldValueRequired"
+    | "FieldValueDuplicate";
 }
 
 /** `.meta()` payload attaching CEL rules to a schema. */
-export function celRules(...rules: ValidationRule[]): { "x-kubernetes-validations": ValidationRule[] } {
+export function celRules(
+  ...rules: ValidationRule[]
+): { "x-kubernetes-validations": ValidationRule[] } {
   return { "x-kubernetes-validations": rules };
 }
 
 /** Paths longer than this are rejected; the bound also keeps CEL cost estimates low. */
 export const MAX_PATH_LENGTH = 4096;
 
-/** An absolute file-system path (`field` names it in the error message). */
-export function absolutePath(field: string) {
-  return z.string().min(1).max(MAX_PATH_LENGTH).meta(celRules({
-    rule: "self.startsWith('/')",
+/**
+ * An absolute file-system path (`field` names it in the error message). With
+ * `allowEmpty`, "" is accepted too and means the same as leaving it out.
+ */
+export function absolutePath(field: string, { allowEmpty = false } = {}) {
+  const base = allowEmpty ? z.string() : z.string().min(1);
+  return base.max(MAX_PATH_LENGTH).meta(celRules({
+    rule: allowEmpty ? "self == '' || self.startsWith('/')" : "self.startsWith('/')",
     message: `${field} must be an absolute path starting with "/"`,
   }));
 }

@@ -1,0 +1,72 @@
+// The five kubetask.io kinds as CRDs: names, printer columns, subresources.
+import { agent, context, cronTask, kubeTaskConfig, task } from "../v1alpha1/index.ts";
+import type { KindDefinition } from "./crd.ts";
+
+export const KINDS: KindDefinition[] = [
+  {
+    kind: "Task",
+    plural: "tasks",
+    shortNames: ["tk"],
+    description: "Task is one AI agent run, executed as a Kubernetes Job.",
+    schema: task,
+    hasStatus: true,
+    columns: [
+      { name: "Phase", type: "string", jsonPath: ".status.phase" },
+      { name: "Agent", type: "string", jsonPath: ".spec.agentRef" },
+      { name: "Job", type: "string", jsonPath: ".status.jobName" },
+    ],
+  },
+  {
+    kind: "CronTask",
+    plural: "crontasks",
+    shortNames: ["ctk"],
+    description: "CronTask creates Tasks on a cron schedule, as a CronJob creates Jobs.",
+    schema: cronTask,
+    hasStatus: true,
+    columns: [
+      { name: "Schedule", type: "string", jsonPath: ".spec.schedule" },
+      { name: "Suspend", type: "boolean", jsonPath: ".spec.suspend" },
+      // JSONPath cannot count, so list the names of the running Tasks instead.
+      {
+        name: "Active",
+        type: "string",
+        jsonPath: ".status.active[*].name",
+        description: "Tasks created by this CronTask that are still running.",
+      },
+      { name: "Last Schedule", type: "date", jsonPath: ".status.lastScheduleTime" },
+    ],
+  },
+  {
+    kind: "Agent",
+    plural: "agents",
+    shortNames: ["agt"],
+    description: "Agent configures how Tasks run: image, command, credentials and pod settings.",
+    schema: agent,
+    hasStatus: false,
+    columns: [{ name: "Image", type: "string", jsonPath: ".spec.agentImage" }],
+  },
+  {
+    kind: "Context",
+    plural: "contexts",
+    shortNames: ["kctx"],
+    description:
+      "Context is reusable content for agents: inline text, a ConfigMap or a Git repository.",
+    schema: context,
+    hasStatus: false,
+    columns: [{ name: "Type", type: "string", jsonPath: ".spec.type" }],
+  },
+  {
+    kind: "KubeTaskConfig",
+    plural: "kubetaskconfigs",
+    shortNames: ["ktc"],
+    description: 'KubeTaskConfig holds namespace-level settings; the one named "default" applies.',
+    schema: kubeTaskConfig,
+    hasStatus: false,
+    columns: [{
+      name: "TTL",
+      type: "integer",
+      jsonPath: ".spec.taskLifecycle.ttlSecondsAfterFinished",
+      description: "Seconds a finished Task is kept before deletion.",
+    }],
+  },
+];

@@ -1,0 +1,193 @@
+// Invalid objects are rejected at `kubectl apply` time, with a message that
+// names the field and says how to fix it.
+import assert from "assert";
+import { testNamespace } from "../env.ts";
+import { create, installCrds } from "./crds.ts";
+
+interface InvalidCase {
+  what: string;
+  yaml: string;
+  /** Every one of these must appear in the apiserver's error. */
+  expect: string[];
+}
+
+const task = (spec: string) =>
+  `apiVersion: kubetask.io/v1alpha1\nkind: Task\nmetadata: {name: t}\nspec:\n${spec}`;
+const cronTask = (spec: string) =>
+  `apiVersion: kubetask.io/v1alpha1\nkind: CronTask\nmetadata: {name: c}\nspec:\n${spec}`;
+const agent = (spec: string) =>
+  `apiVersion: kubetask.io/v1alpha1\nkind: Agent\nmetadata: {name: a}\nspec:\n  serviceAccountName: sa\n${spec}`;
+const context = (spec: string) =>
+  `apiVersion: kubetask.io/v1alpha1\nkind: Context\nmetadata: {name: x}\nspec:\n${spec}`;
+const TEMPLATE = "  taskTemplate: {spec: {description: d}}\n";
+
+const CASES: InvalidCase[] = [
+  {
+    what: "Context of type Inline without inline",
+    yaml: context("  type: Inline\n"),
+    expect: ["spec.inline", "type Inline requires spec.inline (set inline.content)"],
+  },
+  {
+    what: "Context of type Inline that also sets configMap",
+    yaml: context("  type: Inline\n  inline: {content: hi}\n  configMap: {name: cm}\n"),
+    expect: ["spec.configMap", "spec.configMap is only allowed when type is ConfigMap"],
+  },
+  {
+    what: "Context of type ConfigMap with an inline source",
+    yaml: context("  type: ConfigMap\n  inline: {content: hi}\n"),
+    expect: [
+      "type ConfigMap requires spec.configMap",
+      "spec.inline is only allowed when type is Inline",
+    ],
+  },
+  {
+    what: "Context of type Git without git",
+    yaml: context("  type: Git\n"),
+    expect: ["type Git requires spec.git (set git.repository)"],
+  },
+  {
+    what: "Context of an unknown type",
+    yaml: context("  type: S3\n"),
+    expect: ['spec.type: Unsupported value: "S3"', '"Inline", "ConfigMap", "Git"'],
+  },
+  {
+    what: "Git Context with depth 0",
+    yaml: context("  type: Git\n  git: {repository: r, depth: 0}\n"),
+    expect: ["spec.git.depth", "greater than or equal to 1"],
+  },
+  {
+    what: "Agent with humanInTheLoop but no command",
+    yaml: agent("  humanInTheLoop: {enabled: true}\n"),
+    expect: ["spec.command", "humanInTheLoop.enabled requires command"],
+  },
+  {
+    what: "Agent credential with both env and mountPath",
+    yaml: agent(
+      "  credentials:\n  - {name: c, secretRef: {name: s, key: k}, env: TOKEN, mountPath: /t}\n",
+    ),
+    expect: [
+      "spec.credentials[0]",
+      "exactly one of env (environment variable) or mountPath (file)",
+    ],
+  },
+  {
+    what: "Agent credential with neither env nor mountPath",
+    yaml: agent("  credentials:\n  - {name: c, secretRef: {name: s, key: k}}\n"),
+    expect: ["exactly one of env (environment variable) or mountPath (file)"],
+  },
+  {
+    what: "Agent credential with a relative mountPath",
+    yaml: agent(
+      "  credentials:\n  - {name: c, secretRef: {name: s, key: k}, mountPath: home/key}\n",
+    ),
+    expect: [
+      "spec.credentials[0].mountPath",
+      'mountPath must be an absolute path starting with "/"',
+    ],
+  },
+  {
+    what: "Agent credentials with the same name twice",
+    yaml: agent(
+      "  credentials:\n  - {name: c, secretRef: {name: s, key: k}, env: A}\n" +
+        "  - {name: c, secretRef: {name: s, key: k}, env: B}\n",
+    ),
+    expect: ["spec.credentials[1]", "Duplicate value"],
+  },
+  {
+    what: "Agent credential fileMode above 0777",
+    yaml: agent(
+      "  credentials:\n  - {name: c, secretRef: {name: s, key: k}, mountPath: /k, fileMode: 1000}\n",
+    ),
+    expect: ["spec.credentials[0].fileMode", "less than or equal to 511"],
+  },
+  {
+    what: "Agent with a relative workspaceDir",
+    yaml: agent("  workspaceDir: workspace\n"),
+    expect: ["spec.workspaceDir", 'workspaceDir must be an absolute path starting with "/"'],
+  },
+  {
+    what: "Agent without serviceAccountName",
+    yaml:
+      "apiVersion: kubetask.io/v1alpha1\nkind: Agent\nmetadata: {name: a}\nspec: {agentImage: img}\n",
+    expect: ["spec.serviceAccountName: Required value"],
+  },
+  {
+    what: "CronTask without schedule",
+    yaml: cronTask(TEMPLATE),
+    expect: ["spec.schedule: Required value"],
+  },
+  {
+    what: "CronTask with a schedule that is not a cron expression",
+    yaml: cronTask(`  schedule: every morning\n${TEMPLATE}`),
+    expect: ["spec.schedule", "schedule must be a cron expression with 5 fields"],
+  },
+  {
+    what: "CronTask with an unknown concurrencyPolicy",
+    yaml: cronTask(`  schedule: "@hourly"\n  concurrencyPolicy: Sometimes\n${TEMPLATE}`),
+    expect: [
+      'spec.concurrencyPolicy: Unsupported value: "Sometimes"',
+      '"Allow", "Forbid", "Replace"',
+    ],
+  },
+  {
+    what: "CronTask with a negative history limit",
+    yaml: cronTask(`  schedule: "@hourly"\n  successfulTasksHistoryLimit: -1\n${TEMPLATE}`),
+    expect: ["spec.successfulTasksHistoryLimit", "greater than or equal to 0"],
+  },
+  {
+    what: "CronTask without taskTemplate",
+    yaml: cronTask('  schedule: "@hourly"\n'),
+    expect: ["spec.taskTemplate: Required value"],
+  },
+  {
+    what: "Task context with a relative mountPath",
+    yaml: task("  contexts:\n  - {name: guide, mountPath: guide.md}\n"),
+    expect: ["spec.contexts[0].mountPath", 'mountPath must be an absolute path starting with "/"'],
+  },
+  {
+    what: "Task with a negative keepAliveSeconds",
+    yaml: task("  humanInTheLoop: {enabled: true, keepAliveSeconds: -1}\n"),
+    expect: ["spec.humanInTheLoop.keepAliveSeconds", "greater than or equal to 0"],
+  },
+  {
+    what: "KubeTaskConfig with a negative TTL",
+    yaml: "apiVersion: kubetask.io/v1alpha1\nkind: KubeTaskConfig\nmetadata: {name: default}\n" +
+      "spec: {taskLifecycle: {ttlSecondsAfterFinished: -5}}\n",
+    expect: ["spec.taskLifecycle.ttlSecondsAfterFinished", "greater than or equal to 0"],
+  },
+];
+
+Deno.test("invalid objects are rejected with a message naming the field and the fix", async (t) => {
+  await installCrds();
+  const ns = await testNamespace("api-invalid");
+  try {
+    for (const c of CASES) {
+      await t.step(c.what, async () => {
+        const result = await create(ns.name, c.yaml);
+        assert.ok(!result.ok, `${c.what} was accepted`);
+        for (const fragment of c.expect) {
+          assert.ok(result.error.includes(fragment), `expected "${fragment}" in: ${result.error}`);
+        }
+      });
+    }
+  } finally {
+    await ns.cleanup();
+  }
+});
+
+Deno.test("a CronTask schedule may be a macro or have a seconds field", async () => {
+  await installCrds();
+  const ns = await testNamespace("api-schedule");
+  try {
+    for (const schedule of ["@daily", "*/5 * * * *", "0 */10 * * * *", "0 9 * * MON-FRI"]) {
+      const result = await create(
+        ns.name,
+        cronTask(`  schedule: "${schedule}"\n${TEMPLATE}`),
+        true,
+      );
+      assert.ok(result.ok, `schedule "${schedule}" rejected: ${result.ok ? "" : result.error}`);
+    }
+  } finally {
+    await ns.cleanup();
+  }
+});
