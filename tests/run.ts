@@ -12,7 +12,9 @@ const filters = Deno.args; // optional paths to run only some tests
 const started = performance.now();
 const state = await up(CLUSTER);
 console.error(
-  `[test] control plane up at ${state.server} in ${((performance.now() - started) / 1000).toFixed(1)}s`,
+  `[test] control plane up at ${state.server} in ${
+    ((performance.now() - started) / 1000).toFixed(1)
+  }s`,
 );
 
 let code = 1;
@@ -39,7 +41,9 @@ try {
   const failed = cases.filter((m) => /<failure\b/.test(m[2] ?? "")).length;
   const skipped = cases.filter((m) => /<skipped\b/.test(m[2] ?? "")).length;
   const passed = cases.length - failed - skipped;
-  console.log(`\ntests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
+  console.log(
+    `\ntests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`,
+  );
   if (cases.length === 0) code = code || 1;
 } finally {
   if (Deno.env.get("KUBETASK_KEEP_CLUSTER")) {

@@ -5,12 +5,7 @@
 // maps the staging modules to their published versions); kwok is installed by
 // module path. Results are cached by version: a second call is a few stats.
 import { join } from "node:path";
-import {
-  kubernetesBinDir,
-  KWOK_VERSION,
-  kwokBinDir,
-  repoRoot,
-} from "./paths.ts";
+import { kubernetesBinDir, KWOK_VERSION, kwokBinDir, repoRoot } from "./paths.ts";
 
 export interface ControlPlaneBinaries {
   etcd: string;

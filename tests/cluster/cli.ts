@@ -13,9 +13,13 @@ switch (command) {
     const started = performance.now();
     const state = await up(name);
     console.error(
-      `[cluster] ${name} is up at ${state.server} in ${((performance.now() - started) / 1000).toFixed(1)}s`,
+      `[cluster] ${name} is up at ${state.server} in ${
+        ((performance.now() - started) / 1000).toFixed(1)
+      }s`,
     );
-    console.error(`[cluster] eval "$(deno task cluster env${name === "default" ? "" : " " + name})"`);
+    console.error(
+      `[cluster] eval "$(deno task cluster env${name === "default" ? "" : " " + name})"`,
+    );
     console.log(envLines(state.kubeconfig, state.kubectl));
     break;
   }

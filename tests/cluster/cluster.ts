@@ -31,10 +31,22 @@ function freePort(): number {
 }
 
 /** Starts a process in its own session with output to a log file; returns its PID. */
-async function startProcess(name: string, dir: string, binary: string, args: string[]): Promise<number> {
+async function startProcess(
+  name: string,
+  dir: string,
+  binary: string,
+  args: string[],
+): Promise<number> {
   const log = join(dir, "logs", `${name}.log`);
   const out = await new Deno.Command("sh", {
-    args: ["-c", 'log="$1"; shift; setsid "$@" >"$log" 2>&1 </dev/null & echo $!', "sh", log, binary, ...args],
+    args: [
+      "-c",
+      'log="$1"; shift; setsid "$@" >"$log" 2>&1 </dev/null & echo $!',
+      "sh",
+      log,
+      binary,
+      ...args,
+    ],
     stdout: "piped",
     stderr: "inherit",
   }).output();
@@ -52,12 +64,20 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, pid?: number, log?: string) {
+async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  pid?: number,
+  log?: string,
+) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check().catch(() => false)) return;
     if (pid !== undefined && !isAlive(pid)) {
-      const tail = log ? (await Deno.readTextFile(log).catch(() => "")).split("\n").slice(-20).join("\n") : "";
+      const tail = log
+        ? (await Deno.readTextFile(log).catch(() => "")).split("\n").slice(-20).join("\n")
+        : "";
       throw new Error(`${what}: process exited\n${tail}`);
     }
     await new Promise((r) => setTimeout(r, 200));
@@ -86,7 +106,11 @@ current-context: kubetask-local
 `;
 }
 
-async function kubectl(state: { kubectl: string; kubeconfig: string }, args: string[], stdin?: string) {
+async function kubectl(
+  state: { kubectl: string; kubeconfig: string },
+  args: string[],
+  stdin?: string,
+) {
   const child = new Deno.Command(state.kubectl, {
     args: ["--kubeconfig", state.kubeconfig, ...args],
     stdin: stdin === undefined ? "null" : "piped",
@@ -182,7 +206,10 @@ export async function up(name = "default"): Promise<ClusterState> {
       join(dir, "logs", "kube-apiserver.log"),
     );
     client.close();
-    await Deno.writeTextFile(state.kubeconfig, kubeconfigYaml(state.server, pki.caCert, pki.adminToken));
+    await Deno.writeTextFile(
+      state.kubeconfig,
+      kubeconfigYaml(state.server, pki.caCert, pki.adminToken),
+    );
 
     await start("kube-controller-manager", bin.controllerManager, [
       `--kubeconfig=${state.kubeconfig}`,
@@ -210,24 +237,36 @@ export async function up(name = "default"): Promise<ClusterState> {
     ]);
     await save();
     await kubectl(state, ["apply", "-f", "-"], fakeNodeManifest());
-    await waitFor("fake node Ready", async () => {
-      const out = await kubectl(state, [
-        "get",
-        "node",
-        FAKE_NODE,
-        "-o",
-        'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
-      ]);
-      return out.trim() === "True";
-    }, 60_000, pids["kwok"], join(dir, "logs", "kwok.log"));
+    await waitFor(
+      "fake node Ready",
+      async () => {
+        const out = await kubectl(state, [
+          "get",
+          "node",
+          FAKE_NODE,
+          "-o",
+          'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+        ]);
+        return out.trim() === "True";
+      },
+      60_000,
+      pids["kwok"],
+      join(dir, "logs", "kwok.log"),
+    );
     // Admission taints new nodes not-ready; the node lifecycle controller (off
     // here, see above) would lift it once Ready, so lift it by hand.
     await kubectl(state, ["taint", "node", FAKE_NODE, "node.kubernetes.io/not-ready:NoSchedule-"])
       .catch(() => {});
-    await waitFor("default ServiceAccount", async () => {
-      await kubectl(state, ["get", "serviceaccount", "default", "-n", "default"]);
-      return true;
-    }, 60_000, pids["kube-controller-manager"], join(dir, "logs", "kube-controller-manager.log"));
+    await waitFor(
+      "default ServiceAccount",
+      async () => {
+        await kubectl(state, ["get", "serviceaccount", "default", "-n", "default"]);
+        return true;
+      },
+      60_000,
+      pids["kube-controller-manager"],
+      join(dir, "logs", "kube-controller-manager.log"),
+    );
     return state;
   } catch (err) {
     await down(name);
@@ -284,7 +323,9 @@ export async function down(name = "default"): Promise<void> {
       } catch { /* already gone */ }
     }
     const deadline = Date.now() + 10_000;
-    while (pids.some(isAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (pids.some(isAlive) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
     for (const pid of pids.filter(isAlive)) {
       try {
         Deno.kill(pid, "SIGKILL");

@@ -56,7 +56,14 @@ try {
   let phase = "";
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
-    const next = (await kubectl(state, ["get", "tasks", "-n", NAMESPACE, "-o", "jsonpath={.items[0].status.phase}"]))
+    const next = (await kubectl(state, [
+      "get",
+      "tasks",
+      "-n",
+      NAMESPACE,
+      "-o",
+      "jsonpath={.items[0].status.phase}",
+    ]))
       .trim();
     if (next !== phase) {
       phase = next;
@@ -66,7 +73,9 @@ try {
     await new Promise((r) => setTimeout(r, 500));
   }
   console.log(await kubectl(state, ["get", "jobs", "-n", NAMESPACE]));
-  if (phase !== "Completed" && phase !== "Failed") throw new Error(`Task did not finish (phase "${phase}")`);
+  if (phase !== "Completed" && phase !== "Failed") {
+    throw new Error(`Task did not finish (phase "${phase}")`);
+  }
   if (once) {
     await stop();
     Deno.exit(phase === "Completed" ? 0 : 1);

@@ -15,7 +15,12 @@ export interface Pki {
 }
 
 async function openssl(args: string[], cwd: string): Promise<void> {
-  const { code, stderr } = await new Deno.Command("openssl", { args, cwd, stdout: "null", stderr: "piped" })
+  const { code, stderr } = await new Deno.Command("openssl", {
+    args,
+    cwd,
+    stdout: "null",
+    stderr: "piped",
+  })
     .output();
   if (code !== 0) {
     throw new Error(`openssl ${args[0]} failed: ${new TextDecoder().decode(stderr)}`);
@@ -32,11 +37,32 @@ export async function createPki(dir: string): Promise<Pki> {
   const p = (f: string) => join(dir, f);
   await openssl(["genrsa", "-out", "ca.key", "2048"], dir);
   await openssl(
-    ["req", "-x509", "-new", "-key", "ca.key", "-subj", "/CN=kubetask-test-ca", "-days", "30", "-out", "ca.crt"],
+    [
+      "req",
+      "-x509",
+      "-new",
+      "-key",
+      "ca.key",
+      "-subj",
+      "/CN=kubetask-test-ca",
+      "-days",
+      "30",
+      "-out",
+      "ca.crt",
+    ],
     dir,
   );
   await openssl(["genrsa", "-out", "apiserver.key", "2048"], dir);
-  await openssl(["req", "-new", "-key", "apiserver.key", "-subj", "/CN=kube-apiserver", "-out", "apiserver.csr"], dir);
+  await openssl([
+    "req",
+    "-new",
+    "-key",
+    "apiserver.key",
+    "-subj",
+    "/CN=kube-apiserver",
+    "-out",
+    "apiserver.csr",
+  ], dir);
   await Deno.writeTextFile(
     p("apiserver.ext"),
     "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc\n" +
@@ -44,8 +70,21 @@ export async function createPki(dir: string): Promise<Pki> {
   );
   await openssl(
     [
-      "x509", "-req", "-in", "apiserver.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-      "-days", "30", "-extfile", "apiserver.ext", "-out", "apiserver.crt",
+      "x509",
+      "-req",
+      "-in",
+      "apiserver.csr",
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-days",
+      "30",
+      "-extfile",
+      "apiserver.ext",
+      "-out",
+      "apiserver.crt",
     ],
     dir,
   );

@@ -72,7 +72,12 @@ Deno.test("client-node: CRD, create, watch, delete against the real apiserver", 
       version: "v1",
       namespace: ns.name,
       plural: "widgets",
-      body: { apiVersion: "smoke.kubetask.io/v1", kind: "Widget", metadata: { name: "w1" }, spec: { size: 1 } },
+      body: {
+        apiVersion: "smoke.kubetask.io/v1",
+        kind: "Widget",
+        metadata: { name: "w1" },
+        spec: { size: 1 },
+      },
     });
     await eventually("ADDED event", () => Promise.resolve(seen.some((e) => e.type === "ADDED")));
     await objects.patchNamespacedCustomObject(
@@ -86,8 +91,10 @@ Deno.test("client-node: CRD, create, watch, delete against the real apiserver", 
       },
       k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
     );
-    await eventually("MODIFIED event with size 2", () =>
-      Promise.resolve(seen.some((e) => e.type === "MODIFIED" && e.size === 2)));
+    await eventually(
+      "MODIFIED event with size 2",
+      () => Promise.resolve(seen.some((e) => e.type === "MODIFIED" && e.size === 2)),
+    );
     await objects.deleteNamespacedCustomObject({
       group: "smoke.kubetask.io",
       version: "v1",
@@ -95,7 +102,10 @@ Deno.test("client-node: CRD, create, watch, delete against the real apiserver", 
       plural: "widgets",
       name: "w1",
     });
-    await eventually("DELETED event", () => Promise.resolve(seen.some((e) => e.type === "DELETED")));
+    await eventually(
+      "DELETED event",
+      () => Promise.resolve(seen.some((e) => e.type === "DELETED")),
+    );
     assert.deepEqual(seen.map((e) => e.type), ["ADDED", "MODIFIED", "DELETED"]);
   } finally {
     request.abort();

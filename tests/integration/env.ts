@@ -15,7 +15,9 @@ export function clusterState() {
 }
 
 /** Creates a uniquely named namespace and returns it with a cleanup function. */
-export async function testNamespace(prefix: string): Promise<{ name: string; cleanup: () => Promise<void> }> {
+export async function testNamespace(
+  prefix: string,
+): Promise<{ name: string; cleanup: () => Promise<void> }> {
   const core = kubeConfig().makeApiClient(k8s.CoreV1Api);
   const name = `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
   await core.createNamespace({ body: { metadata: { name } } });
@@ -44,7 +46,9 @@ export async function eventually<T>(
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${lastError}` : ""}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${lastError}` : ""}`,
+  );
 }
 
 /** Runs kubectl against the test cluster; returns stdout or throws with stderr. */

@@ -22,28 +22,29 @@ async function kubetaskDocuments(
 
 Deno.test("every spec example in deploy/examples is accepted by the apiserver", async (t) => {
   await installCrds();
-  const ns = await testNamespace("api-examples");
   const kinds = new Set<string>();
-  try {
-    const files = [...Deno.readDirSync(examplesDir)].filter((e) =>
-      e.isFile && e.name.endsWith(".yaml")
-    );
-    for (const { name } of files.sort((a, b) => a.name.localeCompare(b.name))) {
+  const files = [...Deno.readDirSync(examplesDir)].filter((e) =>
+    e.isFile && e.name.endsWith(".yaml")
+  );
+  for (const { name } of files.sort((a, b) => a.name.localeCompare(b.name))) {
+    // A namespace per file: examples reuse names (Agent "default"), and each is
+    // really created, not only dry-run.
+    const ns = await testNamespace("api-examples");
+    try {
       const docs = await kubetaskDocuments(name, ns.name);
       if (docs.length === 0) continue;
       await t.step(name, async () => {
         for (const doc of docs) {
-          // Dry run: examples reuse names (Agent "default"), and nothing needs to stay.
-          const result = await create(ns.name, stringify(doc), true);
+          const result = await create(ns.name, stringify(doc));
           assert.ok(result.ok, `${name}: ${result.ok ? "" : result.error}`);
           kinds.add(doc.kind as string);
         }
       });
+    } finally {
+      await ns.cleanup();
     }
-    assert.deepEqual([...kinds].sort(), ["Agent", "Context", "CronTask", "KubeTaskConfig", "Task"]);
-  } finally {
-    await ns.cleanup();
   }
+  assert.deepEqual([...kinds].sort(), ["Agent", "Context", "CronTask", "KubeTaskConfig", "Task"]);
 });
 
 Deno.test("the full Agent example keeps its octal fileMode 0400", async () => {

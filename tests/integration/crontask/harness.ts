@@ -1,0 +1,186 @@
+// A CronTask under test: its own namespace, the CronTask controller running
+// in-process (no Task controller, so Tasks stay as created until a test sets
+// their status), and a clock the test moves by hand.
+import { cronTaskController } from "../../../controllers/crontask/controller.ts";
+import { type RunningManager, startManager } from "../../../controllers/runtime/manager.ts";
+import { installCrds } from "../api/crds.ts";
+import { eventually, kubectl, testNamespace } from "../env.ts";
+
+const HOUR_MS = 3_600_000;
+
+// deno-lint-ignore no-explicit-any
+export type Json = any;
+
+export class CronTaskHarness {
+  /** What reconcilers see as now; starts before the first schedule time. */
+  clock: Date;
+  /** The first hourly schedule time; comfortably after the CronTask's creationTimestamp. */
+  readonly firstRun: Date;
+  private manager?: RunningManager;
+  private pokes = 0;
+
+  private constructor(
+    readonly ns: string,
+    readonly name: string,
+    private cleanupNs: () => Promise<void>,
+  ) {
+    this.firstRun = new Date((Math.ceil(Date.now() / HOUR_MS) + 1) * HOUR_MS);
+    this.clock = new Date(this.firstRun.getTime() - 10 * 60_000);
+  }
+
+  /** Creates the namespace, starts the controller and creates an hourly CronTask with `spec` merged in. */
+  static async start(spec: Record<string, unknown> = {}): Promise<CronTaskHarness> {
+    await installCrds();
+    const ns = await testNamespace("crontask");
+    const h = new CronTaskHarness(ns.name, "report", ns.cleanup);
+    await h.startManager();
+    const body = {
+      apiVersion: "kubetask.io/v1alpha1",
+      kind: "CronTask",
+      metadata: { name: h.name, namespace: h.ns },
+      spec: {
+        schedule: "0 * * * *",
+        taskTemplate: {
+          metadata: { labels: { team: "qa" } },
+          spec: { description: "write the report" },
+        },
+        ...spec,
+      },
+    };
+    await kubectl(["create", "-f", "-"], JSON.stringify(body));
+    await h.reconciled();
+    return h;
+  }
+
+  async startManager(): Promise<void> {
+    this.manager = await startManager({
+      controllers: [cronTaskController],
+      namespaces: [this.ns],
+      leaderElection: false,
+      metricsAddr: false,
+      now: () => this.clock,
+    });
+    await this.manager.ready;
+  }
+
+  async stopManager(): Promise<void> {
+    await this.manager?.stop();
+    this.manager = undefined;
+  }
+
+  async cleanup(): Promise<void> {
+    await this.stopManager();
+    await this.cleanupNs();
+  }
+
+  /** Unix seconds of the n-th hourly run (0 = firstRun): the suffix of its Task's name. */
+  runSeconds(n: number): number {
+    return (this.firstRun.getTime() + n * HOUR_MS) / 1000;
+  }
+
+  taskName(n: number): string {
+    return `${this.name}-${this.runSeconds(n)}`;
+  }
+
+  /** Moves the clock to just after the n-th run and waits until the controller has seen it. */
+  async advanceTo(n: number): Promise<void> {
+    this.clock = new Date(this.firstRun.getTime() + n * HOUR_MS + 30_000);
+    await this.poke();
+  }
+
+  /**
+   * Wakes the controller with a spec change (bumps generation) and waits for
+   * status.observedGeneration to catch up: proof a reconcile ran at the
+   * current clock, so "nothing was created" can be asserted without sleeping.
+   */
+  async poke(): Promise<void> {
+    this.pokes++;
+    const patch = {
+      spec: {
+        taskTemplate: { metadata: { annotations: { "test.kubetask.io/poke": `${this.pokes}` } } },
+      },
+    };
+    await this.patch(patch);
+    await this.reconciled();
+  }
+
+  async patch(patch: unknown): Promise<void> {
+    await kubectl([
+      "patch",
+      "crontask",
+      this.name,
+      "-n",
+      this.ns,
+      "--type=merge",
+      "-p",
+      JSON.stringify(patch),
+    ]);
+  }
+
+  /** Waits until status reflects the current generation. */
+  async reconciled(): Promise<Json> {
+    return await eventually("CronTask reconciled", async () => {
+      const ct = await this.cronTask();
+      return ct.status?.observedGeneration === ct.metadata.generation ? ct : undefined;
+    });
+  }
+
+  async cronTask(): Promise<Json> {
+    return JSON.parse(await kubectl(["get", "crontask", this.name, "-n", this.ns, "-o", "json"]));
+  }
+
+  /** Names of the Tasks in the namespace, sorted. */
+  async tasks(): Promise<Json[]> {
+    const list = JSON.parse(await kubectl(["get", "tasks", "-n", this.ns, "-o", "json"]));
+    return (list.items as Json[]).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+  }
+
+  async taskNames(): Promise<string[]> {
+    return (await this.tasks()).filter((t) => !t.metadata.deletionTimestamp).map((t) =>
+      t.metadata.name
+    );
+  }
+
+  /** Waits until exactly these Tasks exist. */
+  async waitForTasks(names: string[]): Promise<void> {
+    const want = [...names].sort().join(",");
+    await eventually(`Tasks [${want}]`, async () => (await this.taskNames()).join(",") === want);
+  }
+
+  /** Sets a Task's phase through the status subresource, as the Task controller would. */
+  async setTaskPhase(name: string, phase: "Running" | "Completed" | "Failed"): Promise<void> {
+    const status: Record<string, string> = { phase };
+    if (phase !== "Running") {
+      status.completionTime = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+    }
+    await kubectl([
+      "patch",
+      "task",
+      name,
+      "-n",
+      this.ns,
+      "--subresource=status",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ status }),
+    ]);
+  }
+
+  async scheduledCondition(): Promise<Json> {
+    const ct = await this.cronTask();
+    return (ct.status?.conditions ?? []).find((c: Json) => c.type === "Scheduled");
+  }
+}
+
+/** Runs `body` against a fresh harness and always cleans up. */
+export async function withCronTask(
+  spec: Record<string, unknown>,
+  body: (h: CronTaskHarness) => Promise<void>,
+): Promise<void> {
+  const h = await CronTaskHarness.start(spec);
+  try {
+    await body(h);
+  } finally {
+    await h.cleanup();
+  }
+}

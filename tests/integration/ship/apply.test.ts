@@ -1,0 +1,73 @@
+// `kubectl apply -k deploy/` on a real control plane, and the RBAC it grants
+// judged by the apiserver's own authorizer (kubectl auth can-i --as).
+import assert from "assert";
+import { eventually, kubectl } from "../env.ts";
+import { installDeploy } from "./install.ts";
+
+const SA = "system:serviceaccount:kubetask-system:kubetask-controller";
+
+async function can(verb: string, resource: string, namespace: string): Promise<boolean> {
+  // can-i exits 1 for "no", which the kubectl helper reports as an error.
+  const out = await kubectl(["auth", "can-i", verb, resource, "-n", namespace, "--as", SA]).catch((e) => String(e));
+  return out.trim() === "yes";
+}
+
+Deno.test("kubectl apply -k deploy/ installs the operator, and its RBAC is least privilege", async () => {
+  const installed = await installDeploy();
+  try {
+    assert.match(installed.output, /deployment\.apps\/kubetask-controller (created|configured|unchanged)/);
+    assert.match(installed.output, /customresourcedefinition\.apiextensions\.k8s\.io\/tasks\.kubetask\.io/);
+
+    // The Deployment is accepted and its pod admitted under Pod Security "restricted".
+    await eventually("the operator pod to be created", async () => {
+      const pods = await kubectl([
+        "get",
+        "pods",
+        "-n",
+        "kubetask-system",
+        "-l",
+        "app.kubernetes.io/name=kubetask",
+        "-o",
+        "name",
+      ]);
+      return pods.trim().length > 0;
+    }, 60_000);
+
+    const anyNamespace = "default";
+    const allowed: [string, string, string][] = [
+      ["create", "tasks.kubetask.io", anyNamespace],
+      ["delete", "tasks.kubetask.io", anyNamespace],
+      ["update", "tasks.kubetask.io/status", anyNamespace],
+      ["watch", "crontasks.kubetask.io", anyNamespace],
+      ["patch", "crontasks.kubetask.io/status", anyNamespace],
+      ["list", "agents.kubetask.io", anyNamespace],
+      ["watch", "contexts.kubetask.io", anyNamespace],
+      ["get", "kubetaskconfigs.kubetask.io", anyNamespace],
+      ["create", "jobs.batch", anyNamespace],
+      ["delete", "configmaps", anyNamespace],
+      ["create", "events", anyNamespace],
+      ["patch", "events.events.k8s.io", anyNamespace],
+      ["update", "leases.coordination.k8s.io", "kubetask-system"],
+    ];
+    const denied: [string, string, string][] = [
+      ["get", "secrets", anyNamespace],
+      ["list", "secrets", "kubetask-system"],
+      ["create", "crontasks.kubetask.io", anyNamespace],
+      ["delete", "crontasks.kubetask.io", anyNamespace],
+      ["create", "agents.kubetask.io", anyNamespace],
+      ["update", "jobs.batch", anyNamespace],
+      ["create", "pods", anyNamespace],
+      ["get", "leases.coordination.k8s.io", anyNamespace],
+      ["delete", "leases.coordination.k8s.io", "kubetask-system"],
+      ["create", "clusterroles.rbac.authorization.k8s.io", anyNamespace],
+    ];
+    for (const [verb, resource, ns] of allowed) {
+      assert.ok(await can(verb, resource, ns), `the operator may ${verb} ${resource} in ${ns}`);
+    }
+    for (const [verb, resource, ns] of denied) {
+      assert.ok(!await can(verb, resource, ns), `the operator may NOT ${verb} ${resource} in ${ns}`);
+    }
+  } finally {
+    await installed.cleanup();
+  }
+});

@@ -1,0 +1,125 @@
+// The operator, run as a separate process with exactly the binary's compile
+// permissions, acting as the deployed ServiceAccount (kubeconfig `as:` on top
+// of the admin token), drives a Task to Completed: deploy/'s RBAC is enough.
+import assert from "assert";
+import { join } from "node:path";
+import { parse, stringify } from "yaml";
+import { RUNTIME_PERMISSIONS } from "../../../deploy/compile.ts";
+import { eventually, kubectl, testNamespace } from "../env.ts";
+import { installDeploy, repoRoot } from "./install.ts";
+
+const SERVICE_ACCOUNT = "system:serviceaccount:kubetask-system:kubetask-controller";
+
+/** The current kubeconfig, rewritten so every request impersonates the operator's ServiceAccount. */
+async function impersonatingKubeconfig(dir: string): Promise<string> {
+  const source = Deno.env.get("KUBECONFIG")?.split(":")[0];
+  assert.ok(source, "KUBECONFIG is set (deno task test, or deno task cluster env)");
+  const config = parse(await Deno.readTextFile(source));
+  const context = config.contexts.find((c: { name: string }) => c.name === config["current-context"]);
+  const user = config.users.find((u: { name: string }) => u.name === context.context.user);
+  user.user.as = SERVICE_ACCOUNT;
+  // Relative certificate paths keep working from the new file's folder only if absolute.
+  for (const cluster of config.clusters) {
+    const ca = cluster.cluster["certificate-authority"];
+    if (ca && !ca.startsWith("/")) cluster.cluster["certificate-authority"] = join(source, "..", ca);
+  }
+  const path = join(dir, "operator.kubeconfig");
+  await Deno.writeTextFile(path, stringify(config));
+  return path;
+}
+
+/** Runs main.ts the way the compiled binary runs: only --allow-net/env/read. */
+function startOperator(args: string[]) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...RUNTIME_PERMISSIONS, "main.ts", ...args],
+    cwd: repoRoot,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    // No KUBECONFIG: the impersonating --kubeconfig is the only credential.
+    env: { KUBECONFIG: "" },
+  }).spawn();
+  let logs = "";
+  const drain = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) logs += chunk;
+  };
+  const drained = Promise.all([drain(child.stdout), drain(child.stderr)]);
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  return {
+    logs: () => logs,
+    exited: () => exited,
+    async stop() {
+      if (!exited) child.kill("SIGTERM");
+      const timer = setTimeout(() => !exited && child.kill("SIGKILL"), 15_000);
+      await status;
+      clearTimeout(timer);
+      await drained;
+    },
+  };
+}
+
+Deno.test("the operator completes a Task with only the deployed ServiceAccount's permissions", async () => {
+  const installed = await installDeploy();
+  const ns = await testNamespace("ship-rbac");
+  const dir = await Deno.makeTempDir({ prefix: "kubetask-ship-" });
+  const leaseId = `ship-test-${crypto.randomUUID().slice(0, 8)}`;
+  let operator: ReturnType<typeof startOperator> | undefined;
+  try {
+    const kubeconfig = await impersonatingKubeconfig(dir);
+    // The rewritten kubeconfig really is restricted: the operator may not read Secrets.
+    const secrets = await kubectl(["--kubeconfig", kubeconfig, "get", "secrets", "-n", ns.name])
+      .then(() => "allowed", (e) => String(e));
+    assert.match(secrets, /forbidden/i);
+
+    const agentSa = "kubetask-agent";
+    await kubectl(["create", "serviceaccount", agentSa, "-n", ns.name]);
+    await kubectl(["apply", "-n", ns.name, "-f", "-"], stringify({
+      apiVersion: "kubetask.io/v1alpha1",
+      kind: "Agent",
+      metadata: { name: "default" },
+      spec: { agentImage: "example.test/agent:1", serviceAccountName: agentSa },
+    }));
+    await kubectl(["apply", "-n", ns.name, "-f", "-"], stringify({
+      apiVersion: "kubetask.io/v1alpha1",
+      kind: "Task",
+      metadata: { name: "update-service-a" },
+      spec: { description: "Update dependencies to latest versions.\nRun tests and create PR.\n" },
+    }));
+
+    operator = startOperator([
+      `--kubeconfig=${kubeconfig}`,
+      `--namespaces=${ns.name}`,
+      "--leader-elect=true",
+      "--leader-election-namespace=kubetask-system",
+      `--leader-election-id=${leaseId}`,
+      "--metrics-addr=127.0.0.1:0",
+      "--log-level=debug",
+    ]);
+    const op = operator;
+
+    const task = await eventually("the Task to reach Completed", async () => {
+      if (op.exited()) throw new Error(`operator exited:\n${op.logs()}`);
+      const t = JSON.parse(await kubectl(["get", "task", "update-service-a", "-n", ns.name, "-o", "json"]));
+      return t.status?.phase === "Completed" ? t : undefined;
+    }, 90_000).catch((err) => {
+      throw new Error(`${err.message}\n--- operator log ---\n${op.logs().slice(-4000)}`);
+    });
+
+    // It got there through a Job it created, and holds the Lease it elected with.
+    const job = JSON.parse(await kubectl(["get", "job", task.status.jobName, "-n", ns.name, "-o", "json"]));
+    assert.equal(job.metadata.ownerReferences?.[0]?.uid, task.metadata.uid);
+    const lease = JSON.parse(await kubectl(["get", "lease", leaseId, "-n", "kubetask-system", "-o", "json"]));
+    assert.ok(lease.spec.holderIdentity, "the operator holds the leader Lease");
+    assert.doesNotMatch(op.logs(), /forbidden/i, "no request was refused");
+  } finally {
+    await operator?.stop();
+    await kubectl(["delete", "lease", leaseId, "-n", "kubetask-system", "--ignore-not-found"]).catch(() => {});
+    await ns.cleanup();
+    await installed.cleanup();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,118 @@
+// A Task controller under test: its own namespace with the agent
+// ServiceAccount, and the manager running in-process scoped to it.
+import { type RunningManager, startManager } from "../../../controllers/runtime/manager.ts";
+import { taskController } from "../../../controllers/task/controller.ts";
+import { installCrds } from "../api/crds.ts";
+import { eventually, kubectl, testNamespace } from "../env.ts";
+
+// deno-lint-ignore no-explicit-any
+export type Json = any;
+
+export const AGENT_SA = "agent-sa";
+
+export class TaskHarness {
+  private manager?: RunningManager;
+
+  private constructor(readonly ns: string, private cleanupNs: () => Promise<void>) {}
+
+  static async start(): Promise<TaskHarness> {
+    await installCrds();
+    const ns = await testNamespace("task");
+    const h = new TaskHarness(ns.name, ns.cleanup);
+    await h.apply({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: AGENT_SA } });
+    await h.startManager();
+    return h;
+  }
+
+  async startManager(): Promise<void> {
+    this.manager = await startManager({
+      controllers: [taskController],
+      namespaces: [this.ns],
+      leaderElection: false,
+      metricsAddr: false,
+    });
+    await this.manager.ready;
+  }
+
+  async stopManager(): Promise<void> {
+    await this.manager?.stop();
+    this.manager = undefined;
+  }
+
+  async cleanup(): Promise<void> {
+    await this.stopManager();
+    await this.cleanupNs();
+  }
+
+  /** Creates an object in the test namespace. */
+  async apply(obj: Json): Promise<void> {
+    const body = { ...obj, metadata: { ...obj.metadata, namespace: this.ns } };
+    await kubectl(["create", "-f", "-"], JSON.stringify(body));
+  }
+
+  agent(name: string, spec: Json = {}): Promise<void> {
+    return this.apply({
+      apiVersion: "kubetask.io/v1alpha1",
+      kind: "Agent",
+      metadata: { name },
+      spec: { agentImage: "example.test/agent:1", serviceAccountName: AGENT_SA, ...spec },
+    });
+  }
+
+  task(name: string, spec: Json = {}): Promise<void> {
+    return this.apply({
+      apiVersion: "kubetask.io/v1alpha1",
+      kind: "Task",
+      metadata: { name },
+      spec,
+    });
+  }
+
+  context(name: string, spec: Json): Promise<void> {
+    return this.apply({
+      apiVersion: "kubetask.io/v1alpha1",
+      kind: "Context",
+      metadata: { name },
+      spec,
+    });
+  }
+
+  /** The object as JSON, or undefined when it does not exist. */
+  async get(kind: string, name: string): Promise<Json | undefined> {
+    const out = await kubectl([
+      "get",
+      kind,
+      name,
+      "-n",
+      this.ns,
+      "-o",
+      "json",
+      "--ignore-not-found",
+    ]);
+    return out.trim() ? JSON.parse(out) : undefined;
+  }
+
+  async list(kind: string): Promise<Json[]> {
+    return JSON.parse(await kubectl(["get", kind, "-n", this.ns, "-o", "json"])).items;
+  }
+
+  /** Waits until the Task reaches `phase` and returns it. */
+  waitForPhase(name: string, phase: string, timeoutMs = 60_000): Promise<Json> {
+    return eventually(`Task ${name} phase ${phase}`, async () => {
+      const task = await this.get("task", name);
+      return task?.status?.phase === phase ? task : undefined;
+    }, timeoutMs);
+  }
+
+  /** Events recorded about an object, as "type reason: message". */
+  async eventsFor(name: string): Promise<string[]> {
+    const events = await this.list("events");
+    return events
+      .filter((e: Json) => e.involvedObject?.name === name || e.regarding?.name === name)
+      .map((e: Json) => `${e.type} ${e.reason}: ${e.message ?? e.note}`);
+  }
+}
+
+export function condition(task: Json, type: string): Json | undefined {
+  return task?.status?.conditions?.find((c: Json) => c.type === type);
+}
