@@ -8,15 +8,23 @@ const SA = "system:serviceaccount:kubetask-system:kubetask-controller";
 
 async function can(verb: string, resource: string, namespace: string): Promise<boolean> {
   // can-i exits 1 for "no", which the kubectl helper reports as an error.
-  const out = await kubectl(["auth", "can-i", verb, resource, "-n", namespace, "--as", SA]).catch((e) => String(e));
+  const out = await kubectl(["auth", "can-i", verb, resource, "-n", namespace, "--as", SA]).catch((
+    e,
+  ) => String(e));
   return out.trim() === "yes";
 }
 
 Deno.test("kubectl apply -k deploy/ installs the operator, and its RBAC is least privilege", async () => {
   const installed = await installDeploy();
   try {
-    assert.match(installed.output, /deployment\.apps\/kubetask-controller (created|configured|unchanged)/);
-    assert.match(installed.output, /customresourcedefinition\.apiextensions\.k8s\.io\/tasks\.kubetask\.io/);
+    assert.match(
+      installed.output,
+      /deployment\.apps\/kubetask-controller (created|configured|unchanged)/,
+    );
+    assert.match(
+      installed.output,
+      /customresourcedefinition\.apiextensions\.k8s\.io\/tasks\.kubetask\.io/,
+    );
 
     // The Deployment is accepted and its pod admitted under Pod Security "restricted".
     await eventually("the operator pod to be created", async () => {
@@ -65,7 +73,10 @@ Deno.test("kubectl apply -k deploy/ installs the operator, and its RBAC is least
       assert.ok(await can(verb, resource, ns), `the operator may ${verb} ${resource} in ${ns}`);
     }
     for (const [verb, resource, ns] of denied) {
-      assert.ok(!await can(verb, resource, ns), `the operator may NOT ${verb} ${resource} in ${ns}`);
+      assert.ok(
+        !await can(verb, resource, ns),
+        `the operator may NOT ${verb} ${resource} in ${ns}`,
+      );
     }
   } finally {
     await installed.cleanup();

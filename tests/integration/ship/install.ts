@@ -5,6 +5,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments, stringify } from "yaml";
 import { kubectl } from "../env.ts";
+import { readSourceCrds } from "../../../deploy/sync-crds.ts";
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 export const deployDir = join(repoRoot, "deploy");
@@ -33,13 +34,25 @@ async function nonCrdObjects(): Promise<Obj[]> {
 const toYaml = (objects: Obj[]) => objects.map((o) => stringify(o)).join("---\n");
 
 async function existing(objects: Obj[]): Promise<Set<string>> {
-  const out = await kubectl(["get", "--ignore-not-found", "-o", "json", "-f", "-"], toYaml(objects));
+  const out = await kubectl(
+    ["get", "--ignore-not-found", "-o", "json", "-f", "-"],
+    toYaml(objects),
+  );
   if (!out.trim()) return new Set();
   const parsed = JSON.parse(out);
   return new Set((parsed.items ?? [parsed]).map(key));
 }
 
+/** Stale CRD copies would overwrite the current CRDs everyone else's tests use. */
+async function assertCrdCopiesCurrent(): Promise<void> {
+  for (const [name, text] of await readSourceCrds()) {
+    const copy = await Deno.readTextFile(join(deployDir, "crds", name)).catch(() => "");
+    if (copy !== text) throw new Error(`deploy/crds/${name} is stale: run deploy/sync-crds.ts`);
+  }
+}
+
 export async function installDeploy(): Promise<Installed> {
+  await assertCrdCopiesCurrent();
   const objects = await nonCrdObjects();
   // Objects that already exist belong to someone else: leave them alone.
   const before = await existing(objects);
@@ -56,7 +69,10 @@ export async function installDeploy(): Promise<Installed> {
     cleanup: async () => {
       const ours = objects.filter((o) => !before.has(key(o)));
       if (ours.length === 0) return;
-      await kubectl(["delete", "--ignore-not-found", "--wait=true", "--timeout=120s", "-f", "-"], toYaml(ours));
+      await kubectl(
+        ["delete", "--ignore-not-found", "--wait=true", "--timeout=120s", "-f", "-"],
+        toYaml(ours),
+      );
     },
   };
 }

@@ -15,13 +15,17 @@ async function impersonatingKubeconfig(dir: string): Promise<string> {
   const source = Deno.env.get("KUBECONFIG")?.split(":")[0];
   assert.ok(source, "KUBECONFIG is set (deno task test, or deno task cluster env)");
   const config = parse(await Deno.readTextFile(source));
-  const context = config.contexts.find((c: { name: string }) => c.name === config["current-context"]);
+  const context = config.contexts.find((c: { name: string }) =>
+    c.name === config["current-context"]
+  );
   const user = config.users.find((u: { name: string }) => u.name === context.context.user);
   user.user.as = SERVICE_ACCOUNT;
   // Relative certificate paths keep working from the new file's folder only if absolute.
   for (const cluster of config.clusters) {
     const ca = cluster.cluster["certificate-authority"];
-    if (ca && !ca.startsWith("/")) cluster.cluster["certificate-authority"] = join(source, "..", ca);
+    if (ca && !ca.startsWith("/")) {
+      cluster.cluster["certificate-authority"] = join(source, "..", ca);
+    }
   }
   const path = join(dir, "operator.kubeconfig");
   await Deno.writeTextFile(path, stringify(config));
@@ -77,18 +81,26 @@ Deno.test("the operator completes a Task with only the deployed ServiceAccount's
 
     const agentSa = "kubetask-agent";
     await kubectl(["create", "serviceaccount", agentSa, "-n", ns.name]);
-    await kubectl(["apply", "-n", ns.name, "-f", "-"], stringify({
-      apiVersion: "kubetask.io/v1alpha1",
-      kind: "Agent",
-      metadata: { name: "default" },
-      spec: { agentImage: "example.test/agent:1", serviceAccountName: agentSa },
-    }));
-    await kubectl(["apply", "-n", ns.name, "-f", "-"], stringify({
-      apiVersion: "kubetask.io/v1alpha1",
-      kind: "Task",
-      metadata: { name: "update-service-a" },
-      spec: { description: "Update dependencies to latest versions.\nRun tests and create PR.\n" },
-    }));
+    await kubectl(
+      ["apply", "-n", ns.name, "-f", "-"],
+      stringify({
+        apiVersion: "kubetask.io/v1alpha1",
+        kind: "Agent",
+        metadata: { name: "default" },
+        spec: { agentImage: "example.test/agent:1", serviceAccountName: agentSa },
+      }),
+    );
+    await kubectl(
+      ["apply", "-n", ns.name, "-f", "-"],
+      stringify({
+        apiVersion: "kubetask.io/v1alpha1",
+        kind: "Task",
+        metadata: { name: "update-service-a" },
+        spec: {
+          description: "Update dependencies to latest versions.\nRun tests and create PR.\n",
+        },
+      }),
+    );
 
     operator = startOperator([
       `--kubeconfig=${kubeconfig}`,
@@ -103,21 +115,35 @@ Deno.test("the operator completes a Task with only the deployed ServiceAccount's
 
     const task = await eventually("the Task to reach Completed", async () => {
       if (op.exited()) throw new Error(`operator exited:\n${op.logs()}`);
-      const t = JSON.parse(await kubectl(["get", "task", "update-service-a", "-n", ns.name, "-o", "json"]));
+      const t = JSON.parse(
+        await kubectl(["get", "task", "update-service-a", "-n", ns.name, "-o", "json"]),
+      );
       return t.status?.phase === "Completed" ? t : undefined;
     }, 90_000).catch((err) => {
       throw new Error(`${err.message}\n--- operator log ---\n${op.logs().slice(-4000)}`);
     });
 
     // It got there through a Job it created, and holds the Lease it elected with.
-    const job = JSON.parse(await kubectl(["get", "job", task.status.jobName, "-n", ns.name, "-o", "json"]));
+    const job = JSON.parse(
+      await kubectl(["get", "job", task.status.jobName, "-n", ns.name, "-o", "json"]),
+    );
     assert.equal(job.metadata.ownerReferences?.[0]?.uid, task.metadata.uid);
-    const lease = JSON.parse(await kubectl(["get", "lease", leaseId, "-n", "kubetask-system", "-o", "json"]));
+    // Leadership is kept, not just taken: the Lease gets renewed (a write the
+    // first acquisition does not need) while the operator keeps running.
+    const lease = await eventually("the leader Lease to be renewed", async () => {
+      if (op.exited()) throw new Error(`operator exited:\n${op.logs().slice(-4000)}`);
+      const l = JSON.parse(
+        await kubectl(["get", "lease", leaseId, "-n", "kubetask-system", "-o", "json"]),
+      );
+      return l.spec.renewTime !== l.spec.acquireTime ? l : undefined;
+    }, 60_000);
     assert.ok(lease.spec.holderIdentity, "the operator holds the leader Lease");
+    assert.ok(!op.exited(), "the operator is still running");
     assert.doesNotMatch(op.logs(), /forbidden/i, "no request was refused");
   } finally {
     await operator?.stop();
-    await kubectl(["delete", "lease", leaseId, "-n", "kubetask-system", "--ignore-not-found"]).catch(() => {});
+    await kubectl(["delete", "lease", leaseId, "-n", "kubetask-system", "--ignore-not-found"])
+      .catch(() => {});
     await ns.cleanup();
     await installed.cleanup();
     await Deno.remove(dir, { recursive: true });

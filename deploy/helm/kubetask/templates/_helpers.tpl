@@ -1,0 +1,49 @@
+{{/* Resource name shared by every object of the release. */}}
+{{- define "kubetask.name" -}}
+kubetask-controller
+{{- end }}
+
+{{- define "kubetask.labels" -}}
+app.kubernetes.io/name: kubetask
+app.kubernetes.io/component: controller
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
+{{- end }}
+
+{{- define "kubetask.selectorLabels" -}}
+app.kubernetes.io/name: kubetask
+app.kubernetes.io/component: controller
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+The controllers' API permissions; the same list as deploy/clusterrole.yaml
+(tests/unit/ship checks they match). No Secrets: Jobs reference them.
+*/}}
+{{- define "kubetask.rules" -}}
+- apiGroups: ["kubetask.io"]
+  resources: ["tasks"]
+  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+- apiGroups: ["kubetask.io"]
+  resources: ["tasks/status"]
+  verbs: ["get", "update", "patch"]
+- apiGroups: ["kubetask.io"]
+  resources: ["crontasks"]
+  verbs: ["get", "list", "watch", "update", "patch"]
+- apiGroups: ["kubetask.io"]
+  resources: ["crontasks/status"]
+  verbs: ["get", "update", "patch"]
+- apiGroups: ["kubetask.io"]
+  resources: ["agents", "contexts", "kubetaskconfigs"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["get", "list", "watch", "create", "delete"]
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+- apiGroups: ["", "events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}

@@ -1,0 +1,180 @@
+// deploy/: what `kubectl apply -k deploy/` installs, checked without a cluster.
+import assert from "assert";
+import { join } from "node:path";
+import { parseConfig } from "../../../controllers/runtime/config.ts";
+import { COPY_DIRS, crdKustomization, readSourceCrds } from "../../../deploy/sync-crds.ts";
+import {
+  deployDir,
+  type Doc,
+  flattenRules,
+  kustomizeObjects,
+  readDocs,
+  repoRoot,
+} from "./manifests.ts";
+
+/** The permissions the controllers call (the issue's list), one line per resource. */
+const CONTROLLER_PERMISSIONS = [
+  "kubetask.io/tasks: create,delete,get,list,patch,update,watch",
+  "kubetask.io/tasks/status: get,patch,update",
+  "kubetask.io/crontasks: get,list,patch,update,watch",
+  "kubetask.io/crontasks/status: get,patch,update",
+  "kubetask.io/agents: get,list,watch",
+  "kubetask.io/contexts: get,list,watch",
+  "kubetask.io/kubetaskconfigs: get,list,watch",
+  "batch/jobs: create,delete,get,list,watch",
+  "core/configmaps: create,delete,get,list,patch,update,watch",
+  "core/events: create,patch",
+  "events.k8s.io/events: create,patch",
+].sort();
+
+function find(objects: Doc[], kind: string, name: string): Doc {
+  const found = objects.find((o) => o.kind === kind && o.metadata?.name === name);
+  assert.ok(found, `${kind}/${name} is installed`);
+  return found;
+}
+
+Deno.test("kustomization.yaml lists every manifest in deploy/ and nothing missing", async () => {
+  const [kustomization] = await readDocs(join(deployDir, "kustomization.yaml"));
+  const listed = new Set<string>(kustomization.resources);
+  const manifests: string[] = [];
+  for await (const entry of Deno.readDir(deployDir)) {
+    if (entry.isFile && entry.name.endsWith(".yaml") && entry.name !== "kustomization.yaml") {
+      manifests.push(entry.name);
+    }
+  }
+  assert.ok(manifests.length > 0);
+  for (const name of manifests) {
+    assert.ok(listed.has(name), `${name} is listed in kustomization.yaml`);
+  }
+  for (const name of listed) {
+    assert.ok(await Deno.stat(join(deployDir, name)).catch(() => undefined), `${name} exists`);
+  }
+  assert.ok(listed.has("crds"), "the CRDs are installed too");
+});
+
+Deno.test("the CRD copies in deploy/ match crds/ exactly (run deploy/sync-crds.ts if not)", async () => {
+  const source = await readSourceCrds();
+  assert.ok(source.size >= 5, "all five kinds");
+  for (const dir of COPY_DIRS) {
+    const copies = new Map<string, string>();
+    for await (const entry of Deno.readDir(join(repoRoot, dir))) {
+      if (entry.name.endsWith(".yaml") && entry.name !== "kustomization.yaml") {
+        copies.set(entry.name, await Deno.readTextFile(join(repoRoot, dir, entry.name)));
+      }
+    }
+    assert.deepEqual([...copies.keys()].sort(), [...source.keys()], `${dir} holds every CRD`);
+    for (const [name, text] of source) {
+      assert.ok(copies.get(name) === text, `${dir}/${name} is stale: run deploy/sync-crds.ts`);
+    }
+  }
+  assert.equal(
+    await Deno.readTextFile(join(deployDir, "crds", "kustomization.yaml")),
+    crdKustomization([...source.keys()]),
+  );
+});
+
+Deno.test("the operator's ClusterRole grants exactly the controllers' permissions, no Secrets", async () => {
+  const objects = await kustomizeObjects();
+  const role = find(objects, "ClusterRole", "kubetask-controller");
+  assert.deepEqual(flattenRules(role.rules), CONTROLLER_PERMISSIONS);
+  assert.ok(!JSON.stringify(objects.filter((o) => /Role/.test(o.kind))).includes("secrets"));
+
+  const binding = find(objects, "ClusterRoleBinding", "kubetask-controller");
+  assert.deepEqual(binding.roleRef, {
+    apiGroup: "rbac.authorization.k8s.io",
+    kind: "ClusterRole",
+    name: "kubetask-controller",
+  });
+  assert.deepEqual(binding.subjects, [{
+    kind: "ServiceAccount",
+    name: "kubetask-controller",
+    namespace: "kubetask-system",
+  }]);
+});
+
+Deno.test("leader election gets leases only, and only in the operator namespace", async () => {
+  const objects = await kustomizeObjects();
+  const roles = objects.filter((o) => o.kind === "Role");
+  assert.equal(roles.length, 1);
+  assert.equal(roles[0].metadata.namespace, "kubetask-system");
+  assert.deepEqual(flattenRules(roles[0].rules), [
+    "coordination.k8s.io/leases: create,get,patch,update",
+  ]);
+  const binding = find(objects, "RoleBinding", roles[0].metadata.name);
+  assert.equal(binding.roleRef.name, roles[0].metadata.name);
+  assert.deepEqual(binding.subjects.map((s: Doc) => s.name), ["kubetask-controller"]);
+});
+
+Deno.test("the Deployment runs one hardened, leader-elected replica with probes on 8080", async () => {
+  const objects = await kustomizeObjects();
+  const deployment = find(objects, "Deployment", "kubetask-controller");
+  assert.equal(deployment.metadata.namespace, "kubetask-system");
+  assert.equal(deployment.spec.replicas, 1);
+  const pod = deployment.spec.template.spec;
+  assert.equal(pod.serviceAccountName, "kubetask-controller");
+  assert.equal(pod.securityContext.runAsNonRoot, true);
+  assert.equal(pod.securityContext.seccompProfile.type, "RuntimeDefault");
+
+  const [container] = pod.containers;
+  assert.ok(container.args.includes("--leader-elect=true"));
+  assert.ok(container.args.includes("--leader-election-namespace=$(POD_NAMESPACE)"));
+  assert.ok(
+    container.args.some((a: string) => a.startsWith("--metrics-addr=") && a.endsWith(":8080")),
+  );
+  assert.deepEqual(container.securityContext, {
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    runAsNonRoot: true,
+    capabilities: { drop: ["ALL"] },
+    seccompProfile: { type: "RuntimeDefault" },
+  });
+  const port = container.ports.find((p: Doc) => p.containerPort === 8080);
+  assert.ok(port);
+  assert.equal(container.livenessProbe.httpGet.path, "/healthz");
+  assert.equal(container.readinessProbe.httpGet.path, "/readyz");
+  for (const probe of [container.livenessProbe, container.readinessProbe]) {
+    assert.ok(probe.httpGet.port === port.name || probe.httpGet.port === 8080);
+  }
+  for (const kind of ["requests", "limits"]) {
+    assert.ok(
+      container.resources[kind].cpu && container.resources[kind].memory,
+      `resources.${kind}`,
+    );
+  }
+
+  const service = find(objects, "Service", "kubetask-controller-metrics");
+  assert.deepEqual(service.spec.selector, deployment.spec.selector.matchLabels);
+  assert.equal(service.spec.ports[0].targetPort, port.name);
+});
+
+Deno.test("everything namespaced lands in kubetask-system", async () => {
+  const objects = await kustomizeObjects();
+  find(objects, "Namespace", "kubetask-system");
+  find(objects, "ServiceAccount", "kubetask-controller");
+  const clusterScoped = [
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+  ];
+  for (const o of objects.filter((o) => !clusterScoped.includes(o.kind))) {
+    assert.equal(o.metadata.namespace, "kubetask-system", `${o.kind}/${o.metadata.name}`);
+  }
+  const crds = objects.filter((o) => o.kind === "CustomResourceDefinition").map((o) =>
+    o.spec.names.kind
+  );
+  assert.deepEqual(crds.sort(), ["Agent", "Context", "CronTask", "KubeTaskConfig", "Task"]);
+});
+
+Deno.test("the operator accepts the Deployment's arguments as written", async () => {
+  const deployment = find(await kustomizeObjects(), "Deployment", "kubetask-controller");
+  const [container] = deployment.spec.template.spec.containers;
+  // The kubelet expands $(POD_NAMESPACE) from the env entry before the process starts.
+  assert.ok(container.env.some((e: Doc) => e.name === "POD_NAMESPACE" && e.valueFrom.fieldRef));
+  const args = container.args.map((a: string) => a.replace("$(POD_NAMESPACE)", "kubetask-system"));
+  const config = parseConfig(args, () => undefined);
+  assert.equal(config.leaderElect, true);
+  assert.equal(config.leaderElectionNamespace, "kubetask-system");
+  assert.equal(config.metricsAddr.split(":").at(-1), "8080");
+  assert.deepEqual(config.namespaces, [], "watches every namespace");
+});
