@@ -2,6 +2,7 @@
 // in-process (no Task controller, so Tasks stay as created until a test sets
 // their status), and a clock the test moves by hand.
 import { cronTaskController } from "../../../controllers/crontask/controller.ts";
+import { createLogger } from "../../../controllers/runtime/log.ts";
 import { type RunningManager, startManager } from "../../../controllers/runtime/manager.ts";
 import { installCrds } from "../api/crds.ts";
 import { eventually, kubectl, testNamespace } from "../env.ts";
@@ -12,10 +13,12 @@ const HOUR_MS = 3_600_000;
 export type Json = any;
 
 export class CronTaskHarness {
-  /** What reconcilers see as now; starts before the first schedule time. */
+  /** What reconcilers see as now; starts at the real time, then only moves when told. */
   clock: Date;
   /** The first hourly schedule time; comfortably after the CronTask's creationTimestamp. */
   readonly firstRun: Date;
+  /** Minute past the hour the schedule fires at. */
+  readonly minute: number;
   private manager?: RunningManager;
   private pokes = 0;
 
@@ -24,8 +27,13 @@ export class CronTaskHarness {
     readonly name: string,
     private cleanupNs: () => Promise<void>,
   ) {
-    this.firstRun = new Date((Math.ceil(Date.now() / HOUR_MS) + 1) * HOUR_MS);
-    this.clock = new Date(this.firstRun.getTime() - 10 * 60_000);
+    // An hourly schedule whose first run is ~30 minutes away, so no run falls
+    // between the CronTask's (real) creation and the first advanceTo.
+    const now = Date.now();
+    this.clock = new Date(now);
+    this.minute = (new Date(now).getUTCMinutes() + 30) % 60;
+    const thisHour = Math.floor(now / HOUR_MS) * HOUR_MS + this.minute * 60_000;
+    this.firstRun = new Date(thisHour > now ? thisHour : thisHour + HOUR_MS);
   }
 
   /** Creates the namespace, starts the controller and creates an hourly CronTask with `spec` merged in. */
@@ -39,7 +47,7 @@ export class CronTaskHarness {
       kind: "CronTask",
       metadata: { name: h.name, namespace: h.ns },
       spec: {
-        schedule: "0 * * * *",
+        schedule: `${h.minute} * * * *`,
         taskTemplate: {
           metadata: { labels: { team: "qa" } },
           spec: { description: "write the report" },
@@ -59,13 +67,22 @@ export class CronTaskHarness {
       leaderElection: false,
       metricsAddr: false,
       now: () => this.clock,
+      // KUBETASK_TEST_LOG=1 shows the controller's logs when a test misbehaves.
+      logger: Deno.env.get("KUBETASK_TEST_LOG") ? createLogger({ level: "debug" }) : undefined,
     });
     await this.manager.ready;
   }
 
   async stopManager(): Promise<void> {
-    await this.manager?.stop();
+    const manager = this.manager;
     this.manager = undefined;
+    if (!manager) return;
+    // Workers stop first, so reconciling has ended once stop() gets going;
+    // don't let a slow informer shutdown hold the test hostage.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const grace = new Promise<void>((resolve) => timer = setTimeout(resolve, 5_000));
+    await Promise.race([manager.stop(), grace]);
+    clearTimeout(timer);
   }
 
   async cleanup(): Promise<void> {
