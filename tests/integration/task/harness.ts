@@ -1,5 +1,6 @@
 // A Task controller under test: its own namespace with the agent
 // ServiceAccount, and the manager running in-process scoped to it.
+import { createLogger } from "../../../controllers/runtime/log.ts";
 import { type RunningManager, startManager } from "../../../controllers/runtime/manager.ts";
 import { taskController } from "../../../controllers/task/controller.ts";
 import { installCrds } from "../api/crds.ts";
@@ -30,6 +31,8 @@ export class TaskHarness {
       namespaces: [this.ns],
       leaderElection: false,
       metricsAddr: false,
+      // KUBETASK_TEST_LOG=debug shows the operator's logs while debugging a test.
+      ...(Deno.env.get("KUBETASK_TEST_LOG") ? { logger: createLogger({ level: "debug" }) } : {}),
     });
     await this.manager.ready;
   }

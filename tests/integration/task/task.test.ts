@@ -1,7 +1,7 @@
 // The Task controller against the real control plane: Jobs run on the kwok
 // node, the Job controller sets their conditions, the GC cascades deletes.
 import assert from "assert";
-import { eventually } from "../env.ts";
+import { eventually, kubectl } from "../env.ts";
 import { condition, type Json, TaskHarness } from "./harness.ts";
 
 function configMapOf(h: TaskHarness, task: Json): Promise<Json> {
@@ -146,6 +146,18 @@ Deno.test("task: a restarted manager adopts the existing Job instead of creating
     await h.task("long", { description: "take your time" });
     await eventually("Job exists", () => h.get("job", "long"));
     await h.stopManager();
+    // As if the operator died between creating the Job and recording it.
+    await kubectl([
+      "patch",
+      "task",
+      "long",
+      "-n",
+      h.ns,
+      "--subresource=status",
+      "--type=merge",
+      "-p",
+      '{"status":null}',
+    ]);
     await h.startManager();
     const running = await h.waitForPhase("long", "Running");
     assert.equal(running.status.jobName, "long");

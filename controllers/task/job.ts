@@ -1,0 +1,247 @@
+// Pure builders for what a Task runs as: the ConfigMap with task.md and the
+// mounted context files, and the Job whose single pod runs the agent.
+import type {
+  V1ConfigMap,
+  V1Container,
+  V1EnvVar,
+  V1Job,
+  V1KeyToPath,
+  V1OwnerReference,
+  V1Volume,
+  V1VolumeMount,
+} from "@kubernetes/client-node";
+import {
+  type Agent,
+  API_VERSION,
+  DEFAULT_AGENT_IMAGE,
+  type HumanInTheLoop,
+  type Task,
+} from "../../api/v1alpha1/index.ts";
+import type { ResolvedContext } from "./contexts.ts";
+import { gitMountPlan } from "./git.ts";
+import { configMapNameFor, jobNameFor, TASK_LABEL, taskLabelValue } from "./names.ts";
+import { humanInTheLoopCommand } from "./shell.ts";
+import { type AppendedContext, buildTaskMd } from "./taskmd.ts";
+
+export const TASK_MD_KEY = "task.md";
+const CONTEXT_VOLUME = "task-context";
+const WORKSPACE_VOLUME = "workspace";
+const AGENT_CONTAINER = "agent";
+
+/** The Task as the controller owner of the objects it creates (GC cascades). */
+export function ownerReferenceTo(task: Task): V1OwnerReference {
+  return {
+    apiVersion: API_VERSION,
+    kind: "Task",
+    name: task.metadata.name ?? "",
+    uid: task.metadata.uid ?? "",
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+/** Task.spec.humanInTheLoop overrides the Agent's. */
+export function effectiveHumanInTheLoop(task: Task, agent: Agent): HumanInTheLoop | undefined {
+  return task.spec.humanInTheLoop ?? agent.spec.humanInTheLoop;
+}
+
+/** Why this Agent cannot run this Task, or undefined when it can. */
+export function agentProblem(task: Task, agent: Agent): string | undefined {
+  const hitl = effectiveHumanInTheLoop(task, agent);
+  if (hitl?.enabled && !agent.spec.command?.length) {
+    return `humanInTheLoop is enabled but Agent "${agent.metadata.name}" has no command to wrap`;
+  }
+  return undefined;
+}
+
+interface ContextVolumePlan {
+  data: Record<string, string>;
+  binaryData: Record<string, string>;
+  items: V1KeyToPath[];
+  mounts: V1VolumeMount[];
+}
+
+/**
+ * Where each piece lives in the Task's ConfigMap and where it is mounted.
+ * Keys are `context-<i>` (a file) or `context-<i>.<key>` (a directory entry);
+ * the volume's items lay them out so subPath mounts land at the right paths.
+ */
+function planContextVolume(
+  task: Task,
+  workspaceDir: string,
+  contexts: ResolvedContext[],
+): ContextVolumePlan {
+  const appended = contexts.filter((c): c is { kind: "append" } & AppendedContext =>
+    c.kind === "append"
+  );
+  const plan: ContextVolumePlan = {
+    data: { [TASK_MD_KEY]: buildTaskMd(task.spec.description, appended) },
+    binaryData: {},
+    items: [{ key: TASK_MD_KEY, path: TASK_MD_KEY }],
+    mounts: [{
+      name: CONTEXT_VOLUME,
+      mountPath: `${workspaceDir.replace(/\/+$/, "")}/${TASK_MD_KEY}`,
+      subPath: TASK_MD_KEY,
+    }],
+  };
+  contexts.forEach((ctx, i) => {
+    const key = `context-${i}`;
+    if (ctx.kind === "file") {
+      if (ctx.text !== undefined) plan.data[key] = ctx.text;
+      else plan.binaryData[key] = ctx.base64 ?? "";
+      plan.items.push({ key, path: key });
+      plan.mounts.push({ name: CONTEXT_VOLUME, mountPath: ctx.mountPath, subPath: key });
+    } else if (ctx.kind === "directory") {
+      const entries = [
+        ...Object.entries(ctx.data).map(([k, v]) => ({ k, v, binary: false })),
+        ...Object.entries(ctx.binaryData).map(([k, v]) => ({ k, v, binary: true })),
+      ];
+      for (const { k, v, binary } of entries) {
+        (binary ? plan.binaryData : plan.data)[`${key}.${k}`] = v;
+        plan.items.push({ key: `${key}.${k}`, path: `${key}/${k}` });
+      }
+      // An empty directory has no items, so there would be nothing to mount.
+      if (entries.length > 0) {
+        plan.mounts.push({ name: CONTEXT_VOLUME, mountPath: ctx.mountPath, subPath: key });
+      }
+    }
+  });
+  return plan;
+}
+
+function workspaceOf(agent: Agent): string {
+  return agent.spec.workspaceDir || "/workspace";
+}
+
+/** ConfigMap owned by the Task: task.md plus every mounted file context. */
+export function buildContextConfigMap(
+  task: Task,
+  agent: Agent,
+  contexts: ResolvedContext[],
+): V1ConfigMap {
+  const plan = planContextVolume(task, workspaceOf(agent), contexts);
+  const name = task.metadata.name ?? "";
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: {
+      name: configMapNameFor(name),
+      namespace: task.metadata.namespace,
+      labels: { [TASK_LABEL]: taskLabelValue(name) },
+      ownerReferences: [ownerReferenceTo(task)],
+    },
+    data: plan.data,
+    ...(Object.keys(plan.binaryData).length > 0 ? { binaryData: plan.binaryData } : {}),
+  };
+}
+
+function credentialsOf(
+  agent: Agent,
+): { env: V1EnvVar[]; volumes: V1Volume[]; mounts: V1VolumeMount[] } {
+  const out = { env: [] as V1EnvVar[], volumes: [] as V1Volume[], mounts: [] as V1VolumeMount[] };
+  (agent.spec.credentials ?? []).forEach((cred, i) => {
+    if (cred.env) {
+      out.env.push({
+        name: cred.env,
+        valueFrom: { secretKeyRef: { name: cred.secretRef.name, key: cred.secretRef.key } },
+      });
+    }
+    if (cred.mountPath) {
+      const volume = `credential-${i}`;
+      out.volumes.push({
+        name: volume,
+        secret: {
+          secretName: cred.secretRef.name,
+          items: [{ key: cred.secretRef.key, path: "value", mode: cred.fileMode }],
+        },
+      });
+      out.mounts.push({
+        name: volume,
+        mountPath: cred.mountPath,
+        subPath: "value",
+        readOnly: true,
+      });
+    }
+  });
+  return out;
+}
+
+function commandOf(task: Task, agent: Agent): string[] | undefined {
+  const command = agent.spec.command?.length ? agent.spec.command : undefined;
+  const hitl = effectiveHumanInTheLoop(task, agent);
+  if (command && hitl?.enabled) return humanInTheLoopCommand(command, hitl.keepAliveSeconds);
+  return command;
+}
+
+/** The Job running `agent` for `task`; call agentProblem first. */
+export function buildAgentJob(task: Task, agent: Agent, contexts: ResolvedContext[]): V1Job {
+  const name = task.metadata.name ?? "";
+  const namespace = task.metadata.namespace ?? "";
+  const workspaceDir = workspaceOf(agent);
+  const plan = planContextVolume(task, workspaceDir, contexts);
+  const creds = credentialsOf(agent);
+  const git = contexts.flatMap((ctx, i) =>
+    ctx.kind === "git" ? [gitMountPlan(i, ctx.git, ctx.mountPath)] : []
+  );
+  const command = commandOf(task, agent);
+  const scheduling = agent.spec.podSpec?.scheduling;
+  const labels = { [TASK_LABEL]: taskLabelValue(name) };
+
+  const container: V1Container = {
+    name: AGENT_CONTAINER,
+    image: agent.spec.agentImage || DEFAULT_AGENT_IMAGE,
+    ...(command ? { command } : {}),
+    workingDir: workspaceDir,
+    env: [
+      { name: "TASK_NAME", value: name },
+      { name: "TASK_NAMESPACE", value: namespace },
+      ...creds.env,
+    ],
+    volumeMounts: [
+      { name: WORKSPACE_VOLUME, mountPath: workspaceDir },
+      ...plan.mounts,
+      ...git.map((g) => g.mount),
+      ...creds.mounts,
+    ],
+  };
+
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: {
+      name: jobNameFor(name),
+      namespace,
+      labels,
+      ownerReferences: [ownerReferenceTo(task)],
+    },
+    spec: {
+      backoffLimit: 0,
+      template: {
+        // Our label goes last so an Agent cannot hide which Task a pod runs.
+        metadata: { labels: { ...agent.spec.podSpec?.labels, ...labels } },
+        spec: {
+          restartPolicy: "Never",
+          serviceAccountName: agent.spec.serviceAccountName,
+          ...(scheduling?.nodeSelector ? { nodeSelector: scheduling.nodeSelector } : {}),
+          // deno-lint-ignore no-explicit-any
+          ...(scheduling?.tolerations ? { tolerations: scheduling.tolerations as any[] } : {}),
+          ...(scheduling?.affinity ? { affinity: scheduling.affinity } : {}),
+          ...(agent.spec.podSpec?.runtimeClassName
+            ? { runtimeClassName: agent.spec.podSpec.runtimeClassName }
+            : {}),
+          ...(git.length > 0 ? { initContainers: git.map((g) => g.initContainer) } : {}),
+          containers: [container],
+          volumes: [
+            { name: WORKSPACE_VOLUME, emptyDir: {} },
+            {
+              name: CONTEXT_VOLUME,
+              configMap: { name: configMapNameFor(name), items: plan.items },
+            },
+            ...git.flatMap((g) => g.volumes),
+            ...creds.volumes,
+          ],
+        },
+      },
+    },
+  };
+}

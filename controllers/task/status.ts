@@ -1,0 +1,227 @@
+// Pure status derivation: what the reconciler observed → the Task's status,
+// and which Events mark the transition. Equal inputs give an equal status so
+// the reconciler can skip no-op writes.
+import type { Condition, TaskPhase, TaskStatus } from "../../api/v1alpha1/index.ts";
+import type { KubeObject } from "../runtime/types.ts";
+
+/** The parts of a batch/v1 Job the status depends on. */
+export interface JobView extends KubeObject {
+  status?: {
+    active?: number;
+    ready?: number;
+    succeeded?: number;
+    failed?: number;
+    startTime?: string;
+    completionTime?: string;
+    conditions?: {
+      type: string;
+      status: string;
+      reason?: string;
+      message?: string;
+      lastTransitionTime?: string;
+    }[];
+  };
+}
+
+export type Observation =
+  | { kind: "agentNotFound"; agentName: string; namespace: string }
+  | { kind: "nameConflict"; resource: string; name: string }
+  | { kind: "invalid"; reason: string; message: string }
+  | { kind: "job"; jobName: string; job: JobView }
+  | { kind: "jobMissing"; jobName: string };
+
+/** Kubernetes timestamps have second precision. */
+export function rfc3339(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+export function isFinished(phase: TaskPhase | undefined): boolean {
+  return phase === "Completed" || phase === "Failed";
+}
+
+function jobCondition(job: JobView, type: string) {
+  return job.status?.conditions?.find((c) => c.type === type && c.status === "True");
+}
+
+/** Phase of a Job's single agent pod, read from the Job's conditions. */
+export function jobPhase(job: JobView): TaskPhase {
+  if (jobCondition(job, "Complete")) return "Completed";
+  if (jobCondition(job, "Failed")) return "Failed";
+  if ((job.status?.active ?? 0) > 0) return "Running";
+  return "Pending";
+}
+
+interface Outcome {
+  phase: TaskPhase;
+  ready: { status: Condition["status"]; reason: string; message: string };
+  succeeded: { status: Condition["status"]; reason: string; message: string };
+  jobName?: string;
+  completionTime?: string;
+}
+
+function outcomeOf(obs: Observation, now: string): Outcome {
+  switch (obs.kind) {
+    case "agentNotFound": {
+      const message = `Agent "${obs.agentName}" not found in namespace "${obs.namespace}"`;
+      return {
+        phase: "Pending",
+        ready: { status: "False", reason: "AgentNotFound", message },
+        succeeded: { status: "Unknown", reason: "AgentNotFound", message },
+      };
+    }
+    case "nameConflict": {
+      const message = `${obs.resource} "${obs.name}" already exists and is not owned by this Task`;
+      return {
+        phase: "Pending",
+        ready: { status: "False", reason: "NameConflict", message },
+        succeeded: { status: "Unknown", reason: "NameConflict", message },
+      };
+    }
+    case "invalid":
+      return {
+        phase: "Failed",
+        ready: { status: "False", reason: obs.reason, message: obs.message },
+        succeeded: { status: "False", reason: obs.reason, message: obs.message },
+        completionTime: now,
+      };
+    case "jobMissing": {
+      const message = `Job "${obs.jobName}" was deleted before it finished`;
+      return {
+        phase: "Failed",
+        ready: { status: "False", reason: "JobNotFound", message },
+        succeeded: { status: "False", reason: "JobNotFound", message },
+        jobName: obs.jobName,
+        completionTime: now,
+      };
+    }
+    case "job":
+      return jobOutcome(obs.jobName, obs.job, now);
+  }
+}
+
+function jobOutcome(jobName: string, job: JobView, now: string): Outcome {
+  const ready = {
+    status: "True" as const,
+    reason: "JobCreated",
+    message: `Job "${jobName}" created`,
+  };
+  const phase = jobPhase(job);
+  switch (phase) {
+    case "Completed":
+      return {
+        phase,
+        ready,
+        succeeded: {
+          status: "True",
+          reason: "JobSucceeded",
+          message: `Job "${jobName}" succeeded`,
+        },
+        jobName,
+        completionTime: job.status?.completionTime ??
+          jobCondition(job, "Complete")?.lastTransitionTime ?? now,
+      };
+    case "Failed": {
+      const failed = jobCondition(job, "Failed");
+      const detail = failed?.message || failed?.reason;
+      return {
+        phase,
+        ready,
+        succeeded: {
+          status: "False",
+          reason: "JobFailed",
+          message: `Job "${jobName}" failed${detail ? `: ${detail}` : ""}`,
+        },
+        jobName,
+        completionTime: failed?.lastTransitionTime ?? now,
+      };
+    }
+    case "Running":
+      return {
+        phase,
+        ready,
+        succeeded: {
+          status: "Unknown",
+          reason: "JobRunning",
+          message: `Job "${jobName}" is running`,
+        },
+        jobName,
+      };
+    case "Pending":
+      return {
+        phase,
+        ready,
+        succeeded: { status: "Unknown", reason: "JobCreated", message: `Job "${jobName}" created` },
+        jobName,
+      };
+  }
+}
+
+/** Replaces a condition, keeping lastTransitionTime while its status holds. */
+export function setCondition(
+  conditions: Condition[],
+  next: Omit<Condition, "lastTransitionTime">,
+  now: string,
+): Condition[] {
+  const old = conditions.find((c) => c.type === next.type);
+  const lastTransitionTime = old && old.status === next.status ? old.lastTransitionTime : now;
+  const merged: Condition = { ...next, lastTransitionTime };
+  return old ? conditions.map((c) => c.type === next.type ? merged : c) : [...conditions, merged];
+}
+
+/** The status a Task should have given what was observed. */
+export function deriveStatus(
+  current: TaskStatus | undefined,
+  obs: Observation,
+  generation: number | undefined,
+  nowDate: Date,
+): TaskStatus {
+  const now = rfc3339(nowDate);
+  const out = outcomeOf(obs, now);
+  let conditions = current?.conditions ?? [];
+  conditions = setCondition(conditions, {
+    type: "Ready",
+    observedGeneration: generation,
+    ...out.ready,
+  }, now);
+  conditions = setCondition(
+    conditions,
+    { type: "Succeeded", observedGeneration: generation, ...out.succeeded },
+    now,
+  );
+  const jobName = out.jobName ?? current?.jobName;
+  const startTime = current?.startTime ?? (out.jobName ? now : undefined);
+  const completionTime = isFinished(out.phase)
+    ? current?.completionTime ?? out.completionTime
+    : undefined;
+  return {
+    phase: out.phase,
+    ...(jobName ? { jobName } : {}),
+    ...(startTime ? { startTime } : {}),
+    ...(completionTime ? { completionTime } : {}),
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    conditions,
+  };
+}
+
+export interface StatusEvent {
+  type: "Normal" | "Warning";
+  reason: string;
+  message: string;
+}
+
+/** An Event when the Succeeded condition's reason changed, else none. */
+export function transitionEvent(
+  before: TaskStatus | undefined,
+  after: TaskStatus,
+): StatusEvent | undefined {
+  const was = before?.conditions?.find((c) => c.type === "Succeeded");
+  const now = after.conditions?.find((c) => c.type === "Succeeded");
+  if (!now || (was?.reason === now.reason && was?.status === now.status)) return undefined;
+  const warning = now.status === "False" || now.reason === "AgentNotFound" ||
+    now.reason === "NameConflict";
+  return {
+    type: warning ? "Warning" : "Normal",
+    reason: now.reason,
+    message: now.message ?? now.reason,
+  };
+}

@@ -1,0 +1,105 @@
+import assert from "assert";
+import { type Context, context } from "../../../api/v1alpha1/index.ts";
+import {
+  absoluteMountPath,
+  ContextError,
+  resolveContext,
+  resolveContexts,
+} from "../../../controllers/task/contexts.ts";
+import type { KubeObject } from "../../../controllers/runtime/types.ts";
+
+function ctx(name: string, spec: Record<string, unknown>): Context {
+  return context.parse({ metadata: { name, namespace: "team-a" }, spec });
+}
+
+const cm = (data: Record<string, string>) => ({ metadata: { name: "cm" }, data });
+
+Deno.test("contexts: Inline appends without mountPath, is a file with one", () => {
+  const inline = ctx("std", { type: "Inline", inline: { content: "Be nice." } });
+  assert.deepEqual(resolveContext(inline, "team-a", undefined, undefined), {
+    kind: "append",
+    name: "std",
+    namespace: "team-a",
+    type: "Inline",
+    content: "Be nice.",
+  });
+  assert.deepEqual(resolveContext(inline, "team-a", "/workspace/std.md", undefined), {
+    kind: "file",
+    name: "std",
+    namespace: "team-a",
+    mountPath: "/workspace/std.md",
+    text: "Be nice.",
+  });
+});
+
+Deno.test("contexts: ConfigMap key is one file; no key is a directory of every key", () => {
+  const withKey = ctx("g", { type: "ConfigMap", configMap: { name: "cm", key: "guide.md" } });
+  const one = resolveContext(
+    withKey,
+    "team-a",
+    "/w/guide.md",
+    cm({ "guide.md": "# G", other: "x" }),
+  );
+  assert.equal(one?.kind === "file" && one.text, "# G");
+  const appended = resolveContext(withKey, "team-a", undefined, cm({ "guide.md": "# G" }));
+  assert.equal(appended?.kind === "append" && appended.content, "# G");
+
+  const whole = ctx("all", { type: "ConfigMap", configMap: { name: "cm" } });
+  const dir = resolveContext(whole, "team-a", "/w/configs", cm({ a: "1", b: "2" }));
+  assert.equal(dir?.kind, "directory");
+  assert.deepEqual(dir?.kind === "directory" && dir.data, { a: "1", b: "2" });
+});
+
+Deno.test("contexts: missing ConfigMap or key fails unless optional", () => {
+  const required = ctx("g", { type: "ConfigMap", configMap: { name: "cm" } });
+  assert.throws(
+    () => resolveContext(required, "team-a", "/w/x", undefined),
+    (err) =>
+      err instanceof ContextError && err.reason === "ConfigMapNotFound" && /"cm"/.test(err.message),
+  );
+  const optional = ctx("g", { type: "ConfigMap", configMap: { name: "cm", optional: true } });
+  assert.equal(resolveContext(optional, "team-a", "/w/x", undefined), undefined);
+  const missingKey = ctx("g", { type: "ConfigMap", configMap: { name: "cm", key: "nope" } });
+  assert.throws(
+    () => resolveContext(missingKey, "team-a", "/w/x", cm({ a: "1" })),
+    (err) => err instanceof ContextError && err.reason === "ConfigMapKeyNotFound",
+  );
+});
+
+Deno.test("contexts: Git needs a mountPath and keeps ref/depth defaults", () => {
+  const git = ctx("repo", { type: "Git", git: { repository: "https://git.example.test/r" } });
+  const r = resolveContext(git, "team-a", "/w/repo", undefined);
+  assert.equal(r?.kind === "git" && `${r.git.ref}/${r.git.depth}`, "HEAD/1");
+  assert.throws(
+    () => resolveContext(git, "team-a", undefined, undefined),
+    (err) => err instanceof ContextError && err.reason === "InvalidContext",
+  );
+});
+
+Deno.test("contexts: resolved in order, defaulting namespace and relative paths", async () => {
+  const store: Record<string, KubeObject> = {
+    "team-a/a": ctx("a", { type: "Inline", inline: { content: "A" } }) as KubeObject,
+    "shared/b": ctx("b", { type: "Inline", inline: { content: "B" } }) as KubeObject,
+  };
+  const reader = {
+    context: (ns: string, name: string) => Promise.resolve(store[`${ns}/${name}`]),
+    configMap: () => Promise.resolve(undefined),
+  };
+  const out = await resolveContexts(
+    [{ name: "a", mountPath: "docs/a.md" }, { name: "b", namespace: "shared" }],
+    "team-a",
+    "/workspace",
+    reader,
+  );
+  assert.deepEqual(out.map((c) => [c.kind, c.namespace, c.kind === "file" ? c.mountPath : ""]), [
+    ["file", "team-a", "/workspace/docs/a.md"],
+    ["append", "shared", ""],
+  ]);
+  await assert.rejects(
+    resolveContexts([{ name: "ghost" }], "team-a", "/workspace", reader),
+    (err) =>
+      err instanceof ContextError && err.reason === "ContextNotFound" &&
+      /"ghost".*"team-a"/.test(err.message),
+  );
+  assert.equal(absoluteMountPath("/abs", "/workspace"), "/abs");
+});
