@@ -67,7 +67,11 @@ export class AlreadyExistsError extends Error {}
  * apiserver (or an informer cache); errors are mapped to the classes above.
  */
 export interface KubeClient {
-  get<T extends KubeObject>(type: ResourceType, namespace: string, name: string): Promise<T | undefined>;
+  get<T extends KubeObject>(
+    type: ResourceType,
+    namespace: string,
+    name: string,
+  ): Promise<T | undefined>;
   list<T extends KubeObject>(
     type: ResourceType,
     namespace: string,
@@ -75,7 +79,12 @@ export interface KubeClient {
   ): Promise<T[]>;
   create<T extends KubeObject>(type: ResourceType, obj: T): Promise<T>;
   /** Merge patch (RFC 7386) of the main resource. */
-  patch<T extends KubeObject>(type: ResourceType, namespace: string, name: string, patch: unknown): Promise<T>;
+  patch<T extends KubeObject>(
+    type: ResourceType,
+    namespace: string,
+    name: string,
+    patch: unknown,
+  ): Promise<T>;
   /** Replace the status subresource; throws ConflictError on a stale resourceVersion. */
   updateStatus<T extends KubeObject>(type: ResourceType, obj: T): Promise<T>;
   /** Deletes with propagationPolicy Background unless told otherwise; absent is not an error. */

@@ -1,0 +1,96 @@
+// Command-line flags (with KUBETASK_* environment fallbacks) for main.ts.
+import { parseArgs } from "node:util";
+import { isLogLevel, type LogLevel } from "./log.ts";
+
+export interface OperatorConfig {
+  kubeconfig?: string;
+  namespaces: string[];
+  workers: number;
+  qps: number;
+  burst: number;
+  leaderElect: boolean;
+  leaderElectionNamespace?: string;
+  leaderElectionId: string;
+  metricsAddr: string;
+  logLevel: LogLevel;
+  applyCrds: boolean;
+}
+
+export const USAGE = `usage: main.ts [flags]
+  --kubeconfig PATH                   kubeconfig file (default: KUBECONFIG, ~/.kube/config or in-cluster)
+  --namespaces a,b                    namespaces to watch (default: all)
+  --workers N                         concurrent reconciles (default 4)
+  --qps N / --burst N                 API request rate limit (default 50 / 100)
+  --leader-elect true|false           use a Lease so only one replica reconciles (default true)
+  --leader-election-namespace NS      namespace of the Lease (default: own namespace or "default")
+  --leader-election-id NAME           name of the Lease (default kubetask-controller-leader)
+  --metrics-addr HOST:PORT            /healthz, /readyz and /metrics (default :8080)
+  --log-level debug|info|warn|error   (default info)
+  --apply-crds                        apply crds/*.yaml at startup
+Each flag may also be set as KUBETASK_<FLAG> (e.g. KUBETASK_NAMESPACES).`;
+
+function envName(flag: string): string {
+  return `KUBETASK_${flag.replace(/-/g, "_").toUpperCase()}`;
+}
+
+function parseBool(flag: string, value: string): boolean {
+  if (["true", "1", "yes"].includes(value)) return true;
+  if (["false", "0", "no"].includes(value)) return false;
+  throw new Error(`--${flag} must be true or false, got ${value}`);
+}
+
+function parsePositive(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) {
+    throw new Error(`--${flag} must be a positive number, got ${value}`);
+  }
+  return n;
+}
+
+/** Parses flags; throws an Error with a readable message on bad input. */
+export function parseConfig(
+  args: string[],
+  env: (name: string) => string | undefined = Deno.env.get,
+): OperatorConfig {
+  const names = [
+    "kubeconfig",
+    "namespaces",
+    "workers",
+    "qps",
+    "burst",
+    "leader-elect",
+    "leader-election-namespace",
+    "leader-election-id",
+    "metrics-addr",
+    "log-level",
+    "apply-crds",
+  ] as const;
+  // Every flag is read as a string so "--leader-elect=false" and "--apply-crds" both work.
+  const normalized = args.map((a) => (a === "--apply-crds" ? "--apply-crds=true" : a));
+  const { values } = parseArgs({
+    args: normalized,
+    options: Object.fromEntries(names.map((n) => [n, { type: "string" as const }])),
+    strict: true,
+    allowPositionals: false,
+  });
+  const get = (flag: (typeof names)[number]): string | undefined =>
+    (values as Record<string, string | undefined>)[flag] ?? env(envName(flag));
+
+  const logLevel = get("log-level") ?? "info";
+  if (!isLogLevel(logLevel)) {
+    throw new Error(`--log-level must be debug, info, warn or error, got ${logLevel}`);
+  }
+  return {
+    kubeconfig: get("kubeconfig"),
+    namespaces: (get("namespaces") ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+    workers: Math.floor(parsePositive("workers", get("workers") ?? "4")),
+    qps: parsePositive("qps", get("qps") ?? "50"),
+    burst: Math.floor(parsePositive("burst", get("burst") ?? "100")),
+    leaderElect: parseBool("leader-elect", get("leader-elect") ?? "true"),
+    leaderElectionNamespace: get("leader-election-namespace"),
+    leaderElectionId: get("leader-election-id") ?? "kubetask-controller-leader",
+    metricsAddr: get("metrics-addr") ?? ":8080",
+    logLevel,
+    applyCrds: parseBool("apply-crds", get("apply-crds") ?? "false"),
+  };
+}

@@ -1,0 +1,329 @@
+// An informer: list, then watch from the list's resourceVersion, keeping a
+// local cache (by namespace/name, with an owner-uid index) and telling
+// handlers about adds, updates and deletes.
+//
+// Why not client-node's makeInformer: its ListWatch reports errors through an
+// "error" event and then simply stops unless the caller restarts it, and it
+// does not distinguish a 410 Gone (history compacted: must re-list) from a
+// dropped connection. Here each watch scope runs one loop that never stops on
+// its own: a normal server-side close re-watches from the last resourceVersion,
+// a 410 re-lists at once, and any other failure (apiserver down, connection
+// reset) re-lists after an exponential backoff. Handlers see a re-list as the
+// differences against the cache, so nothing is missed or duplicated.
+import { resourcePath } from "./resources.ts";
+import { ApiTransport, statusError } from "./transport.ts";
+import type { KubeObject, Logger, ResourceType } from "./types.ts";
+
+export type InformerEventType = "add" | "update" | "delete";
+export type InformerHandler = (type: InformerEventType, obj: KubeObject, old?: KubeObject) => void;
+
+export interface InformerMetrics {
+  watchRestarted(resource: string): void;
+}
+
+export interface InformerOptions {
+  transport: ApiTransport;
+  type: ResourceType;
+  /** Namespaces to watch (one watch each); empty or undefined = all namespaces. */
+  namespaces?: string[];
+  /** Re-deliver every cached object as an update this often (0 = never). */
+  resyncMs?: number;
+  log: Logger;
+  metrics?: InformerMetrics;
+  /** Backoff between failed attempts: min and max in ms. */
+  backoffMs?: { min: number; max: number };
+}
+
+/** A watch that ended and needs a fresh list (410 Gone). */
+class GoneError extends Error {}
+
+export function objectKey(obj: KubeObject): string {
+  return `${obj.metadata?.namespace ?? ""}/${obj.metadata?.name ?? ""}`;
+}
+
+export class Informer {
+  readonly type: ResourceType;
+  private readonly cache = new Map<string, KubeObject>();
+  private readonly byOwner = new Map<string, Set<string>>();
+  private readonly handlers: InformerHandler[] = [];
+  private readonly scopes: string[];
+  private readonly pendingScopes: Set<string>;
+  private readonly aborts = new Set<AbortController>();
+  private loops: Promise<void>[] = [];
+  private resyncTimer: ReturnType<typeof setInterval> | undefined;
+  private stopped = false;
+  private started = false;
+  private resolveSynced!: () => void;
+  /** Resolves when every scope has completed its first list. */
+  readonly synced: Promise<void>;
+
+  constructor(private readonly opts: InformerOptions) {
+    this.type = opts.type;
+    this.scopes = opts.namespaces?.length ? [...new Set(opts.namespaces)] : [""];
+    this.pendingScopes = new Set(this.scopes);
+    this.synced = new Promise((resolve) => (this.resolveSynced = resolve));
+  }
+
+  on(handler: InformerHandler): void {
+    this.handlers.push(handler);
+  }
+
+  hasSynced(): boolean {
+    return this.pendingScopes.size === 0;
+  }
+
+  get(namespace: string, name: string): KubeObject | undefined {
+    return this.cache.get(`${namespace}/${name}`);
+  }
+
+  list(namespace?: string): KubeObject[] {
+    const all = [...this.cache.values()];
+    return namespace === undefined
+      ? all
+      : all.filter((o) => (o.metadata?.namespace ?? "") === namespace);
+  }
+
+  /** Cached objects that name `uid` among their ownerReferences. */
+  listByOwner(uid: string): KubeObject[] {
+    return [...(this.byOwner.get(uid) ?? [])].map((k) => this.cache.get(k)!).filter(Boolean);
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.loops = this.scopes.map((ns) => this.run(ns));
+    const resync = this.opts.resyncMs ?? 0;
+    if (resync > 0) {
+      this.resyncTimer = setInterval(() => {
+        for (const obj of this.cache.values()) this.emit("update", obj, obj);
+      }, resync);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.resyncTimer !== undefined) clearInterval(this.resyncTimer);
+    for (const a of this.aborts) a.abort();
+    await Promise.all(this.loops);
+  }
+
+  // --- the list/watch loop of one scope ("" = all namespaces) ---
+
+  private async run(namespace: string): Promise<void> {
+    const { min, max } = this.opts.backoffMs ?? { min: 200, max: 30_000 };
+    const resource = this.type.plural;
+    let delay = min;
+    while (!this.stopped) {
+      try {
+        let rv = await this.listAndReplace(namespace);
+        if (this.pendingScopes.delete(namespace) && this.pendingScopes.size === 0) {
+          this.resolveSynced();
+        }
+        delay = min;
+        // Watch until something forces a re-list; a normal close just re-watches.
+        while (!this.stopped) rv = await this.watch(namespace, rv);
+      } catch (err) {
+        if (this.stopped) break;
+        this.opts.metrics?.watchRestarted(resource);
+        if (err instanceof GoneError) {
+          this.opts.log.info("watch expired, re-listing", { resource, namespace });
+          continue;
+        }
+        this.opts.log.warn("list/watch failed, retrying", {
+          resource,
+          namespace,
+          error: err,
+          retryInMs: delay,
+        });
+        await this.sleep(delay * (0.8 + Math.random() * 0.4));
+        delay = Math.min(max, delay * 2);
+      }
+    }
+  }
+
+  private async listAndReplace(namespace: string): Promise<string> {
+    const items: KubeObject[] = [];
+    let cont: string | undefined;
+    let rv = "";
+    do {
+      const page = await this.request<
+        { items?: KubeObject[]; metadata?: { resourceVersion?: string; continue?: string } }
+      >(
+        resourcePath(this.type, namespace),
+        { limit: 500, continue: cont },
+      );
+      for (const item of page.items ?? []) {
+        items.push({ ...item, apiVersion: this.type.apiVersion, kind: this.type.kind });
+      }
+      rv = page.metadata?.resourceVersion ?? rv;
+      cont = page.metadata?.continue || undefined;
+    } while (cont);
+    this.replace(namespace, items);
+    return rv;
+  }
+
+  private async request<T>(
+    path: string,
+    query: Record<string, string | number | undefined>,
+  ): Promise<T> {
+    const abort = new AbortController();
+    this.aborts.add(abort);
+    try {
+      const res = await this.opts.transport.send("GET", path, { query, signal: abort.signal });
+      const text = await res.text();
+      if (res.status !== 200) throw statusError(res.status, text, `list ${this.type.plural}`);
+      return JSON.parse(text) as T;
+    } finally {
+      this.aborts.delete(abort);
+    }
+  }
+
+  /** One watch request; returns the last resourceVersion seen when the server closes it. */
+  private async watch(namespace: string, rv: string): Promise<string> {
+    const timeoutSeconds = 300 + Math.floor(Math.random() * 300);
+    const abort = new AbortController();
+    this.aborts.add(abort);
+    // The server closes the watch after timeoutSeconds; if nothing at all
+    // arrives well past that, the connection is dead without having said so.
+    let idle: ReturnType<typeof setTimeout> | undefined;
+    const touch = () => {
+      if (idle !== undefined) clearTimeout(idle);
+      idle = setTimeout(
+        () => abort.abort(new Error("watch idle timeout")),
+        (timeoutSeconds + 30) * 1000,
+      );
+    };
+    try {
+      touch();
+      const res = await this.opts.transport.send("GET", resourcePath(this.type, namespace), {
+        query: { watch: 1, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds },
+        signal: abort.signal,
+      });
+      if (res.status === 410) throw new GoneError();
+      if (res.status !== 200) {
+        throw statusError(res.status, await res.text(), `watch ${this.type.plural}`);
+      }
+      const stream = res.stream();
+      if (!stream) throw new Error("watch response has no body");
+      // Aborting the request does not end a body already streaming (undici
+      // under Deno), so an abort cancels the reader explicitly.
+      const reader = stream.getReader();
+      const cancel = () => void reader.cancel().catch(() => {});
+      abort.signal.addEventListener("abort", cancel);
+      if (abort.signal.aborted) cancel();
+      let buffered = "";
+      const decoder = new TextDecoder();
+      for (;;) {
+        const { done, value: chunk } = await reader.read();
+        if (done) break;
+        touch();
+        buffered += decoder.decode(chunk, { stream: true });
+        let nl: number;
+        while ((nl = buffered.indexOf("\n")) >= 0) {
+          const line = buffered.slice(0, nl).trim();
+          buffered = buffered.slice(nl + 1);
+          if (line) rv = this.apply(JSON.parse(line), rv);
+        }
+      }
+      return rv;
+    } finally {
+      if (idle !== undefined) clearTimeout(idle);
+      this.aborts.delete(abort);
+    }
+  }
+
+  /** Applies one watch event to the cache; returns the new resourceVersion. */
+  private apply(event: { type: string; object: KubeObject }, rv: string): string {
+    const obj = event.object;
+    switch (event.type) {
+      case "ADDED":
+      case "MODIFIED": {
+        const old = this.cache.get(objectKey(obj));
+        this.put(obj);
+        this.emit(old ? "update" : "add", obj, old);
+        break;
+      }
+      case "DELETED": {
+        this.remove(objectKey(obj));
+        this.emit("delete", obj);
+        break;
+      }
+      case "BOOKMARK":
+        break;
+      case "ERROR": {
+        const status = obj as { code?: number; message?: string };
+        if (status.code === 410) throw new GoneError();
+        throw new Error(`watch error ${status.code}: ${status.message}`);
+      }
+    }
+    return obj.metadata?.resourceVersion ?? rv;
+  }
+
+  /** Makes the cache of one scope equal to a fresh list, emitting the differences. */
+  private replace(namespace: string, items: KubeObject[]): void {
+    const fresh = new Map(items.map((o) => [objectKey(o), o]));
+    for (const [key, old] of [...this.cache]) {
+      const inScope = namespace === "" || old.metadata?.namespace === namespace;
+      if (inScope && !fresh.has(key)) {
+        this.remove(key);
+        this.emit("delete", old);
+      }
+    }
+    for (const [key, obj] of fresh) {
+      const old = this.cache.get(key);
+      this.put(obj);
+      if (!old) this.emit("add", obj);
+      else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) {
+        this.emit("update", obj, old);
+      }
+    }
+  }
+
+  private put(obj: KubeObject): void {
+    const key = objectKey(obj);
+    this.unindex(key);
+    this.cache.set(key, obj);
+    for (const ref of obj.metadata?.ownerReferences ?? []) {
+      let keys = this.byOwner.get(ref.uid);
+      if (!keys) this.byOwner.set(ref.uid, keys = new Set());
+      keys.add(key);
+    }
+  }
+
+  private remove(key: string): void {
+    this.unindex(key);
+    this.cache.delete(key);
+  }
+
+  private unindex(key: string): void {
+    for (const ref of this.cache.get(key)?.metadata?.ownerReferences ?? []) {
+      const keys = this.byOwner.get(ref.uid);
+      keys?.delete(key);
+      if (keys?.size === 0) this.byOwner.delete(ref.uid);
+    }
+  }
+
+  private emit(type: InformerEventType, obj: KubeObject, old?: KubeObject): void {
+    for (const handler of this.handlers) {
+      try {
+        handler(type, obj, old);
+      } catch (err) {
+        this.opts.log.error("informer handler failed", { resource: this.type.plural, error: err });
+      }
+    }
+  }
+
+  /** A sleep that stop() cuts short. */
+  private sleep(ms: number): Promise<void> {
+    const abort = new AbortController();
+    this.aborts.add(abort);
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      abort.signal.addEventListener("abort", done);
+    }).finally(() => this.aborts.delete(abort));
+  }
+}

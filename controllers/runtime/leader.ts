@@ -1,0 +1,224 @@
+// Leader election on a coordination.k8s.io/v1 Lease, so that of several
+// operator replicas only one runs reconcilers at a time.
+//
+// Writes use optimistic concurrency (the merge patch carries the observed
+// resourceVersion, so a concurrent writer gets 409 Conflict). Expiry is judged
+// by the local time at which we last saw the record change, not by the
+// holder's timestamps, so clock skew between replicas does not matter.
+import { processIdentity } from "./identity.ts";
+import { LeaseResource } from "./resources.ts";
+import { AlreadyExistsError, type KubeClient, type KubeObject, type Logger } from "./types.ts";
+
+export interface LeaderElectionOptions {
+  namespace: string;
+  name: string;
+  /** Unique per process; defaults to hostname plus a random suffix. */
+  identity?: string;
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+}
+
+interface LeaseSpec {
+  holderIdentity?: string;
+  leaseDurationSeconds?: number;
+  acquireTime?: string;
+  renewTime?: string;
+  leaseTransitions?: number;
+}
+
+/** Lease times are MicroTime: RFC 3339 with exactly six fractional digits. */
+function microTime(d: Date): string {
+  return d.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+export class LeaderElector {
+  readonly identity: string;
+  private readonly leaseDurationMs: number;
+  private readonly renewDeadlineMs: number;
+  private readonly retryPeriodMs: number;
+  private observed: { record: string; at: number } | undefined;
+  private lease: KubeObject | undefined;
+  private leading = false;
+  private stopped = false;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly opts: LeaderElectionOptions,
+    private readonly log: Logger,
+  ) {
+    this.identity = opts.identity ?? `${processIdentity()}_${crypto.randomUUID().slice(0, 8)}`;
+    this.leaseDurationMs = opts.leaseDurationMs ?? 15_000;
+    this.renewDeadlineMs = opts.renewDeadlineMs ?? 10_000;
+    this.retryPeriodMs = opts.retryPeriodMs ?? 2_000;
+  }
+
+  isLeader(): boolean {
+    return this.leading;
+  }
+
+  /**
+   * Blocks until leadership is acquired (resolves true) or stop() is called
+   * (resolves false).
+   */
+  async acquire(): Promise<boolean> {
+    while (!this.stopped) {
+      if (await this.attempt()) {
+        this.leading = true;
+        this.log.info("acquired leader lease", {
+          lease: this.leaseName(),
+          identity: this.identity,
+        });
+        return true;
+      }
+      await this.sleep(this.retryPeriodMs);
+    }
+    return false;
+  }
+
+  /**
+   * Renews every retry period while leading. Resolves "lost" when renewal
+   * failed for longer than the renew deadline (or another holder took over),
+   * or "stopped" after stop().
+   */
+  async holdLease(): Promise<"lost" | "stopped"> {
+    let lastRenew = Date.now();
+    while (!this.stopped) {
+      await this.sleep(this.retryPeriodMs);
+      if (this.stopped) break;
+      if (await this.attempt()) {
+        lastRenew = Date.now();
+        continue;
+      }
+      const holder = (this.lease?.spec as LeaseSpec | undefined)?.holderIdentity;
+      if ((holder && holder !== this.identity) || Date.now() - lastRenew > this.renewDeadlineMs) {
+        this.leading = false;
+        this.log.error("lost leader lease", {
+          lease: this.leaseName(),
+          identity: this.identity,
+          holder,
+        });
+        return "lost";
+      }
+    }
+    return "stopped";
+  }
+
+  /** Stops acquire/holdLease loops (does not release; see release()). */
+  stop(): void {
+    this.stopped = true;
+    this.wake?.();
+  }
+
+  /** Gives the lease up so another replica can take over at once. */
+  async release(): Promise<void> {
+    if (!this.leading || !this.lease) return;
+    this.leading = false;
+    const now = microTime(new Date());
+    try {
+      await withTimeout(
+        this.client.patch(LeaseResource, this.opts.namespace, this.opts.name, {
+          metadata: { resourceVersion: this.lease.metadata?.resourceVersion },
+          spec: { holderIdentity: "", leaseDurationSeconds: 1, acquireTime: now, renewTime: now },
+        }),
+        this.renewDeadlineMs,
+      );
+      this.log.info("released leader lease", { lease: this.leaseName() });
+    } catch (err) {
+      this.log.warn("could not release leader lease", { lease: this.leaseName(), error: err });
+    }
+  }
+
+  private leaseName(): string {
+    return `${this.opts.namespace}/${this.opts.name}`;
+  }
+
+  /** One try to acquire or renew; true if we hold the lease afterwards. */
+  private async attempt(): Promise<boolean> {
+    try {
+      return await withTimeout(this.tryAcquireOrRenew(), this.renewDeadlineMs);
+    } catch (err) {
+      this.log.warn("leader election attempt failed", { lease: this.leaseName(), error: err });
+      return false;
+    }
+  }
+
+  private async tryAcquireOrRenew(): Promise<boolean> {
+    const { namespace, name } = this.opts;
+    const now = new Date();
+    const durationSeconds = Math.ceil(this.leaseDurationMs / 1000);
+    const current = await this.client.get(LeaseResource, namespace, name);
+    if (!current) {
+      try {
+        this.lease = await this.client.create(LeaseResource, {
+          apiVersion: "coordination.k8s.io/v1",
+          kind: "Lease",
+          metadata: { name, namespace },
+          spec: {
+            holderIdentity: this.identity,
+            leaseDurationSeconds: durationSeconds,
+            acquireTime: microTime(now),
+            renewTime: microTime(now),
+            leaseTransitions: 0,
+          },
+        });
+        this.observe(this.lease, now);
+        return true;
+      } catch (err) {
+        if (err instanceof AlreadyExistsError) return false;
+        throw err;
+      }
+    }
+    this.lease = current;
+    const spec = (current.spec ?? {}) as LeaseSpec;
+    this.observe(current, now);
+    const heldByOther = !!spec.holderIdentity && spec.holderIdentity !== this.identity;
+    const theirDurationMs = (spec.leaseDurationSeconds ?? durationSeconds) * 1000;
+    if (heldByOther && this.observed!.at + theirDurationMs > now.getTime()) return false;
+
+    const takingOver = spec.holderIdentity !== this.identity;
+    const patch: { metadata: unknown; spec: LeaseSpec } = {
+      metadata: { resourceVersion: current.metadata?.resourceVersion },
+      spec: {
+        holderIdentity: this.identity,
+        leaseDurationSeconds: durationSeconds,
+        renewTime: microTime(now),
+      },
+    };
+    if (takingOver) {
+      patch.spec.acquireTime = microTime(now);
+      patch.spec.leaseTransitions = (spec.leaseTransitions ?? 0) + 1;
+    }
+    // A 409 Conflict (someone else wrote first) propagates and counts as a failed attempt.
+    this.lease = await this.client.patch(LeaseResource, namespace, name, patch);
+    this.observe(this.lease, now);
+    return true;
+  }
+
+  private observe(lease: KubeObject, now: Date): void {
+    const spec = (lease.spec ?? {}) as LeaseSpec;
+    const record = `${spec.holderIdentity}|${spec.renewTime}|${spec.leaseDurationSeconds}`;
+    if (this.observed?.record !== record) this.observed = { record, at: now.getTime() };
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        this.wake = undefined;
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      this.wake = done;
+    });
+  }
+}

@@ -1,0 +1,104 @@
+// The operator's metrics, rendered in the Prometheus text exposition format.
+// Hand-written because the set is small and fixed; no client library needed.
+
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+interface Histogram {
+  counts: number[]; // per bucket, not cumulative
+  sum: number;
+  count: number;
+}
+
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+export class Metrics {
+  /** Read at scrape time from the work queue. */
+  queueDepth: () => number = () => 0;
+  queueAdds = 0;
+  queueRetries = 0;
+  leader = 0;
+  private reconcileDurations = new Map<string, Histogram>();
+  private reconcileErrors = new Map<string, number>();
+  private watchRestarts = new Map<string, number>();
+
+  observeReconcile(kind: string, seconds: number): void {
+    let h = this.reconcileDurations.get(kind);
+    if (!h) {
+      this.reconcileDurations.set(
+        kind,
+        h = { counts: DURATION_BUCKETS.map(() => 0), sum: 0, count: 0 },
+      );
+    }
+    const i = DURATION_BUCKETS.findIndex((le) => seconds <= le);
+    if (i >= 0) h.counts[i]++;
+    h.sum += seconds;
+    h.count++;
+  }
+
+  reconcileError(kind: string): void {
+    this.reconcileErrors.set(kind, (this.reconcileErrors.get(kind) ?? 0) + 1);
+  }
+
+  watchRestarted(resource: string): void {
+    this.watchRestarts.set(resource, (this.watchRestarts.get(resource) ?? 0) + 1);
+  }
+
+  /** Makes series with a label appear (at zero) before anything happened. */
+  declareKind(kind: string): void {
+    if (!this.reconcileErrors.has(kind)) this.reconcileErrors.set(kind, 0);
+    if (!this.reconcileDurations.has(kind)) {
+      this.reconcileDurations.set(kind, {
+        counts: DURATION_BUCKETS.map(() => 0),
+        sum: 0,
+        count: 0,
+      });
+    }
+  }
+
+  declareResource(resource: string): void {
+    if (!this.watchRestarts.has(resource)) this.watchRestarts.set(resource, 0);
+  }
+
+  render(): string {
+    const out: string[] = [];
+    const family = (name: string, type: string, help: string) => {
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    };
+    family("kubetask_workqueue_depth", "gauge", "Keys waiting in the work queue.");
+    out.push(`kubetask_workqueue_depth ${this.queueDepth()}`);
+    family("kubetask_workqueue_adds_total", "counter", "Keys added to the work queue.");
+    out.push(`kubetask_workqueue_adds_total ${this.queueAdds}`);
+    family("kubetask_workqueue_retries_total", "counter", "Rate-limited re-queues after failures.");
+    out.push(`kubetask_workqueue_retries_total ${this.queueRetries}`);
+
+    family("kubetask_reconcile_duration_seconds", "histogram", "Time spent in reconcile, by kind.");
+    for (const [kind, h] of this.reconcileDurations) {
+      const l = `kind="${escapeLabel(kind)}"`;
+      let cumulative = 0;
+      DURATION_BUCKETS.forEach((le, i) => {
+        cumulative += h.counts[i];
+        out.push(`kubetask_reconcile_duration_seconds_bucket{${l},le="${le}"} ${cumulative}`);
+      });
+      out.push(`kubetask_reconcile_duration_seconds_bucket{${l},le="+Inf"} ${h.count}`);
+      out.push(`kubetask_reconcile_duration_seconds_sum{${l}} ${h.sum}`);
+      out.push(`kubetask_reconcile_duration_seconds_count{${l}} ${h.count}`);
+    }
+    family("kubetask_reconcile_errors_total", "counter", "Reconciles that failed, by kind.");
+    for (const [kind, n] of this.reconcileErrors) {
+      out.push(`kubetask_reconcile_errors_total{kind="${escapeLabel(kind)}"} ${n}`);
+    }
+    family(
+      "kubetask_watch_restarts_total",
+      "counter",
+      "Watches restarted after an error or expiry.",
+    );
+    for (const [resource, n] of this.watchRestarts) {
+      out.push(`kubetask_watch_restarts_total{resource="${escapeLabel(resource)}"} ${n}`);
+    }
+    family("kubetask_leader", "gauge", "1 while this process holds the leader lease.");
+    out.push(`kubetask_leader ${this.leader}`);
+    return out.join("\n") + "\n";
+  }
+}

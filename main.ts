@@ -1,0 +1,89 @@
+// The KubeTask operator: parse flags, start the controller manager, and shut
+// down gracefully on SIGTERM/SIGINT (finish in-flight work, release the Lease).
+import * as k8s from "@kubernetes/client-node";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { controllers } from "./controllers/registry.ts";
+import { parseConfig, USAGE } from "./controllers/runtime/config.ts";
+import { applyCrds } from "./controllers/runtime/crds.ts";
+import { RestKubeClient } from "./controllers/runtime/kube.ts";
+import { createLogger } from "./controllers/runtime/log.ts";
+import { startManager } from "./controllers/runtime/manager.ts";
+
+const SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
+/** The Lease lives in our own namespace unless told otherwise. */
+function defaultLeaseNamespace(): string {
+  const fromEnv = Deno.env.get("POD_NAMESPACE");
+  if (fromEnv) return fromEnv;
+  try {
+    return Deno.readTextFileSync(SERVICE_ACCOUNT_NAMESPACE).trim() || "default";
+  } catch {
+    return "default";
+  }
+}
+
+async function main(): Promise<number> {
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    console.log(USAGE);
+    return 0;
+  }
+  let config;
+  try {
+    config = parseConfig(Deno.args);
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const log = createLogger({ level: config.logLevel });
+  const kubeConfig = new k8s.KubeConfig();
+  if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
+  else kubeConfig.loadFromDefault();
+
+  if (config.applyCrds) {
+    const crdDir = join(dirname(fileURLToPath(import.meta.url)), "crds");
+    const client = new RestKubeClient(kubeConfig);
+    await applyCrds(client, crdDir, log);
+    await client.transport.close();
+  }
+
+  const manager = await startManager({
+    controllers,
+    namespaces: config.namespaces,
+    workers: config.workers,
+    apiQps: config.qps,
+    apiBurst: config.burst,
+    leaderElection: config.leaderElect
+      ? {
+        namespace: config.leaderElectionNamespace ?? defaultLeaseNamespace(),
+        name: config.leaderElectionId,
+      }
+      : false,
+    metricsAddr: config.metricsAddr,
+    logger: log,
+    kubeConfig,
+    // Like controller-runtime: a replica that lost the lease exits and is restarted fresh.
+    onLeaderLost: () => {
+      log.error("leader lease lost, exiting");
+      Deno.exit(1);
+    },
+  });
+  log.info("operator started", {
+    controllers: controllers.map((c) => c.kind),
+    namespaces: config.namespaces.length ? config.namespaces : "all",
+  });
+
+  const stopped = new Promise<void>((resolve) => {
+    const onSignal = (signal: string) => () => {
+      log.info("shutting down", { signal });
+      resolve();
+    };
+    Deno.addSignalListener("SIGTERM", onSignal("SIGTERM"));
+    Deno.addSignalListener("SIGINT", onSignal("SIGINT"));
+  });
+  await stopped;
+  await manager.stop();
+  return 0;
+}
+
+Deno.exit(await main());
