@@ -10,7 +10,7 @@ import { repoRoot } from "./paths.ts";
 
 const once = Deno.args.includes("--once");
 const NAMESPACE = "kubetask-system";
-const CLUSTER = "demo";
+const CLUSTER = Deno.env.get("KUBETASK_DEMO_CLUSTER") ?? "demo";
 
 const state = await up(CLUSTER);
 const binDir = state.kubectl.slice(0, state.kubectl.lastIndexOf("/"));
@@ -54,23 +54,18 @@ try {
   console.log("applied deploy/examples/simple-task.yaml; watching the Task:");
 
   let phase = "";
+  let shown = "";
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
-    const next = (await kubectl(state, [
-      "get",
-      "tasks",
-      "-n",
-      NAMESPACE,
-      "-o",
-      "jsonpath={.items[0].status.phase}",
-    ]))
-      .trim();
-    if (next !== phase) {
-      phase = next;
-      console.log(await kubectl(state, ["get", "tasks", "-n", NAMESPACE]));
+    // One read per round, so the printed table and the phase always agree.
+    const table = await kubectl(state, ["get", "tasks", "-n", NAMESPACE]);
+    phase = table.split("\n")[1]?.trim().split(/\s+/)[1] ?? "";
+    if (phase !== shown) {
+      shown = phase;
+      console.log(table);
     }
     if (phase === "Completed" || phase === "Failed") break;
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, 300));
   }
   console.log(await kubectl(state, ["get", "jobs", "-n", NAMESPACE]));
   if (phase !== "Completed" && phase !== "Failed") {

@@ -1,0 +1,19 @@
+// The README's first command, end to end: `deno task demo --once` brings up its
+// own control plane, runs the operator and takes the example Task to Completed.
+import assert from "assert";
+import { repoRoot } from "../cluster/paths.ts";
+
+Deno.test("deno task demo takes the example Task to Completed", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "tests/cluster/demo.ts", "--once"],
+    cwd: repoRoot,
+    env: { KUBETASK_DEMO_CLUSTER: "demo-test" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, stdout + new TextDecoder().decode(out.stderr));
+  assert.match(stdout, /update-service-a\s+Pending|update-service-a\s+Running/);
+  assert.match(stdout, /update-service-a\s+Completed\s+default\s+update-service-a/);
+  assert.match(stdout, /update-service-a\s+Complete\s+1\/1/);
+});
