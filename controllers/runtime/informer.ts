@@ -119,6 +119,7 @@ export class Informer {
         if (this.pendingScopes.delete(namespace) && this.pendingScopes.size === 0) {
           this.resolveSynced();
         }
+        if (delay > min) this.opts.log.info("list/watch recovered", { resource, namespace });
         delay = min;
         // Watch until something forces a re-list; a normal close just re-watches.
         while (!this.stopped) rv = await this.watch(namespace, rv);

@@ -1,10 +1,13 @@
-// Raw HTTP to the apiserver through client-node's auth and TLS handling.
+// Raw HTTP to the apiserver with credentials and TLS taken from client-node.
 //
-// We use client-node only for what it does well (reading kubeconfig, in-cluster
-// config, credentials, TLS dispatcher) and do the requests ourselves: the
-// KubeClient needs paths built from a ResourceType (including the status
-// subresource), and the informer needs a watch stream it fully controls.
-import * as k8s from "@kubernetes/client-node";
+// client-node reads the kubeconfig (file, KUBECONFIG, in-cluster) and knows
+// the auth plugins; we take the resulting CA, client certificate and headers
+// from it and send requests with Deno's own fetch. Two reasons: the KubeClient
+// needs paths built from a ResourceType (status subresource included), and
+// the informer needs a watch stream that ends when the connection drops —
+// client-node's undici transport under Deno keeps a watch body open forever
+// after the apiserver dies, so an informer on top of it would stall silently.
+import type * as k8s from "@kubernetes/client-node";
 import { AlreadyExistsError, ConflictError, NotFoundError } from "./types.ts";
 
 /** Any apiserver error that is not one of the mapped classes in types.ts. */
@@ -32,30 +35,34 @@ export interface RawResponse {
   stream(): ReadableStream<Uint8Array> | undefined;
 }
 
-const http = new k8s.IsomorphicFetchHttpLibrary();
+/** What client-node's applyToHTTPSOptions fills in. */
+interface HttpsOptions {
+  ca?: Uint8Array;
+  cert?: Uint8Array;
+  key?: Uint8Array;
+  headers?: Record<string, string>;
+  auth?: string;
+}
 
-type Dispatcher = NonNullable<ReturnType<k8s.RequestContext["getDispatcher"]>>;
+const decoder = new TextDecoder();
+const asText = (
+  b: Uint8Array | string | undefined,
+) => (b === undefined || typeof b === "string" ? b : decoder.decode(b));
 
 export class ApiTransport {
-  // client-node builds a new connection pool (dispatcher) for every request;
-  // we keep the first one so connections are reused and can be closed on stop.
-  private dispatcher: Dispatcher | undefined;
+  private httpClient: Deno.HttpClient | undefined;
 
   constructor(readonly kubeConfig: k8s.KubeConfig, private readonly throttle?: RequestThrottle) {}
 
   /** Closes pooled connections (call once the operator stops). */
-  async close(): Promise<void> {
-    const d = this.dispatcher;
-    this.dispatcher = undefined;
-    await d?.close().catch(() => {});
+  close(): Promise<void> {
+    this.httpClient?.close();
+    this.httpClient = undefined;
+    return Promise.resolve();
   }
 
   /** Sends a request and returns the response whatever its status. */
-  async send(
-    method: k8s.HttpMethod,
-    path: string,
-    opts: RequestOptions = {},
-  ): Promise<RawResponse> {
+  async send(method: string, path: string, opts: RequestOptions = {}): Promise<RawResponse> {
     const cluster = this.kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error("kubeconfig has no current cluster");
     const url = new URL(cluster.server.replace(/\/$/, "") + path);
@@ -63,27 +70,34 @@ export class ApiTransport {
       if (v !== undefined) url.searchParams.set(k, String(v));
     }
     if (this.throttle) await this.throttle.wait();
-    const ctx = new k8s.RequestContext(url.toString(), method);
-    ctx.setHeaderParam("Accept", "application/json");
+    // Re-read per request: tokens from files and auth plugins rotate.
+    const https: HttpsOptions = {};
+    await this.kubeConfig.applyToHTTPSOptions(
+      https as Parameters<k8s.KubeConfig["applyToHTTPSOptions"]>[0],
+    );
+    const headers = new Headers({ Accept: "application/json" });
+    for (const [k, v] of Object.entries(https.headers ?? {})) headers.set(k, String(v));
+    if (https.auth) headers.set("Authorization", `Basic ${btoa(https.auth)}`);
     if (opts.body !== undefined) {
-      ctx.setHeaderParam("Content-Type", opts.contentType ?? "application/json");
-      ctx.setBody(JSON.stringify(opts.body));
+      headers.set("Content-Type", opts.contentType ?? "application/json");
     }
-    if (opts.signal) ctx.setSignal(opts.signal);
-    await this.kubeConfig.applySecurityAuthentication(ctx);
-    if (this.dispatcher) ctx.setDispatcher(this.dispatcher);
-    else this.dispatcher = ctx.getDispatcher();
-    const res = await http.send(ctx).toPromise();
-    return {
-      status: res.httpStatusCode,
-      text: () => res.body.text(),
-      stream: () =>
-        (res.body as unknown as { stream(): ReadableStream<Uint8Array> | undefined }).stream(),
-    };
+    this.httpClient ??= Deno.createHttpClient({
+      caCerts: https.ca ? [asText(https.ca)!] : undefined,
+      cert: asText(https.cert),
+      key: asText(https.key),
+    } as Deno.CreateHttpClientOptions);
+    const res = await fetch(url, {
+      method,
+      headers,
+      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      signal: opts.signal,
+      client: this.httpClient,
+    });
+    return { status: res.status, text: () => res.text(), stream: () => res.body ?? undefined };
   }
 
   /** Sends a request and returns the parsed JSON body; non-2xx statuses throw mapped errors. */
-  async json<T>(method: k8s.HttpMethod, path: string, opts: RequestOptions = {}): Promise<T> {
+  async json<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
     const res = await this.send(method, path, opts);
     const text = await res.text();
     if (res.status >= 200 && res.status < 300) return (text ? JSON.parse(text) : {}) as T;

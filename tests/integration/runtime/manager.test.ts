@@ -59,38 +59,76 @@ Deno.test("manager: reconciles primary objects, retries failures and maps owned 
 
     // The reconciler saw the injected clock and wrote through the client.
     await eventually("plain annotated", async () => {
-      const out = await kubectl(["get", "configmap", "plain", "-n", ns.name, "-o", "jsonpath={.metadata.annotations}"]);
+      const out = await kubectl([
+        "get",
+        "configmap",
+        "plain",
+        "-n",
+        ns.name,
+        "-o",
+        "jsonpath={.metadata.annotations}",
+      ]);
       return out.includes("2030-01-02T03:04:05.000Z");
     });
     // A failed reconcile is retried until it succeeds.
     await eventually("flaky annotated after a retry", async () => {
-      const out = await kubectl(["get", "configmap", "flaky", "-n", ns.name, "-o", "jsonpath={.metadata.annotations}"]);
+      const out = await kubectl([
+        "get",
+        "configmap",
+        "flaky",
+        "-n",
+        ns.name,
+        "-o",
+        "jsonpath={.metadata.annotations}",
+      ]);
       return out.includes("reconciled-at");
     });
     // An Event was recorded about the object.
     await eventually("event recorded", async () => {
-      const out = await kubectl(["get", "events", "-n", ns.name, "-o", "jsonpath={.items[*].reason}"]);
+      const out = await kubectl([
+        "get",
+        "events",
+        "-n",
+        ns.name,
+        "-o",
+        "jsonpath={.items[*].reason}",
+      ]);
       return out.includes("Reconciled");
     });
 
     // A Secret owned by "plain" enqueues "plain".
-    const uid = (await kubectl(["get", "configmap", "plain", "-n", ns.name, "-o", "jsonpath={.metadata.uid}"])).trim();
+    const uid = (await kubectl([
+      "get",
+      "configmap",
+      "plain",
+      "-n",
+      ns.name,
+      "-o",
+      "jsonpath={.metadata.uid}",
+    ])).trim();
     const before = seen.filter((r) => r.name === "plain").length;
-    await kubectl(["apply", "-f", "-"], JSON.stringify({
-      apiVersion: "v1",
-      kind: "Secret",
-      metadata: {
-        name: "owned",
-        namespace: ns.name,
-        ownerReferences: [{ apiVersion: "v1", kind: "ConfigMap", name: "plain", uid }],
-      },
-      stringData: { a: "b" },
-    }));
-    await eventually("owner reconciled after owned Secret changed", () =>
-      Promise.resolve(seen.filter((r) => r.name === "plain").length > before));
+    await kubectl(
+      ["apply", "-f", "-"],
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: {
+          name: "owned",
+          namespace: ns.name,
+          ownerReferences: [{ apiVersion: "v1", kind: "ConfigMap", name: "plain", uid }],
+        },
+        stringData: { a: "b" },
+      }),
+    );
+    await eventually(
+      "owner reconciled after owned Secret changed",
+      () => Promise.resolve(seen.filter((r) => r.name === "plain").length > before),
+    );
 
     // The cache of the primary type holds what the apiserver has.
-    assert.ok(mgr.cache(ConfigMapResource)!.list(ns.name).some((o) => o.metadata?.name === "flaky"));
+    assert.ok(
+      mgr.cache(ConfigMapResource)!.list(ns.name).some((o) => o.metadata?.name === "flaky"),
+    );
 
     const res = await fetch(`http://127.0.0.1:${mgr.metricsAddr!.port}/metrics`);
     const text = await res.text();

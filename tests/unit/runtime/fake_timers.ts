@@ -24,7 +24,9 @@ export class FakeTimers implements Timers {
   advance(ms: number): void {
     const end = this.t + ms;
     for (;;) {
-      const due = [...this.pending].filter(([, p]) => p.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
+      const due = [...this.pending].filter(([, p]) =>
+        p.at <= end
+      ).sort((a, b) => a[1].at - b[1].at)[0];
       if (!due) break;
       this.pending.delete(due[0]);
       this.t = due[1].at;

@@ -1,0 +1,41 @@
+import assert from "assert";
+import { parseConfig } from "../../../controllers/runtime/config.ts";
+
+const noEnv = () => undefined;
+
+Deno.test("config: defaults", () => {
+  const c = parseConfig([], noEnv);
+  assert.deepEqual(c.namespaces, []);
+  assert.equal(c.workers, 4);
+  assert.equal(c.leaderElect, true);
+  assert.equal(c.metricsAddr, ":8080");
+  assert.equal(c.logLevel, "info");
+  assert.equal(c.applyCrds, false);
+});
+
+Deno.test("config: flags, with environment fallbacks", () => {
+  const c = parseConfig(
+    [
+      "--namespaces",
+      "a, b",
+      "--workers=2",
+      "--leader-elect=false",
+      "--apply-crds",
+      "--log-level",
+      "debug",
+    ],
+    (name) => (name === "KUBETASK_METRICS_ADDR" ? "127.0.0.1:9090" : undefined),
+  );
+  assert.deepEqual(c.namespaces, ["a", "b"]);
+  assert.equal(c.workers, 2);
+  assert.equal(c.leaderElect, false);
+  assert.equal(c.applyCrds, true);
+  assert.equal(c.logLevel, "debug");
+  assert.equal(c.metricsAddr, "127.0.0.1:9090");
+});
+
+Deno.test("config: bad values are rejected with the flag's name", () => {
+  assert.throws(() => parseConfig(["--workers=zero"], noEnv), /--workers/);
+  assert.throws(() => parseConfig(["--log-level=loud"], noEnv), /--log-level/);
+  assert.throws(() => parseConfig(["--no-such-flag"], noEnv));
+});
