@@ -81,7 +81,11 @@ export class ApiTransport {
     if (opts.body !== undefined) {
       headers.set("Content-Type", opts.contentType ?? "application/json");
     }
+    // HTTP/1.1 only: Deno's HTTP/2 client aborts the whole process on a GOAWAY
+    // racing open streams (seen when the apiserver restarts under live watches).
     this.httpClient ??= Deno.createHttpClient({
+      http1: true,
+      http2: false,
       caCerts: https.ca ? [asText(https.ca)!] : undefined,
       cert: asText(https.cert),
       key: asText(https.key),
