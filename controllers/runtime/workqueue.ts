@@ -48,6 +48,10 @@ interface Waiting {
   readyAt: number;
 }
 
+// setTimeout overflows past 2^31-1 ms (~24.8 days) and fires at once; a longer
+// wait is armed in steps (releaseReady re-arms for what is not yet due).
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export class WorkQueue {
   private queue: string[] = [];
   private dirty = new Set<string>();
@@ -192,7 +196,7 @@ export class WorkQueue {
       this.timer = undefined;
       this.timerAt = Infinity;
       this.releaseReady();
-    }, Math.max(0, next - this.timers.now()));
+    }, Math.min(MAX_TIMER_MS, Math.max(0, next - this.timers.now())));
   }
 
   // --- binary heap on readyAt ---

@@ -3,6 +3,8 @@ import type { Timers } from "../../../controllers/runtime/workqueue.ts";
 
 export class FakeTimers implements Timers {
   private t = 0;
+  /** How many timers have fired: a spinning timer shows up here. */
+  fired = 0;
   private nextId = 1;
   private pending = new Map<number, { at: number; fn: () => void }>();
 
@@ -12,7 +14,9 @@ export class FakeTimers implements Timers {
 
   setTimeout(fn: () => void, ms: number): number {
     const id = this.nextId++;
-    this.pending.set(id, { at: this.t + ms, fn });
+    // Like the real setTimeout: a delay past 2^31-1 ms overflows and fires at once.
+    const delay = ms > 2 ** 31 - 1 ? 1 : ms;
+    this.pending.set(id, { at: this.t + delay, fn });
     return id;
   }
 
@@ -30,6 +34,7 @@ export class FakeTimers implements Timers {
       if (!due) break;
       this.pending.delete(due[0]);
       this.t = due[1].at;
+      this.fired++;
       due[1].fn();
     }
     this.t = end;

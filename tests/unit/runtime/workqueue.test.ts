@@ -59,6 +59,19 @@ Deno.test("workqueue: addAfter releases keys earliest first and keeps the earlie
   q.shutDown();
 });
 
+Deno.test("workqueue: a 30-day wait (past setTimeout's range) neither spins nor fires early", async () => {
+  const timers = new FakeTimers();
+  const q = new WorkQueue({ timers });
+  const day = 24 * 3600 * 1000;
+  q.addAfter("CronTask/ns/yearly", 30 * day);
+  timers.advance(29 * day);
+  assert.equal(q.len(), 0);
+  assert.ok(timers.fired <= 2, `timer fired ${timers.fired} times while waiting`);
+  timers.advance(day);
+  assert.deepEqual(await takeReady(q), ["CronTask/ns/yearly"]);
+  q.shutDown();
+});
+
 Deno.test("workqueue: addRateLimited backs off exponentially and forget() resets it", async () => {
   const timers = new FakeTimers();
   const q = new WorkQueue({ timers, limiter: new ItemExponentialBackoff(5, 1_000_000) });
