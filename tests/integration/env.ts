@@ -1,7 +1,7 @@
 // Shared helpers for integration tests: the real control plane started by
 // tests/run.ts (or by hand: `deno task cluster up`, then KUBECONFIG set).
 import * as k8s from "@kubernetes/client-node";
-import { readState } from "../cluster/cluster.ts";
+import { kubectl as clusterKubectl, readState } from "../cluster/cluster.ts";
 
 export function kubeConfig(): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
@@ -52,22 +52,8 @@ export async function eventually<T>(
 }
 
 /** Runs kubectl against the test cluster; returns stdout or throws with stderr. */
-export async function kubectl(args: string[], stdin?: string): Promise<string> {
-  const child = new Deno.Command("kubectl", {
-    args,
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  const stdout = new TextDecoder().decode(out.stdout);
-  if (out.code !== 0) {
-    throw new Error(`kubectl ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return stdout;
+export function kubectl(args: string[], stdin?: string): Promise<string> {
+  const kubeconfig = Deno.env.get("KUBECONFIG");
+  if (!kubeconfig) throw new Error("KUBECONFIG is not set: run through `deno task test`");
+  return clusterKubectl({ kubectl: "kubectl", kubeconfig }, args, stdin);
 }
