@@ -53,6 +53,8 @@ async function main(): Promise<number> {
     workers: config.workers,
     apiQps: config.qps,
     apiBurst: config.burst,
+    queueQps: config.queueQps,
+    queueBurst: config.queueBurst,
     leaderElection: config.leaderElect
       ? {
         namespace: config.leaderElectionNamespace ?? defaultLeaseNamespace(),

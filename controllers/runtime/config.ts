@@ -8,6 +8,8 @@ export interface OperatorConfig {
   workers: number;
   qps: number;
   burst: number;
+  queueQps: number;
+  queueBurst: number;
   leaderElect: boolean;
   leaderElectionNamespace?: string;
   leaderElectionId: string;
@@ -21,6 +23,7 @@ export const USAGE = `usage: main.ts [flags]
   --namespaces a,b                    namespaces to watch (default: all)
   --workers N                         concurrent reconciles (default 4)
   --qps N / --burst N                 API request rate limit (default 50 / 100)
+  --queue-qps N / --queue-burst N     work queue's overall token bucket (default 10 / 100)
   --leader-elect true|false           use a Lease so only one replica reconciles (default true)
   --leader-election-namespace NS      namespace of the Lease (default: own namespace or "default")
   --leader-election-id NAME           name of the Lease (default kubetask-controller-leader)
@@ -58,6 +61,8 @@ export function parseConfig(
     "workers",
     "qps",
     "burst",
+    "queue-qps",
+    "queue-burst",
     "leader-elect",
     "leader-election-namespace",
     "leader-election-id",
@@ -86,6 +91,8 @@ export function parseConfig(
     workers: Math.floor(parsePositive("workers", get("workers") ?? "4")),
     qps: parsePositive("qps", get("qps") ?? "50"),
     burst: Math.floor(parsePositive("burst", get("burst") ?? "100")),
+    queueQps: parsePositive("queue-qps", get("queue-qps") ?? "10"),
+    queueBurst: Math.floor(parsePositive("queue-burst", get("queue-burst") ?? "100")),
     leaderElect: parseBool("leader-elect", get("leader-elect") ?? "true"),
     leaderElectionNamespace: get("leader-election-namespace"),
     leaderElectionId: get("leader-election-id") ?? "kubetask-controller-leader",

@@ -11,6 +11,8 @@ Deno.test("config: defaults", () => {
   assert.equal(c.metricsAddr, ":8080");
   assert.equal(c.logLevel, "info");
   assert.equal(c.applyCrds, false);
+  assert.equal(c.queueQps, 10);
+  assert.equal(c.queueBurst, 100);
 });
 
 Deno.test("config: flags, with environment fallbacks", () => {
@@ -19,6 +21,7 @@ Deno.test("config: flags, with environment fallbacks", () => {
       "--namespaces",
       "a, b",
       "--workers=2",
+      "--queue-qps=5",
       "--leader-elect=false",
       "--apply-crds",
       "--log-level",
@@ -28,6 +31,7 @@ Deno.test("config: flags, with environment fallbacks", () => {
   );
   assert.deepEqual(c.namespaces, ["a", "b"]);
   assert.equal(c.workers, 2);
+  assert.equal(c.queueQps, 5);
   assert.equal(c.leaderElect, false);
   assert.equal(c.applyCrds, true);
   assert.equal(c.logLevel, "debug");
