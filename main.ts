@@ -10,6 +10,7 @@ import { RestKubeClient } from "./controllers/runtime/kube.ts";
 import { createLogger } from "./controllers/runtime/log.ts";
 import { startManager } from "./controllers/runtime/manager.ts";
 
+const SHUTDOWN_TIMEOUT_MS = 25_000;
 const SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 
 /** The Lease lives in our own namespace unless told otherwise. */
@@ -84,7 +85,15 @@ async function main(): Promise<number> {
     Deno.addSignalListener("SIGINT", onSignal("SIGINT"));
   });
   await stopped;
-  await manager.stop();
+  // In-flight reconciles get a bounded time to finish; the kubelet's SIGKILL
+  // comes after terminationGracePeriodSeconds (30 s) anyway.
+  const deadline = new Promise<"timeout">((r) =>
+    setTimeout(() => r("timeout"), SHUTDOWN_TIMEOUT_MS)
+  );
+  if (await Promise.race([manager.stop().then(() => "stopped" as const), deadline]) === "timeout") {
+    log.error("shutdown did not finish in time, exiting", { timeoutMs: SHUTDOWN_TIMEOUT_MS });
+    return 1;
+  }
   return 0;
 }
 

@@ -60,6 +60,11 @@ export class LeaderElector {
     this.leaseDurationMs = opts.leaseDurationMs ?? 15_000;
     this.renewDeadlineMs = opts.renewDeadlineMs ?? 10_000;
     this.retryPeriodMs = opts.retryPeriodMs ?? 2_000;
+    if (
+      this.renewDeadlineMs >= this.leaseDurationMs || this.retryPeriodMs >= this.renewDeadlineMs
+    ) {
+      throw new Error("leader election needs retryPeriod < renewDeadline < leaseDuration");
+    }
   }
 
   isLeader(): boolean {
@@ -91,16 +96,22 @@ export class LeaderElector {
    * or "stopped" after stop().
    */
   async holdLease(): Promise<"lost" | "stopped"> {
+    // The renewTime we write is taken when an attempt starts, so the deadline
+    // counts from there; each attempt may only use what is left of it. That
+    // way we stop leading before renewDeadline passes, well inside the lease
+    // duration another replica waits for: two leaders never overlap.
     let lastRenew = Date.now();
     while (!this.stopped) {
       await this.sleep(this.retryPeriodMs);
       if (this.stopped) break;
-      if (await this.attempt()) {
-        lastRenew = Date.now();
+      const started = Date.now();
+      const budget = this.renewDeadlineMs - (started - lastRenew);
+      if (budget > 0 && await this.attempt(budget)) {
+        lastRenew = started;
         continue;
       }
       const holder = (this.lease?.spec as LeaseSpec | undefined)?.holderIdentity;
-      if ((holder && holder !== this.identity) || Date.now() - lastRenew > this.renewDeadlineMs) {
+      if ((holder && holder !== this.identity) || Date.now() - lastRenew >= this.renewDeadlineMs) {
         this.leading = false;
         this.log.error("lost leader lease", {
           lease: this.leaseName(),
@@ -143,9 +154,9 @@ export class LeaderElector {
   }
 
   /** One try to acquire or renew; true if we hold the lease afterwards. */
-  private async attempt(): Promise<boolean> {
+  private async attempt(timeoutMs = this.renewDeadlineMs): Promise<boolean> {
     try {
-      return await withTimeout(this.tryAcquireOrRenew(), this.renewDeadlineMs);
+      return await withTimeout(this.tryAcquireOrRenew(), timeoutMs);
     } catch (err) {
       this.log.warn("leader election attempt failed", { lease: this.leaseName(), error: err });
       return false;

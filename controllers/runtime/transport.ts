@@ -22,6 +22,17 @@ export interface RequestThrottle {
   wait(): Promise<void>;
 }
 
+/**
+ * Every request but a watch gets a deadline: a half-open connection must not
+ * hang an informer's list or a worker's reconcile (or shutdown) forever.
+ */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+function withRequestTimeout(signal?: AbortSignal): AbortSignal {
+  const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+  return signal ? AbortSignal.any([signal, timeout]) : timeout;
+}
+
 export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
   body?: unknown;
@@ -69,6 +80,7 @@ export class ApiTransport {
     for (const [k, v] of Object.entries(opts.query ?? {})) {
       if (v !== undefined) url.searchParams.set(k, String(v));
     }
+    const isWatch = !!opts.query?.watch;
     if (this.throttle) await this.throttle.wait();
     // Re-read per request: tokens from files and auth plugins rotate.
     const https: HttpsOptions = {};
@@ -94,7 +106,7 @@ export class ApiTransport {
       method,
       headers,
       body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-      signal: opts.signal,
+      signal: isWatch ? opts.signal : withRequestTimeout(opts.signal),
       client: this.httpClient,
     });
     return { status: res.status, text: () => res.text(), stream: () => res.body ?? undefined };
