@@ -11,6 +11,7 @@ export interface JobView extends KubeObject {
     ready?: number;
     succeeded?: number;
     failed?: number;
+    uncountedTerminatedPods?: { succeeded?: string[]; failed?: string[] };
     startTime?: string;
     completionTime?: string;
     conditions?: {
@@ -47,7 +48,17 @@ function jobCondition(job: JobView, type: string) {
 export function jobPhase(job: JobView): TaskPhase {
   if (jobCondition(job, "Complete")) return "Completed";
   if (jobCondition(job, "Failed")) return "Failed";
-  if ((job.status?.active ?? 0) > 0) return "Running";
+  // Between the pod finishing and the Job's final condition, the Job shows
+  // active 0 with the pod counted (or still being counted) or an interim
+  // SuccessCriteriaMet/FailureTarget condition: that is still Running, never
+  // back to Pending.
+  const status = job.status ?? {};
+  const uncounted = (status.uncountedTerminatedPods?.succeeded?.length ?? 0) +
+    (status.uncountedTerminatedPods?.failed?.length ?? 0);
+  if (
+    (status.active ?? 0) > 0 || (status.succeeded ?? 0) > 0 || (status.failed ?? 0) > 0 ||
+    uncounted > 0 || jobCondition(job, "SuccessCriteriaMet") || jobCondition(job, "FailureTarget")
+  ) return "Running";
   return "Pending";
 }
 

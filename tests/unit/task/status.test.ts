@@ -11,6 +11,23 @@ function cond(type: string) {
 const ready = cond("Ready");
 const succeeded = cond("Succeeded");
 
+Deno.test("status: a Job whose pod finished but is not yet Complete stays Running", () => {
+  // What the Job controller shows while it counts the finished pod.
+  assert.equal(jobPhase({ status: { active: 0, succeeded: 1 } }), "Running");
+  assert.equal(
+    jobPhase({ status: { active: 0, uncountedTerminatedPods: { succeeded: ["uid-1"] } } }),
+    "Running",
+  );
+  assert.equal(
+    jobPhase({ status: { conditions: [{ type: "SuccessCriteriaMet", status: "True" }] } }),
+    "Running",
+  );
+  assert.equal(
+    jobPhase({ status: { conditions: [{ type: "FailureTarget", status: "True" }] } }),
+    "Running",
+  );
+});
+
 Deno.test("status: Job phase from conditions and active pods", () => {
   assert.equal(jobPhase({}), "Pending");
   assert.equal(jobPhase({ status: { active: 1 } }), "Running");
