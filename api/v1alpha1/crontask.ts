@@ -10,10 +10,10 @@ export type ConcurrencyPolicy = z.infer<typeof concurrencyPolicy>;
 
 /** Bounds the regex match below (CEL cost grows with string length). */
 const MAX_SCHEDULE_LENGTH = 256;
-// Only the shape is checked here (5 fields, or 6 with seconds first, or a
-// macro); the controller's cron parser reports anything subtler.
+// Only the shape is checked here (5 fields or a macro, what the controller's
+// parser accepts); the parser reports anything subtler as InvalidSchedule.
 const SCHEDULE_SHAPE =
-  "^\\\\s*(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|\\\\S+(\\\\s+\\\\S+){4,5})\\\\s*$";
+  "^\\\\s*(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|\\\\S+(\\\\s+\\\\S+){4})\\\\s*$";
 
 export const taskTemplateSpec = z.object({
   metadata: z.object({

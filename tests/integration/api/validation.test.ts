@@ -175,11 +175,19 @@ Deno.test("invalid objects are rejected with a message naming the field and the 
   }
 });
 
-Deno.test("a CronTask schedule may be a macro or have a seconds field", async () => {
+Deno.test("a CronTask schedule is a macro or 5 fields; a seconds field is refused", async () => {
   await installCrds();
   const ns = await testNamespace("api-schedule");
   try {
-    for (const schedule of ["@daily", "*/5 * * * *", "0 */10 * * * *", "0 9 * * MON-FRI"]) {
+    const refused = await create(
+      ns.name,
+      cronTask(`  schedule: "0 */10 * * * *"\n${TEMPLATE}`),
+      true,
+    );
+    assert.ok(
+      !refused.ok && /schedule must be a cron expression with 5 fields/.test(refused.error),
+    );
+    for (const schedule of ["@daily", "*/5 * * * *", "0 9 * * MON-FRI", "0 0 29 2 *"]) {
       const result = await create(
         ns.name,
         cronTask(`  schedule: "${schedule}"\n${TEMPLATE}`),
