@@ -1,6 +1,7 @@
 // Builds an apiextensions.k8s.io/v1 CustomResourceDefinition for one kind.
 import type { z } from "zod";
 import { GROUP, VERSION } from "../v1alpha1/common.ts";
+import type { ValidationRule } from "../v1alpha1/validation.ts";
 import type { OpenApiSchema } from "./schema-types.ts";
 import { isOptional, zodToOpenApi } from "./zod-to-openapi.ts";
 
@@ -24,6 +25,8 @@ export interface KindDefinition {
   hasStatus: boolean;
   /** Columns printed by `kubectl get`, before the Age column every kind gets. */
   columns: PrinterColumn[];
+  /** CEL rules on the whole object (the only place that can see metadata.name). */
+  rules?: ValidationRule[];
 }
 
 export const CATEGORIES = ["kubetask"];
@@ -65,6 +68,7 @@ export function buildCrd(def: KindDefinition): Record<string, unknown> {
     type: "object",
     properties,
     ...(required.length > 0 ? { required } : {}),
+    ...(def.rules?.length ? { "x-kubernetes-validations": def.rules } : {}),
   };
   return {
     apiVersion: "apiextensions.k8s.io/v1",

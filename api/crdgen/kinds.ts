@@ -23,6 +23,11 @@ export const KINDS: KindDefinition[] = [
     description: "CronTask creates Tasks on a cron schedule, as a CronJob creates Jobs.",
     schema: cronTask,
     hasStatus: true,
+    rules: [{
+      rule: "self.metadata.name.size() <= 52",
+      message: "CronTask names are at most 52 characters: each run is a Task named " +
+        "<name>-<unix time> and labelled kubetask.io/crontask=<name>, which must fit in 63",
+    }],
     columns: [
       { name: "Schedule", type: "string", jsonPath: ".spec.schedule" },
       { name: "Suspend", type: "boolean", jsonPath: ".spec.suspend" },

@@ -122,6 +122,14 @@ const CASES: InvalidCase[] = [
     expect: ["spec.schedule", "schedule must be a cron expression with 5 fields"],
   },
   {
+    what: "CronTask with a name longer than 52 characters",
+    yaml: cronTask(`  schedule: "@hourly"\n${TEMPLATE}`).replace(
+      /name: [a-z0-9-]+/,
+      `name: ${"x".repeat(53)}`,
+    ),
+    expect: ["CronTask names are at most 52 characters"],
+  },
+  {
     what: "CronTask with an unknown concurrencyPolicy",
     yaml: cronTask(`  schedule: "@hourly"\n  concurrencyPolicy: Sometimes\n${TEMPLATE}`),
     expect: [
