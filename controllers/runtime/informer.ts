@@ -26,6 +26,8 @@ export interface InformerOptions {
   type: ResourceType;
   /** Namespaces to watch (one watch each); empty or undefined = all namespaces. */
   namespaces?: string[];
+  /** Only objects matching this label selector are listed, watched and cached. */
+  labelSelector?: string;
   /** Re-deliver every cached object as an update this often (0 = never). */
   resyncMs?: number;
   log: Logger;
@@ -151,7 +153,7 @@ export class Informer {
         { items?: KubeObject[]; metadata?: { resourceVersion?: string; continue?: string } }
       >(
         resourcePath(this.type, namespace),
-        { limit: 500, continue: cont },
+        { limit: 500, continue: cont, labelSelector: this.opts.labelSelector },
       );
       for (const item of page.items ?? []) {
         items.push({ ...item, apiVersion: this.type.apiVersion, kind: this.type.kind });
@@ -197,7 +199,13 @@ export class Informer {
     try {
       touch();
       const res = await this.opts.transport.send("GET", resourcePath(this.type, namespace), {
-        query: { watch: 1, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds },
+        query: {
+          watch: 1,
+          resourceVersion: rv,
+          allowWatchBookmarks: true,
+          timeoutSeconds,
+          labelSelector: this.opts.labelSelector,
+        },
         signal: abort.signal,
       });
       if (res.status === 410) throw new GoneError();

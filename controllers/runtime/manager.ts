@@ -130,18 +130,20 @@ function buildManager(opts: ManagerOptions): RunningManager {
 
   // One informer per resource type, shared by every controller that needs it.
   const informers = new Map<string, Informer>();
-  const informerFor = (type: ResourceType): Informer => {
-    let inf = informers.get(typeKey(type));
+  const informerFor = (type: ResourceType, labelSelector?: string): Informer => {
+    const key = labelSelector ? `${typeKey(type)}?${labelSelector}` : typeKey(type);
+    let inf = informers.get(key);
     if (!inf) {
       inf = new Informer({
         transport: restClient.transport,
         type,
+        labelSelector,
         namespaces: opts.namespaces,
         resyncMs: opts.resyncMs ?? 10 * 60_000,
         log,
         metrics,
       });
-      informers.set(typeKey(type), inf);
+      informers.set(key, inf);
       metrics.declareResource(type.plural);
     }
     return inf;
@@ -153,7 +155,7 @@ function buildManager(opts: ManagerOptions): RunningManager {
     const primary = informerFor(c.type);
     primary.on((_type, obj) => enqueue(selfRequest(c.kind, obj)));
     for (const source of c.watches) {
-      informerFor(source.type).on((_type, obj, old) => {
+      informerFor(source.type, source.labelSelector).on((_type, obj, old) => {
         // Both old and new state may matter (e.g. an owner reference removed).
         for (const o of old && old !== obj ? [obj, old] : [obj]) {
           for (const req of source.map(o, primary)) enqueue(req);

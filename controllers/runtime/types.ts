@@ -128,6 +128,8 @@ export interface Logger {
  */
 export interface WatchSource {
   type: ResourceType;
+  /** Watch (and cache) only objects matching this label selector, e.g. our own Jobs. */
+  labelSelector?: string;
   /**
    * Keys to enqueue for a changed object (may be empty). `cache` lists objects
    * of the controller's primary kind from the informer cache, so a referenced

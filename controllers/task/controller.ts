@@ -14,6 +14,7 @@ import {
   KubeTaskConfigResource,
   TaskResource,
 } from "../runtime/resources.ts";
+import { TASK_LABEL } from "./names.ts";
 import { DEFAULT_AGENT_NAME, reconcileTask } from "./reconciler.ts";
 import { KUBETASK_CONFIG_NAME } from "./ttl.ts";
 
@@ -77,8 +78,10 @@ export function mapConfigToTasks(config: KubeObject, cache: PrimaryCache): Reque
 }
 
 const watches: WatchSource[] = [
-  { type: JobResource, map: mapOwnedToTask },
-  { type: ConfigMapResource, map: mapOwnedToTask },
+  // Only our own Jobs and ConfigMaps (they carry the Task label): a cluster's
+  // other ConfigMaps and Jobs are never cached.
+  { type: JobResource, labelSelector: TASK_LABEL, map: mapOwnedToTask },
+  { type: ConfigMapResource, labelSelector: TASK_LABEL, map: mapOwnedToTask },
   { type: AgentResource, map: mapAgentToTasks },
   { type: ContextResource, map: mapContextToTasks },
   { type: KubeTaskConfigResource, map: mapConfigToTasks },
