@@ -12,8 +12,7 @@ import {
 import { SCHEDULED, setCondition } from "./conditions.ts";
 import { type CronTaskPlan, planCronTask } from "./plan.ts";
 import { type CronTaskObject, isOwnedBy, referenceTo, rfc3339, type TaskObject } from "./tasks.ts";
-
-const STATUS_WRITE_ATTEMPTS = 5;
+import { sameJson, STATUS_WRITE_ATTEMPTS } from "../status.ts";
 
 export async function reconcileCronTask(req: Request, ctx: ReconcileContext): Promise<Result> {
   const obj = await ctx.client.get<CronTaskObject>(CronTaskResource, req.namespace, req.name);
@@ -160,20 +159,4 @@ async function writeStatus(
     // Deleted and recreated under the same name: this status is not for it.
     current = fresh?.metadata.uid === obj.metadata.uid ? fresh : undefined;
   }
-}
-
-/** Structural equality ignoring key order and undefined fields. */
-function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
-}
-
-function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
-  if (value && typeof value === "object") {
-    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) =>
-      a.localeCompare(b)
-    );
-    return Object.fromEntries(entries.map(([k, v]) => [k, canonical(v)]));
-  }
-  return value;
 }

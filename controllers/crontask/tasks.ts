@@ -7,6 +7,9 @@ import {
   type Task,
 } from "../../api/v1alpha1/index.ts";
 import type { KubeObject } from "../runtime/types.ts";
+import { isFinishedPhase, rfc3339 } from "../status.ts";
+
+export { rfc3339 };
 
 /**
  * The API types as Kubernetes objects: the zod-inferred metadata keeps
@@ -24,11 +27,6 @@ export const SCHEDULED_AT_ANNOTATION = "kubetask.io/scheduled-at";
 /** `{crontask-name}-{unix-seconds}`: deterministic, so a repeated create is AlreadyExists, not a duplicate. */
 export function taskNameFor(cronTaskName: string, scheduledTime: Date): string {
   return `${cronTaskName}-${Math.floor(scheduledTime.getTime() / 1000)}`;
-}
-
-/** Kubernetes timestamps have second precision. */
-export function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 /** The Task for one scheduled time, from the CronTask's taskTemplate. */
@@ -67,7 +65,7 @@ export function isOwnedBy(task: KubeObject, cronTaskUid: string): boolean {
 }
 
 export function isFinished(task: Task): boolean {
-  return task.status?.phase === "Completed" || task.status?.phase === "Failed";
+  return isFinishedPhase(task.status?.phase);
 }
 
 /** Active = still running or about to run; a Task being deleted is already cancelled. */

@@ -1,7 +1,6 @@
 // Reconciles one Task: reads current state through ctx.client, builds the
 // desired ConfigMap and Job with pure functions, creates (or adopts) them and
 // writes the status derived from the Job. A started Task is never rebuilt.
-import { isDeepStrictEqual } from "node:util";
 import { agent as agentSchema, type Task, task as taskSchema } from "../../api/v1alpha1/index.ts";
 import {
   AgentResource,
@@ -25,9 +24,9 @@ import { agentProblem, buildAgentJob, buildContextConfigMap } from "./job.ts";
 import { jobNameFor } from "./names.ts";
 import { deriveStatus, isFinished, type Observation, transitionEvent } from "./status.ts";
 import { KUBETASK_CONFIG_NAME, ttlDecision, ttlSecondsFrom } from "./ttl.ts";
+import { sameJson, STATUS_WRITE_ATTEMPTS } from "../status.ts";
 
 export const DEFAULT_AGENT_NAME = "default";
-const STATUS_WRITE_ATTEMPTS = 5;
 // Only for a name held by an object we do not own; its deletion also enqueues us.
 const NAME_CONFLICT_RETRY_MS = 10_000;
 
@@ -68,13 +67,6 @@ async function reconcileOnce(req: Request, ctx: ReconcileContext): Promise<Resul
   if (observation.kind === "nameConflict") return { requeueAfterMs: NAME_CONFLICT_RETRY_MS };
   if (isFinished(status.phase)) return await cleanupIfExpired({ ...task, status }, ctx);
   return {};
-}
-
-function sameJson(a: unknown, b: unknown): boolean {
-  return isDeepStrictEqual(
-    JSON.parse(JSON.stringify(a ?? null)),
-    JSON.parse(JSON.stringify(b ?? null)),
-  );
 }
 
 function ownedBy(obj: KubeObject, task: Task): boolean {

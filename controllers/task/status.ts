@@ -3,6 +3,9 @@
 // the reconciler can skip no-op writes.
 import type { Condition, TaskPhase, TaskStatus } from "../../api/v1alpha1/index.ts";
 import type { KubeObject } from "../runtime/types.ts";
+import { isFinishedPhase, rfc3339, setCondition } from "../status.ts";
+
+export { isFinishedPhase as isFinished, rfc3339, setCondition };
 
 /** The parts of a batch/v1 Job the status depends on. */
 export interface JobView extends KubeObject {
@@ -30,15 +33,6 @@ export type Observation =
   | { kind: "invalid"; reason: string; message: string }
   | { kind: "job"; jobName: string; job: JobView }
   | { kind: "jobMissing"; jobName: string };
-
-/** Kubernetes timestamps have second precision. */
-export function rfc3339(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
-}
-
-export function isFinished(phase: TaskPhase | undefined): boolean {
-  return phase === "Completed" || phase === "Failed";
-}
 
 function jobCondition(job: JobView, type: string) {
   return job.status?.conditions?.find((c) => c.type === type && c.status === "True");
@@ -167,18 +161,6 @@ function jobOutcome(jobName: string, job: JobView, now: string): Outcome {
   }
 }
 
-/** Replaces a condition, keeping lastTransitionTime while its status holds. */
-export function setCondition(
-  conditions: Condition[],
-  next: Omit<Condition, "lastTransitionTime">,
-  now: string,
-): Condition[] {
-  const old = conditions.find((c) => c.type === next.type);
-  const lastTransitionTime = old && old.status === next.status ? old.lastTransitionTime : now;
-  const merged: Condition = { ...next, lastTransitionTime };
-  return old ? conditions.map((c) => c.type === next.type ? merged : c) : [...conditions, merged];
-}
-
 /** The status a Task should have given what was observed. */
 export function deriveStatus(
   current: TaskStatus | undefined,
@@ -201,7 +183,7 @@ export function deriveStatus(
   );
   const jobName = out.jobName ?? current?.jobName;
   const startTime = current?.startTime ?? (out.jobName ? now : undefined);
-  const completionTime = isFinished(out.phase)
+  const completionTime = isFinishedPhase(out.phase)
     ? current?.completionTime ?? out.completionTime
     : undefined;
   return {
