@@ -80,23 +80,13 @@ async function apply(
     await ctx.events.event(cronTask, event.type, event.reason, event.message);
   }
 
-  for (const task of plan.prune) {
+  const deleteTask = async (task: (typeof plan.prune)[number], what: string) => {
     await ctx.client.delete(TaskResource, ns, task.metadata.name ?? "", { uid: task.metadata.uid });
-    await ctx.events.event(
-      cronTask,
-      "Normal",
-      "SuccessfulDelete",
-      `Deleted finished Task ${task.metadata.name}`,
-    );
-  }
+    await ctx.events.event(cronTask, "Normal", "SuccessfulDelete", `Deleted ${what}`);
+  };
+  for (const task of plan.prune) await deleteTask(task, `finished Task ${task.metadata.name}`);
   for (const task of plan.replace) {
-    await ctx.client.delete(TaskResource, ns, task.metadata.name ?? "", { uid: task.metadata.uid });
-    await ctx.events.event(
-      cronTask,
-      "Normal",
-      "SuccessfulDelete",
-      `Deleted active Task ${task.metadata.name} (concurrencyPolicy Replace)`,
-    );
+    await deleteTask(task, `active Task ${task.metadata.name} (concurrencyPolicy Replace)`);
   }
   if (!plan.create) return plan.status;
 
