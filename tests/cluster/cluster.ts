@@ -57,8 +57,9 @@ async function startProcess(
 
 function isAlive(pid: number): boolean {
   try {
-    Deno.kill(pid, "SIGCONT");
-    return true;
+    // A zombie (exited, not yet reaped by whoever adopted it) is not running.
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
   } catch {
     return false;
   }
