@@ -153,26 +153,29 @@ function withRemovals(
   return patch;
 }
 
-/** Get-before-create; an existing object owned by this Task is adopted. */
+/**
+ * Creates `obj`; if the name is taken, an object owned by this Task (left by
+ * an earlier attempt or a restarted operator) is adopted. Create-first: the
+ * caller has just seen the Job absent, so a read before it would be a repeat.
+ */
 async function createOrAdopt(
   type: ResourceType,
   obj: KubeObject,
   task: Task,
   ctx: ReconcileContext,
 ): Promise<KubeObject | "conflict"> {
-  const namespace = obj.metadata?.namespace ?? "";
-  const name = obj.metadata?.name ?? "";
-  let existing = await ctx.client.get(type, namespace, name);
-  if (!existing) {
-    try {
-      return await ctx.client.create(type, obj);
-    } catch (err) {
-      if (!(err instanceof AlreadyExistsError)) throw err;
-      existing = await ctx.client.get(type, namespace, name);
-      if (!existing) throw err;
-    }
+  try {
+    return await ctx.client.create(type, obj);
+  } catch (err) {
+    if (!(err instanceof AlreadyExistsError)) throw err;
+    const existing = await ctx.client.get(
+      type,
+      obj.metadata?.namespace ?? "",
+      obj.metadata?.name ?? "",
+    );
+    if (!existing) throw err; // deleted meanwhile: the retry creates it
+    return ownedBy(existing, task) ? existing : "conflict";
   }
-  return ownedBy(existing, task) ? existing : "conflict";
 }
 
 /** Deletes a finished Task once its TTL has passed; else wakes up when it will have. */
