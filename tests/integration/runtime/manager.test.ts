@@ -54,33 +54,19 @@ Deno.test("manager: reconciles primary objects, retries failures and maps owned 
   });
   try {
     await mgr.ready;
+    const annotationsOf = (name: string) =>
+      kubectl(["get", "configmap", name, "-n", ns.name, "-o", "jsonpath={.metadata.annotations}"]);
     await kubectl(["create", "configmap", "plain", "-n", ns.name]);
     await kubectl(["create", "configmap", "flaky", "-n", ns.name]);
 
     // The reconciler saw the injected clock and wrote through the client.
     await eventually("plain annotated", async () => {
-      const out = await kubectl([
-        "get",
-        "configmap",
-        "plain",
-        "-n",
-        ns.name,
-        "-o",
-        "jsonpath={.metadata.annotations}",
-      ]);
+      const out = await annotationsOf("plain");
       return out.includes("2030-01-02T03:04:05.000Z");
     });
     // A failed reconcile is retried until it succeeds.
     await eventually("flaky annotated after a retry", async () => {
-      const out = await kubectl([
-        "get",
-        "configmap",
-        "flaky",
-        "-n",
-        ns.name,
-        "-o",
-        "jsonpath={.metadata.annotations}",
-      ]);
+      const out = await annotationsOf("flaky");
       return out.includes("reconciled-at");
     });
     // An Event was recorded about the object.
