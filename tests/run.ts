@@ -3,8 +3,8 @@
 //
 // Prints a closing "N passed, N failed" line computed from Deno's JUnit report.
 import { join } from "node:path";
-import { down, up } from "./cluster/cluster.ts";
-import { repoRoot } from "./cluster/paths.ts";
+import { down, up } from "../localcluster/cluster.ts";
+import { repoRoot } from "../localcluster/paths.ts";
 
 const CLUSTER = "test";
 const filters = Deno.args; // optional paths to run only some tests

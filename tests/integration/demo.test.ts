@@ -1,11 +1,11 @@
 // The README's first command, end to end: `deno task demo --once` brings up its
 // own control plane, runs the operator and takes the example Task to Completed.
 import assert from "assert";
-import { repoRoot } from "../cluster/paths.ts";
+import { repoRoot } from "../../localcluster/paths.ts";
 
 Deno.test("deno task demo takes the example Task to Completed", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "tests/cluster/demo.ts", "--once"],
+    args: ["run", "-A", "localcluster/demo.ts", "--once"],
     cwd: repoRoot,
     env: { KUBETASK_DEMO_CLUSTER: "demo-test" },
     stdout: "piped",

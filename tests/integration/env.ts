@@ -1,7 +1,7 @@
 // Shared helpers for integration tests: the real control plane started by
 // tests/run.ts (or by hand: `deno task cluster up`, then KUBECONFIG set).
 import * as k8s from "@kubernetes/client-node";
-import { kubectl as clusterKubectl, readState } from "../cluster/cluster.ts";
+import { kubectl as clusterKubectl, readState } from "../../localcluster/cluster.ts";
 
 export function kubeConfig(): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();

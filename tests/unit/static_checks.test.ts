@@ -1,7 +1,7 @@
 // `deno fmt`, `deno lint` and `deno check` stay clean: run them as tests so CI
 // fails on drift, with the tool's own output as the failure message.
 import assert from "assert";
-import { repoRoot } from "../cluster/paths.ts";
+import { repoRoot } from "../../localcluster/paths.ts";
 
 async function deno(args: string[]): Promise<{ code: number; output: string }> {
   const out = await new Deno.Command(Deno.execPath(), {

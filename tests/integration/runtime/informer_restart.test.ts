@@ -6,7 +6,7 @@
 // private control plane of its own instead of touching the shared one.
 import assert from "assert";
 import * as k8s from "@kubernetes/client-node";
-import { down, kubectl, startComponent, stopComponent, up } from "../../cluster/cluster.ts";
+import { down, kubectl, startComponent, stopComponent, up } from "../../../localcluster/cluster.ts";
 import { Informer, type InformerEventType } from "../../../controllers/runtime/informer.ts";
 import { RestKubeClient } from "../../../controllers/runtime/kube.ts";
 import { silentLogger } from "../../../controllers/runtime/log.ts";

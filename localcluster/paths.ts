@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 export const KUBERNETES_VERSION = "v1.34.4";
 export const KWOK_VERSION = "v0.7.0";
 
-export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 export function cacheDir(): string {
   return Deno.env.get("KUBETASK_CACHE_DIR") ?? join(repoRoot, ".cache");

@@ -79,7 +79,7 @@ export async function ensureBinaries(): Promise<ControlPlaneBinaries> {
     await Deno.mkdir(kubernetesBinDir(), { recursive: true });
     await go(
       ["build", "-trimpath", "-ldflags=-s -w", "-o", kubernetesBinDir() + "/", ...toBuild],
-      join(repoRoot, "tests", "cluster", "gobuild"),
+      join(repoRoot, "localcluster", "gobuild"),
     );
   }
   if (!(await exists(paths.kwok))) {
