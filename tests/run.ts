@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { down, up } from "../localcluster/cluster.ts";
 import { repoRoot } from "../localcluster/paths.ts";
 
-const CLUSTER = "test";
+// KUBETASK_TEST_CLUSTER names the cluster, so two checkouts sharing one cache can test side by side.
+const CLUSTER = Deno.env.get("KUBETASK_TEST_CLUSTER") ?? "test";
 const filters = Deno.args; // optional paths to run only some tests
 
 const started = performance.now();
