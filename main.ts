@@ -1,12 +1,11 @@
 // The KubeTask operator: parse flags, start the controller manager, and shut
 // down gracefully on SIGTERM/SIGINT (finish in-flight work, release the Lease).
-import * as k8s from "@kubernetes/client-node";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { controllers } from "./controllers/registry.ts";
-import { parseConfig, USAGE } from "./controllers/runtime/config.ts";
-import { applyCrds } from "./controllers/runtime/crds.ts";
+import { parseConfig, USAGE } from "./controllers/config.ts";
+import { createControllers } from "./controllers/registry.ts";
+import { AccessProvider, RESOLVE_ACCESS_COMMAND } from "./controllers/runtime/access.ts";
+import { applyCrds, ourCrds } from "./controllers/runtime/crds.ts";
 import { RestKubeClient } from "./controllers/runtime/kube.ts";
+import { ApiTransport } from "./controllers/runtime/transport.ts";
 import { createLogger } from "./controllers/runtime/log.ts";
 import { startManager } from "./controllers/runtime/manager.ts";
 
@@ -25,6 +24,12 @@ function defaultLeaseNamespace(): string {
 }
 
 async function main(): Promise<number> {
+  if (Deno.args[0] === RESOLVE_ACCESS_COMMAND) {
+    // The compiled binary running itself to resolve credentials (access.ts).
+    // A dynamic import, so client-node is loaded only in that subprocess.
+    const { resolveAccessMain } = await import("./controllers/runtime/access_resolver.ts");
+    return await resolveAccessMain(Deno.args.slice(1));
+  }
   if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
     console.log(USAGE);
     return 0;
@@ -37,17 +42,15 @@ async function main(): Promise<number> {
     return 2;
   }
   const log = createLogger({ level: config.logLevel });
-  const kubeConfig = new k8s.KubeConfig();
-  if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
-  else kubeConfig.loadFromDefault();
+  const access = await AccessProvider.load({ kubeconfig: config.kubeconfig });
 
   if (config.applyCrds) {
-    const crdDir = join(dirname(fileURLToPath(import.meta.url)), "crds");
-    const client = new RestKubeClient(kubeConfig);
-    await applyCrds(client, crdDir, log);
-    await client.transport.close();
+    const transport = new ApiTransport(access);
+    await applyCrds(new RestKubeClient(transport), ourCrds(), log);
+    await transport.close();
   }
 
+  const controllers = createControllers({ gitImage: config.gitImage });
   const manager = await startManager({
     controllers,
     namespaces: config.namespaces,
@@ -64,7 +67,7 @@ async function main(): Promise<number> {
       : false,
     metricsAddr: config.metricsAddr,
     logger: log,
-    kubeConfig,
+    access,
     // Like controller-runtime: a replica that lost the lease exits and is restarted fresh.
     onLeaderLost: () => {
       log.error("leader lease lost, exiting");

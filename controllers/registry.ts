@@ -1,8 +1,9 @@
-// The controllers main.ts runs. Controller modules add themselves here, e.g.
-//   import { taskController } from "./task/controller.ts";
-//   export const controllers: Controller[] = [taskController];
+// The controllers main.ts runs, built with the settings the operator's flags give.
 import type { Controller } from "./runtime/types.ts";
 import { cronTaskController } from "./crontask/controller.ts";
-import { taskController } from "./task/controller.ts";
+import type { JobSettings } from "./task/job.ts";
+import { createTaskController } from "./task/controller.ts";
 
-export const controllers: Controller[] = [taskController, cronTaskController];
+export function createControllers(settings: JobSettings): Controller[] {
+  return [createTaskController(settings), cronTaskController];
+}

@@ -30,7 +30,7 @@ Deno.addSignalListener("SIGINT", async () => {
 });
 
 try {
-  await kubectl(state, ["apply", "-f", join(repoRoot, "crds")]);
+  await kubectl(state, ["apply", "-k", join(repoRoot, "deploy", "crds")]);
   await kubectl(state, ["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
   await kubectl(state, ["create", "namespace", NAMESPACE]);
   await kubectl(state, ["create", "serviceaccount", "kubetask-agent", "-n", NAMESPACE]);

@@ -1,6 +1,13 @@
 // The pure core of the CronTask controller: from the CronTask, the Tasks it
 // owns and the time, decide what to create, delete and report.
 import type { CronTaskStatus } from "../../api/v1alpha1/index.ts";
+import {
+  type Deletion,
+  type NameConflict,
+  type Plan,
+  type PlannedEvent,
+} from "../runtime/apply.ts";
+import { TaskResource } from "../runtime/resources.ts";
 import { type ConditionUpdate, findCondition, SCHEDULED, setCondition } from "./conditions.ts";
 import { dueRuns, MISSED_COUNT_CAP } from "./schedule.ts";
 import {
@@ -17,11 +24,7 @@ import {
   tasksToPrune,
 } from "./tasks.ts";
 
-export interface PlannedEvent {
-  type: "Normal" | "Warning";
-  reason: string;
-  message: string;
-}
+export type { PlannedEvent };
 
 export interface CronTaskPlan {
   /** Finished Tasks beyond the history limits. */
@@ -175,4 +178,97 @@ function sawCompleted(previous: CronTaskStatus, owned: TaskObject[]): PlannedEve
       reason: "SawCompletedTask",
       message: `Saw completed Task ${t.metadata.name}, phase ${t.status?.phase}`,
     }));
+}
+
+/** The domain plan as the apply layer takes it (deletions first, then the create). */
+export function toApplyPlan(cronTask: CronTaskObject, p: CronTaskPlan): Plan<CronTaskStatus> {
+  const deletion = (task: TaskObject, what: string): Deletion => ({
+    type: TaskResource,
+    namespace: cronTask.metadata.namespace ?? "",
+    name: task.metadata.name ?? "",
+    uid: task.metadata.uid,
+    event: { type: "Normal", reason: "SuccessfulDelete", message: `Deleted ${what}` },
+  });
+  const name = p.create?.metadata.name;
+  return {
+    delete: [
+      ...p.prune.map((t) => deletion(t, `finished Task ${t.metadata.name}`)),
+      ...p.replace.map((t) =>
+        deletion(t, `active Task ${t.metadata.name} (concurrencyPolicy Replace)`)
+      ),
+    ],
+    ensure: p.create
+      ? [{
+        type: TaskResource,
+        object: p.create,
+        createdEvent: {
+          type: "Normal",
+          reason: "SuccessfulCreate",
+          message: `Created Task ${name}`,
+        },
+      }]
+      : [],
+    status: withoutEmptyActive(p.status),
+    events: p.events,
+    requeueAfterMs: p.requeueAfterMs,
+  };
+}
+
+/** The run's Task name is held by a Task this CronTask does not control: skip the run, say why. */
+export function nameConflictPlan(
+  cronTask: CronTaskObject,
+  p: CronTaskPlan,
+  conflict: NameConflict,
+  now: Date,
+): Plan<CronTaskStatus> {
+  const message =
+    `Task ${conflict.name} already exists and is not owned by this CronTask; skipped this run`;
+  const status: CronTaskStatus = {
+    ...p.status,
+    active: p.status.active?.filter((ref) => ref.name !== conflict.name),
+    conditions: setCondition(p.status.conditions, {
+      type: SCHEDULED,
+      status: "False",
+      reason: "TaskNameConflict",
+      message,
+      observedGeneration: cronTask.metadata.generation,
+    }, rfc3339(now)),
+  };
+  return {
+    delete: [],
+    ensure: [],
+    status: withoutEmptyActive(status),
+    events: [...p.events, { type: "Warning", reason: "TaskNameConflict", message }],
+    requeueAfterMs: p.requeueAfterMs,
+  };
+}
+
+/** The plan for a spec the controller cannot use (the CRD should have refused it). */
+export function invalidSpecPlan(
+  cronTask: CronTaskObject,
+  message: string,
+  now: Date,
+): Plan<CronTaskStatus> {
+  const generation = cronTask.metadata.generation;
+  return {
+    delete: [],
+    ensure: [],
+    status: {
+      ...cronTask.status,
+      observedGeneration: generation,
+      conditions: setCondition(cronTask.status?.conditions, {
+        type: SCHEDULED,
+        status: "False",
+        reason: "InvalidSpec",
+        message,
+        observedGeneration: generation,
+      }, rfc3339(now)),
+    },
+    events: [{ type: "Warning", reason: "InvalidSpec", message }],
+  };
+}
+
+/** An empty list is omitted, as Kubernetes status fields are. */
+function withoutEmptyActive(status: CronTaskStatus): CronTaskStatus {
+  return status.active?.length === 0 ? { ...status, active: undefined } : status;
 }

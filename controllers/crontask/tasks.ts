@@ -6,6 +6,8 @@ import {
   type ObjectReference,
   type Task,
 } from "../../api/v1alpha1/index.ts";
+import { controllerReference } from "../runtime/owners.ts";
+import { CronTaskResource } from "../runtime/resources.ts";
 import type { KubeObject } from "../runtime/types.ts";
 import { isFinishedPhase, rfc3339 } from "../status.ts";
 
@@ -44,24 +46,10 @@ export function buildTask(cronTask: CronTaskObject, scheduledTime: Date): TaskOb
         ...template.metadata?.annotations,
         [SCHEDULED_AT_ANNOTATION]: rfc3339(scheduledTime),
       },
-      ownerReferences: [{
-        apiVersion: API_VERSION,
-        kind: "CronTask",
-        name,
-        uid: cronTask.metadata.uid ?? "",
-        controller: true,
-        blockOwnerDeletion: true,
-      }],
+      ownerReferences: [{ ...controllerReference(cronTask, CronTaskResource) }],
     },
     spec: structuredClone(template.spec),
   };
-}
-
-/** True if `cronTaskUid` is the Task's controller owner. */
-export function isOwnedBy(task: KubeObject, cronTaskUid: string): boolean {
-  return (task.metadata?.ownerReferences ?? []).some((ref) =>
-    ref.controller === true && ref.kind === "CronTask" && ref.uid === cronTaskUid
-  );
 }
 
 export function isFinished(task: Task): boolean {

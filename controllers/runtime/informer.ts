@@ -1,6 +1,8 @@
 // An informer: list, then watch from the list's resourceVersion, keeping a
-// local cache (by namespace/name, with an owner-uid index) and telling
-// handlers about adds, updates and deletes.
+// local cache (by namespace/name, with indexes: namespace, owner uid and any
+// a controller declares) and telling handlers about adds, updates and deletes.
+// The cache keeps only what reconcilers read: managedFields and the
+// last-applied annotation are dropped, and a transform may drop more.
 //
 // Why not client-node's makeInformer: its ListWatch reports errors through an
 // "error" event and then simply stops unless the caller restarts it, and it
@@ -12,7 +14,14 @@
 // differences against the cache, so nothing is missed or duplicated.
 import { resourcePath } from "./resources.ts";
 import { ApiTransport, statusError } from "./transport.ts";
-import type { KubeObject, Logger, ResourceType } from "./types.ts";
+import {
+  type IndexFunc,
+  type KubeObject,
+  type Logger,
+  NAMESPACE_INDEX,
+  OWNER_INDEX,
+  type ResourceType,
+} from "./types.ts";
 
 export type InformerEventType = "add" | "update" | "delete";
 export type InformerHandler = (type: InformerEventType, obj: KubeObject, old?: KubeObject) => void;
@@ -34,7 +43,30 @@ export interface InformerOptions {
   metrics?: InformerMetrics;
   /** Backoff between failed attempts: min and max in ms. */
   backoffMs?: { min: number; max: number };
+  /** What the cache keeps of each object (applied after the built-in trimming). */
+  transform?: (obj: KubeObject) => KubeObject;
+  /** Extra indexes by name (NAMESPACE_INDEX and OWNER_INDEX are always kept). */
+  indexes?: Record<string, IndexFunc>;
 }
+
+const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
+
+/** Drops what no reconciler reads but can double an object's size. */
+export function trimForCache(obj: KubeObject): KubeObject {
+  const meta = obj.metadata;
+  if (!meta) return obj;
+  const { managedFields: _managed, ...rest } = meta as typeof meta & { managedFields?: unknown };
+  if (rest.annotations && LAST_APPLIED in rest.annotations) {
+    const { [LAST_APPLIED]: _last, ...annotations } = rest.annotations;
+    rest.annotations = annotations;
+  }
+  return { ...obj, metadata: rest };
+}
+
+const BUILTIN_INDEXES: Record<string, IndexFunc> = {
+  [NAMESPACE_INDEX]: (obj) => [obj.metadata?.namespace ?? ""],
+  [OWNER_INDEX]: (obj) => (obj.metadata?.ownerReferences ?? []).map((ref) => ref.uid),
+};
 
 /** A watch that ended and needs a fresh list (410 Gone). */
 class GoneError extends Error {}
@@ -46,7 +78,9 @@ export function objectKey(obj: KubeObject): string {
 export class Informer {
   readonly type: ResourceType;
   private readonly cache = new Map<string, KubeObject>();
-  private readonly byOwner = new Map<string, Set<string>>();
+  private readonly indexFuncs: Record<string, IndexFunc>;
+  /** index name → index value → object keys */
+  private readonly indexes = new Map<string, Map<string, Set<string>>>();
   private readonly handlers: InformerHandler[] = [];
   private readonly scopes: string[];
   private readonly pendingScopes: Set<string>;
@@ -64,6 +98,8 @@ export class Informer {
     this.scopes = opts.namespaces?.length ? [...new Set(opts.namespaces)] : [""];
     this.pendingScopes = new Set(this.scopes);
     this.synced = new Promise((resolve) => (this.resolveSynced = resolve));
+    this.indexFuncs = { ...BUILTIN_INDEXES, ...opts.indexes };
+    for (const name of Object.keys(this.indexFuncs)) this.indexes.set(name, new Map());
   }
 
   on(handler: InformerHandler): void {
@@ -78,16 +114,21 @@ export class Informer {
     return this.cache.get(`${namespace}/${name}`);
   }
 
+  /** Objects of one namespace; undefined or "" = every namespace. */
   list(namespace?: string): KubeObject[] {
-    const all = [...this.cache.values()];
-    return namespace === undefined
-      ? all
-      : all.filter((o) => (o.metadata?.namespace ?? "") === namespace);
+    if (!namespace) return [...this.cache.values()];
+    return this.byIndex(NAMESPACE_INDEX, namespace);
   }
 
-  /** Cached objects that name `uid` among their ownerReferences. */
-  listByOwner(uid: string): KubeObject[] {
-    return [...(this.byOwner.get(uid) ?? [])].map((k) => this.cache.get(k)!).filter(Boolean);
+  /** Cached objects an index maps `value` to; an unknown index is a programming error. */
+  byIndex(index: string, value: string): KubeObject[] {
+    const byValue = this.indexes.get(index);
+    if (!byValue) throw new Error(`no index "${index}" on the ${this.type.plural} cache`);
+    return [...(byValue.get(value) ?? [])].map((k) => this.cache.get(k)!);
+  }
+
+  size(): number {
+    return this.cache.size;
   }
 
   start(): void {
@@ -156,7 +197,9 @@ export class Informer {
         { limit: 500, continue: cont, labelSelector: this.opts.labelSelector },
       );
       for (const item of page.items ?? []) {
-        items.push({ ...item, apiVersion: this.type.apiVersion, kind: this.type.kind });
+        items.push(
+          this.prepare({ ...item, apiVersion: this.type.apiVersion, kind: this.type.kind }),
+        );
       }
       rv = page.metadata?.resourceVersion ?? rv;
       cont = page.metadata?.continue || undefined;
@@ -243,7 +286,9 @@ export class Informer {
 
   /** Applies one watch event to the cache; returns the new resourceVersion. */
   private apply(event: { type: string; object: KubeObject }, rv: string): string {
-    const obj = event.object;
+    const obj = event.type === "BOOKMARK" || event.type === "ERROR"
+      ? event.object
+      : this.prepare(event.object);
     switch (event.type) {
       case "ADDED":
       case "MODIFIED": {
@@ -288,14 +333,23 @@ export class Informer {
     }
   }
 
+  /** What the cache keeps of an object as the apiserver sent it. */
+  private prepare(obj: KubeObject): KubeObject {
+    const trimmed = trimForCache(obj);
+    return this.opts.transform ? this.opts.transform(trimmed) : trimmed;
+  }
+
   private put(obj: KubeObject): void {
     const key = objectKey(obj);
     this.unindex(key);
     this.cache.set(key, obj);
-    for (const ref of obj.metadata?.ownerReferences ?? []) {
-      let keys = this.byOwner.get(ref.uid);
-      if (!keys) this.byOwner.set(ref.uid, keys = new Set());
-      keys.add(key);
+    for (const [name, fn] of Object.entries(this.indexFuncs)) {
+      const byValue = this.indexes.get(name)!;
+      for (const value of fn(obj)) {
+        let keys = byValue.get(value);
+        if (!keys) byValue.set(value, keys = new Set());
+        keys.add(key);
+      }
     }
   }
 
@@ -305,10 +359,15 @@ export class Informer {
   }
 
   private unindex(key: string): void {
-    for (const ref of this.cache.get(key)?.metadata?.ownerReferences ?? []) {
-      const keys = this.byOwner.get(ref.uid);
-      keys?.delete(key);
-      if (keys?.size === 0) this.byOwner.delete(ref.uid);
+    const obj = this.cache.get(key);
+    if (!obj) return;
+    for (const [name, fn] of Object.entries(this.indexFuncs)) {
+      const byValue = this.indexes.get(name)!;
+      for (const value of fn(obj)) {
+        const keys = byValue.get(value);
+        keys?.delete(key);
+        if (keys?.size === 0) byValue.delete(value);
+      }
     }
   }
 

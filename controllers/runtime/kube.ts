@@ -1,8 +1,13 @@
 // KubeClient over the apiserver's REST API (see transport.ts for why raw).
-import type * as k8s from "@kubernetes/client-node";
 import { resourcePath } from "./resources.ts";
-import { ApiTransport, type RequestThrottle } from "./transport.ts";
-import { type KubeClient, type KubeObject, NotFoundError, type ResourceType } from "./types.ts";
+import type { ApiTransport } from "./transport.ts";
+import {
+  type DeleteOptions,
+  type KubeClient,
+  type KubeObject,
+  NotFoundError,
+  type ResourceType,
+} from "./types.ts";
 
 const MERGE_PATCH = "application/merge-patch+json";
 
@@ -12,11 +17,7 @@ function withTypeMeta<T extends KubeObject>(type: ResourceType, obj: T): T {
 }
 
 export class RestKubeClient implements KubeClient {
-  readonly transport: ApiTransport;
-
-  constructor(kubeConfig: k8s.KubeConfig, throttle?: RequestThrottle) {
-    this.transport = new ApiTransport(kubeConfig, throttle);
-  }
+  constructor(readonly transport: ApiTransport) {}
 
   async get<T extends KubeObject>(
     type: ResourceType,
@@ -81,7 +82,7 @@ export class RestKubeClient implements KubeClient {
     type: ResourceType,
     namespace: string,
     name: string,
-    opts: { propagationPolicy?: "Background" | "Foreground" | "Orphan"; uid?: string } = {},
+    opts: DeleteOptions = {},
   ): Promise<void> {
     const body: Record<string, unknown> = {
       apiVersion: "v1",

@@ -15,9 +15,15 @@
 //   ...
 //   await mgr.stop();            // finish in-flight work, release lease, close everything
 //
-// Options not given fall back to: KUBECONFIG / in-cluster config, 4 workers,
-// a silent logger, the system clock.
-import * as k8s from "@kubernetes/client-node";
+// Options not given fall back to: KUBECONFIG / in-cluster config,
+// DEFAULT_WORKERS workers, a silent logger, the system clock.
+//
+// Reconcilers read from the informer caches (ctx.cache), write through the
+// REST client (ctx.client) and read live only where named (ctx.live). Workers
+// start once every cache has synced, so no reconcile sees a half-filled cache.
+import { AccessProvider } from "./access.ts";
+import { InformerCache, typeKey } from "./cache.ts";
+import { DEFAULT_QUEUE_BURST, DEFAULT_QUEUE_QPS, DEFAULT_WORKERS } from "./defaults.ts";
 import { KubeEventRecorder } from "./events.ts";
 import { type HealthServer, serveHealth } from "./health.ts";
 import { Informer } from "./informer.ts";
@@ -26,15 +32,19 @@ import { type LeaderElectionOptions, LeaderElector } from "./leader.ts";
 import { silentLogger, withFields } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { DefaultControllerRateLimiter, TokenBucket } from "./ratelimit.ts";
-import type {
-  Controller,
-  EventRecorder,
-  KubeClient,
-  KubeObject,
-  Logger,
-  PrimaryCache,
-  Request,
-  ResourceType,
+import { ApiTransport } from "./transport.ts";
+import {
+  type CacheReader,
+  ConflictError,
+  type Controller,
+  type EventRecorder,
+  type IndexFunc,
+  type KubeClient,
+  type KubeObject,
+  type Logger,
+  type ReconcileContext,
+  type Request,
+  type ResourceType,
 } from "./types.ts";
 import { parseRequestKey, requestKey, WorkQueue } from "./workqueue.ts";
 
@@ -42,7 +52,7 @@ export interface ManagerOptions {
   controllers: Controller[];
   /** Namespaces to watch; empty or omitted = all namespaces. */
   namespaces?: string[];
-  /** Concurrent reconciles across all controllers (default 4). */
+  /** Concurrent reconciles across all controllers (default DEFAULT_WORKERS). */
   workers?: number;
   /** Lease-based leader election, or false to lead at once (default false in-process). */
   leaderElection?: LeaderElectionOptions | false;
@@ -51,16 +61,14 @@ export interface ManagerOptions {
   logger?: Logger;
   /** The clock reconcilers see as ctx.now (tests inject a fake one). */
   now?: () => Date;
-  /** Defaults to loadFromDefault(): --kubeconfig, KUBECONFIG, ~/.kube/config or in-cluster. */
-  kubeConfig?: k8s.KubeConfig;
-  /** Override the API client (tests); informers still use kubeConfig. */
-  client?: KubeClient;
+  /** How to reach the apiserver; default: KUBECONFIG, ~/.kube/config or in-cluster. */
+  access?: AccessProvider;
   /** Override the event recorder (tests). */
   events?: EventRecorder;
-  /** API request throttle (client side): default 50 qps, burst 100. */
+  /** Client-side request throttle; 0 or absent = none (the apiserver's APF decides). */
   apiQps?: number;
   apiBurst?: number;
-  /** Work-queue retry limiter bucket: default 10 qps, burst 100. */
+  /** Work-queue retry limiter bucket (default DEFAULT_QUEUE_QPS / DEFAULT_QUEUE_BURST). */
   queueQps?: number;
   queueBurst?: number;
   /** Informer resync period (default 10 minutes; 0 = off). */
@@ -74,16 +82,12 @@ export interface RunningManager {
   ready: Promise<void>;
   /** Stops taking work, waits for in-flight reconciles, releases the lease, closes everything. */
   stop(): Promise<void>;
-  /** Read access to the informer cache of a type (undefined if nothing watches it). */
-  cache(type: ResourceType): PrimaryCache | undefined;
+  /** The informer caches, as reconcilers read them. */
+  cache: CacheReader;
   metrics: Metrics;
   /** The bound metrics address (when metricsAddr was set). */
   metricsAddr?: { hostname: string; port: number };
   isLeader(): boolean;
-}
-
-function typeKey(t: ResourceType): string {
-  return `${t.apiVersion}/${t.plural}`;
 }
 
 /** Keys a primary object maps to: the object itself. */
@@ -91,32 +95,38 @@ function selfRequest(kind: string, obj: KubeObject): Request {
   return { kind, namespace: obj.metadata?.namespace ?? "", name: obj.metadata?.name ?? "" };
 }
 
-/** Starts informers, workers (once leading) and the metrics server. */
-export function startManager(opts: ManagerOptions): Promise<RunningManager> {
-  try {
-    return Promise.resolve(buildManager(opts));
-  } catch (err) {
-    return Promise.reject(err);
-  }
+/** Starts informers, workers (once synced and leading) and the metrics server. */
+export async function startManager(opts: ManagerOptions): Promise<RunningManager> {
+  return buildManager(opts, opts.access ?? await AccessProvider.load());
 }
 
-function buildManager(opts: ManagerOptions): RunningManager {
+interface InformerSpec {
+  type: ResourceType;
+  labelSelector?: string;
+  transform?: (obj: KubeObject) => KubeObject;
+  indexes?: Record<string, IndexFunc>;
+}
+
+function buildManager(opts: ManagerOptions, access: AccessProvider): RunningManager {
   const log = opts.logger ?? silentLogger;
   const now = opts.now ?? (() => new Date());
-  const kubeConfig = opts.kubeConfig ?? (() => {
-    const kc = new k8s.KubeConfig();
-    kc.loadFromDefault();
-    return kc;
-  })();
   const metrics = new Metrics();
-  const restClient = new RestKubeClient(
-    kubeConfig,
-    new TokenBucket(opts.apiQps ?? 50, opts.apiBurst ?? 100),
+  const throttle = opts.apiQps
+    ? new TokenBucket(opts.apiQps, opts.apiBurst ?? opts.apiQps)
+    : undefined;
+  const transport = new ApiTransport(
+    access,
+    throttle,
+    (method, status) => metrics.apiResponse(method, status),
   );
-  const client = opts.client ?? restClient;
-  const events = opts.events ?? new KubeEventRecorder(client, log, now);
+  const restClient: KubeClient = new RestKubeClient(transport);
+  const recorder = opts.events ? undefined : new KubeEventRecorder(restClient, log, now);
+  const events = opts.events ?? recorder!;
   const queue = new WorkQueue({
-    limiter: new DefaultControllerRateLimiter({ qps: opts.queueQps, burst: opts.queueBurst }),
+    limiter: new DefaultControllerRateLimiter({
+      qps: opts.queueQps ?? DEFAULT_QUEUE_QPS,
+      burst: opts.queueBurst ?? DEFAULT_QUEUE_BURST,
+    }),
     metrics: { added: () => metrics.queueAdds++, retried: () => metrics.queueRetries++ },
   });
   metrics.queueDepth = () => queue.len();
@@ -128,37 +138,55 @@ function buildManager(opts: ManagerOptions): RunningManager {
     metrics.declareKind(c.kind);
   }
 
-  // One informer per resource type, shared by every controller that needs it.
+  // One informer per resource type, shared by every controller that reads it.
   const informers = new Map<string, Informer>();
-  const informerFor = (type: ResourceType, labelSelector?: string): Informer => {
-    const key = labelSelector ? `${typeKey(type)}?${labelSelector}` : typeKey(type);
-    let inf = informers.get(key);
-    if (!inf) {
-      inf = new Informer({
-        transport: restClient.transport,
-        type,
-        labelSelector,
+  const specs = new Map<string, InformerSpec>();
+  const declare = (spec: InformerSpec) => {
+    const key = typeKey(spec.type);
+    const seen = specs.get(key);
+    if (!seen) {
+      specs.set(key, { ...spec, indexes: { ...spec.indexes } });
+      return;
+    }
+    // One cache per type: every reader must agree on what it holds.
+    if (seen.labelSelector !== spec.labelSelector || seen.transform !== spec.transform) {
+      throw new Error(`${spec.type.plural} are watched with two different selectors or transforms`);
+    }
+    Object.assign(seen.indexes!, spec.indexes);
+  };
+  for (const c of opts.controllers) {
+    declare({ type: c.type, indexes: c.indexes });
+    for (const source of c.watches) declare(source);
+  }
+  for (const [key, spec] of specs) {
+    informers.set(
+      key,
+      new Informer({
+        transport,
+        type: spec.type,
+        labelSelector: spec.labelSelector,
+        transform: spec.transform,
+        indexes: spec.indexes,
         namespaces: opts.namespaces,
         resyncMs: opts.resyncMs ?? 10 * 60_000,
         log,
         metrics,
-      });
-      informers.set(key, inf);
-      metrics.declareResource(type.plural);
-    }
-    return inf;
-  };
+      }),
+    );
+    metrics.declareResource(spec.type.plural);
+  }
+  const cache = new InformerCache(informers);
+  metrics.cachedObjects = () => [...informers.values()].reduce((n, i) => n + i.size(), 0);
   const enqueue = (req: Request) => {
     if (req.name) queue.add(requestKey(req));
   };
   for (const c of opts.controllers) {
-    const primary = informerFor(c.type);
-    primary.on((_type, obj) => enqueue(selfRequest(c.kind, obj)));
+    informers.get(typeKey(c.type))!.on((_type, obj) => enqueue(selfRequest(c.kind, obj)));
     for (const source of c.watches) {
-      informerFor(source.type, source.labelSelector).on((_type, obj, old) => {
+      informers.get(typeKey(source.type))!.on((_type, obj, old) => {
         // Both old and new state may matter (e.g. an owner reference removed).
         for (const o of old && old !== obj ? [obj, old] : [obj]) {
-          for (const req of source.map(o, primary)) enqueue(req);
+          for (const req of source.map(o, cache)) enqueue(req);
         }
       });
     }
@@ -186,14 +214,29 @@ function buildManager(opts: ManagerOptions): RunningManager {
       return;
     }
     const reqLog = withFields(log, { kind: req.kind, namespace: req.namespace, name: req.name });
+    const ctx: ReconcileContext = {
+      cache,
+      live: restClient,
+      client: restClient,
+      events,
+      now,
+      log: reqLog,
+    };
     const started = performance.now();
     try {
-      const result = await controller.reconcile(req, { client, events, now, log: reqLog });
+      const result = await controller.reconcile(req, ctx);
       queue.forget(key);
       if (result?.requeueAfterMs !== undefined && result.requeueAfterMs >= 0) {
         queue.addAfter(key, result.requeueAfterMs);
       }
     } catch (err) {
+      if (err instanceof ConflictError) {
+        // Observed a stale copy: look again once the cache has caught up.
+        metrics.reconcileConflict(req.kind);
+        reqLog.debug("conflict, requeued", { error: err.message });
+        queue.addRateLimited(key);
+        return;
+      }
       metrics.reconcileError(req.kind);
       reqLog.error("reconcile failed", { error: err, retries: queue.numRequeues(key) });
       queue.addRateLimited(key);
@@ -213,22 +256,28 @@ function buildManager(opts: ManagerOptions): RunningManager {
     }
   };
   let workers: Promise<void>[] = [];
-  const startWorkers = () => {
-    log.info("starting workers", { workers: opts.workers ?? 4 });
-    workers = Array.from({ length: Math.max(1, opts.workers ?? 4) }, () => workerLoop());
+  let stopping = false;
+  let onStop!: () => void;
+  const stopRequested = new Promise<void>((resolve) => (onStop = resolve));
+  let workersStarted: Promise<void> = Promise.resolve();
+  const startWorkers = async () => {
+    await Promise.race([ready, stopRequested]);
+    if (stopping) return;
+    const count = Math.max(1, opts.workers ?? DEFAULT_WORKERS);
+    log.info("starting workers", { workers: count });
+    workers = Array.from({ length: count }, () => workerLoop());
   };
 
   // --- leadership ---
   let elector: LeaderElector | undefined;
   let leadership: Promise<void> = Promise.resolve();
-  let stopping = false;
   if (opts.leaderElection) {
-    elector = new LeaderElector(client, opts.leaderElection, log);
+    elector = new LeaderElector(restClient, opts.leaderElection, log);
     const el = elector;
     leadership = (async () => {
       if (!(await el.acquire())) return;
       metrics.leader = 1;
-      startWorkers();
+      workersStarted = startWorkers(); // the lease is renewed meanwhile
       const outcome = await el.holdLease();
       metrics.leader = 0;
       if (outcome === "lost" && !stopping) {
@@ -238,30 +287,33 @@ function buildManager(opts: ManagerOptions): RunningManager {
     })();
   } else {
     metrics.leader = 1;
-    startWorkers();
+    workersStarted = startWorkers();
   }
 
   let stopped: Promise<void> | undefined;
   const stop = () =>
     stopped ??= (async () => {
       stopping = true;
+      onStop();
       log.info("stopping manager");
       elector?.stop();
       await queue.drain();
+      await workersStarted;
       await Promise.all(workers);
       await leadership;
       await elector?.release();
       metrics.leader = 0;
       await Promise.all([...informers.values()].map((i) => i.stop()));
+      await recorder?.flush();
       await health?.shutdown();
-      await restClient.transport.close();
+      await transport.close();
       log.info("manager stopped");
     })();
 
   return {
     ready,
     stop,
-    cache: (type) => informers.get(typeKey(type)),
+    cache,
     metrics,
     metricsAddr: health?.addr,
     isLeader: () => elector ? elector.isLeader() : true,

@@ -16,12 +16,26 @@ function escapeLabel(value: string): string {
 export class Metrics {
   /** Read at scrape time from the work queue. */
   queueDepth: () => number = () => 0;
+  /** Read at scrape time from the informers. */
+  cachedObjects: () => number = () => 0;
   queueAdds = 0;
   queueRetries = 0;
   leader = 0;
   private reconcileDurations = new Map<string, Histogram>();
   private reconcileErrors = new Map<string, number>();
   private watchRestarts = new Map<string, number>();
+  private reconcileConflicts = new Map<string, number>();
+  /** "METHOD code" → responses */
+  private apiResponses = new Map<string, number>();
+
+  apiResponse(method: string, status: number): void {
+    const key = `${method} ${status}`;
+    this.apiResponses.set(key, (this.apiResponses.get(key) ?? 0) + 1);
+  }
+
+  reconcileConflict(kind: string): void {
+    this.reconcileConflicts.set(kind, (this.reconcileConflicts.get(kind) ?? 0) + 1);
+  }
 
   observeReconcile(kind: string, seconds: number): void {
     let h = this.reconcileDurations.get(kind);
@@ -48,6 +62,7 @@ export class Metrics {
   /** Makes series with a label appear (at zero) before anything happened. */
   declareKind(kind: string): void {
     if (!this.reconcileErrors.has(kind)) this.reconcileErrors.set(kind, 0);
+    if (!this.reconcileConflicts.has(kind)) this.reconcileConflicts.set(kind, 0);
     if (!this.reconcileDurations.has(kind)) {
       this.reconcileDurations.set(kind, {
         counts: DURATION_BUCKETS.map(() => 0),
@@ -97,6 +112,25 @@ export class Metrics {
     for (const [resource, n] of this.watchRestarts) {
       out.push(`kubetask_watch_restarts_total{resource="${escapeLabel(resource)}"} ${n}`);
     }
+    family(
+      "kubetask_reconcile_conflicts_total",
+      "counter",
+      "Reconciles that met a stale resourceVersion and were requeued, by kind.",
+    );
+    for (const [kind, n] of this.reconcileConflicts) {
+      out.push(`kubetask_reconcile_conflicts_total{kind="${escapeLabel(kind)}"} ${n}`);
+    }
+    family(
+      "kubetask_api_requests_total",
+      "counter",
+      "Requests this process sent to the apiserver, by method and HTTP status code.",
+    );
+    for (const [key, n] of [...this.apiResponses].sort()) {
+      const [method, code] = key.split(" ");
+      out.push(`kubetask_api_requests_total{method="${method}",code="${code}"} ${n}`);
+    }
+    family("kubetask_cached_objects", "gauge", "Objects held in the informer caches.");
+    out.push(`kubetask_cached_objects ${this.cachedObjects()}`);
     family("kubetask_leader", "gauge", "1 while this process holds the leader lease.");
     out.push(`kubetask_leader ${this.leader}`);
     return out.join("\n") + "\n";

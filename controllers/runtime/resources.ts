@@ -1,38 +1,19 @@
-// The resource types the operator reads and writes, named once.
+// The resource types the operator reads and writes, named once. Our own kinds
+// come from the kind registry (api/kinds.ts) that also generates the CRDs.
+import { API_VERSION } from "../../api/v1alpha1/index.ts";
+import { kindDefinition } from "../../api/kinds.ts";
 import type { ResourceType } from "./types.ts";
 
-const KUBETASK = "kubetask.io/v1alpha1";
+function kubetaskResource(kind: string): ResourceType {
+  const def = kindDefinition(kind);
+  return { apiVersion: API_VERSION, kind: def.kind, plural: def.plural, namespaced: true };
+}
 
-export const TaskResource: ResourceType = {
-  apiVersion: KUBETASK,
-  kind: "Task",
-  plural: "tasks",
-  namespaced: true,
-};
-export const CronTaskResource: ResourceType = {
-  apiVersion: KUBETASK,
-  kind: "CronTask",
-  plural: "crontasks",
-  namespaced: true,
-};
-export const AgentResource: ResourceType = {
-  apiVersion: KUBETASK,
-  kind: "Agent",
-  plural: "agents",
-  namespaced: true,
-};
-export const ContextResource: ResourceType = {
-  apiVersion: KUBETASK,
-  kind: "Context",
-  plural: "contexts",
-  namespaced: true,
-};
-export const KubeTaskConfigResource: ResourceType = {
-  apiVersion: KUBETASK,
-  kind: "KubeTaskConfig",
-  plural: "kubetaskconfigs",
-  namespaced: true,
-};
+export const TaskResource = kubetaskResource("Task");
+export const CronTaskResource = kubetaskResource("CronTask");
+export const AgentResource = kubetaskResource("Agent");
+export const ContextResource = kubetaskResource("Context");
+export const KubeTaskConfigResource = kubetaskResource("KubeTaskConfig");
 
 export const JobResource: ResourceType = {
   apiVersion: "batch/v1",
@@ -63,6 +44,12 @@ export const EventResource: ResourceType = {
   kind: "Event",
   plural: "events",
   namespaced: true,
+};
+export const CustomResourceDefinitionResource: ResourceType = {
+  apiVersion: "apiextensions.k8s.io/v1",
+  kind: "CustomResourceDefinition",
+  plural: "customresourcedefinitions",
+  namespaced: false,
 };
 export const LeaseResource: ResourceType = {
   apiVersion: "coordination.k8s.io/v1",

@@ -1,13 +1,8 @@
-// Raw HTTP to the apiserver with credentials and TLS taken from client-node.
-//
-// client-node reads the kubeconfig (file, KUBECONFIG, in-cluster) and knows
-// the auth plugins; we take the resulting CA, client certificate and headers
-// from it and send requests with Deno's own fetch. Two reasons: the KubeClient
-// needs paths built from a ResourceType (status subresource included), and
-// the informer needs a watch stream that ends when the connection drops —
-// client-node's undici transport under Deno keeps a watch body open forever
-// after the apiserver dies, so an informer on top of it would stall silently.
-import type * as k8s from "@kubernetes/client-node";
+// Raw HTTP to the apiserver with Deno's own fetch, authenticated with what
+// access.ts resolved. Raw because the KubeClient needs paths built from a
+// ResourceType (status subresource included), and the informer needs a watch
+// stream that ends when the connection drops.
+import type { AccessProvider, ClusterAccess } from "./access.ts";
 import { AlreadyExistsError, ConflictError, NotFoundError } from "./types.ts";
 
 /** Any apiserver error that is not one of the mapped classes in types.ts. */
@@ -40,30 +35,33 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+export const USER_AGENT = "kubetask-operator";
+
 export interface RawResponse {
   status: number;
   text(): Promise<string>;
   stream(): ReadableStream<Uint8Array> | undefined;
 }
 
-/** What client-node's applyToHTTPSOptions fills in. */
-interface HttpsOptions {
-  ca?: Uint8Array;
-  cert?: Uint8Array;
-  key?: Uint8Array;
-  headers?: Record<string, string>;
-  auth?: string;
-}
+/** Called once per response (for the request counter on /metrics). */
+export type ResponseObserver = (method: string, status: number) => void;
 
-const decoder = new TextDecoder();
-const asText = (
-  b: Uint8Array | string | undefined,
-) => (b === undefined || typeof b === "string" ? b : decoder.decode(b));
+/** Times a request refused with 429 is sent again, honouring Retry-After. */
+const MAX_TOO_MANY_REQUESTS_RETRIES = 3;
+
+function tlsIdentity(a: ClusterAccess): string {
+  return `${a.caData ?? ""}\n${a.certData ?? ""}\n${a.keyData ?? ""}`;
+}
 
 export class ApiTransport {
   private httpClient: Deno.HttpClient | undefined;
+  private httpClientTls = "";
 
-  constructor(readonly kubeConfig: k8s.KubeConfig, private readonly throttle?: RequestThrottle) {}
+  constructor(
+    readonly access: AccessProvider,
+    private readonly throttle?: RequestThrottle,
+    private readonly observe?: ResponseObserver,
+  ) {}
 
   /** Closes pooled connections (call once the operator stops). */
   close(): Promise<void> {
@@ -74,42 +72,67 @@ export class ApiTransport {
 
   /** Sends a request and returns the response whatever its status. */
   async send(method: string, path: string, opts: RequestOptions = {}): Promise<RawResponse> {
-    const cluster = this.kubeConfig.getCurrentCluster();
-    if (!cluster) throw new Error("kubeconfig has no current cluster");
-    const url = new URL(cluster.server.replace(/\/$/, "") + path);
+    let unauthorizedRetried = false;
+    for (let attempt = 0;; attempt++) {
+      const res = await this.sendOnce(method, path, opts);
+      if (res.status === 401 && !unauthorizedRetried) {
+        unauthorizedRetried = true;
+        if (await this.access.refreshAfterUnauthorized()) {
+          await res.body?.cancel();
+          continue;
+        }
+      }
+      if (res.status === 429 && attempt < MAX_TOO_MANY_REQUESTS_RETRIES) {
+        // API Priority and Fairness rejected it: the server says when to come back.
+        const seconds = Number(res.headers.get("Retry-After") ?? "1");
+        await res.body?.cancel();
+        await new Promise((r) => setTimeout(r, Math.min(Math.max(seconds, 0.1), 10) * 1000));
+        continue;
+      }
+      return { status: res.status, text: () => res.text(), stream: () => res.body ?? undefined };
+    }
+  }
+
+  private async sendOnce(method: string, path: string, opts: RequestOptions): Promise<Response> {
+    const access = await this.access.current();
+    const url = new URL(access.server + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) {
       if (v !== undefined) url.searchParams.set(k, String(v));
     }
     const isWatch = !!opts.query?.watch;
     if (this.throttle) await this.throttle.wait();
-    // Re-read per request: tokens from files and auth plugins rotate.
-    const https: HttpsOptions = {};
-    await this.kubeConfig.applyToHTTPSOptions(
-      https as Parameters<k8s.KubeConfig["applyToHTTPSOptions"]>[0],
-    );
-    const headers = new Headers({ Accept: "application/json" });
-    for (const [k, v] of Object.entries(https.headers ?? {})) headers.set(k, String(v));
-    if (https.auth) headers.set("Authorization", `Basic ${btoa(https.auth)}`);
+    const headers = new Headers({ Accept: "application/json", "User-Agent": USER_AGENT });
+    for (const [k, v] of Object.entries(access.headers)) headers.set(k, v);
     if (opts.body !== undefined) {
       headers.set("Content-Type", opts.contentType ?? "application/json");
     }
-    // HTTP/1.1 only: Deno's HTTP/2 client aborts the whole process on a GOAWAY
-    // racing open streams (seen when the apiserver restarts under live watches).
-    this.httpClient ??= Deno.createHttpClient({
-      http1: true,
-      http2: false,
-      caCerts: https.ca ? [asText(https.ca)!] : undefined,
-      cert: asText(https.cert),
-      key: asText(https.key),
-    } as Deno.CreateHttpClientOptions);
     const res = await fetch(url, {
       method,
       headers,
       body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
       signal: isWatch ? opts.signal : withRequestTimeout(opts.signal),
-      client: this.httpClient,
+      client: this.clientFor(access),
     });
-    return { status: res.status, text: () => res.text(), stream: () => res.body ?? undefined };
+    this.observe?.(method, res.status);
+    return res;
+  }
+
+  /** One pooled client per TLS identity (an exec plugin may rotate the client certificate). */
+  private clientFor(access: ClusterAccess): Deno.HttpClient {
+    const tls = tlsIdentity(access);
+    if (this.httpClient && this.httpClientTls === tls) return this.httpClient;
+    this.httpClient?.close();
+    // HTTP/1.1 only: Deno's HTTP/2 client aborts the whole process on a GOAWAY
+    // racing open streams (seen when the apiserver restarts under live watches).
+    this.httpClient = Deno.createHttpClient({
+      http1: true,
+      http2: false,
+      caCerts: access.caData ? [access.caData] : undefined,
+      cert: access.certData,
+      key: access.keyData,
+    } as Deno.CreateHttpClientOptions);
+    this.httpClientTls = tls;
+    return this.httpClient;
   }
 
   /** Sends a request and returns the parsed JSON body; non-2xx statuses throw mapped errors. */

@@ -1,9 +1,10 @@
 // The contract between the controller runtime and the reconcilers.
 //
-// A reconciler is handed only a key; it reads current state through the
-// KubeClient (level-triggered), computes desired state with pure functions and
-// applies it. Returning requeueAfterMs schedules time-based work (TTL, cron);
-// throwing re-queues the key with per-item exponential backoff.
+// A reconciler is handed only a key. It observes current state from the
+// informer caches (level-triggered), plans the desired state with pure
+// functions and hands the plan to the shared apply layer (apply.ts).
+// Returning requeueAfterMs schedules time-based work (TTL, cron); throwing
+// re-queues the key with per-item exponential backoff.
 
 /** A Kubernetes object as JSON; typed views come from api/ schemas. */
 export interface KubeObject {
@@ -62,11 +63,18 @@ export class NotFoundError extends Error {}
 export class ConflictError extends Error {}
 export class AlreadyExistsError extends Error {}
 
+export interface DeleteOptions {
+  propagationPolicy?: "Background" | "Foreground" | "Orphan";
+  /** Precondition: delete only the object with this uid (not a re-created namesake). */
+  uid?: string;
+}
+
 /**
- * The one small client layer every reconciler writes through. Reads go to the
- * apiserver (or an informer cache); errors are mapped to the classes above.
+ * Reads straight from the apiserver. Reconcilers get it as `ctx.live` and use
+ * it only where the cache has no copy (a user's ConfigMap) or cannot be
+ * trusted (confirming that an object we created is really gone).
  */
-export interface KubeClient {
+export interface LiveReader {
   get<T extends KubeObject>(
     type: ResourceType,
     namespace: string,
@@ -77,6 +85,10 @@ export interface KubeClient {
     namespace: string,
     opts?: { labelSelector?: string },
   ): Promise<T[]>;
+}
+
+/** Writes go to the apiserver; errors are mapped to the classes above. */
+export interface KubeWriter {
   create<T extends KubeObject>(type: ResourceType, obj: T): Promise<T>;
   /** Merge patch (RFC 7386) of the main resource. */
   patch<T extends KubeObject>(
@@ -88,27 +100,43 @@ export interface KubeClient {
   /** Replace the status subresource; throws ConflictError on a stale resourceVersion. */
   updateStatus<T extends KubeObject>(type: ResourceType, obj: T): Promise<T>;
   /** Deletes with propagationPolicy Background unless told otherwise; absent is not an error. */
-  delete(
-    type: ResourceType,
-    namespace: string,
-    name: string,
-    opts?: { propagationPolicy?: "Background" | "Foreground" | "Orphan"; uid?: string },
-  ): Promise<void>;
+  delete(type: ResourceType, namespace: string, name: string, opts?: DeleteOptions): Promise<void>;
 }
 
-/** Records core/v1 Events about an object (deduplicated by the implementation). */
+/** The REST client: live reads and writes (leader election, tools, tests). */
+export interface KubeClient extends LiveReader, KubeWriter {}
+
+/** Built-in indexes every informer keeps. */
+export const NAMESPACE_INDEX = "namespace";
+/** Objects by the uid of each of their ownerReferences. */
+export const OWNER_INDEX = "owner";
+
+/** An index function: the values under which an object is found. */
+export type IndexFunc = (obj: KubeObject) => string[];
+
+/**
+ * Reads from the informer caches: synchronous, no API request. Objects are
+ * shared with the cache and must never be mutated. Reading a type nothing
+ * watches is a programming error and throws.
+ */
+export interface CacheReader {
+  get<T extends KubeObject>(type: ResourceType, namespace: string, name: string): T | undefined;
+  /** Objects of a namespace ("" = all namespaces). */
+  list<T extends KubeObject>(type: ResourceType, namespace: string): T[];
+  /** Objects an index maps `value` to (NAMESPACE_INDEX, OWNER_INDEX or a controller's own). */
+  byIndex<T extends KubeObject>(type: ResourceType, index: string, value: string): T[];
+}
+
+/** Records core/v1 Events about an object: queued, written in the background, never throws. */
 export interface EventRecorder {
-  event(
-    obj: KubeObject,
-    type: "Normal" | "Warning",
-    reason: string,
-    message: string,
-  ): Promise<void>;
+  event(obj: KubeObject, type: "Normal" | "Warning", reason: string, message: string): void;
 }
 
-/** Everything a reconciler may use: injected so tests can pass a fixed clock. */
+/** Everything a reconciler may use: injected so tests can pass fakes and a fixed clock. */
 export interface ReconcileContext {
-  client: KubeClient;
+  cache: CacheReader;
+  live: LiveReader;
+  client: KubeWriter;
   events: EventRecorder;
   now: () => Date;
   log: Logger;
@@ -122,32 +150,33 @@ export interface Logger {
 }
 
 /**
- * How changes to some resource map to keys of a controller's kind. The
- * primary kind maps to itself; owned objects map to their controller owner;
- * referenced objects (Agent, Context) map through an index.
+ * How changes to some resource map to keys of a controller's kind. Owned
+ * objects map to their controller owner; referenced objects (Agent, Context)
+ * map through the cache of the primary kind.
  */
 export interface WatchSource {
   type: ResourceType;
   /** Watch (and cache) only objects matching this label selector, e.g. our own Jobs. */
   labelSelector?: string;
   /**
-   * Keys to enqueue for a changed object (may be empty). `cache` lists objects
-   * of the controller's primary kind from the informer cache, so a referenced
-   * object (an Agent) can find the Tasks that name it without an API call.
+   * What the cache keeps of each object (e.g. a Job without its pod
+   * template). Part of the informer's identity: two sources of one type and
+   * selector must agree on it.
    */
-  map(obj: KubeObject, cache: PrimaryCache): Request[];
-}
-
-/** Read-only view of the informer cache of a controller's primary kind. */
-export interface PrimaryCache {
-  list(namespace?: string): KubeObject[];
+  transform?: (obj: KubeObject) => KubeObject;
+  /** Extra indexes on this type's cache, by name. */
+  indexes?: Record<string, IndexFunc>;
+  /** Keys to enqueue for a changed object (may be empty). */
+  map(obj: KubeObject, cache: CacheReader): Request[];
 }
 
 export interface Controller {
   /** The kind it reconciles, e.g. "Task"; also the first part of queue keys. */
   kind: string;
   type: ResourceType;
-  /** Extra sources beyond the primary type. */
+  /** Extra indexes on the primary kind's cache. */
+  indexes?: Record<string, IndexFunc>;
+  /** Extra sources beyond the primary type; everything watched is readable from ctx.cache. */
   watches: WatchSource[];
   reconcile(req: Request, ctx: ReconcileContext): Promise<Result>;
 }

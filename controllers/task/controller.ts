@@ -1,95 +1,102 @@
-// The Task controller: what it watches and how changes map to Task keys.
-import type {
-  Controller,
-  KubeObject,
-  PrimaryCache,
-  Request,
-  WatchSource,
-} from "../runtime/types.ts";
+// The Task controller: what it watches, what its caches keep, and how changes
+// map to Task keys.
+import { controllerOf } from "../runtime/owners.ts";
 import {
   AgentResource,
-  ConfigMapResource,
   ContextResource,
   JobResource,
   KubeTaskConfigResource,
   TaskResource,
 } from "../runtime/resources.ts";
+import type {
+  CacheReader,
+  Controller,
+  KubeObject,
+  Request,
+  WatchSource,
+} from "../runtime/types.ts";
+import { DEFAULT_JOB_SETTINGS, type JobSettings } from "./job.ts";
 import { TASK_LABEL } from "./names.ts";
-import { DEFAULT_AGENT_NAME, reconcileTask } from "./reconciler.ts";
+import { DEFAULT_AGENT_NAME } from "./observe.ts";
+import { reconcileTask } from "./reconciler.ts";
+import { isFinished } from "./status.ts";
 import { KUBETASK_CONFIG_NAME } from "./ttl.ts";
 
 const KIND = "Task";
 
-function taskKey(namespace: string, name: string): Request {
-  return { kind: KIND, namespace, name };
+/** Task cache index: "<namespace>/<agent name>" of the Agent a Task runs with. */
+export const AGENT_INDEX = "agent";
+
+function agentKey(namespace: string | undefined, agentName: string | undefined): string {
+  return `${namespace ?? ""}/${agentName || DEFAULT_AGENT_NAME}`;
 }
 
 function keyOf(task: KubeObject): Request {
-  return taskKey(task.metadata?.namespace ?? "", task.metadata?.name ?? "");
+  return { kind: KIND, namespace: task.metadata?.namespace ?? "", name: task.metadata?.name ?? "" };
 }
 
-/** Jobs and ConfigMaps map to the Task that controls them. */
-export function mapOwnedToTask(obj: KubeObject): Request[] {
-  const owner = obj.metadata?.ownerReferences?.find((ref) =>
-    ref.controller && ref.kind === KIND && ref.apiVersion.startsWith("kubetask.io/")
-  );
-  return owner ? [taskKey(obj.metadata?.namespace ?? "", owner.name)] : [];
+/** Agents and Contexts are read only to start a Job: afterwards they no longer matter. */
+const notStarted = (task: KubeObject) => !task.status?.jobName && !isFinished(task.status?.phase);
+
+/** Jobs map to the Task that controls them. */
+export function mapJobToTask(job: KubeObject): Request[] {
+  const ref = controllerOf(job, TaskResource);
+  return ref ? [{ kind: KIND, namespace: job.metadata?.namespace ?? "", name: ref.name }] : [];
 }
 
-/** An Agent maps to the Tasks in its namespace that name it (agentRef defaults to "default"). */
-export function mapAgentToTasks(agent: KubeObject, cache: PrimaryCache): Request[] {
-  const name = agent.metadata?.name;
-  return cache.list(agent.metadata?.namespace)
-    .filter((task) => (task.spec?.agentRef || DEFAULT_AGENT_NAME) === name)
-    .map(keyOf);
+/** An Agent matters to the Tasks that run with it and have not started their Job. */
+export function mapAgentToTasks(agent: KubeObject, cache: CacheReader): Request[] {
+  const key = agentKey(agent.metadata?.namespace, agent.metadata?.name);
+  return cache.byIndex(TaskResource, AGENT_INDEX, key).filter(notStarted).map(keyOf);
 }
 
-function isUnfinished(task: KubeObject): boolean {
-  const phase = task.status?.phase;
-  return phase !== "Completed" && phase !== "Failed";
-}
-
-/**
- * A Context maps to the Tasks that reference it directly and, because Agents
- * are not cached here, to every unfinished Task in its namespace (which
- * covers Contexts referenced through an Agent).
- */
-export function mapContextToTasks(context: KubeObject, cache: PrimaryCache): Request[] {
+/** A Context matters to not-yet-started Tasks naming it, directly or through their Agent. */
+export function mapContextToTasks(context: KubeObject, cache: CacheReader): Request[] {
   const name = context.metadata?.name;
   const namespace = context.metadata?.namespace ?? "";
-  const keys = new Map<string, Request>();
-  for (const task of cache.list()) {
-    const taskNs = task.metadata?.namespace ?? "";
-    const refersToIt = (task.spec?.contexts ?? []).some((m: { name: string; namespace?: string }) =>
-      m.name === name && (m.namespace || taskNs) === namespace
-    );
-    if (refersToIt || (taskNs === namespace && isUnfinished(task))) {
-      const key = keyOf(task);
-      keys.set(`${key.namespace}/${key.name}`, key);
-    }
-  }
-  return [...keys.values()];
+  const names = (mounts: { name: string; namespace?: string }[] | undefined, home: string) =>
+    (mounts ?? []).some((m) => m.name === name && (m.namespace || home) === namespace);
+  return cache.list(TaskResource, "").filter((task) => {
+    if (!notStarted(task)) return false;
+    const home = task.metadata?.namespace ?? "";
+    if (names(task.spec?.contexts, home)) return true;
+    const agentName = task.spec?.agentRef || DEFAULT_AGENT_NAME;
+    return names(cache.get(AgentResource, home, agentName)?.spec?.contexts, home);
+  }).map(keyOf);
 }
 
 /** The namespace's KubeTaskConfig "default" sets the TTL of every Task there. */
-export function mapConfigToTasks(config: KubeObject, cache: PrimaryCache): Request[] {
+export function mapConfigToTasks(config: KubeObject, cache: CacheReader): Request[] {
   if (config.metadata?.name !== KUBETASK_CONFIG_NAME) return [];
-  return cache.list(config.metadata?.namespace).map(keyOf);
+  return cache.list(TaskResource, config.metadata?.namespace ?? "").map(keyOf);
+}
+
+/** What the Job cache keeps: identity and status, not the pod template. */
+export function jobForCache(job: KubeObject): KubeObject {
+  const { template: _template, ...spec } = job.spec ?? {};
+  return { ...job, spec };
 }
 
 const watches: WatchSource[] = [
-  // Only our own Jobs and ConfigMaps (they carry the Task label): a cluster's
-  // other ConfigMaps and Jobs are never cached.
-  { type: JobResource, labelSelector: TASK_LABEL, map: mapOwnedToTask },
-  { type: ConfigMapResource, labelSelector: TASK_LABEL, map: mapOwnedToTask },
+  // Only our own Jobs (they carry the Task label): a cluster's other Jobs are
+  // never cached. The Task's ConfigMap is not watched: nothing reads it back.
+  { type: JobResource, labelSelector: TASK_LABEL, transform: jobForCache, map: mapJobToTask },
   { type: AgentResource, map: mapAgentToTasks },
   { type: ContextResource, map: mapContextToTasks },
   { type: KubeTaskConfigResource, map: mapConfigToTasks },
 ];
 
-export const taskController: Controller = {
-  kind: KIND,
-  type: TaskResource,
-  watches,
-  reconcile: reconcileTask,
-};
+export function createTaskController(settings: JobSettings = DEFAULT_JOB_SETTINGS): Controller {
+  return {
+    kind: KIND,
+    type: TaskResource,
+    indexes: {
+      [AGENT_INDEX]: (task) => [agentKey(task.metadata?.namespace, task.spec?.agentRef)],
+    },
+    watches,
+    reconcile: (req, ctx) => reconcileTask(req, ctx, settings),
+  };
+}
+
+/** The Task controller with default settings. */
+export const taskController: Controller = createTaskController();

@@ -3,7 +3,8 @@
 import type { V1Container, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import type { GitContext } from "../../api/v1alpha1/index.ts";
 
-export const GIT_IMAGE = "alpine/git:latest";
+/** Default image of the clone init container; clusters that mirror images set --git-image. */
+export const DEFAULT_GIT_IMAGE = "alpine/git:latest";
 const CHECKOUT_DIR = "/kubetask/git";
 const SECRET_DIR = "/kubetask/git-secret";
 
@@ -34,7 +35,12 @@ export interface GitMountPlan {
 }
 
 /** Init container, volumes and the agent's mount for the index-th Git context. */
-export function gitMountPlan(index: number, git: GitContext, mountPath: string): GitMountPlan {
+export function gitMountPlan(
+  index: number,
+  git: GitContext,
+  mountPath: string,
+  image: string,
+): GitMountPlan {
   const volume = `git-${index}`;
   const secretVolume = `git-${index}-secret`;
   const volumeMounts: V1VolumeMount[] = [{ name: volume, mountPath: CHECKOUT_DIR }];
@@ -50,7 +56,7 @@ export function gitMountPlan(index: number, git: GitContext, mountPath: string):
   return {
     initContainer: {
       name: `git-clone-${index}`,
-      image: GIT_IMAGE,
+      image,
       command: ["sh", "-c", CLONE_SCRIPT],
       env: [
         { name: "GIT_REPOSITORY", value: git.repository },

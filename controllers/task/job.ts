@@ -1,44 +1,39 @@
 // Pure builders for what a Task runs as: the ConfigMap with task.md and the
-// mounted context files, and the Job whose single pod runs the agent.
+// mounted context files, and the Job whose single pod runs the agent. The
+// apply layer makes the Task their controller owner.
 import type {
   V1ConfigMap,
   V1Container,
   V1EnvVar,
   V1Job,
   V1KeyToPath,
-  V1OwnerReference,
   V1Volume,
   V1VolumeMount,
 } from "@kubernetes/client-node";
 import {
   type Agent,
-  API_VERSION,
   DEFAULT_AGENT_IMAGE,
   type HumanInTheLoop,
   type Task,
 } from "../../api/v1alpha1/index.ts";
 import type { ResolvedContext } from "./contexts.ts";
-import { gitMountPlan } from "./git.ts";
+import { DEFAULT_GIT_IMAGE, gitMountPlan } from "./git.ts";
 import { configMapNameFor, jobNameFor, TASK_LABEL, taskLabelValue } from "./names.ts";
 import { humanInTheLoopCommand } from "./shell.ts";
 import { type AppendedContext, buildTaskMd } from "./taskmd.ts";
+
+/** What the operator's flags decide about the Jobs it builds. */
+export interface JobSettings {
+  /** Image of the init container that clones Git contexts. */
+  gitImage: string;
+}
+
+export const DEFAULT_JOB_SETTINGS: JobSettings = { gitImage: DEFAULT_GIT_IMAGE };
 
 export const TASK_MD_KEY = "task.md";
 const CONTEXT_VOLUME = "task-context";
 const WORKSPACE_VOLUME = "workspace";
 const AGENT_CONTAINER = "agent";
-
-/** The Task as the controller owner of the objects it creates (GC cascades). */
-export function ownerReferenceTo(task: Task): V1OwnerReference {
-  return {
-    apiVersion: API_VERSION,
-    kind: "Task",
-    name: task.metadata.name ?? "",
-    uid: task.metadata.uid ?? "",
-    controller: true,
-    blockOwnerDeletion: true,
-  };
-}
 
 /** Task.spec.humanInTheLoop overrides the Agent's. */
 export function effectiveHumanInTheLoop(task: Task, agent: Agent): HumanInTheLoop | undefined {
@@ -128,7 +123,6 @@ export function buildContextConfigMap(
       name: configMapNameFor(name),
       namespace: task.metadata.namespace,
       labels: { [TASK_LABEL]: taskLabelValue(name) },
-      ownerReferences: [ownerReferenceTo(task)],
     },
     data: plan.data,
     ...(Object.keys(plan.binaryData).length > 0 ? { binaryData: plan.binaryData } : {}),
@@ -174,14 +168,19 @@ function commandOf(task: Task, agent: Agent): string[] | undefined {
 }
 
 /** The Job running `agent` for `task`; call agentProblem first. */
-export function buildAgentJob(task: Task, agent: Agent, contexts: ResolvedContext[]): V1Job {
+export function buildAgentJob(
+  task: Task,
+  agent: Agent,
+  contexts: ResolvedContext[],
+  settings: JobSettings = DEFAULT_JOB_SETTINGS,
+): V1Job {
   const name = task.metadata.name ?? "";
   const namespace = task.metadata.namespace ?? "";
   const workspaceDir = workspaceOf(agent);
   const plan = planContextVolume(task, workspaceDir, contexts);
   const creds = credentialsOf(agent);
   const git = contexts.flatMap((ctx, i) =>
-    ctx.kind === "git" ? [gitMountPlan(i, ctx.git, ctx.mountPath)] : []
+    ctx.kind === "git" ? [gitMountPlan(i, ctx.git, ctx.mountPath, settings.gitImage)] : []
   );
   const command = commandOf(task, agent);
   const scheduling = agent.spec.podSpec?.scheduling;
@@ -212,7 +211,6 @@ export function buildAgentJob(task: Task, agent: Agent, contexts: ResolvedContex
       name: jobNameFor(name),
       namespace,
       labels,
-      ownerReferences: [ownerReferenceTo(task)],
     },
     spec: {
       backoffLimit: 0,

@@ -3,11 +3,9 @@
 import { kubectl } from "../env.ts";
 import { renderCrdFiles } from "../../../api/crdgen/render.ts";
 
-const crdsDir = new URL("../../../crds/", import.meta.url).pathname;
-
-/** Applies crds/ and waits until the apiserver serves every kind. */
+/** Applies the generated CRDs and waits until the apiserver serves every kind. */
 export async function installCrds(): Promise<void> {
-  await kubectl(["apply", "-f", crdsDir]);
+  await kubectl(["apply", "-f", "-"], [...renderCrdFiles().values()].join("\n---\n"));
   const names = [...renderCrdFiles().keys()].map((file) => `crd/${file.replace(/\.yaml$/, "")}`);
   await kubectl(["wait", "--for", "condition=Established", "--timeout=60s", ...names]);
 }

@@ -5,10 +5,10 @@
 // particular did not resume scheduling afterwards), so this test starts a
 // private control plane of its own instead of touching the shared one.
 import assert from "assert";
-import * as k8s from "@kubernetes/client-node";
 import { down, kubectl, startComponent, stopComponent, up } from "../../../localcluster/cluster.ts";
 import { Informer, type InformerEventType } from "../../../controllers/runtime/informer.ts";
-import { RestKubeClient } from "../../../controllers/runtime/kube.ts";
+import { AccessProvider } from "../../../controllers/runtime/access.ts";
+import { ApiTransport } from "../../../controllers/runtime/transport.ts";
 import { silentLogger } from "../../../controllers/runtime/log.ts";
 import { ConfigMapResource } from "../../../controllers/runtime/resources.ts";
 import { eventually } from "../env.ts";
@@ -16,13 +16,11 @@ import { eventually } from "../env.ts";
 Deno.test("informer: keeps watching across an apiserver stop and restart", async () => {
   const clusterName = `rt-restart-${crypto.randomUUID().slice(0, 6)}`;
   const state = await up(clusterName);
-  const kc = new k8s.KubeConfig();
-  kc.loadFromFile(state.kubeconfig);
-  const client = new RestKubeClient(kc);
+  const transport = new ApiTransport(await AccessProvider.load({ kubeconfig: state.kubeconfig }));
   const ns = "default";
   let restarts = 0;
   const informer = new Informer({
-    transport: client.transport,
+    transport,
     type: ConfigMapResource,
     namespaces: [ns],
     log: silentLogger,
@@ -66,7 +64,7 @@ Deno.test("informer: keeps watching across an apiserver stop and restart", async
     );
   } finally {
     await informer.stop();
-    await client.transport.close();
+    await transport.close();
     await down(clusterName);
   }
 });

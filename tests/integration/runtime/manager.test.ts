@@ -3,7 +3,11 @@
 // /metrics shows what happened.
 import assert from "assert";
 import { startManager } from "../../../controllers/runtime/manager.ts";
-import { ConfigMapResource, SecretResource } from "../../../controllers/runtime/resources.ts";
+import {
+  ConfigMapResource,
+  JobResource,
+  SecretResource,
+} from "../../../controllers/runtime/resources.ts";
 import type { Controller, KubeObject, Request } from "../../../controllers/runtime/types.ts";
 import { eventually, kubectl, testNamespace } from "../env.ts";
 
@@ -28,12 +32,13 @@ function recordingController(opts: { failFirst?: string } = {}) {
         failed = true;
         throw new Error("transient failure");
       }
-      const cm = await ctx.client.get(ConfigMapResource, req.namespace, req.name);
+      // From the cache: the object that triggered this reconcile is there.
+      const cm = ctx.cache.get(ConfigMapResource, req.namespace, req.name);
       if (cm && cm.metadata?.annotations?.["reconciled-at"] === undefined) {
         await ctx.client.patch(ConfigMapResource, req.namespace, req.name, {
           metadata: { annotations: { "reconciled-at": ctx.now().toISOString() } },
         });
-        await ctx.events.event(cm, "Normal", "Reconciled", "seen by the test controller");
+        ctx.events.event(cm, "Normal", "Reconciled", "seen by the test controller");
       }
       return {};
     },
@@ -112,9 +117,9 @@ Deno.test("manager: reconciles primary objects, retries failures and maps owned 
     );
 
     // The cache of the primary type holds what the apiserver has.
-    assert.ok(
-      mgr.cache(ConfigMapResource)!.list(ns.name).some((o) => o.metadata?.name === "flaky"),
-    );
+    assert.ok(mgr.cache.list(ConfigMapResource, ns.name).some((o) => o.metadata?.name === "flaky"));
+    // Only watched types can be read from the cache.
+    assert.throws(() => mgr.cache.list(JobResource, ns.name), /not watched/);
 
     const res = await fetch(`http://127.0.0.1:${mgr.metricsAddr!.port}/metrics`);
     const text = await res.text();
@@ -122,6 +127,9 @@ Deno.test("manager: reconciles primary objects, retries failures and maps owned 
     assert.match(text, /kubetask_workqueue_retries_total [1-9]/);
     assert.match(text, /kubetask_reconcile_duration_seconds_count\{kind="ConfigMap"\} [1-9]/);
     assert.match(text, /kubetask_leader 1/);
+    // Every request the manager sent is counted, by method and code.
+    assert.match(text, /kubetask_api_requests_total\{method="PATCH",code="200"\} [1-9]/);
+    assert.match(text, /kubetask_cached_objects [1-9]/);
     const ready = await fetch(`http://127.0.0.1:${mgr.metricsAddr!.port}/readyz`);
     await ready.body?.cancel();
     assert.equal(ready.status, 200);

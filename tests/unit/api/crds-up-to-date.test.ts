@@ -1,22 +1,28 @@
-// The checked-in crds/*.yaml must be exactly what `deno task crds` writes, so a
-// schema change without regenerating fails here instead of in the cluster.
+// The CRDs in the installers (kustomize's deploy/crds and the Helm chart's
+// crds/) must be exactly what `deno task crds` writes, so a schema change
+// without regenerating fails here instead of in a cluster.
 import assert from "assert";
-import { renderCrdFiles } from "../../../api/crdgen/render.ts";
+import { CRD_DIRS, renderInstallerFiles } from "../../../api/crdgen/render.ts";
 
-const crdsDir = new URL("../../../crds/", import.meta.url);
+const root = new URL("../../../", import.meta.url);
 
-Deno.test("crds/*.yaml match the generator output (run `deno task crds` to fix)", async () => {
-  for (const [name, expected] of renderCrdFiles()) {
-    const actual = await Deno.readTextFile(new URL(name, crdsDir)).catch(() => "<missing>");
-    assert.equal(actual, expected, `crds/${name} is stale; run \`deno task crds\``);
+Deno.test("installer CRDs match the generator output (run `deno task crds` to fix)", async () => {
+  const files = renderInstallerFiles();
+  assert.ok(files.size >= 2 * 5 + 1, "five CRDs in each installer, and the kustomization");
+  for (const [path, expected] of files) {
+    const actual = await Deno.readTextFile(new URL(path, root)).catch(() => "<missing>");
+    assert.equal(actual, expected, `${path} is stale; run \`deno task crds\``);
   }
 });
 
-Deno.test("crds/ holds no kubetask.io CRD the generator does not produce", async () => {
-  const generated = new Set(renderCrdFiles().keys());
-  for await (const entry of Deno.readDir(crdsDir)) {
-    if (entry.name.endsWith(".kubetask.io.yaml")) {
-      assert.ok(generated.has(entry.name), `crds/${entry.name} is not generated; delete it`);
+Deno.test("installers hold no kubetask.io CRD the generator does not produce", async () => {
+  const files = renderInstallerFiles();
+  for (const dir of CRD_DIRS) {
+    for await (const entry of Deno.readDir(new URL(dir, root))) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.name.endsWith(".kubetask.io.yaml")) {
+        assert.ok(files.has(path), `${path} is not generated; delete it`);
+      }
     }
   }
 });

@@ -1,7 +1,7 @@
 // What the generated CRDs promise kubectl users: names, columns, subresources.
 import assert from "assert";
 import { buildCrd } from "../../../api/crdgen/crd.ts";
-import { KINDS } from "../../../api/crdgen/kinds.ts";
+import { KINDS } from "../../../api/kinds.ts";
 
 // deno-lint-ignore no-explicit-any
 const crdOf = (kind: string): any => buildCrd(KINDS.find((k) => k.kind === kind)!);

@@ -1,16 +1,8 @@
 // deploy/: what `kubectl apply -k deploy/` installs, checked without a cluster.
 import assert from "assert";
 import { join } from "node:path";
-import { parseConfig } from "../../../controllers/runtime/config.ts";
-import { COPY_DIRS, crdKustomization, readSourceCrds } from "../../../deploy/sync-crds.ts";
-import {
-  deployDir,
-  type Doc,
-  flattenRules,
-  kustomizeObjects,
-  readDocs,
-  repoRoot,
-} from "./manifests.ts";
+import { parseConfig } from "../../../controllers/config.ts";
+import { deployDir, type Doc, flattenRules, kustomizeObjects, readDocs } from "./manifests.ts";
 
 /** The permissions the controllers call (the issue's list), one line per resource. */
 const CONTROLLER_PERMISSIONS = [
@@ -50,27 +42,6 @@ Deno.test("kustomization.yaml lists every manifest in deploy/ and nothing missin
     assert.ok(await Deno.stat(join(deployDir, name)).catch(() => undefined), `${name} exists`);
   }
   assert.ok(listed.has("crds"), "the CRDs are installed too");
-});
-
-Deno.test("the CRD copies in deploy/ match crds/ exactly (run deploy/sync-crds.ts if not)", async () => {
-  const source = await readSourceCrds();
-  assert.ok(source.size >= 5, "all five kinds");
-  for (const dir of COPY_DIRS) {
-    const copies = new Map<string, string>();
-    for await (const entry of Deno.readDir(join(repoRoot, dir))) {
-      if (entry.name.endsWith(".yaml") && entry.name !== "kustomization.yaml") {
-        copies.set(entry.name, await Deno.readTextFile(join(repoRoot, dir, entry.name)));
-      }
-    }
-    assert.deepEqual([...copies.keys()].sort(), [...source.keys()], `${dir} holds every CRD`);
-    for (const [name, text] of source) {
-      assert.ok(copies.get(name) === text, `${dir}/${name} is stale: run deploy/sync-crds.ts`);
-    }
-  }
-  assert.equal(
-    await Deno.readTextFile(join(deployDir, "crds", "kustomization.yaml")),
-    crdKustomization([...source.keys()]),
-  );
 });
 
 Deno.test("the operator's ClusterRole grants exactly the controllers' permissions, no Secrets", async () => {

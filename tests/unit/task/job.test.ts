@@ -2,7 +2,7 @@ import assert from "assert";
 import type { V1Job } from "@kubernetes/client-node";
 import { DEFAULT_AGENT_IMAGE } from "../../../api/v1alpha1/index.ts";
 import type { ResolvedContext } from "../../../controllers/task/contexts.ts";
-import { GIT_IMAGE } from "../../../controllers/task/git.ts";
+import { DEFAULT_GIT_IMAGE } from "../../../controllers/task/git.ts";
 import {
   agentProblem,
   buildAgentJob,
@@ -27,7 +27,7 @@ function mountsOf(job: V1Job): Record<string, string> {
   );
 }
 
-Deno.test("job: defaults, labels, env, owner and run-once settings", () => {
+Deno.test("job: defaults, labels, env and run-once settings (the apply layer adds the owner)", () => {
   const task = makeTask({ description: "Fix it" });
   const agent = makeAgent({
     podSpec: { labels: { "network-policy": "agent", "kubetask.io/task": "spoof" } },
@@ -36,14 +36,7 @@ Deno.test("job: defaults, labels, env, owner and run-once settings", () => {
   assert.equal(job.metadata?.name, "fix-bug");
   assert.equal(job.metadata?.namespace, "team-a");
   assert.deepEqual(job.metadata?.labels, { "kubetask.io/task": "fix-bug" });
-  assert.deepEqual(job.metadata?.ownerReferences, [{
-    apiVersion: "kubetask.io/v1alpha1",
-    kind: "Task",
-    name: "fix-bug",
-    uid: "uid-123",
-    controller: true,
-    blockOwnerDeletion: true,
-  }]);
+  assert.equal(job.metadata?.ownerReferences, undefined);
   assert.equal(job.spec?.backoffLimit, 0);
   assert.deepEqual(job.spec?.template.metadata?.labels, {
     "network-policy": "agent",
@@ -186,7 +179,6 @@ Deno.test("job: file and directory contexts land at their mount paths via the Co
   const cm = buildContextConfigMap(task, agent, contexts);
   assert.equal(cm.metadata?.name, "fix-bug-context");
   assert.deepEqual(cm.metadata?.labels, { "kubetask.io/task": "fix-bug" });
-  assert.equal(cm.metadata?.ownerReferences?.[0].uid, "uid-123");
   assert.equal(
     cm.data?.["task.md"],
     'Refactor\n\n<context name="std" namespace="team-a" type="Inline">\nBe nice.\n</context>\n',
@@ -225,10 +217,14 @@ Deno.test("job: a Git context clones in an init container at ref/depth, with opt
       secretRef: { name: "git-creds" },
     },
   }];
-  const job = buildAgentJob(makeTask(), makeAgent(), contexts);
+  const job = buildAgentJob(makeTask(), makeAgent(), contexts, { gitImage: "mirror.test/git:2" });
   const pod = podOf(job);
   const init = pod.initContainers?.[0];
-  assert.equal(init?.image, GIT_IMAGE);
+  assert.equal(init?.image, "mirror.test/git:2");
+  assert.equal(
+    podOf(buildAgentJob(makeTask(), makeAgent(), contexts)).initContainers?.[0].image,
+    DEFAULT_GIT_IMAGE,
+  );
   const env = Object.fromEntries((init?.env ?? []).map((e) => [e.name, e.value]));
   assert.equal(env.GIT_REPOSITORY, "https://git.example.test/org/contexts");
   assert.equal(env.GIT_REF, "v1.2");

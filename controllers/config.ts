@@ -1,6 +1,9 @@
-// Command-line flags (with KUBETASK_* environment fallbacks) for main.ts.
+// The operator's command-line flags (with KUBETASK_* environment fallbacks):
+// runtime knobs and the settings controllers take.
 import { parseArgs } from "node:util";
-import { isLogLevel, type LogLevel } from "./log.ts";
+import { isLogLevel, type LogLevel } from "./runtime/log.ts";
+import { DEFAULT_GIT_IMAGE } from "./task/git.ts";
+import { DEFAULT_QUEUE_BURST, DEFAULT_QUEUE_QPS, DEFAULT_WORKERS } from "./runtime/defaults.ts";
 
 export interface OperatorConfig {
   kubeconfig?: string;
@@ -11,6 +14,7 @@ export interface OperatorConfig {
   queueQps: number;
   queueBurst: number;
   leaderElect: boolean;
+  gitImage: string;
   leaderElectionNamespace?: string;
   leaderElectionId: string;
   metricsAddr: string;
@@ -21,15 +25,18 @@ export interface OperatorConfig {
 export const USAGE = `usage: main.ts [flags]
   --kubeconfig PATH                   kubeconfig file (default: KUBECONFIG, ~/.kube/config or in-cluster)
   --namespaces a,b                    namespaces to watch (default: all)
-  --workers N                         concurrent reconciles (default 4)
-  --qps N / --burst N                 API request rate limit (default 50 / 100)
-  --queue-qps N / --queue-burst N     work queue's overall token bucket (default 10 / 100)
+  --workers N                         concurrent reconciles (default 16)
+  --qps N / --burst N                 client-side API request limit (default 0 = none: the
+                                      apiserver's Priority and Fairness decides; 429s are retried)
+  --queue-qps N / --queue-burst N     bucket for retries after errors and conflicts (default 50 / 500)
+  --git-image IMAGE                   image of the init container that clones Git contexts
+                                      (default ${DEFAULT_GIT_IMAGE})
   --leader-elect true|false           use a Lease so only one replica reconciles (default true)
   --leader-election-namespace NS      namespace of the Lease (default: own namespace or "default")
   --leader-election-id NAME           name of the Lease (default kubetask-controller-leader)
   --metrics-addr HOST:PORT            /healthz, /readyz and /metrics (default :8080)
   --log-level debug|info|warn|error   (default info)
-  --apply-crds                        apply crds/*.yaml at startup
+  --apply-crds                        create or update the CRDs at startup
 Each flag may also be set as KUBETASK_<FLAG> (e.g. KUBETASK_NAMESPACES).`;
 
 function envName(flag: string): string {
@@ -50,6 +57,14 @@ function parsePositive(flag: string, value: string): number {
   return n;
 }
 
+function parseNonNegative(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) {
+    throw new Error(`--${flag} must be zero or a positive number, got ${value}`);
+  }
+  return n;
+}
+
 /** Parses flags; throws an Error with a readable message on bad input. */
 export function parseConfig(
   args: string[],
@@ -64,6 +79,7 @@ export function parseConfig(
     "queue-qps",
     "queue-burst",
     "leader-elect",
+    "git-image",
     "leader-election-namespace",
     "leader-election-id",
     "metrics-addr",
@@ -88,11 +104,14 @@ export function parseConfig(
   return {
     kubeconfig: get("kubeconfig"),
     namespaces: (get("namespaces") ?? "").split(",").map((s) => s.trim()).filter(Boolean),
-    workers: Math.floor(parsePositive("workers", get("workers") ?? "4")),
-    qps: parsePositive("qps", get("qps") ?? "50"),
-    burst: Math.floor(parsePositive("burst", get("burst") ?? "100")),
-    queueQps: parsePositive("queue-qps", get("queue-qps") ?? "10"),
-    queueBurst: Math.floor(parsePositive("queue-burst", get("queue-burst") ?? "100")),
+    workers: Math.floor(parsePositive("workers", get("workers") ?? String(DEFAULT_WORKERS))),
+    qps: parseNonNegative("qps", get("qps") ?? "0"),
+    burst: Math.floor(parseNonNegative("burst", get("burst") ?? "0")),
+    queueQps: parsePositive("queue-qps", get("queue-qps") ?? String(DEFAULT_QUEUE_QPS)),
+    queueBurst: Math.floor(
+      parsePositive("queue-burst", get("queue-burst") ?? String(DEFAULT_QUEUE_BURST)),
+    ),
+    gitImage: get("git-image") || DEFAULT_GIT_IMAGE,
     leaderElect: parseBool("leader-elect", get("leader-elect") ?? "true"),
     leaderElectionNamespace: get("leader-election-namespace"),
     leaderElectionId: get("leader-election-id") ?? "kubetask-controller-leader",

@@ -1,6 +1,7 @@
-// The five kubetask.io kinds as CRDs: names, printer columns, subresources.
-import { agent, context, cronTask, kubeTaskConfig, task } from "../v1alpha1/index.ts";
-import type { KindDefinition } from "./crd.ts";
+// The kind registry: the five kubetask.io kinds, each once. The CRD generator
+// and the runtime's resource types (controllers/runtime/resources.ts) both read it.
+import { agent, context, cronTask, kubeTaskConfig, task } from "./v1alpha1/index.ts";
+import type { KindDefinition } from "./crdgen/crd.ts";
 
 export const KINDS: KindDefinition[] = [
   {
@@ -75,3 +76,10 @@ export const KINDS: KindDefinition[] = [
     }],
   },
 ];
+
+/** A kind of the registry by name (throws for a kind that is not ours). */
+export function kindDefinition(kind: string): KindDefinition {
+  const def = KINDS.find((k) => k.kind === kind);
+  if (!def) throw new Error(`${kind} is not a kubetask.io kind`);
+  return def;
+}

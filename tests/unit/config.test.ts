@@ -1,18 +1,21 @@
 import assert from "assert";
-import { parseConfig } from "../../../controllers/runtime/config.ts";
+import { parseConfig } from "../../controllers/config.ts";
 
 const noEnv = () => undefined;
 
 Deno.test("config: defaults", () => {
   const c = parseConfig([], noEnv);
   assert.deepEqual(c.namespaces, []);
-  assert.equal(c.workers, 4);
+  assert.equal(c.workers, 16);
+  // No client-side throttle: the apiserver's Priority and Fairness decides.
+  assert.equal(c.qps, 0);
+  assert.equal(c.gitImage, "alpine/git:latest");
   assert.equal(c.leaderElect, true);
   assert.equal(c.metricsAddr, ":8080");
   assert.equal(c.logLevel, "info");
   assert.equal(c.applyCrds, false);
-  assert.equal(c.queueQps, 10);
-  assert.equal(c.queueBurst, 100);
+  assert.equal(c.queueQps, 50);
+  assert.equal(c.queueBurst, 500);
 });
 
 Deno.test("config: flags, with environment fallbacks", () => {
@@ -21,6 +24,7 @@ Deno.test("config: flags, with environment fallbacks", () => {
       "--namespaces",
       "a, b",
       "--workers=2",
+      "--git-image=mirror.test/git:2",
       "--queue-qps=5",
       "--leader-elect=false",
       "--apply-crds",
@@ -32,6 +36,7 @@ Deno.test("config: flags, with environment fallbacks", () => {
   assert.deepEqual(c.namespaces, ["a", "b"]);
   assert.equal(c.workers, 2);
   assert.equal(c.queueQps, 5);
+  assert.equal(c.gitImage, "mirror.test/git:2");
   assert.equal(c.leaderElect, false);
   assert.equal(c.applyCrds, true);
   assert.equal(c.logLevel, "debug");

@@ -1,0 +1,116 @@
+// How the operator reaches the apiserver: the server URL, the CA to trust,
+// a client certificate and the headers that authenticate it.
+//
+// client-node resolves this (kubeconfig, in-cluster, exec and auth-provider
+// plugins) in a subprocess that exits as soon as it has answered, so its
+// memory is never resident. Credentials that expire are resolved again on a
+// 401 and every few minutes; an in-cluster token file is re-read directly.
+import { basename } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export interface ClusterAccess {
+  server: string;
+  /** PEM bundle to trust (absent: the system's roots). */
+  caData?: string;
+  certData?: string;
+  keyData?: string;
+  skipTLSVerify?: boolean;
+  /** Authorization and any other headers every request carries. */
+  headers: Record<string, string>;
+  /** A bearer token file to re-read (in-cluster service account token). */
+  tokenFile?: string;
+  /** The credentials come from a plugin and expire: resolve again on a 401. */
+  expiring?: boolean;
+}
+
+export interface AccessOptions {
+  /** A kubeconfig file; absent: KUBECONFIG, ~/.kube/config, or in-cluster. */
+  kubeconfig?: string;
+  context?: string;
+}
+
+/** The hidden subcommand main.ts routes to the resolver in a compiled binary. */
+export const RESOLVE_ACCESS_COMMAND = "__resolve-access";
+
+const TOKEN_FILE_REREAD_MS = 60_000;
+const EXPIRING_REFRESH_MS = 5 * 60_000;
+const MIN_REFRESH_INTERVAL_MS = 5_000;
+
+/** The command that runs the resolver: this binary itself, or Deno on the module. */
+function resolverCommand(opts: AccessOptions): string[] {
+  const args = [opts.kubeconfig ?? "", opts.context ?? ""];
+  // A `deno compile`d operator is not called "deno": it runs itself.
+  if (!/^deno(\.exe)?$/.test(basename(Deno.execPath()))) {
+    return [Deno.execPath(), RESOLVE_ACCESS_COMMAND, ...args];
+  }
+  const module = fileURLToPath(new URL("./access_resolver.ts", import.meta.url));
+  return [Deno.execPath(), "run", "--quiet", "-A", module, ...args];
+}
+
+/** Runs the resolver subprocess once. */
+export async function resolveClusterAccess(opts: AccessOptions = {}): Promise<ClusterAccess> {
+  const [cmd, ...args] = resolverCommand(opts);
+  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  const stderr = new TextDecoder().decode(out.stderr).trim();
+  if (out.code !== 0) throw new Error(`cannot load cluster credentials: ${stderr}`);
+  const access = JSON.parse(new TextDecoder().decode(out.stdout)) as ClusterAccess;
+  if (access.skipTLSVerify) {
+    throw new Error("insecure-skip-tls-verify is not supported: give the cluster's CA instead");
+  }
+  return access;
+}
+
+/** Current credentials for each request, refreshed when they may have changed. */
+export class AccessProvider {
+  private access: ClusterAccess;
+  private token?: { value: string; readAt: number };
+  private resolvedAt = Date.now();
+  private refreshing?: Promise<void>;
+
+  constructor(access: ClusterAccess, private readonly opts: AccessOptions = {}) {
+    this.access = access;
+  }
+
+  static async load(opts: AccessOptions = {}): Promise<AccessProvider> {
+    return new AccessProvider(await resolveClusterAccess(opts), opts);
+  }
+
+  /** Server, TLS material and headers for the next request. */
+  async current(): Promise<ClusterAccess> {
+    if (this.access.expiring && Date.now() - this.resolvedAt > EXPIRING_REFRESH_MS) {
+      await this.refresh();
+    }
+    if (!this.access.tokenFile) return this.access;
+    if (!this.token || Date.now() - this.token.readAt > TOKEN_FILE_REREAD_MS) {
+      const value = (await Deno.readTextFile(this.access.tokenFile)).trim();
+      this.token = { value, readAt: Date.now() };
+    }
+    return {
+      ...this.access,
+      headers: { ...this.access.headers, Authorization: `Bearer ${this.token.value}` },
+    };
+  }
+
+  /** After a 401: true if something was refreshed, so the request is worth one retry. */
+  async refreshAfterUnauthorized(): Promise<boolean> {
+    if (this.access.tokenFile) {
+      this.token = undefined;
+      return true;
+    }
+    if (!this.access.expiring || Date.now() - this.resolvedAt < MIN_REFRESH_INTERVAL_MS) {
+      return false;
+    }
+    await this.refresh();
+    return true;
+  }
+
+  private refresh(): Promise<void> {
+    // One resolver at a time, however many requests noticed.
+    return this.refreshing ??= resolveClusterAccess(this.opts)
+      .then((access) => {
+        this.access = access;
+        this.resolvedAt = Date.now();
+      })
+      .finally(() => (this.refreshing = undefined));
+  }
+}

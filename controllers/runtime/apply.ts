@@ -1,0 +1,160 @@
+// The one apply layer every reconciler hands its plan to. A plan is pure data
+// (what must exist, what goes, the status, the Events, when to look again);
+// this file is the only place that turns it into API writes.
+//
+// Policies, each decided once here:
+// - create-or-adopt: objects are created under deterministic names; on
+//   AlreadyExists the object is read live and adopted if this primary controls
+//   it, else the plan's name-conflict variant is applied instead. A stale
+//   cache therefore never causes a duplicate, only an AlreadyExists.
+// - owner references: every ensured object gets the primary as its controller.
+// - conflicts: a status write carries the observed resourceVersion; a 409 is
+//   thrown to the manager, which requeues the key (rate limited) to be
+//   observed afresh. Nothing is retried in place.
+// - status: written only when it differs from what was observed.
+// - Events: recorded after the writes they describe succeeded.
+import { sameJson } from "../status.ts";
+import { controllerReference, isControlledBy } from "./owners.ts";
+import {
+  AlreadyExistsError,
+  type KubeObject,
+  type ReconcileContext,
+  type ResourceType,
+  type Result,
+} from "./types.ts";
+
+export interface PlannedEvent {
+  type: "Normal" | "Warning";
+  reason: string;
+  message: string;
+}
+
+/** An object the primary controls and that must exist. */
+export interface Desired {
+  type: ResourceType;
+  object: KubeObject;
+  /** Top-level fields brought up to date when an adopted object differs (e.g. ConfigMap data). */
+  syncFields?: string[];
+  /** Recorded on the primary when this apply created the object. */
+  createdEvent?: PlannedEvent;
+}
+
+export interface Deletion {
+  type: ResourceType;
+  namespace: string;
+  name: string;
+  /** Precondition: only this incarnation (a re-created namesake is left alone). */
+  uid?: string;
+  /** Recorded on the primary once the delete was accepted. */
+  event?: PlannedEvent;
+}
+
+export interface Plan<Status> {
+  /** Created in order; the first name held by someone else stops the rest. */
+  ensure: Desired[];
+  delete: Deletion[];
+  /** The whole desired status; undefined leaves it as it is. */
+  status?: Status;
+  events: PlannedEvent[];
+  requeueAfterMs?: number;
+}
+
+/** An ensured object's name is held by an object this primary does not control. */
+export interface NameConflict {
+  type: ResourceType;
+  name: string;
+}
+
+/** The reconciled object as observed (from the cache). */
+export interface Primary {
+  type: ResourceType;
+  object: KubeObject;
+}
+
+export function emptyPlan<Status>(extra: Partial<Plan<Status>> = {}): Plan<Status> {
+  return { ensure: [], delete: [], events: [], ...extra };
+}
+
+/**
+ * Applies `plan` for `primary`. If an ensured name is taken, `onNameConflict`
+ * gives the plan to apply instead (its status, Events and requeue; it must
+ * not ensure anything).
+ */
+export async function applyPlan<Status>(
+  ctx: ReconcileContext,
+  primary: Primary,
+  plan: Plan<Status>,
+  onNameConflict?: (conflict: NameConflict) => Plan<Status>,
+): Promise<Result> {
+  for (const d of plan.delete) {
+    await ctx.client.delete(d.type, d.namespace, d.name, { uid: d.uid });
+    if (d.event) ctx.events.event(primary.object, d.event.type, d.event.reason, d.event.message);
+  }
+  let effective = plan;
+  for (const desired of plan.ensure) {
+    const conflict = await createOrAdopt(ctx, primary, desired);
+    if (conflict) {
+      if (!onNameConflict) throw new Error(`${desired.type.kind} "${conflict.name}" is not ours`);
+      effective = onNameConflict(conflict);
+      break;
+    }
+  }
+  await writeStatus(ctx, primary, effective.status);
+  for (const e of effective.events) ctx.events.event(primary.object, e.type, e.reason, e.message);
+  return effective.requeueAfterMs === undefined ? {} : { requeueAfterMs: effective.requeueAfterMs };
+}
+
+async function writeStatus<Status>(
+  ctx: ReconcileContext,
+  primary: Primary,
+  status: Status | undefined,
+): Promise<void> {
+  if (status === undefined || sameJson(primary.object.status ?? {}, status)) return;
+  // Carries the observed resourceVersion: a stale observation gets a 409.
+  await ctx.client.updateStatus(primary.type, { ...primary.object, status });
+}
+
+async function createOrAdopt(
+  ctx: ReconcileContext,
+  primary: Primary,
+  desired: Desired,
+): Promise<NameConflict | undefined> {
+  const meta = desired.object.metadata ?? {};
+  const object: KubeObject = {
+    ...desired.object,
+    metadata: { ...meta, ownerReferences: [controllerReference(primary.object, primary.type)] },
+  };
+  const namespace = meta.namespace ?? "";
+  const name = meta.name ?? "";
+  try {
+    await ctx.client.create(desired.type, object);
+    const e = desired.createdEvent;
+    if (e) ctx.events.event(primary.object, e.type, e.reason, e.message);
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof AlreadyExistsError)) throw err;
+  }
+  // Live: the cache may not have seen our own earlier create yet.
+  const existing = await ctx.live.get(desired.type, namespace, name);
+  if (!existing) throw new Error(`${desired.type.kind} "${name}" vanished while adopting it`);
+  if (!isControlledBy(existing, primary.object)) return { type: desired.type, name };
+  const patch: Record<string, unknown> = {};
+  for (const field of desired.syncFields ?? []) {
+    if (!sameJson(existing[field], object[field])) {
+      patch[field] = withRemovals(existing[field], object[field]);
+    }
+  }
+  // Left over from an attempt that stopped half-way: bring it up to date.
+  if (Object.keys(patch).length > 0) await ctx.client.patch(desired.type, namespace, name, patch);
+  return undefined;
+}
+
+/** Merge patch of a string map that sets `want` and removes keys only `have` has. */
+export function withRemovals(
+  have: Record<string, unknown> | undefined,
+  want: Record<string, unknown> | undefined,
+): Record<string, unknown> {
+  const patch: Record<string, unknown> = { ...want };
+  for (const key of Object.keys(have ?? {})) if (!(key in patch)) patch[key] = null;
+  return patch;
+}

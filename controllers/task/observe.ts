@@ -1,0 +1,117 @@
+// What is true now for one Task, read from the informer caches. Two reads are
+// live on purpose: a user's ConfigMap that a Context names (we do not cache
+// other people's ConfigMaps), and a Job our status names but the cache lacks
+// (a Task is failed with JobNotFound only once the apiserver confirms it).
+import {
+  type Agent,
+  agent as agentSchema,
+  type Task,
+  task as taskSchema,
+} from "../../api/v1alpha1/index.ts";
+import { isControlledBy } from "../runtime/owners.ts";
+import {
+  AgentResource,
+  ConfigMapResource,
+  ContextResource,
+  JobResource,
+  KubeTaskConfigResource,
+  TaskResource,
+} from "../runtime/resources.ts";
+import type { KubeObject, ReconcileContext, Request } from "../runtime/types.ts";
+import { ContextError, resolveContexts, type ResolvedContext } from "./contexts.ts";
+import { agentProblem } from "./job.ts";
+import { jobNameFor } from "./names.ts";
+import { isFinished, type JobView, type Observation } from "./status.ts";
+import { KUBETASK_CONFIG_NAME, ttlSecondsFrom } from "./ttl.ts";
+
+export const DEFAULT_AGENT_NAME = "default";
+
+/** Why a Job cannot be started, as the Task's condition will say. */
+export type Blocked = Extract<Observation, { kind: "agentNotFound" | "invalid" }>;
+
+/** What the Task needs to start its Job. */
+export interface Start {
+  agent: Agent;
+  contexts: ResolvedContext[];
+}
+
+export interface TaskObservation {
+  /** The Task as cached (its resourceVersion guards the status write). */
+  raw: KubeObject;
+  task: Task;
+  jobName: string;
+  /** Our Job, if it exists. */
+  job?: JobView;
+  /** A Job of that name that this Task does not control. */
+  foreignJob?: boolean;
+  /** status.jobName is set but the apiserver has no such Job. */
+  jobGone?: boolean;
+  /** Without a Job: what starting it needs, or why it cannot start. */
+  start?: Start | Blocked;
+  ttlSeconds: number;
+}
+
+export async function observeTask(
+  req: Request,
+  ctx: ReconcileContext,
+): Promise<TaskObservation | undefined> {
+  const raw = ctx.cache.get(TaskResource, req.namespace, req.name);
+  if (!raw || raw.metadata?.deletionTimestamp) return undefined;
+  const parsed = taskSchema.safeParse(raw);
+  if (!parsed.success) {
+    ctx.log.warn("ignoring invalid Task", { error: parsed.error.message });
+    return undefined;
+  }
+  const task = parsed.data;
+  const namespace = req.namespace;
+  const config = ctx.cache.get(KubeTaskConfigResource, namespace, KUBETASK_CONFIG_NAME);
+  const jobName = task.status?.jobName ?? jobNameFor(req.name);
+  const base = { raw, task, jobName, ttlSeconds: ttlSecondsFrom(config) };
+  if (isFinished(task.status?.phase)) return base;
+
+  let job: KubeObject | undefined = ctx.cache.get(JobResource, namespace, jobName);
+  if (!job && task.status?.jobName) {
+    // We created it: before calling it gone, make sure the cache is not just behind.
+    job = await ctx.live.get(JobResource, namespace, jobName);
+    if (!job) return { ...base, jobGone: true };
+  }
+  if (job) {
+    return isControlledBy(job, raw)
+      ? { ...base, job: job as JobView }
+      : { ...base, foreignJob: true };
+  }
+  return { ...base, start: await observeStart(task, ctx) };
+}
+
+async function observeStart(task: Task, ctx: ReconcileContext): Promise<Start | Blocked> {
+  const namespace = task.metadata.namespace ?? "";
+  const agentName = task.spec.agentRef || DEFAULT_AGENT_NAME;
+  const agentRaw = ctx.cache.get(AgentResource, namespace, agentName);
+  if (!agentRaw) {
+    return { kind: "agentNotFound", agentName, namespace };
+  }
+  const parsedAgent = agentSchema.safeParse(agentRaw);
+  if (!parsedAgent.success) {
+    return { kind: "invalid", reason: "InvalidAgent", message: `Agent "${agentName}" is invalid` };
+  }
+  const agent = parsedAgent.data;
+  const problem = agentProblem(task, agent);
+  if (problem) return { kind: "invalid", reason: "InvalidAgent", message: problem };
+  try {
+    const contexts = await resolveContexts(
+      [...agent.spec.contexts ?? [], ...task.spec.contexts ?? []],
+      namespace,
+      agent.spec.workspaceDir || "/workspace",
+      {
+        context: (ns, name) => Promise.resolve(ctx.cache.get(ContextResource, ns, name)),
+        configMap: (ns, name) => ctx.live.get(ConfigMapResource, ns, name),
+      },
+    );
+    return { agent, contexts };
+  } catch (err) {
+    if (err instanceof ContextError) {
+      return { kind: "invalid", reason: err.reason, message: err.message };
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,95 @@
+// The pure core of the Task controller: from what was observed and the time,
+// the plan for the apply layer (the ConfigMap and Job to create, the status,
+// its Event, a TTL deletion or when to look again).
+import type { TaskStatus } from "../../api/v1alpha1/index.ts";
+import {
+  type Desired,
+  emptyPlan,
+  type NameConflict,
+  type Plan,
+  type PlannedEvent,
+} from "../runtime/apply.ts";
+import { ConfigMapResource, JobResource, TaskResource } from "../runtime/resources.ts";
+import type { KubeObject } from "../runtime/types.ts";
+import { buildAgentJob, buildContextConfigMap, type JobSettings } from "./job.ts";
+import type { TaskObservation } from "./observe.ts";
+import { deriveStatus, isFinished, type Observation, transitionEvent } from "./status.ts";
+import { ttlDecision } from "./ttl.ts";
+
+/** Only for a name held by an object we do not own; its deletion also wakes us. */
+export const NAME_CONFLICT_RETRY_MS = 10_000;
+
+/** The plan for one Task; `conflict` is set when the apply layer found a name taken. */
+export function planTask(
+  obs: TaskObservation,
+  settings: JobSettings,
+  now: Date,
+  conflict?: NameConflict,
+): Plan<TaskStatus> {
+  const { task } = obs;
+  // A finished Task is never rebuilt; only its TTL matters.
+  if (isFinished(task.status?.phase)) return ttlPlan(obs, task.status!, now, undefined, []);
+
+  const ensure: Desired[] = [];
+  let state: Observation;
+  if (conflict) {
+    state = { kind: "nameConflict", resource: conflict.type.kind, name: conflict.name };
+  } else if (obs.foreignJob) {
+    state = { kind: "nameConflict", resource: "Job", name: obs.jobName };
+  } else if (obs.jobGone) {
+    state = { kind: "jobMissing", jobName: obs.jobName };
+  } else if (obs.job) {
+    state = { kind: "job", jobName: obs.jobName, job: obs.job };
+  } else if (obs.start && !("agent" in obs.start)) {
+    state = obs.start;
+  } else if (obs.start) {
+    const { agent, contexts } = obs.start;
+    const configMap = buildContextConfigMap(task, agent, contexts) as KubeObject;
+    const job = buildAgentJob(task, agent, contexts, settings) as KubeObject;
+    // The ConfigMap first: the Job's pod mounts it. A ConfigMap left by an
+    // attempt that stopped before the Job is brought up to date.
+    ensure.push({ type: ConfigMapResource, object: configMap, syncFields: ["data", "binaryData"] });
+    ensure.push({ type: JobResource, object: job });
+    state = { kind: "job", jobName: job.metadata?.name ?? obs.jobName, job: {} };
+  } else {
+    throw new Error("a Task without a Job was observed without what starting it needs");
+  }
+
+  const status = deriveStatus(task.status, state, obs.raw.metadata?.generation, now);
+  const event = transitionEvent(task.status, status);
+  const events: PlannedEvent[] = event ? [event] : [];
+  if (isFinished(status.phase)) return ttlPlan(obs, status, now, ensure, events);
+  const requeueAfterMs = state.kind === "nameConflict" ? NAME_CONFLICT_RETRY_MS : undefined;
+  return emptyPlan({ ensure, status, events, requeueAfterMs });
+}
+
+/** A finished Task: delete it once its TTL has passed, else wake up when it will have. */
+function ttlPlan(
+  obs: TaskObservation,
+  status: TaskStatus,
+  now: Date,
+  ensure: Desired[] = [],
+  events: PlannedEvent[],
+): Plan<TaskStatus> {
+  const decision = ttlDecision(status.completionTime, obs.ttlSeconds, now);
+  const meta = obs.task.metadata;
+  if (decision.action === "delete") {
+    // The uid precondition keeps a re-created Task of the same name safe; the
+    // garbage collector removes its Job and ConfigMap.
+    return emptyPlan({
+      delete: [{
+        type: TaskResource,
+        namespace: meta.namespace ?? "",
+        name: meta.name ?? "",
+        uid: meta.uid,
+      }],
+      events,
+    });
+  }
+  return emptyPlan({
+    ensure,
+    status,
+    events,
+    requeueAfterMs: decision.action === "requeue" ? decision.afterMs : undefined,
+  });
+}
