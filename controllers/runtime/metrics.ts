@@ -131,6 +131,11 @@ export class Metrics {
     }
     family("kubetask_cached_objects", "gauge", "Objects held in the informer caches.");
     out.push(`kubetask_cached_objects ${this.cachedObjects()}`);
+    const memory = Deno.memoryUsage();
+    family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+    out.push(`process_resident_memory_bytes ${memory.rss}`);
+    family("kubetask_heap_used_bytes", "gauge", "JavaScript heap in use, in bytes.");
+    out.push(`kubetask_heap_used_bytes ${memory.heapUsed}`);
     family("kubetask_leader", "gauge", "1 while this process holds the leader lease.");
     out.push(`kubetask_leader ${this.leader}`);
     return out.join("\n") + "\n";

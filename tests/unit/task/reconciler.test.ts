@@ -1,0 +1,218 @@
+// The Task reconciler end to end on the in-memory fake: what it reads, what it
+// writes, and that a stale cache never leads to a duplicate or a false failure.
+import assert from "assert";
+import {
+  AgentResource,
+  ConfigMapResource,
+  ContextResource,
+  JobResource,
+  KubeTaskConfigResource,
+  TaskResource,
+} from "../../../controllers/runtime/resources.ts";
+import { ConflictError, type KubeObject } from "../../../controllers/runtime/types.ts";
+import { NAME_CONFLICT_RETRY_MS } from "../../../controllers/task/plan.ts";
+import { reconcileTask } from "../../../controllers/task/reconciler.ts";
+import { FakeCluster } from "../support/fake_cluster.ts";
+
+const NS = "team";
+const req = (name = "fix") => ({ kind: "Task", namespace: NS, name });
+
+function setup(opts: { agent?: boolean } = {}): FakeCluster {
+  const c = new FakeCluster();
+  if (opts.agent !== false) {
+    c.seed(AgentResource, {
+      metadata: { namespace: NS, name: "default" },
+      spec: { agentImage: "agent:1", serviceAccountName: "sa", workspaceDir: "/workspace" },
+    });
+  }
+  c.seed(TaskResource, {
+    metadata: { namespace: NS, name: "fix" },
+    spec: { description: "Fix it" },
+  });
+  return c;
+}
+
+const statusOf = (c: FakeCluster, name = "fix") =>
+  c.stored<KubeObject>(TaskResource, NS, name)?.status;
+const condition = (c: FakeCluster, type: string) =>
+  statusOf(c)?.conditions?.find((x: { type: string }) => x.type === type);
+
+/** Marks the Job finished as the Job controller would. */
+function finishJob(c: FakeCluster, type: "Complete" | "Failed", at: string) {
+  c.mutate(JobResource, NS, "fix", (job) => {
+    job.status = {
+      conditions: [{ type, status: "True", lastTransitionTime: at, reason: "R", message: "m" }],
+      ...(type === "Complete" ? { succeeded: 1, completionTime: at } : { failed: 1 }),
+    };
+  });
+}
+
+Deno.test("reconcile: a new Task creates its ConfigMap, then its Job, then writes status once", async () => {
+  const c = setup();
+  await reconcileTask(req(), c.context());
+  assert.deepEqual(c.writes(), [
+    "create configmaps/fix-context",
+    "create jobs/fix",
+    "updateStatus tasks/fix",
+  ]);
+  // Everything was read from the cache: no live read at all.
+  assert.equal(c.calls.filter((x) => x.verb === "get" || x.verb === "list").length, 0);
+  const task = c.stored(TaskResource, NS, "fix")!;
+  for (const [type, name] of [[JobResource, "fix"], [ConfigMapResource, "fix-context"]] as const) {
+    const owned = c.stored(type, NS, name)!;
+    assert.deepEqual(owned.metadata?.ownerReferences, [{
+      apiVersion: "kubetask.io/v1alpha1",
+      kind: "Task",
+      name: "fix",
+      uid: task.metadata?.uid,
+      controller: true,
+      blockOwnerDeletion: true,
+    }]);
+  }
+  assert.equal(statusOf(c).phase, "Pending");
+  assert.equal(statusOf(c).jobName, "fix");
+  assert.equal(condition(c, "Ready").reason, "JobCreated");
+  assert.deepEqual(c.events.map((e) => e.reason), ["JobCreated"]);
+
+  // Level-triggered and idempotent: nothing changed, nothing is written.
+  const before = c.writes().length;
+  await reconcileTask(req(), c.context());
+  assert.equal(c.writes().length, before);
+});
+
+Deno.test("reconcile: the Task follows its Job to Completed and then waits for the TTL", async () => {
+  const c = setup();
+  await reconcileTask(req(), c.context());
+  finishJob(c, "Complete", "2029-12-31T23:59:30Z");
+  const result = await reconcileTask(req(), c.context());
+  assert.equal(statusOf(c).phase, "Completed");
+  assert.equal(statusOf(c).completionTime, "2029-12-31T23:59:30Z");
+  assert.equal(condition(c, "Succeeded").reason, "JobSucceeded");
+  // 7 days after completion, less the 30 s since.
+  assert.equal(result.requeueAfterMs, 604800_000 - 30_000);
+});
+
+Deno.test("reconcile: past its TTL a finished Task is deleted with a uid precondition", async () => {
+  const c = setup();
+  c.seed(KubeTaskConfigResource, {
+    metadata: { namespace: NS, name: "default" },
+    spec: { taskLifecycle: { ttlSecondsAfterFinished: 60 } },
+  });
+  await reconcileTask(req(), c.context());
+  finishJob(c, "Failed", "2030-01-01T00:00:00Z");
+  const later = new Date("2030-01-01T00:02:00Z");
+  await reconcileTask(req(), c.context(() => later));
+  assert.equal(c.stored(TaskResource, NS, "fix"), undefined, "Task deleted");
+  assert.equal(c.stored(JobResource, NS, "fix"), undefined, "its Job went with it");
+  assert.ok(c.writes().includes("delete tasks/fix"));
+});
+
+Deno.test("reconcile: a missing Agent leaves the Task Pending with a Warning and creates nothing", async () => {
+  const c = setup({ agent: false });
+  const result = await reconcileTask(req(), c.context());
+  assert.deepEqual(c.writes(), ["updateStatus tasks/fix"]);
+  assert.equal(statusOf(c).phase, "Pending");
+  assert.equal(condition(c, "Ready").reason, "AgentNotFound");
+  assert.match(condition(c, "Ready").message, /Agent "default" not found in namespace "team"/);
+  assert.deepEqual(c.events.map((e) => [e.type, e.reason]), [["Warning", "AgentNotFound"]]);
+  assert.equal(result.requeueAfterMs, undefined, "the Agent's creation wakes it, not a timer");
+});
+
+Deno.test("reconcile: a user's ConfigMap is read live, the Context from the cache", async () => {
+  const c = setup();
+  c.seed(ContextResource, {
+    metadata: { namespace: NS, name: "guide" },
+    spec: { type: "ConfigMap", configMap: { name: "guides", key: "a.md" } },
+  });
+  c.seed(ConfigMapResource, { metadata: { namespace: NS, name: "guides" }, data: { "a.md": "A" } });
+  c.mutate(TaskResource, NS, "fix", (t) => (t.spec.contexts = [{ name: "guide" }]));
+  await reconcileTask(req(), c.context());
+  assert.deepEqual(
+    c.calls.filter((x) => x.verb === "get").map((x) => `${x.resource}/${x.name}`),
+    ["configmaps/guides"],
+  );
+  assert.match(c.stored(ConfigMapResource, NS, "fix-context")!.data["task.md"], /A\n<\/context>/);
+});
+
+Deno.test("reconcile: a stale cache that misses our Job adopts it on AlreadyExists, no duplicate", async () => {
+  const c = setup();
+  await reconcileTask(req(), c.context());
+  // A restart: the cache is rebuilt from an old view without the Job or status.
+  const stale = new FakeCluster();
+  stale.seed(AgentResource, c.stored(AgentResource, NS, "default")!);
+  for (const o of [c.stored(TaskResource, NS, "fix")!]) {
+    stale.seed(TaskResource, { ...o, status: undefined });
+  }
+  stale.laggingCache = true;
+  stale.seed(JobResource, c.stored(JobResource, NS, "fix")!);
+  stale.seed(ConfigMapResource, c.stored(ConfigMapResource, NS, "fix-context")!);
+  // The Task's uid must match the owner references it created.
+  assert.equal(
+    stale.stored(JobResource, NS, "fix")!.metadata?.ownerReferences?.[0].uid,
+    stale.stored(TaskResource, NS, "fix")!.metadata?.uid,
+  );
+  await reconcileTask(req(), stale.context());
+  assert.equal(stale.storedList(JobResource).length, 1);
+  assert.deepEqual(stale.writes(), [
+    "create configmaps/fix-context",
+    "create jobs/fix",
+    "updateStatus tasks/fix",
+  ]);
+  assert.equal(stale.stored<KubeObject>(TaskResource, NS, "fix")!.status.jobName, "fix");
+});
+
+Deno.test("reconcile: a Job our status names but the cache lacks is confirmed live before failing", async () => {
+  const c = setup();
+  await reconcileTask(req(), c.context());
+  c.laggingCache = true;
+  c.sync(); // the cache has the status with jobName...
+  // ...but loses the Job (say, its watch event is still in flight).
+  const job = c.stored(JobResource, NS, "fix")!;
+  await c.delete(JobResource, NS, "fix");
+  c.sync();
+  c.seed(JobResource, job); // back in the store, not in the (lagging) cache
+  await reconcileTask(req(), c.context());
+  assert.notEqual(statusOf(c).phase, "Failed", "a lagging cache is no reason to fail");
+
+  await c.delete(JobResource, NS, "fix");
+  await reconcileTask(req(), c.context());
+  assert.equal(statusOf(c).phase, "Failed");
+  assert.equal(condition(c, "Succeeded").reason, "JobNotFound");
+});
+
+Deno.test("reconcile: a Job name held by someone else is a NameConflict, retried later", async () => {
+  const c = setup();
+  c.seed(JobResource, {
+    metadata: { namespace: NS, name: "fix", labels: { "kubetask.io/task": "fix" } },
+  });
+  const result = await reconcileTask(req(), c.context());
+  assert.equal(statusOf(c).phase, "Pending");
+  assert.equal(condition(c, "Ready").reason, "NameConflict");
+  assert.equal(result.requeueAfterMs, NAME_CONFLICT_RETRY_MS);
+  assert.ok(!c.writes().some((w) => w.startsWith("create jobs")), "never takes over a foreign Job");
+});
+
+Deno.test("reconcile: a foreign object discovered only at create time is a NameConflict too", async () => {
+  const c = setup();
+  c.laggingCache = true;
+  c.sync();
+  // Not in the cache (no Task label), so only the create finds it.
+  c.seed(ConfigMapResource, { metadata: { namespace: NS, name: "fix-context" } });
+  await reconcileTask(req(), c.context());
+  assert.deepEqual(c.writes(), ["create configmaps/fix-context", "updateStatus tasks/fix"]);
+  assert.equal(statusOf(c).conditions[0].reason, "NameConflict");
+  assert.match(statusOf(c).conditions[0].message, /ConfigMap "fix-context" already exists/);
+});
+
+Deno.test("reconcile: a status write from a stale observation is a Conflict for the manager", async () => {
+  const c = setup();
+  c.laggingCache = true;
+  c.sync();
+  c.mutate(TaskResource, NS, "fix", (t) => (t.metadata!.labels = { touched: "yes" }));
+  await assert.rejects(reconcileTask(req(), c.context()), ConflictError);
+  // The retry, once the cache caught up, adopts what the first attempt created.
+  c.sync();
+  await reconcileTask(req(), c.context());
+  assert.equal(statusOf(c).jobName, "fix");
+  assert.equal(c.storedList(JobResource).length, 1);
+});
