@@ -10,9 +10,16 @@ import { fileURLToPath } from "node:url";
 /**
  * The operator talks to the apiserver and serves /metrics (net), reads the
  * in-cluster config from env and the service-account token or a kubeconfig
- * from disk (env, read). It never spawns processes or writes files.
+ * from disk (env, read), and runs itself once at start to resolve credentials
+ * with client-node, which in turn may run a kubeconfig's exec plugin (run;
+ * see controllers/runtime/access.ts). It never writes files.
  */
-export const RUNTIME_PERMISSIONS = ["--allow-net", "--allow-env", "--allow-read"] as const;
+export const RUNTIME_PERMISSIONS = [
+  "--allow-net",
+  "--allow-env",
+  "--allow-read",
+  "--allow-run",
+] as const;
 
 export const ENTRY_POINT = "main.ts";
 export const OUTPUT = join("dist", "kubetask");

@@ -6,11 +6,14 @@ import { installDeploy } from "./install.ts";
 
 const SA = "system:serviceaccount:kubetask-system:kubetask-controller";
 
+/** `resource` may name a subresource as "tasks.kubetask.io/status". */
 async function can(verb: string, resource: string, namespace: string): Promise<boolean> {
+  // "x/status" as a plain argument would mean the object named "status".
+  const [base, subresource] = resource.split("/");
+  const args = ["auth", "can-i", verb, base, "-n", namespace, "--as", SA];
+  if (subresource) args.push(`--subresource=${subresource}`);
   // can-i exits 1 for "no", which the kubectl helper reports as an error.
-  const out = await kubectl(["auth", "can-i", verb, resource, "-n", namespace, "--as", SA]).catch((
-    e,
-  ) => String(e));
+  const out = await kubectl(args).catch((e) => String(e));
   return out.trim() === "yes";
 }
 
@@ -47,14 +50,14 @@ Deno.test("kubectl apply -k deploy/ installs the operator, and its RBAC is least
       ["delete", "tasks.kubetask.io", anyNamespace],
       ["update", "tasks.kubetask.io/status", anyNamespace],
       ["watch", "crontasks.kubetask.io", anyNamespace],
-      ["patch", "crontasks.kubetask.io/status", anyNamespace],
+      ["update", "crontasks.kubetask.io/status", anyNamespace],
       ["list", "agents.kubetask.io", anyNamespace],
       ["watch", "contexts.kubetask.io", anyNamespace],
       ["get", "kubetaskconfigs.kubetask.io", anyNamespace],
       ["create", "jobs.batch", anyNamespace],
-      ["delete", "configmaps", anyNamespace],
+      ["patch", "configmaps", anyNamespace],
       ["create", "events", anyNamespace],
-      ["patch", "events.events.k8s.io", anyNamespace],
+      ["patch", "events", anyNamespace],
       ["update", "leases.coordination.k8s.io", "kubetask-system"],
     ];
     const denied: [string, string, string][] = [
@@ -64,6 +67,12 @@ Deno.test("kubectl apply -k deploy/ installs the operator, and its RBAC is least
       ["delete", "crontasks.kubetask.io", anyNamespace],
       ["create", "agents.kubetask.io", anyNamespace],
       ["update", "jobs.batch", anyNamespace],
+      ["delete", "jobs.batch", anyNamespace],
+      ["list", "configmaps", anyNamespace],
+      ["delete", "configmaps", anyNamespace],
+      ["update", "tasks.kubetask.io", anyNamespace],
+      ["patch", "tasks.kubetask.io/status", anyNamespace],
+      ["patch", "crontasks.kubetask.io", anyNamespace],
       ["create", "pods", anyNamespace],
       ["get", "leases.coordination.k8s.io", anyNamespace],
       ["delete", "leases.coordination.k8s.io", "kubetask-system"],

@@ -10,18 +10,18 @@ import {
 } from "../../../deploy/compile.ts";
 import { repoRoot } from "./manifests.ts";
 
-Deno.test("the compiled operator gets exactly --allow-net, --allow-env and --allow-read", () => {
+Deno.test("the compiled operator gets exactly --allow-net, --allow-env, --allow-read and --allow-run", () => {
   const args = compileArgs();
-  assert.deepEqual([...RUNTIME_PERMISSIONS].sort(), ["--allow-env", "--allow-net", "--allow-read"]);
+  const expected = ["--allow-env", "--allow-net", "--allow-read", "--allow-run"];
+  assert.deepEqual([...RUNTIME_PERMISSIONS].sort(), expected);
   const permissionFlags = args.filter((a) =>
     a.startsWith("--allow") || a === "-A" || a.startsWith("--deny")
   );
-  assert.deepEqual(permissionFlags.sort(), ["--allow-env", "--allow-net", "--allow-read"]);
+  assert.deepEqual(permissionFlags.sort(), expected);
   for (
     const forbidden of [
       "-A",
       "--allow-all",
-      "--allow-run",
       "--allow-write",
       "--allow-ffi",
       "--allow-sys",

@@ -4,19 +4,18 @@ import { join } from "node:path";
 import { parseConfig } from "../../../controllers/config.ts";
 import { deployDir, type Doc, flattenRules, kustomizeObjects, readDocs } from "./manifests.ts";
 
-/** The permissions the controllers call (the list), one line per resource. */
+/** Exactly the calls the controllers make, one line per resource (see deploy/RBAC.md). */
 const CONTROLLER_PERMISSIONS = [
-  "kubetask.io/tasks: create,delete,get,list,patch,update,watch",
-  "kubetask.io/tasks/status: get,patch,update",
-  "kubetask.io/crontasks: get,list,patch,update,watch",
-  "kubetask.io/crontasks/status: get,patch,update",
+  "kubetask.io/tasks: create,delete,get,list,watch",
+  "kubetask.io/tasks/status: update",
+  "kubetask.io/crontasks: get,list,watch",
+  "kubetask.io/crontasks/status: update",
   "kubetask.io/agents: get,list,watch",
   "kubetask.io/contexts: get,list,watch",
   "kubetask.io/kubetaskconfigs: get,list,watch",
-  "batch/jobs: create,delete,get,list,watch",
-  "core/configmaps: create,delete,get,list,patch,update,watch",
+  "batch/jobs: create,get,list,watch",
+  "core/configmaps: create,get,patch",
   "core/events: create,patch",
-  "events.k8s.io/events: create,patch",
 ].sort();
 
 function find(objects: Doc[], kind: string, name: string): Doc {
