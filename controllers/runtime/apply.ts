@@ -11,7 +11,9 @@
 // - conflicts: a status write carries the observed resourceVersion; a 409 is
 //   thrown to the manager, which requeues the key (rate limited) to be
 //   observed afresh. Nothing is retried in place.
-// - status: written only when it differs from what was observed.
+// - status: written only when it differs from what was observed; a primary
+//   still cached at the version our own last status write replaced is not
+//   reconciled at all (own_writes.ts): the event of that write is coming.
 // - Events: recorded after the writes they describe succeeded.
 import { sameJson } from "../status.ts";
 import { controllerReference, isControlledBy } from "./owners.ts";
@@ -86,6 +88,10 @@ export async function applyPlan<Status>(
   plan: Plan<Status>,
   onNameConflict?: (conflict: NameConflict) => Plan<Status>,
 ): Promise<Result> {
+  if (ctx.ownWrites.isSuperseded(primary.object)) {
+    ctx.log.debug("cache behind our own status write; waiting for its event");
+    return {};
+  }
   for (const d of plan.delete) {
     await ctx.client.delete(d.type, d.namespace, d.name, { uid: d.uid });
     if (d.event) ctx.events.event(primary.object, d.event.type, d.event.reason, d.event.message);
@@ -112,6 +118,7 @@ async function writeStatus<Status>(
   if (status === undefined || sameJson(primary.object.status ?? {}, status)) return;
   // Carries the observed resourceVersion: a stale observation gets a 409.
   await ctx.client.updateStatus(primary.type, { ...primary.object, status });
+  ctx.ownWrites.wrote(primary.object);
 }
 
 async function createOrAdopt(

@@ -29,6 +29,7 @@ import { type HealthServer, serveHealth } from "./health.ts";
 import { Informer } from "./informer.ts";
 import { RestKubeClient } from "./kube.ts";
 import { type LeaderElectionOptions, LeaderElector } from "./leader.ts";
+import { OwnWrites } from "./own_writes.ts";
 import { silentLogger, withFields } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { DefaultControllerRateLimiter, TokenBucket } from "./ratelimit.ts";
@@ -176,6 +177,7 @@ function buildManager(opts: ManagerOptions, access: AccessProvider): RunningMana
     metrics.declareResource(spec.type.plural);
   }
   const cache = new InformerCache(informers);
+  const ownWrites = new OwnWrites();
   metrics.cachedObjects = () => [...informers.values()].reduce((n, i) => n + i.size(), 0);
   const enqueue = (req: Request) => {
     if (req.name) queue.add(requestKey(req));
@@ -219,6 +221,7 @@ function buildManager(opts: ManagerOptions, access: AccessProvider): RunningMana
       live: restClient,
       client: restClient,
       events,
+      ownWrites,
       now,
       log: reqLog,
     };

@@ -8,6 +8,7 @@
 // land in the store at once and reach the cache on sync() (automatic unless
 // `laggingCache` is set), as informers do after a watch event.
 import { silentLogger } from "../../../controllers/runtime/log.ts";
+import { OwnWrites } from "../../../controllers/runtime/own_writes.ts";
 import { typeKey } from "../../../controllers/runtime/cache.ts";
 import {
   AlreadyExistsError,
@@ -58,6 +59,7 @@ export class FakeCluster implements KubeWriter, CacheReader, EventRecorder {
   private nextUid = 1;
   readonly calls: Call[] = [];
   readonly events: RecordedEvent[] = [];
+  readonly ownWrites = new OwnWrites();
   /** When set, writes reach the cache only on sync(). */
   laggingCache = false;
   /** The clock reconcilers see through context(). */
@@ -113,6 +115,7 @@ export class FakeCluster implements KubeWriter, CacheReader, EventRecorder {
       live: this.liveReader,
       client: this,
       events: this,
+      ownWrites: this.ownWrites,
       now: now ?? (() => this.now),
       log: silentLogger,
     };

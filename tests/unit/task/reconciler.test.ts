@@ -216,3 +216,19 @@ Deno.test("reconcile: a status write from a stale observation is a Conflict for 
   assert.equal(statusOf(c).jobName, "fix");
   assert.equal(c.storedList(JobResource).length, 1);
 });
+
+Deno.test("reconcile: a cache still behind our own status write is left alone, no 409", async () => {
+  const c = setup();
+  c.laggingCache = true;
+  c.sync();
+  await reconcileTask(req(), c.context());
+  const written = c.writes().length;
+  // Woken again (say by our new Job) while the cache still shows the old Task.
+  await reconcileTask(req(), c.context());
+  assert.equal(c.writes().length, written, "nothing planned from the outdated copy is written");
+  // Once the watch delivered our write, the reconcile sees it and has nothing to do.
+  c.sync();
+  await reconcileTask(req(), c.context());
+  assert.equal(c.writes().length, written);
+  assert.equal(statusOf(c).jobName, "fix");
+});

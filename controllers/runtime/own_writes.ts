@@ -1,0 +1,40 @@
+// Status writes this process made that the cache may not show yet.
+//
+// After we write status on top of resourceVersion R, a reconcile that still
+// observes R (say, woken by the Job we just created, before the watch has
+// delivered our own write) would plan from an outdated copy and get a 409.
+// Such a reconcile is skipped instead: the watch event of our write is on its
+// way and enqueues the key again. Like the Job controller's expectations, but
+// only for our own status writes.
+import type { KubeObject } from "./types.ts";
+
+const MAX_TRACKED = 50_000;
+
+export class OwnWrites {
+  /** uid → the resourceVersion our last status write replaced */
+  private superseded = new Map<string, string>();
+
+  /** True if `obj` is the version our own write already replaced. */
+  isSuperseded(obj: KubeObject): boolean {
+    const uid = obj.metadata?.uid;
+    if (!uid) return false;
+    const replaced = this.superseded.get(uid);
+    if (replaced === undefined) return false;
+    if (replaced === obj.metadata?.resourceVersion) return true;
+    this.superseded.delete(uid); // the cache has moved on
+    return false;
+  }
+
+  /** Records that a status write replaced the observed version of `obj`. */
+  wrote(observed: KubeObject): void {
+    const uid = observed.metadata?.uid;
+    const rv = observed.metadata?.resourceVersion;
+    if (!uid || !rv) return;
+    this.superseded.delete(uid);
+    this.superseded.set(uid, rv);
+    // Objects deleted before their next event would stay forever: cap, oldest first.
+    if (this.superseded.size > MAX_TRACKED) {
+      this.superseded.delete(this.superseded.keys().next().value!);
+    }
+  }
+}
