@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import { down, kubectl, up } from "./cluster.ts";
 import { repoRoot } from "./paths.ts";
+import { RUNTIME_V8_FLAGS } from "../deploy/compile.ts";
 
 const once = Deno.args.includes("--once");
 const NAMESPACE = "kubetask-system";
@@ -39,6 +40,7 @@ try {
     args: [
       "run",
       "-A",
+      ...RUNTIME_V8_FLAGS,
       join(repoRoot, "main.ts"),
       `--kubeconfig=${state.kubeconfig}`,
       `--namespaces=${NAMESPACE}`,

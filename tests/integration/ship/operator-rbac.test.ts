@@ -4,7 +4,7 @@
 import assert from "assert";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
-import { RUNTIME_PERMISSIONS } from "../../../deploy/compile.ts";
+import { RUNTIME_PERMISSIONS, RUNTIME_V8_FLAGS } from "../../../deploy/compile.ts";
 import { eventually, kubectl, testNamespace } from "../env.ts";
 import { installDeploy, repoRoot } from "./install.ts";
 
@@ -35,7 +35,7 @@ async function impersonatingKubeconfig(dir: string): Promise<string> {
 /** Runs main.ts the way the compiled binary runs: only --allow-net/env/read. */
 function startOperator(args: string[]) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...RUNTIME_PERMISSIONS, "main.ts", ...args],
+    args: ["run", ...RUNTIME_PERMISSIONS, ...RUNTIME_V8_FLAGS, "main.ts", ...args],
     cwd: repoRoot,
     stdin: "null",
     stdout: "piped",

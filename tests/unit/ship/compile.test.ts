@@ -1,4 +1,4 @@
-// deploy/compile.ts grants the binary only net/env/read and never fakes a build.
+// deploy/compile.ts grants the binary only net/env/read/run and never fakes a build.
 import assert from "assert";
 import { join } from "node:path";
 import {
@@ -7,6 +7,7 @@ import {
   isRuntimeDownloadFailure,
   OUTPUT,
   RUNTIME_PERMISSIONS,
+  RUNTIME_V8_FLAGS,
 } from "../../../deploy/compile.ts";
 import { repoRoot } from "./manifests.ts";
 
@@ -76,4 +77,11 @@ Deno.test("compile leaves a working binary or none at all, never a stale one", a
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+Deno.test("the operator's V8 flags are compiled in and used by `deno task dev`", async () => {
+  const args = compileArgs();
+  for (const flag of RUNTIME_V8_FLAGS) assert.ok(args.includes(flag), `${flag} compiled in`);
+  const tasks = JSON.parse(await Deno.readTextFile(`${repoRoot}/deno.json`)).tasks;
+  for (const flag of RUNTIME_V8_FLAGS) assert.ok(tasks.dev.includes(flag), `dev runs with ${flag}`);
 });
