@@ -1,19 +1,29 @@
 // Agent: how a Task runs (image, command, credentials, pod settings).
 import { z } from "zod";
 import { contextMount, humanInTheLoop, objectMeta } from "./common.ts";
-import { absolutePath, celRules } from "./validation.ts";
+import {
+  absolutePath,
+  celRules,
+  dataKey,
+  envVarName,
+  MAX_CONTEXTS,
+  MAX_CREDENTIALS,
+  objectName,
+} from "./validation.ts";
 
 export const DEFAULT_AGENT_IMAGE = "quay.io/kubetask/kubetask-agent-gemini:latest";
 
 export const secretKeyRef = z.object({
-  name: z.string().min(1).describe("Secret name."),
-  key: z.string().min(1).describe("Key in the Secret."),
+  name: objectName("secretRef.name").describe("Secret name."),
+  key: dataKey("secretRef.key").describe("Key in the Secret."),
 });
 
 export const credential = z.object({
   name: z.string().min(1).describe("Name of the credential (for humans and volume names)."),
   secretRef: secretKeyRef,
-  env: z.string().optional().describe("Expose the secret value as this environment variable."),
+  env: envVarName("env").optional().describe(
+    "Expose the secret value as this environment variable.",
+  ),
   mountPath: absolutePath("mountPath").optional().describe(
     "Mount the secret value as a file at this absolute path.",
   ),
@@ -51,14 +61,14 @@ export const agentSpec = z.object({
     "Entrypoint command (required for humanInTheLoop).",
   ),
   humanInTheLoop: humanInTheLoop.optional(),
-  contexts: z.array(contextMount).optional().describe(
+  contexts: z.array(contextMount).max(MAX_CONTEXTS).optional().describe(
     "Contexts applied to every Task using this Agent.",
   ),
-  credentials: z.array(credential).optional().describe(
-    "Secrets exposed to the agent; names must be unique.",
+  credentials: z.array(credential).max(MAX_CREDENTIALS).optional().describe(
+    "Secrets exposed to the agent (at most 32); names must be unique.",
   ).meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] }),
   podSpec: agentPodSpec.optional(),
-  serviceAccountName: z.string().min(1).describe("ServiceAccount for agent pods."),
+  serviceAccountName: objectName("serviceAccountName").describe("ServiceAccount for agent pods."),
 }).meta(celRules({
   rule:
     "!has(self.humanInTheLoop) || !self.humanInTheLoop.enabled || (has(self.command) && size(self.command) > 0)",

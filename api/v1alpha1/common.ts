@@ -1,6 +1,6 @@
 // Shared pieces of the kubetask.io/v1alpha1 API.
 import { z } from "zod";
-import { absolutePath } from "./validation.ts";
+import { absolutePath, namespaceName, objectName } from "./validation.ts";
 
 export const GROUP = "kubetask.io";
 export const VERSION = "v1alpha1";
@@ -34,8 +34,8 @@ export type Condition = z.infer<typeof condition>;
 
 /** A reference to a Context CRD and where its content goes. */
 export const contextMount = z.object({
-  name: z.string().min(1).describe("Name of the Context."),
-  namespace: z.string().optional().describe(
+  name: objectName("contexts[].name").describe("Name of the Context."),
+  namespace: namespaceName("contexts[].namespace").optional().describe(
     "Namespace of the Context; defaults to the Task's namespace.",
   ),
   mountPath: absolutePath("mountPath", { allowEmpty: true }).optional().describe(

@@ -1,25 +1,35 @@
 // Context: reusable content for agents (inline text, a ConfigMap, a Git repo).
 import { z } from "zod";
 import { objectMeta } from "./common.ts";
-import { celRules, type ValidationRule } from "./validation.ts";
+import {
+  celRules,
+  dataKey,
+  MAX_TEXT_LENGTH,
+  objectName,
+  type ValidationRule,
+} from "./validation.ts";
 
 export const CONTEXT_TYPES = ["Inline", "ConfigMap", "Git"] as const;
 export const contextType = z.enum(CONTEXT_TYPES);
 export type ContextType = z.infer<typeof contextType>;
 
 export const inlineContext = z.object({
-  content: z.string().describe("Content to mount as a file or append to task.md."),
+  content: z.string().max(MAX_TEXT_LENGTH).describe(
+    "Content to mount as a file or append to task.md (at most 256 KiB).",
+  ),
 });
 
 export const configMapContext = z.object({
-  name: z.string().min(1).describe("Name of the ConfigMap in the Context's namespace."),
-  key: z.string().optional().describe("One key to use; without it every key becomes a file."),
+  name: objectName("configMap.name").describe("Name of the ConfigMap in the Context's namespace."),
+  key: dataKey("configMap.key").optional().describe(
+    "One key to use; without it every key becomes a file.",
+  ),
   optional: z.boolean().optional().describe("Whether the ConfigMap may be missing."),
 });
 export type ConfigMapContext = z.infer<typeof configMapContext>;
 
 export const gitSecretReference = z.object({
-  name: z.string().min(1).describe(
+  name: objectName("secretRef.name").describe(
     "Secret with Git credentials: keys username and password (HTTPS) or ssh-privatekey.",
   ),
 });

@@ -38,3 +38,72 @@ export function absolutePath(field: string, { allowEmpty = false } = {}) {
     message: `${field} must be an absolute path starting with "/"`,
   }));
 }
+
+// Names that end up in API request paths, volumes and environments. Each is
+// checked twice: by the apiserver (a CEL rule with a message a user can act
+// on) and by the controller (the same test as a zod refinement), so a bad
+// value never reaches a URL even if the CRD was installed without rules.
+
+const DNS_LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
+const OBJECT_NAME = new RegExp(`^${DNS_LABEL}([.]${DNS_LABEL})*$`);
+const NAMESPACE_NAME = new RegExp(`^${DNS_LABEL}$`);
+const DATA_KEY = /^[-._a-zA-Z0-9]+$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function named(pattern: RegExp, max: number, field: string, what: string) {
+  const message = `${field} must be ${what}`;
+  return z.string().min(1).max(max)
+    .refine((v) => pattern.test(v) && v !== "." && v !== "..", { message })
+    .meta(celRules({
+      rule: `self.matches('${pattern.source}') && self != '.' && self != '..'`,
+      message,
+    }));
+}
+
+/** A Kubernetes object name (DNS-1123 subdomain): ConfigMaps, Secrets, Contexts, Agents. */
+export function objectName(field: string) {
+  return named(
+    OBJECT_NAME,
+    253,
+    field,
+    'a Kubernetes object name: lowercase letters, digits, "-" and ".", ' +
+      'starting and ending with a letter or digit (e.g. "team-guides")',
+  );
+}
+
+/** A namespace name (DNS-1123 label). */
+export function namespaceName(field: string) {
+  return named(
+    NAMESPACE_NAME,
+    63,
+    field,
+    'a namespace name: at most 63 lowercase letters, digits and "-", ' +
+      "starting and ending with a letter or digit",
+  );
+}
+
+/** A key of a ConfigMap or Secret. */
+export function dataKey(field: string) {
+  return named(
+    DATA_KEY,
+    253,
+    field,
+    'a ConfigMap or Secret key: letters, digits, "-", "_" and "."',
+  );
+}
+
+/** An environment variable name a shell can use. */
+export function envVarName(field: string) {
+  return named(
+    ENV_NAME,
+    256,
+    field,
+    'an environment variable name: letters, digits and "_", not starting with a digit ' +
+      '(e.g. "GITHUB_TOKEN")',
+  );
+}
+
+/** Bounds that keep a Task's generated ConfigMap (at most 1 MiB) and CEL costs small. */
+export const MAX_TEXT_LENGTH = 256 * 1024;
+export const MAX_CONTEXTS = 32;
+export const MAX_CREDENTIALS = 32;

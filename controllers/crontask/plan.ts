@@ -1,12 +1,7 @@
 // The pure core of the CronTask controller: from the CronTask, the Tasks it
 // owns and the time, decide what to create, delete and report.
 import type { CronTaskStatus } from "../../api/v1alpha1/index.ts";
-import {
-  type Deletion,
-  type NameConflict,
-  type Plan,
-  type PlannedEvent,
-} from "../runtime/apply.ts";
+import { type Deletion, type Plan, type PlannedEvent, type Refusal } from "../runtime/apply.ts";
 import { TaskResource } from "../runtime/resources.ts";
 import { type ConditionUpdate, findCondition, SCHEDULED, setCondition } from "./conditions.ts";
 import { dueRuns, MISSED_COUNT_CAP } from "./schedule.ts";
@@ -214,22 +209,29 @@ export function toApplyPlan(cronTask: CronTaskObject, p: CronTaskPlan): Plan<Cro
   };
 }
 
-/** The run's Task name is held by a Task this CronTask does not control: skip the run, say why. */
-export function nameConflictPlan(
+/**
+ * The run's Task could not be created: its name is held by a Task this
+ * CronTask does not control, or the apiserver refused it. Skip the run, say why.
+ */
+export function refusedPlan(
   cronTask: CronTaskObject,
   p: CronTaskPlan,
-  conflict: NameConflict,
+  refusal: Refusal,
   now: Date,
 ): Plan<CronTaskStatus> {
-  const message =
-    `Task ${conflict.name} already exists and is not owned by this CronTask; skipped this run`;
+  const [reason, message] = refusal.reason === "NameTaken"
+    ? [
+      "TaskNameConflict",
+      `Task ${refusal.name} already exists and is not owned by this CronTask; skipped this run`,
+    ]
+    : ["TaskRejected", `the apiserver refused Task ${refusal.name}: ${refusal.message}`];
   const status: CronTaskStatus = {
     ...p.status,
-    active: p.status.active?.filter((ref) => ref.name !== conflict.name),
+    active: p.status.active?.filter((ref) => ref.name !== refusal.name),
     conditions: setCondition(p.status.conditions, {
       type: SCHEDULED,
       status: "False",
-      reason: "TaskNameConflict",
+      reason,
       message,
       observedGeneration: cronTask.metadata.generation,
     }, rfc3339(now)),
@@ -238,7 +240,7 @@ export function nameConflictPlan(
     delete: [],
     ensure: [],
     status: withoutEmptyActive(status),
-    events: [...p.events, { type: "Warning", reason: "TaskNameConflict", message }],
+    events: [...p.events, { type: "Warning", reason, message }],
     requeueAfterMs: p.requeueAfterMs,
   };
 }

@@ -5,7 +5,7 @@ import { applyPlan } from "../runtime/apply.ts";
 import { isControlledBy } from "../runtime/owners.ts";
 import { CronTaskResource, TaskResource } from "../runtime/resources.ts";
 import { OWNER_INDEX, type ReconcileContext, type Request, type Result } from "../runtime/types.ts";
-import { invalidSpecPlan, nameConflictPlan, planCronTask, toApplyPlan } from "./plan.ts";
+import { invalidSpecPlan, planCronTask, refusedPlan, toApplyPlan } from "./plan.ts";
 import type { CronTaskObject, TaskObject } from "./tasks.ts";
 
 export async function reconcileCronTask(req: Request, ctx: ReconcileContext): Promise<Result> {
@@ -28,7 +28,7 @@ export async function reconcileCronTask(req: Request, ctx: ReconcileContext): Pr
     ctx,
     primary,
     toApplyPlan(cronTask, plan),
-    (conflict) => nameConflictPlan(cronTask, plan, conflict, now),
+    (refusal) => refusedPlan(cronTask, plan, refusal, now),
   );
 }
 

@@ -5,8 +5,10 @@
 // Policies, each decided once here:
 // - create-or-adopt: objects are created under deterministic names; on
 //   AlreadyExists the object is read live and adopted if this primary controls
-//   it, else the plan's name-conflict variant is applied instead. A stale
-//   cache therefore never causes a duplicate, only an AlreadyExists.
+//   it, else the plan's refusal variant is applied instead. A stale cache
+//   therefore never causes a duplicate, only an AlreadyExists.
+// - refused creates: a 400, 403 or 422 (invalid object, admission, quota) is
+//   not retried forever; the plan's refusal variant says why, in status.
 // - owner references: every ensured object gets the primary as its controller.
 // - conflicts: a status write carries the observed resourceVersion; a 409 is
 //   thrown to the manager, which requeues the key (rate limited) to be
@@ -17,6 +19,7 @@
 // - Events: recorded after the writes they describe succeeded.
 import { sameJson } from "../status.ts";
 import { controllerReference, isControlledBy } from "./owners.ts";
+import { ApiError } from "./transport.ts";
 import {
   AlreadyExistsError,
   type KubeObject,
@@ -61,11 +64,15 @@ export interface Plan<Status> {
   requeueAfterMs?: number;
 }
 
-/** An ensured object's name is held by an object this primary does not control. */
-export interface NameConflict {
-  type: ResourceType;
-  name: string;
-}
+/** Why an ensured object could not be created. */
+export type Refusal =
+  /** Its name is held by an object this primary does not control. */
+  | { reason: "NameTaken"; type: ResourceType; name: string }
+  /** The apiserver refused it (400, 403, 422); `message` is the apiserver's. */
+  | { reason: "Rejected"; type: ResourceType; name: string; code: number; message: string };
+
+/** HTTP codes that say the request itself is refused: retrying it unchanged cannot help. */
+const REFUSED_CODES = new Set([400, 403, 422]);
 
 /** The reconciled object as observed (from the cache). */
 export interface Primary {
@@ -78,7 +85,7 @@ export function emptyPlan<Status>(extra: Partial<Plan<Status>> = {}): Plan<Statu
 }
 
 /**
- * Applies `plan` for `primary`. If an ensured name is taken, `onNameConflict`
+ * Applies `plan` for `primary`. If an ensured object is refused, `onRefused`
  * gives the plan to apply instead (its status, Events and requeue; it must
  * not ensure anything).
  */
@@ -86,7 +93,7 @@ export async function applyPlan<Status>(
   ctx: ReconcileContext,
   primary: Primary,
   plan: Plan<Status>,
-  onNameConflict?: (conflict: NameConflict) => Plan<Status>,
+  onRefused?: (refusal: Refusal) => Plan<Status>,
 ): Promise<Result> {
   if (ctx.ownWrites.isSuperseded(primary.object)) {
     ctx.log.debug("cache behind our own status write; waiting for its event");
@@ -98,10 +105,10 @@ export async function applyPlan<Status>(
   }
   let effective = plan;
   for (const desired of plan.ensure) {
-    const conflict = await createOrAdopt(ctx, primary, desired);
-    if (conflict) {
-      if (!onNameConflict) throw new Error(`${desired.type.kind} "${conflict.name}" is not ours`);
-      effective = onNameConflict(conflict);
+    const refusal = await createOrAdopt(ctx, primary, desired);
+    if (refusal) {
+      if (!onRefused) throw new Error(`${desired.type.kind} "${refusal.name}": ${refusal.reason}`);
+      effective = onRefused(refusal);
       break;
     }
   }
@@ -125,7 +132,7 @@ async function createOrAdopt(
   ctx: ReconcileContext,
   primary: Primary,
   desired: Desired,
-): Promise<NameConflict | undefined> {
+): Promise<Refusal | undefined> {
   const meta = desired.object.metadata ?? {};
   const object: KubeObject = {
     ...desired.object,
@@ -139,12 +146,23 @@ async function createOrAdopt(
     if (e) ctx.events.event(primary.object, e.type, e.reason, e.message);
     return undefined;
   } catch (err) {
+    if (err instanceof ApiError && REFUSED_CODES.has(err.status)) {
+      return {
+        reason: "Rejected",
+        type: desired.type,
+        name,
+        code: err.status,
+        message: err.detail,
+      };
+    }
     if (!(err instanceof AlreadyExistsError)) throw err;
   }
   // Live: the cache may not have seen our own earlier create yet.
   const existing = await ctx.live.get(desired.type, namespace, name);
   if (!existing) throw new Error(`${desired.type.kind} "${name}" vanished while adopting it`);
-  if (!isControlledBy(existing, primary.object)) return { type: desired.type, name };
+  if (!isControlledBy(existing, primary.object)) {
+    return { reason: "NameTaken", type: desired.type, name };
+  }
   const patch: Record<string, unknown> = {};
   for (const field of desired.syncFields ?? []) {
     if (!sameJson(existing[field], object[field])) {

@@ -58,8 +58,20 @@ export const LeaseResource: ResourceType = {
   namespaced: true,
 };
 
+/**
+ * Path segments must be names: "." or ".." would be resolved by URL
+ * normalisation into another path (a collection instead of an object).
+ */
+function assertSegment(what: string, value: string): void {
+  if (value === "" || value === "." || value === ".." || value.includes("/")) {
+    throw new Error(`invalid ${what} ${JSON.stringify(value)} in a request path`);
+  }
+}
+
 /** URL path of a collection (namespace "" = all namespaces) or of one object. */
 export function resourcePath(type: ResourceType, namespace: string, name?: string): string {
+  if (namespace) assertSegment("namespace", namespace);
+  if (name !== undefined) assertSegment(`${type.kind} name`, name);
   const prefix = type.apiVersion.includes("/")
     ? `/apis/${type.apiVersion}`
     : `/api/${type.apiVersion}`;

@@ -7,7 +7,13 @@ import { AlreadyExistsError, ConflictError, NotFoundError } from "./types.ts";
 
 /** Any apiserver error that is not one of the mapped classes in types.ts. */
 export class ApiError extends Error {
-  constructor(readonly status: number, readonly reason: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+    /** The apiserver's own message, without the request line. */
+    readonly detail: string = message,
+  ) {
     super(message);
   }
 }
@@ -157,5 +163,5 @@ export function statusError(status: number, body: string, what: string): Error {
   if (status === 404) return new NotFoundError(text);
   if (status === 409 && reason === "AlreadyExists") return new AlreadyExistsError(text);
   if (status === 409) return new ConflictError(text);
-  return new ApiError(status, reason, text);
+  return new ApiError(status, reason, text, message);
 }

@@ -39,6 +39,8 @@ export interface TaskObservation {
   /** The Task as cached (its resourceVersion guards the status write). */
   raw: KubeObject;
   task: Task;
+  /** The spec fails validation (a CRD without its rules, or an older one): why. */
+  invalidSpec?: string;
   jobName: string;
   /** Our Job, if it exists. */
   job?: JobView;
@@ -57,16 +59,20 @@ export async function observeTask(
 ): Promise<TaskObservation | undefined> {
   const raw = ctx.cache.get(TaskResource, req.namespace, req.name);
   if (!raw || raw.metadata?.deletionTimestamp) return undefined;
-  const parsed = taskSchema.safeParse(raw);
-  if (!parsed.success) {
-    ctx.log.warn("ignoring invalid Task", { error: parsed.error.message });
-    return undefined;
-  }
-  const task = parsed.data;
   const namespace = req.namespace;
   const config = ctx.cache.get(KubeTaskConfigResource, namespace, KUBETASK_CONFIG_NAME);
+  const ttlSeconds = ttlSecondsFrom(config);
+  const parsed = taskSchema.safeParse(raw);
+  if (!parsed.success) {
+    // Not silently dropped: the Task fails with the fields that are wrong.
+    const invalidSpec = parsed.error.issues
+      .map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    const task = { metadata: raw.metadata ?? {}, spec: {}, status: raw.status } as Task;
+    return { raw, task, invalidSpec, jobName: jobNameFor(req.name), ttlSeconds };
+  }
+  const task = parsed.data;
   const jobName = task.status?.jobName ?? jobNameFor(req.name);
-  const base = { raw, task, jobName, ttlSeconds: ttlSecondsFrom(config) };
+  const base = { raw, task, jobName, ttlSeconds };
   if (isFinished(task.status?.phase)) return base;
 
   let job: KubeObject | undefined = ctx.cache.get(JobResource, namespace, jobName);

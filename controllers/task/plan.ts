@@ -5,10 +5,11 @@ import type { TaskStatus } from "../../api/v1alpha1/index.ts";
 import {
   type Desired,
   emptyPlan,
-  type NameConflict,
   type Plan,
   type PlannedEvent,
+  type Refusal,
 } from "../runtime/apply.ts";
+import { mountPathProblem, sizeProblem } from "./checks.ts";
 import { ConfigMapResource, JobResource, TaskResource } from "../runtime/resources.ts";
 import type { KubeObject } from "../runtime/types.ts";
 import { buildAgentJob, buildContextConfigMap, type JobSettings } from "./job.ts";
@@ -19,12 +20,12 @@ import { ttlDecision } from "./ttl.ts";
 /** Only for a name held by an object we do not own; its deletion also wakes us. */
 export const NAME_CONFLICT_RETRY_MS = 10_000;
 
-/** The plan for one Task; `conflict` is set when the apply layer found a name taken. */
+/** The plan for one Task; `refusal` is set when the apply layer could not create an object. */
 export function planTask(
   obs: TaskObservation,
   settings: JobSettings,
   now: Date,
-  conflict?: NameConflict,
+  refusal?: Refusal,
 ): Plan<TaskStatus> {
   const { task } = obs;
   // A finished Task is never rebuilt; only its TTL matters.
@@ -32,8 +33,16 @@ export function planTask(
 
   const ensure: Desired[] = [];
   let state: Observation;
-  if (conflict) {
-    state = { kind: "nameConflict", resource: conflict.type.kind, name: conflict.name };
+  if (refusal?.reason === "NameTaken") {
+    state = { kind: "nameConflict", resource: refusal.type.kind, name: refusal.name };
+  } else if (refusal) {
+    state = {
+      kind: "invalid",
+      reason: `${refusal.type.kind}Rejected`,
+      message: `the apiserver refused ${refusal.type.kind} "${refusal.name}": ${refusal.message}`,
+    };
+  } else if (obs.invalidSpec) {
+    state = { kind: "invalid", reason: "InvalidSpec", message: obs.invalidSpec };
   } else if (obs.foreignJob) {
     state = { kind: "nameConflict", resource: "Job", name: obs.jobName };
   } else if (obs.jobGone) {
@@ -45,12 +54,21 @@ export function planTask(
   } else if (obs.start) {
     const { agent, contexts } = obs.start;
     const configMap = buildContextConfigMap(task, agent, contexts) as KubeObject;
-    const job = buildAgentJob(task, agent, contexts, settings) as KubeObject;
-    // The ConfigMap first: the Job's pod mounts it. A ConfigMap left by an
-    // attempt that stopped before the Job is brought up to date.
-    ensure.push({ type: ConfigMapResource, object: configMap, syncFields: ["data", "binaryData"] });
-    ensure.push({ type: JobResource, object: job });
-    state = { kind: "job", jobName: job.metadata?.name ?? obs.jobName, job: {} };
+    const problem = mountPathProblem(agent, contexts) ?? sizeProblem(configMap);
+    if (problem) {
+      state = { kind: "invalid", ...problem };
+    } else {
+      const job = buildAgentJob(task, agent, contexts, settings) as KubeObject;
+      // The ConfigMap first: the Job's pod mounts it. A ConfigMap left by an
+      // attempt that stopped before the Job is brought up to date.
+      ensure.push({
+        type: ConfigMapResource,
+        object: configMap,
+        syncFields: ["data", "binaryData"],
+      });
+      ensure.push({ type: JobResource, object: job });
+      state = { kind: "job", jobName: job.metadata?.name ?? obs.jobName, job: {} };
+    }
   } else {
     throw new Error("a Task without a Job was observed without what starting it needs");
   }

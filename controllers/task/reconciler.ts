@@ -19,6 +19,6 @@ export async function reconcileTask(
     ctx,
     { type: TaskResource, object: observed.raw },
     planTask(observed, settings, now),
-    (conflict) => planTask(observed, settings, now, conflict),
+    (refusal) => planTask(observed, settings, now, refusal),
   );
 }

@@ -22,6 +22,54 @@ const context = (spec: string) =>
 const TEMPLATE = "  taskTemplate: {spec: {description: d}}\n";
 
 const CASES: InvalidCase[] = [
+  // Names that reach request paths, volumes and environments: attacks replayed.
+  {
+    what: "Task context named '..' in a namespace that is not a name (path traversal)",
+    yaml: task("  contexts:\n    - {name: '..', namespace: 'Other_NS'}\n"),
+    expect: [
+      "spec.contexts[0].name",
+      "contexts[].name must be a Kubernetes object name",
+      "spec.contexts[0].namespace",
+      "contexts[].namespace must be a namespace name",
+    ],
+  },
+  {
+    what: "Task agentRef with a slash",
+    yaml: task("  agentRef: ../kube-system/admin\n"),
+    expect: ["spec.agentRef", "agentRef must be a Kubernetes object name"],
+  },
+  {
+    what: "ConfigMap Context whose name and key walk out of their directory",
+    yaml: context("  type: ConfigMap\n  configMap: {name: '..', key: '../../etc/passwd'}\n"),
+    expect: [
+      "configMap.name must be a Kubernetes object name",
+      "configMap.key must be a ConfigMap or Secret key",
+    ],
+  },
+  {
+    what: "Agent credential env that is a shell command, secret names with a slash",
+    yaml: agent(
+      "  credentials:\n    - name: c\n      secretRef: {name: 'a/b', key: 'k/../x'}\n" +
+        "      env: '1X; curl evil'\n",
+    ),
+    expect: [
+      "env must be an environment variable name",
+      "secretRef.name must be a Kubernetes object name",
+      "secretRef.key must be a ConfigMap or Secret key",
+    ],
+  },
+  {
+    what: "Task description over 256 KiB (its ConfigMap must stay under 1 MiB)",
+    yaml: task(`  description: '${"x".repeat(256 * 1024 + 1)}'\n`),
+    expect: ["spec.description", "Too long"],
+  },
+  {
+    what: "Task with 33 contexts",
+    yaml: task(
+      "  contexts:\n" + Array.from({ length: 33 }, (_, i) => `    - {name: c${i}}\n`).join(""),
+    ),
+    expect: ["spec.contexts", "Too many"],
+  },
   {
     what: "Context of type Inline without inline",
     yaml: context("  type: Inline\n"),

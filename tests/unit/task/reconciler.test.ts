@@ -10,6 +10,7 @@ import {
   TaskResource,
 } from "../../../controllers/runtime/resources.ts";
 import { ConflictError, type KubeObject } from "../../../controllers/runtime/types.ts";
+import { ApiError } from "../../../controllers/runtime/transport.ts";
 import { NAME_CONFLICT_RETRY_MS } from "../../../controllers/task/plan.ts";
 import { reconcileTask } from "../../../controllers/task/reconciler.ts";
 import { FakeCluster } from "../support/fake_cluster.ts";
@@ -231,4 +232,64 @@ Deno.test("reconcile: a cache still behind our own status write is left alone, n
   await reconcileTask(req(), c.context());
   assert.equal(c.writes().length, written);
   assert.equal(statusOf(c).jobName, "fix");
+});
+
+Deno.test("reconcile: a Job the apiserver refuses (422, 403) fails the Task with its message", async () => {
+  const c = setup();
+  const create = c.create.bind(c);
+  c.create = (type, obj) =>
+    type.plural === "jobs"
+      ? Promise.reject(
+        new ApiError(
+          422,
+          "Invalid",
+          "POST jobs: 422",
+          'Job "fix" is invalid: spec.template.labels',
+        ),
+      )
+      : create(type, obj);
+  await reconcileTask(req(), c.context());
+  assert.equal(statusOf(c).phase, "Failed");
+  assert.equal(condition(c, "Succeeded").reason, "JobRejected");
+  assert.match(
+    condition(c, "Succeeded").message,
+    /the apiserver refused Job "fix": Job "fix" is invalid: spec.template.labels/,
+  );
+  assert.deepEqual(c.events.map((e) => [e.type, e.reason]), [["Warning", "JobRejected"]]);
+});
+
+Deno.test("reconcile: two contexts at one path fail the Task before anything is created", async () => {
+  const c = setup();
+  for (const name of ["a", "b"]) {
+    c.seed(ContextResource, {
+      metadata: { namespace: NS, name },
+      spec: { type: "Inline", inline: { content: name } },
+    });
+  }
+  c.mutate(
+    TaskResource,
+    NS,
+    "fix",
+    (t) =>
+      t.spec.contexts = [{ name: "a", mountPath: "/workspace/x" }, {
+        name: "b",
+        mountPath: "/workspace/x",
+      }],
+  );
+  await reconcileTask(req(), c.context());
+  assert.deepEqual(c.writes(), ["updateStatus tasks/fix"]);
+  assert.equal(condition(c, "Succeeded").reason, "MountPathConflict");
+});
+
+Deno.test("reconcile: a Task the schema refuses fails with the fields named, not just a log line", async () => {
+  const c = setup();
+  c.mutate(TaskResource, NS, "fix", (t) => (t.spec.agentRef = "../other"));
+  await reconcileTask(req(), c.context());
+  assert.equal(statusOf(c).phase, "Failed");
+  assert.equal(condition(c, "Succeeded").reason, "InvalidSpec");
+  assert.match(
+    condition(c, "Succeeded").message,
+    /spec\.agentRef: agentRef must be a Kubernetes object name/,
+  );
+  assert.ok(!c.writes().some((w) => w.startsWith("create")));
 });

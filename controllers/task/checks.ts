@@ -1,0 +1,71 @@
+// Checks on what a Task would run, made before anything is created, so that
+// input the apiserver (or the kubelet) would refuse becomes a Failed Task with
+// a condition naming the culprit instead of a create retried forever.
+import { posix } from "node:path";
+import type { Agent } from "../../api/v1alpha1/index.ts";
+import type { KubeObject } from "../runtime/types.ts";
+import { absoluteMountPath, type ResolvedContext } from "./contexts.ts";
+import { TASK_MD_KEY } from "./job.ts";
+
+/** A ConfigMap holds at most 1 MiB in total; keep room for its metadata. */
+export const MAX_CONFIGMAP_DATA_BYTES = 1024 * 1024 - 16 * 1024;
+
+export interface Problem {
+  reason: string;
+  message: string;
+}
+
+/** Two things mounted at one path: the second would hide the first. */
+export function mountPathProblem(agent: Agent, contexts: ResolvedContext[]): Problem | undefined {
+  const workspace = agent.spec.workspaceDir || "/workspace";
+  const mounts: { path: string; what: string }[] = [
+    { path: workspace, what: "the workspace (workspaceDir)" },
+    { path: absoluteMountPath(TASK_MD_KEY, workspace), what: TASK_MD_KEY },
+  ];
+  for (const c of contexts) {
+    if (c.kind !== "append") {
+      mounts.push({ path: c.mountPath, what: `Context "${c.namespace}/${c.name}"` });
+    }
+  }
+  for (const cred of agent.spec.credentials ?? []) {
+    if (cred.mountPath) mounts.push({ path: cred.mountPath, what: `credential "${cred.name}"` });
+  }
+  const seen = new Map<string, string>();
+  for (const { path, what } of mounts) {
+    const key = posix.normalize(path).replace(/(.)\/+$/, "$1");
+    const first = seen.get(key);
+    if (first) {
+      return {
+        reason: "MountPathConflict",
+        message: `${first} and ${what} are both mounted at ${key}; give one another mountPath`,
+      };
+    }
+    seen.set(key, what);
+  }
+  return undefined;
+}
+
+/** Bytes the apiserver counts for a ConfigMap's data and binaryData. */
+export function configMapDataBytes(cm: KubeObject): number {
+  let bytes = 0;
+  const encoder = new TextEncoder();
+  for (const [k, v] of Object.entries<string>(cm.data ?? {})) {
+    bytes += k.length + encoder.encode(v).length;
+  }
+  for (const [k, v] of Object.entries<string>(cm.binaryData ?? {})) {
+    bytes += k.length + Math.floor((v.length * 3) / 4);
+  }
+  return bytes;
+}
+
+/** task.md and the mounted files must fit in the Task's ConfigMap. */
+export function sizeProblem(configMap: KubeObject): Problem | undefined {
+  const bytes = configMapDataBytes(configMap);
+  if (bytes <= MAX_CONFIGMAP_DATA_BYTES) return undefined;
+  return {
+    reason: "ContextTooLarge",
+    message: `task.md and the mounted context files come to ${bytes} bytes; at most ` +
+      `${MAX_CONFIGMAP_DATA_BYTES} fit in the Task's ConfigMap: mount large content from a ` +
+      "Git context instead",
+  };
+}

@@ -1,0 +1,79 @@
+// Bad input never leaves a Task stuck without a status: each case is sent to
+// the real apiserver, and the Task ends Failed with a condition naming the
+// culprit (and creates no Job where the input is refused before creating).
+import assert from "assert";
+import { kubectl } from "../env.ts";
+import { condition, TaskHarness } from "./harness.ts";
+
+async function failedWith(h: TaskHarness, name: string, reason: string, message: RegExp) {
+  const task = await h.waitForPhase(name, "Failed");
+  const succeeded = condition(task, "Succeeded");
+  assert.equal(succeeded?.reason, reason);
+  assert.match(succeeded?.message ?? "", message);
+  assert.ok(task.status.completionTime, "a failed Task has a completionTime (TTL applies)");
+  const events = await h.eventsFor(name);
+  assert.ok(events.some((e) => e.startsWith(`Warning ${reason}`)), `a Warning ${reason} Event`);
+  return task;
+}
+
+Deno.test("bad input: two contexts at one mountPath fail the Task, no Job is created", async () => {
+  const h = await TaskHarness.start();
+  try {
+    await h.agent("default");
+    for (const name of ["a", "b"]) {
+      await h.context(name, { type: "Inline", inline: { content: name } });
+    }
+    await h.task("clash", {
+      contexts: [
+        { name: "a", mountPath: "/workspace/notes.md" },
+        { name: "b", mountPath: "/workspace/notes.md" },
+      ],
+    });
+    await failedWith(h, "clash", "MountPathConflict", /are both mounted at \/workspace\/notes\.md/);
+    assert.equal((await h.list("jobs")).length, 0);
+  } finally {
+    await h.cleanup();
+  }
+});
+
+Deno.test("bad input: task.md over what a ConfigMap holds fails the Task as ContextTooLarge", async () => {
+  const h = await TaskHarness.start();
+  try {
+    await h.agent("default");
+    // Each Context is within its own 256 KiB bound; five of them are not.
+    const contexts = [];
+    for (let i = 0; i < 5; i++) {
+      await h.context(`big-${i}`, { type: "Inline", inline: { content: "x".repeat(250_000) } });
+      contexts.push({ name: `big-${i}` });
+    }
+    await h.task("huge", { contexts });
+    await failedWith(h, "huge", "ContextTooLarge", /come to \d+ bytes/);
+    assert.equal((await h.list("jobs")).length, 0);
+  } finally {
+    await h.cleanup();
+  }
+});
+
+Deno.test("bad input: a Job the apiserver refuses (422) fails the Task with the apiserver's message", async () => {
+  const h = await TaskHarness.start();
+  try {
+    // Pod labels are free-form in the Agent; this value is not a valid label value.
+    await h.agent("default", { podSpec: { labels: { team: "not a label value!" } } });
+    await h.task("refused");
+    await failedWith(h, "refused", "JobRejected", /spec\.template\.labels|Invalid value/);
+  } finally {
+    await h.cleanup();
+  }
+});
+
+Deno.test("bad input: a Job over the namespace's quota (403) fails the Task, not a retry loop", async () => {
+  const h = await TaskHarness.start();
+  try {
+    await h.agent("default");
+    await kubectl(["create", "quota", "no-jobs", "-n", h.ns, "--hard=count/jobs.batch=0"]);
+    await h.task("over-quota");
+    await failedWith(h, "over-quota", "JobRejected", /exceeded quota/);
+  } finally {
+    await h.cleanup();
+  }
+});
