@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { type ControlPlaneBinaries, ensureBinaries } from "./binaries.ts";
 import { createPki, type Pki } from "./pki.ts";
 import { clusterStateDir } from "./paths.ts";
+import { auditLogPath, auditPolicyYaml, operatorTokenLine } from "./operator_identity.ts";
 
 export interface ClusterState {
   name: string;
@@ -17,6 +18,9 @@ export interface ClusterState {
   /** How each component was started, so a test can restart it on the same port. */
   commands: Record<string, { binary: string; args: string[] }>;
   etcdUrl: string;
+  /** With UpOptions.auditedOperator: the operator's own kubeconfig and token. */
+  operatorKubeconfig?: string;
+  operatorToken?: string;
 }
 
 const stagesFile = join(dirname(fileURLToPath(import.meta.url)), "kwok-stages.yaml");
@@ -139,8 +143,17 @@ export async function readState(name: string): Promise<ClusterState | undefined>
   }
 }
 
+export interface UpOptions {
+  /**
+   * Give an operator under measurement its own user (kubeconfig
+   * `operator.kubeconfig` in the state dir) and audit-log only its requests
+   * (see operator_identity.ts).
+   */
+  auditedOperator?: boolean;
+}
+
 /** Starts a fresh cluster named `name`; a previous one of that name is stopped first. */
-export async function up(name = "default"): Promise<ClusterState> {
+export async function up(name = "default", options: UpOptions = {}): Promise<ClusterState> {
   const bin: ControlPlaneBinaries = await ensureBinaries();
   await down(name);
   const dir = clusterStateDir(name);
@@ -189,7 +202,20 @@ export async function up(name = "default"): Promise<ClusterState> {
 
     const apiPort = freePort();
     state.server = `https://127.0.0.1:${apiPort}`;
-    await start("kube-apiserver", bin.apiserver, apiserverArgs(state, pki, apiPort));
+    const extraArgs: string[] = [];
+    if (options.auditedOperator) {
+      const token = crypto.randomUUID().replaceAll("-", "");
+      await Deno.writeTextFile(pki.tokenFile, operatorTokenLine(token), { append: true });
+      const policy = join(dir, "audit-policy.yaml");
+      await Deno.writeTextFile(policy, auditPolicyYaml());
+      extraArgs.push(`--audit-policy-file=${policy}`, `--audit-log-path=${auditLogPath(dir)}`);
+      state.operatorKubeconfig = join(dir, "operator.kubeconfig");
+      state.operatorToken = token;
+    }
+    await start("kube-apiserver", bin.apiserver, [
+      ...apiserverArgs(state, pki, apiPort),
+      ...extraArgs,
+    ]);
     await save();
     const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(pki.caCert)] });
     await waitFor(
@@ -211,6 +237,12 @@ export async function up(name = "default"): Promise<ClusterState> {
       state.kubeconfig,
       kubeconfigYaml(state.server, pki.caCert, pki.adminToken),
     );
+    if (state.operatorKubeconfig && state.operatorToken) {
+      await Deno.writeTextFile(
+        state.operatorKubeconfig,
+        kubeconfigYaml(state.server, pki.caCert, state.operatorToken),
+      );
+    }
 
     await start("kube-controller-manager", bin.controllerManager, [
       `--kubeconfig=${state.kubeconfig}`,

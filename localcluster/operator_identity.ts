@@ -1,0 +1,51 @@
+// An identity of its own for an operator under measurement, and an apiserver
+// audit log that records only that identity: the apiserver's own account of
+// every request the operator sends (the benchmark counts them from it).
+import { join } from "node:path";
+
+export const OPERATOR_USER = "kubetask-operator";
+
+/** Token file line for the operator (cluster-admin rights, like the admin). */
+export function operatorTokenLine(token: string): string {
+  return `${token},${OPERATOR_USER},${OPERATOR_USER}-uid,"system:masters"\n`;
+}
+
+/**
+ * Audit policy: Metadata for the operator's requests, nothing else. A watch
+ * is logged when it starts (ResponseStarted); other requests when they end.
+ */
+export function auditPolicyYaml(): string {
+  return `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  - level: Metadata
+    users: ["${OPERATOR_USER}"]
+  - level: None
+`;
+}
+
+export function auditLogPath(clusterDir: string): string {
+  return join(clusterDir, "audit.log");
+}
+
+export interface AuditedRequest {
+  verb: string;
+  resource: string;
+  code: number;
+}
+
+/** The operator's requests in an audit log (JSON lines), each counted once. */
+export function auditedRequests(log: string): AuditedRequest[] {
+  const out: AuditedRequest[] = [];
+  for (const line of log.split("\n")) {
+    if (!line.trim()) continue;
+    const e = JSON.parse(line);
+    const isWatch = e.verb === "watch";
+    // A watch ends only when it is closed: count it when it starts.
+    if (e.stage !== (isWatch ? "ResponseStarted" : "ResponseComplete")) continue;
+    const resource = [e.objectRef?.resource, e.objectRef?.subresource].filter(Boolean).join("/");
+    out.push({ verb: e.verb, resource, code: e.responseStatus?.code ?? 0 });
+  }
+  return out;
+}
