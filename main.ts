@@ -3,7 +3,6 @@
 import { parseConfig, USAGE } from "./controllers/config.ts";
 import { createControllers } from "./controllers/registry.ts";
 import { AccessProvider, RESOLVE_ACCESS_COMMAND } from "./controllers/runtime/access.ts";
-import { applyCrds, ourCrds } from "./controllers/runtime/crds.ts";
 import { RestKubeClient } from "./controllers/runtime/kube.ts";
 import { ApiTransport } from "./controllers/runtime/transport.ts";
 import { createLogger } from "./controllers/runtime/log.ts";
@@ -45,6 +44,8 @@ async function main(): Promise<number> {
   const access = await AccessProvider.load({ kubeconfig: config.kubeconfig });
 
   if (config.applyCrds) {
+    // Loaded only when asked for: the CRD generator is not needed to reconcile.
+    const { applyCrds, ourCrds } = await import("./controllers/runtime/crds.ts");
     const transport = new ApiTransport(access);
     await applyCrds(new RestKubeClient(transport), ourCrds(), log);
     await transport.close();
