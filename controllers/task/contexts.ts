@@ -9,7 +9,7 @@ import {
   type GitContext,
 } from "../../api/v1alpha1/index.ts";
 import type { KubeObject } from "../runtime/types.ts";
-import type { AppendedContext } from "./taskmd.ts";
+import { type AppendedContext, defuseFraming } from "./taskmd.ts";
 
 interface Source {
   name: string;
@@ -166,7 +166,7 @@ function fromConfigMap(
   if (mountPath) return { kind: "directory", name, namespace, mountPath, data, binaryData };
   // A whole ConfigMap appended to task.md: every text key as a <file> block.
   const content = Object.keys(data).sort()
-    .map((key) => `<file name="${key}">\n${data[key].replace(/\n+$/, "")}\n</file>`)
+    .map((key) => `<file name="${key}">\n${defuseFraming(data[key].replace(/\n+$/, ""))}\n</file>`)
     .join("\n");
-  return { kind: "append", name, namespace, type: "ConfigMap", content };
+  return { kind: "append", name, namespace, type: "ConfigMap", content, framed: true };
 }
