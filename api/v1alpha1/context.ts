@@ -4,6 +4,9 @@ import { objectMeta } from "./common.ts";
 import {
   celRules,
   dataKey,
+  gitPath,
+  gitRef,
+  gitRepository,
   MAX_TEXT_LENGTH,
   objectName,
   type ValidationRule,
@@ -35,9 +38,11 @@ export const gitSecretReference = z.object({
 });
 
 export const gitContext = z.object({
-  repository: z.string().min(1).describe("Git repository URL."),
-  path: z.string().optional().describe("Path within the repository."),
-  ref: z.string().default("HEAD").describe("Branch, tag or commit SHA."),
+  repository: gitRepository().describe(
+    "Repository URL: https:// (no credentials in it) or ssh://.",
+  ),
+  path: gitPath().optional().describe("Path within the repository."),
+  ref: gitRef().default("HEAD").describe("Branch, tag or commit SHA."),
   depth: z.number().int().min(1).default(1).describe("Shallow clone depth."),
   secretRef: gitSecretReference.optional(),
 });

@@ -107,3 +107,45 @@ export function envVarName(field: string) {
 export const MAX_TEXT_LENGTH = 256 * 1024;
 export const MAX_CONTEXTS = 32;
 export const MAX_CREDENTIALS = 32;
+
+// Git: values that reach git's command line and the credential helper.
+
+// Kept as strings: RegExp#source would escape "/" as "\/", which CEL refuses.
+/** https:// without userinfo, or ssh:// with at most a user name; no spaces, no leading "-". */
+const GIT_REPOSITORY = "^(https://[A-Za-z0-9.-]+(:[0-9]{1,5})?|" +
+  "ssh://([A-Za-z0-9._-]+@)?[A-Za-z0-9.-]+(:[0-9]{1,5})?)(/[-A-Za-z0-9._~%+/]*)?$";
+/** A branch, tag or commit: never an option (no leading "-"), no "..", no spaces. */
+const GIT_REF = "^[A-Za-z0-9_][-A-Za-z0-9._/]*$";
+/** A path inside the repository: relative, no ".." segment. */
+const GIT_PATH = "^[-A-Za-z0-9._/]*$";
+
+export function gitRepository() {
+  const message = "git.repository must be an https:// URL without user or password, or an " +
+    'ssh:// URL (e.g. "https://github.com/org/repo.git" or "ssh://git@github.com/org/repo.git"); ' +
+    "put credentials in git.secretRef";
+  return z.string().min(1).max(2048)
+    .refine((v) => new RegExp(GIT_REPOSITORY).test(v), { message })
+    .meta(celRules({ rule: `self.matches('${GIT_REPOSITORY}')`, message }));
+}
+
+export function gitRef() {
+  const message = 'git.ref must be a branch, tag or commit: letters, digits, "-", "_", "." and ' +
+    '"/", not starting with "-" and without ".."';
+  return z.string().min(1).max(255)
+    .refine((v) => new RegExp(GIT_REF).test(v) && !v.includes(".."), { message })
+    .meta(celRules({
+      rule: `self.matches('${GIT_REF}') && !self.contains('..')`,
+      message,
+    }));
+}
+
+export function gitPath() {
+  const message = 'git.path must be a path inside the repository: letters, digits, "-", "_", ' +
+    '"." and "/", without ".." segments';
+  return z.string().max(MAX_PATH_LENGTH)
+    .refine((v) => new RegExp(GIT_PATH).test(v) && !v.split("/").includes(".."), { message })
+    .meta(celRules({
+      rule: `self.matches('${GIT_PATH}') && !self.matches('(^|/)[.][.](/|$)')`,
+      message,
+    }));
+}

@@ -76,6 +76,15 @@ export async function resolveContexts(
     const mountPath = mount.mountPath
       ? absoluteMountPath(mount.mountPath, workspaceDir)
       : undefined;
+    if (parsed.data.spec.git?.secretRef && namespace !== taskNamespace) {
+      // The Secret would be looked up in the Task's namespace, not the
+      // Context's: a Secret is never used across namespaces.
+      throw new ContextError(
+        "InvalidContext",
+        `Context "${namespace}/${mount.name}" is a Git context with a secretRef; it can only be ` +
+          `used by Tasks in namespace "${namespace}" (Secrets are never used across namespaces)`,
+      );
+    }
     const cm = parsed.data.spec.type === "ConfigMap" && parsed.data.spec.configMap
       ? await reader.configMap(namespace, parsed.data.spec.configMap.name)
       : undefined;

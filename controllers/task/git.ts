@@ -8,25 +8,52 @@ export const DEFAULT_GIT_IMAGE = "alpine/git:latest";
 const CHECKOUT_DIR = "/kubetask/git";
 const SECRET_DIR = "/kubetask/git-secret";
 
-// Repository, ref and depth arrive as environment variables, so no user text
-// is ever spliced into the script. A Secret may carry `username`+`password`
-// (HTTPS) or `ssh-privatekey`.
+// Repository, ref, host and depth arrive as environment variables, so no
+// user text is ever spliced into the script, and every git command ends its
+// options with "--" so a value cannot become an option (a ref such as
+// "--upload-pack=cmd" would otherwise run a command). The CRD and the
+// controller refuse such values too; this is the last line.
+//
+// Credentials: only the keys below are mounted from the Secret, and git hands
+// them only to the repository's own host: the helper is scoped to
+// https://<host>, redirects are not followed, and only the https and ssh
+// transports are allowed (no ext::, file:// or plain http). SSH verifies the
+// server against the Secret's known_hosts; there is no trust on first use.
 const CLONE_SCRIPT = [
   "set -eu",
   `secret=${SECRET_DIR}`,
+  "export GIT_CONFIG_NOSYSTEM=1",
+  "git config --global protocol.allow never",
+  "git config --global protocol.https.allow always",
+  "git config --global protocol.ssh.allow always",
+  "git config --global http.followRedirects false",
   'if [ -f "$secret/ssh-privatekey" ]; then',
-  '  export GIT_SSH_COMMAND="ssh -i $secret/ssh-privatekey -o StrictHostKeyChecking=accept-new"',
+  '  [ -f "$secret/known_hosts" ] || { echo "Secret has ssh-privatekey but no known_hosts" >&2; exit 1; }',
+  '  export GIT_SSH_COMMAND="ssh -i $secret/ssh-privatekey -o IdentitiesOnly=yes' +
+  ' -o StrictHostKeyChecking=yes -o UserKnownHostsFile=$secret/known_hosts"',
   "fi",
   'if [ -f "$secret/password" ]; then',
-  "  git config --global credential.helper " +
+  '  git config --global "credential.https://$GIT_HOST.helper" ' +
   `'!f() { echo "username=$(cat ${SECRET_DIR}/username 2>/dev/null)"; echo "password=$(cat ${SECRET_DIR}/password)"; }; f'`,
   "fi",
-  `git init -q ${CHECKOUT_DIR}/repo`,
+  `git init -q -- ${CHECKOUT_DIR}/repo`,
   `cd ${CHECKOUT_DIR}/repo`,
-  'git remote add origin "$GIT_REPOSITORY"',
-  'git fetch -q --depth "$GIT_DEPTH" origin "$GIT_REF"',
-  "git checkout -q FETCH_HEAD",
+  'git remote add -- origin "$GIT_REPOSITORY"',
+  'git fetch -q --depth "$GIT_DEPTH" -- origin "$GIT_REF"',
+  "git checkout -q --detach FETCH_HEAD --",
 ].join("\n");
+
+/** The keys a Git Secret may hold; nothing else of it is mounted. */
+export const GIT_SECRET_KEYS = ["username", "password", "ssh-privatekey", "known_hosts"];
+
+/** The host (and port) of an https:// or ssh:// repository URL. */
+export function repositoryHost(repository: string): string {
+  try {
+    return new URL(repository).host;
+  } catch {
+    return "";
+  }
+}
 
 export interface GitMountPlan {
   initContainer: V1Container;
@@ -48,7 +75,13 @@ export function gitMountPlan(
   if (git.secretRef) {
     volumes.push({
       name: secretVolume,
-      secret: { secretName: git.secretRef.name, defaultMode: 0o400 },
+      secret: {
+        secretName: git.secretRef.name,
+        defaultMode: 0o400,
+        // Only what the clone uses; a key the Secret lacks is simply absent.
+        items: GIT_SECRET_KEYS.map((key) => ({ key, path: key })),
+        optional: true,
+      },
     });
     volumeMounts.push({ name: secretVolume, mountPath: SECRET_DIR, readOnly: true });
   }
@@ -60,6 +93,7 @@ export function gitMountPlan(
       command: ["sh", "-c", CLONE_SCRIPT],
       env: [
         { name: "GIT_REPOSITORY", value: git.repository },
+        { name: "GIT_HOST", value: repositoryHost(git.repository) },
         { name: "GIT_REF", value: git.ref },
         { name: "GIT_DEPTH", value: String(git.depth) },
         { name: "HOME", value: "/tmp" },

@@ -22,6 +22,39 @@ const context = (spec: string) =>
 const TEMPLATE = "  taskTemplate: {spec: {description: d}}\n";
 
 const CASES: InvalidCase[] = [
+  // Git values that reach git's command line and its credential helper: attacks replayed.
+  {
+    what: "Git ref that is an option running a command in the clone container",
+    yaml: context(
+      "  type: Git\n  git: {repository: 'https://git.example.test/r.git', " +
+        "ref: '--upload-pack=touch /tmp/pwned'}\n",
+    ),
+    expect: ["spec.git.ref", "git.ref must be a branch, tag or commit", 'not starting with "-"'],
+  },
+  {
+    what: "Git repository with a password in the URL",
+    yaml: context(
+      "  type: Git\n  git: {repository: 'https://bob:hunter2@git.example.test/r.git'}\n",
+    ),
+    expect: ["spec.git.repository", "without user or password", "put credentials in git.secretRef"],
+  },
+  {
+    what: "Git repository through the ext:: transport (runs a command)",
+    yaml: context("  type: Git\n  git: {repository: 'ext::sh -c touch% /tmp/pwned'}\n"),
+    expect: ["spec.git.repository", "must be an https:// URL"],
+  },
+  {
+    what: "Git repository on the local file system",
+    yaml: context("  type: Git\n  git: {repository: 'file:///kubetask/git-secret'}\n"),
+    expect: ["spec.git.repository", "must be an https:// URL"],
+  },
+  {
+    what: "Git path that climbs out of the checkout",
+    yaml: context(
+      "  type: Git\n  git: {repository: 'https://git.example.test/r.git', path: '../../etc'}\n",
+    ),
+    expect: ["spec.git.path", 'without ".." segments'],
+  },
   // Names that reach request paths, volumes and environments: attacks replayed.
   {
     what: "Task context named '..' in a namespace that is not a name (path traversal)",

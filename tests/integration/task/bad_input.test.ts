@@ -2,7 +2,7 @@
 // the real apiserver, and the Task ends Failed with a condition naming the
 // culprit (and creates no Job where the input is refused before creating).
 import assert from "assert";
-import { kubectl } from "../env.ts";
+import { kubectl, testNamespace } from "../env.ts";
 import { condition, TaskHarness } from "./harness.ts";
 
 async function failedWith(h: TaskHarness, name: string, reason: string, message: RegExp) {
@@ -75,5 +75,43 @@ Deno.test("bad input: a Job over the namespace's quota (403) fails the Task, not
     await failedWith(h, "over-quota", "JobRejected", /exceeded quota/);
   } finally {
     await h.cleanup();
+  }
+});
+
+Deno.test("attack: a Git Context with a secretRef in another namespace never binds to this namespace's Secret", async () => {
+  const other = await testNamespace("other");
+  const h = await TaskHarness.start([other.name]);
+  try {
+    await h.agent("default");
+    // A Secret of that name exists in the Task's namespace: it must not be used.
+    await kubectl([
+      "create",
+      "secret",
+      "generic",
+      "creds",
+      "-n",
+      h.ns,
+      "--from-literal=password=x",
+    ]);
+    await kubectl(
+      ["apply", "-n", other.name, "-f", "-"],
+      JSON.stringify({
+        apiVersion: "kubetask.io/v1alpha1",
+        kind: "Context",
+        metadata: { name: "repo" },
+        spec: {
+          type: "Git",
+          git: { repository: "https://git.example.test/r.git", secretRef: { name: "creds" } },
+        },
+      }),
+    );
+    await h.task("borrow", {
+      contexts: [{ name: "repo", namespace: other.name, mountPath: "/r" }],
+    });
+    await failedWith(h, "borrow", "InvalidContext", /Secrets are never used across namespaces/);
+    assert.equal((await h.list("jobs")).length, 0);
+  } finally {
+    await h.cleanup();
+    await other.cleanup();
   }
 });

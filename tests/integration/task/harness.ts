@@ -14,12 +14,17 @@ export const AGENT_SA = "agent-sa";
 export class TaskHarness {
   private manager?: RunningManager;
 
-  private constructor(readonly ns: string, private cleanupNs: () => Promise<void>) {}
+  private constructor(
+    readonly ns: string,
+    private cleanupNs: () => Promise<void>,
+    private readonly alsoWatch: string[],
+  ) {}
 
-  static async start(): Promise<TaskHarness> {
+  /** `alsoWatch`: further namespaces the manager watches (for cross-namespace references). */
+  static async start(alsoWatch: string[] = []): Promise<TaskHarness> {
     await installCrds();
     const ns = await testNamespace("task");
-    const h = new TaskHarness(ns.name, ns.cleanup);
+    const h = new TaskHarness(ns.name, ns.cleanup, alsoWatch);
     await h.apply({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: AGENT_SA } });
     await h.startManager();
     return h;
@@ -28,7 +33,7 @@ export class TaskHarness {
   async startManager(): Promise<void> {
     this.manager = await startManager({
       controllers: [taskController],
-      namespaces: [this.ns],
+      namespaces: [this.ns, ...this.alsoWatch],
       leaderElection: false,
       metricsAddr: false,
       // KUBETASK_TEST_LOG=debug shows the operator's logs while debugging a test.

@@ -118,3 +118,31 @@ Deno.test("contexts: a whole ConfigMap's files cannot forge <file> or <context> 
   assert.equal(md.match(/<\/file>/g)?.length, 1);
   assert.equal(md.match(/<\/context>/g)?.length, 1);
 });
+
+Deno.test("contexts: a Git context with a secretRef is refused from another namespace", async () => {
+  const shared = {
+    metadata: { name: "repo", namespace: "shared" },
+    spec: {
+      type: "Git",
+      git: { repository: "https://git.example.test/r.git", secretRef: { name: "creds" } },
+    },
+  };
+  const reader = {
+    context: () => Promise.resolve(shared),
+    configMap: () => Promise.resolve(undefined),
+  };
+  await assert.rejects(
+    resolveContexts(
+      [{ name: "repo", namespace: "shared", mountPath: "/r" }],
+      "team-a",
+      "/w",
+      reader,
+    ),
+    (err: ContextError) =>
+      err.reason === "InvalidContext" &&
+      /Secrets are never used across namespaces/.test(err.message),
+  );
+  // From its own namespace it resolves.
+  const own = await resolveContexts([{ name: "repo", mountPath: "/r" }], "shared", "/w", reader);
+  assert.equal(own[0].kind, "git");
+});

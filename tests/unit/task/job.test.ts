@@ -229,8 +229,18 @@ Deno.test("job: a Git context clones in an init container at ref/depth, with opt
   assert.equal(env.GIT_REPOSITORY, "https://git.example.test/org/contexts");
   assert.equal(env.GIT_REF, "v1.2");
   assert.equal(env.GIT_DEPTH, "3");
+  assert.equal(env.GIT_HOST, "git.example.test");
   const script = init?.command?.join(" ") ?? "";
-  assert.match(script, /fetch -q --depth "\$GIT_DEPTH" origin "\$GIT_REF"/);
+  // Options end before every user value, so a ref can never be an option.
+  assert.match(script, /fetch -q --depth "\$GIT_DEPTH" -- origin "\$GIT_REF"/);
+  assert.match(script, /remote add -- origin "\$GIT_REPOSITORY"/);
+  // Only https and ssh; no redirects; credentials only for the repository's host.
+  assert.match(script, /protocol\.allow never/);
+  assert.match(script, /protocol\.https\.allow always/);
+  assert.match(script, /http\.followRedirects false/);
+  assert.match(script, /"credential\.https:\/\/\$GIT_HOST\.helper"/);
+  assert.match(script, /StrictHostKeyChecking=yes -o UserKnownHostsFile=\$secret\/known_hosts/);
+  assert.doesNotMatch(script, /accept-new/);
   // The checkout volume is shared; the agent mounts the path inside the repo.
   const agentMount = agentContainer(job).volumeMounts?.find((m) =>
     m.mountPath === "/workspace/repo-docs"
@@ -240,6 +250,13 @@ Deno.test("job: a Git context clones in an init container at ref/depth, with opt
   assert.ok(pod.volumes?.some((v) => v.name === agentMount?.name && v.emptyDir));
   const secretVolume = pod.volumes?.find((v) => v.secret?.secretName === "git-creds");
   assert.ok(secretVolume);
+  // Only the keys the clone uses are mounted, never the whole Secret.
+  assert.deepEqual(secretVolume.secret?.items?.map((i) => i.key), [
+    "username",
+    "password",
+    "ssh-privatekey",
+    "known_hosts",
+  ]);
   assert.ok(init?.volumeMounts?.some((m) => m.name === secretVolume.name));
 
   const noSecret = buildAgentJob(makeTask(), makeAgent(), [{
