@@ -49,6 +49,12 @@ export const agentPodSpec = z.object({
   labels: z.record(z.string(), z.string()).optional().describe("Extra labels for the agent pod."),
   scheduling: podScheduling.optional(),
   runtimeClassName: z.string().optional().describe("RuntimeClass for isolation (gVisor, Kata)."),
+  securityContext: looseObject.optional().describe(
+    "Pod-level securityContext (core/v1 PodSecurityContext), e.g. runAsNonRoot, runAsUser, fsGroup.",
+  ),
+  automountServiceAccountToken: z.boolean().optional().describe(
+    "Whether the agent pod gets its ServiceAccount's token (Kubernetes default: true).",
+  ),
 });
 export type AgentPodSpec = z.infer<typeof agentPodSpec>;
 
@@ -68,6 +74,13 @@ export const agentSpec = z.object({
     "Secrets exposed to the agent (at most 32); names must be unique.",
   ).meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] }),
   podSpec: agentPodSpec.optional(),
+  securityContext: looseObject.optional().describe(
+    "The agent container's securityContext, merged over the hardened default " +
+      "(allowPrivilegeEscalation false, all capabilities dropped, seccomp RuntimeDefault).",
+  ),
+  resources: looseObject.optional().describe(
+    "The agent container's requests and limits (core/v1 ResourceRequirements).",
+  ),
   serviceAccountName: objectName("serviceAccountName").describe("ServiceAccount for agent pods."),
 }).meta(celRules({
   rule:

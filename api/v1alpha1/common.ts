@@ -2,6 +2,9 @@
 import { z } from "zod";
 import { absolutePath, namespaceName, objectName } from "./validation.ts";
 
+/** A debugging session, not a place to park a pod: at most a day. */
+export const MAX_KEEP_ALIVE_SECONDS = 86400;
+
 export const GROUP = "kubetask.io";
 export const VERSION = "v1alpha1";
 export const API_VERSION = `${GROUP}/${VERSION}`;
@@ -46,8 +49,8 @@ export type ContextMount = z.infer<typeof contextMount>;
 
 export const humanInTheLoop = z.object({
   enabled: z.boolean().describe("Keep the agent container alive after the agent exits."),
-  keepAliveSeconds: z.int32().min(0).default(3600).describe(
-    "How long the container stays alive after the agent exits (default 3600).",
+  keepAliveSeconds: z.int32().min(0).max(MAX_KEEP_ALIVE_SECONDS).default(3600).describe(
+    "How long the container stays alive after the agent exits (default 3600, at most 86400).",
   ),
 });
 export type HumanInTheLoop = z.infer<typeof humanInTheLoop>;

@@ -2,6 +2,7 @@
 // that the agent container then mounts (the operator itself never clones).
 import type { V1Container, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import type { GitContext } from "../../api/v1alpha1/index.ts";
+import { HARDENED_SECURITY_CONTEXT } from "./security.ts";
 
 /** Default image of the clone init container; clusters that mirror images set --git-image. */
 export const DEFAULT_GIT_IMAGE = "alpine/git:latest";
@@ -91,6 +92,7 @@ export function gitMountPlan(
       name: `git-clone-${index}`,
       image,
       command: ["sh", "-c", CLONE_SCRIPT],
+      securityContext: HARDENED_SECURITY_CONTEXT,
       env: [
         { name: "GIT_REPOSITORY", value: git.repository },
         { name: "GIT_HOST", value: repositoryHost(git.repository) },

@@ -20,6 +20,7 @@ import type { ResolvedContext } from "./contexts.ts";
 import { DEFAULT_GIT_IMAGE, gitMountPlan } from "./git.ts";
 import { configMapNameFor, jobNameFor, TASK_LABEL, taskLabelValue } from "./names.ts";
 import { humanInTheLoopCommand } from "./shell.ts";
+import { HARDENED_SECURITY_CONTEXT } from "./security.ts";
 import { type AppendedContext, buildTaskMd } from "./taskmd.ts";
 
 /** What the operator's flags decide about the Jobs it builds. */
@@ -31,6 +32,7 @@ export interface JobSettings {
 export const DEFAULT_JOB_SETTINGS: JobSettings = { gitImage: DEFAULT_GIT_IMAGE };
 
 export const TASK_MD_KEY = "task.md";
+
 const CONTEXT_VOLUME = "task-context";
 const WORKSPACE_VOLUME = "workspace";
 const AGENT_CONTAINER = "agent";
@@ -190,6 +192,8 @@ export function buildAgentJob(
     name: AGENT_CONTAINER,
     image: agent.spec.agentImage || DEFAULT_AGENT_IMAGE,
     ...(command ? { command } : {}),
+    securityContext: { ...HARDENED_SECURITY_CONTEXT, ...agent.spec.securityContext },
+    ...(agent.spec.resources ? { resources: agent.spec.resources } : {}),
     workingDir: workspaceDir,
     env: [
       { name: "TASK_NAME", value: name },
@@ -220,6 +224,12 @@ export function buildAgentJob(
         spec: {
           restartPolicy: "Never",
           serviceAccountName: agent.spec.serviceAccountName,
+          ...(agent.spec.podSpec?.securityContext
+            ? { securityContext: agent.spec.podSpec.securityContext }
+            : {}),
+          ...(agent.spec.podSpec?.automountServiceAccountToken !== undefined
+            ? { automountServiceAccountToken: agent.spec.podSpec.automountServiceAccountToken }
+            : {}),
           ...(scheduling?.nodeSelector ? { nodeSelector: scheduling.nodeSelector } : {}),
           // deno-lint-ignore no-explicit-any
           ...(scheduling?.tolerations ? { tolerations: scheduling.tolerations as any[] } : {}),

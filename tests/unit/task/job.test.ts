@@ -269,3 +269,43 @@ Deno.test("job: a Git context clones in an init container at ref/depth, with opt
   );
   assert.equal(mount?.subPath, "repo");
 });
+
+Deno.test("job: every container is hardened; the Agent adds a user, resources and token choice", () => {
+  const hardened = {
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ["ALL"] },
+    seccompProfile: { type: "RuntimeDefault" },
+  };
+  const git: ResolvedContext = {
+    kind: "git",
+    name: "repo",
+    namespace: "team-a",
+    mountPath: "/workspace/repo",
+    git: { repository: "https://git.example.test/org/repo", ref: "HEAD", depth: 1 },
+  };
+  const plain = buildAgentJob(makeTask(), makeAgent(), [git]);
+  assert.deepEqual(agentContainer(plain).securityContext, hardened);
+  assert.deepEqual(podOf(plain).initContainers?.[0].securityContext, hardened);
+  assert.equal(podOf(plain).securityContext, undefined);
+  assert.equal(podOf(plain).automountServiceAccountToken, undefined);
+  assert.equal(agentContainer(plain).resources, undefined);
+
+  const job = buildAgentJob(
+    makeTask(),
+    makeAgent({
+      securityContext: { runAsNonRoot: true, runAsUser: 65532, readOnlyRootFilesystem: true },
+      resources: { limits: { memory: "2Gi" } },
+      podSpec: { securityContext: { fsGroup: 65532 }, automountServiceAccountToken: false },
+    }),
+    [],
+  );
+  assert.deepEqual(agentContainer(job).securityContext, {
+    ...hardened,
+    runAsNonRoot: true,
+    runAsUser: 65532,
+    readOnlyRootFilesystem: true,
+  });
+  assert.deepEqual(agentContainer(job).resources, { limits: { memory: "2Gi" } });
+  assert.deepEqual(podOf(job).securityContext, { fsGroup: 65532 });
+  assert.equal(podOf(job).automountServiceAccountToken, false);
+});
