@@ -51,7 +51,10 @@ async function main(): Promise<number> {
     await transport.close();
   }
 
-  const controllers = createControllers({ gitImage: config.gitImage });
+  const controllers = createControllers({
+    gitImage: config.gitImage,
+    operatorServiceAccount: config.operatorServiceAccount,
+  });
   const manager = await startManager({
     controllers,
     namespaces: config.namespaces,

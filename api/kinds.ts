@@ -1,6 +1,6 @@
-// The kind registry: the five kubetask.io kinds, each once. The CRD generator
+// The kind registry: the six kubetask.io kinds, each once. The CRD generator
 // and the runtime's resource types (controllers/runtime/resources.ts) both read it.
-import { agent, context, cronTask, kubeTaskConfig, task } from "./v1alpha1/index.ts";
+import { agent, context, contextGrant, cronTask, kubeTaskConfig, task } from "./v1alpha1/index.ts";
 import type { KindDefinition } from "./crdgen/crd.ts";
 
 export const KINDS: KindDefinition[] = [
@@ -60,6 +60,19 @@ export const KINDS: KindDefinition[] = [
     schema: context,
     hasStatus: false,
     columns: [{ name: "Type", type: "string", jsonPath: ".spec.type" }],
+  },
+  {
+    kind: "ContextGrant",
+    plural: "contextgrants",
+    shortNames: ["kcg"],
+    description: "ContextGrant lets Tasks and Agents of the namespaces it lists use Contexts " +
+      "of its own namespace; without one, Contexts are private to their namespace.",
+    schema: contextGrant,
+    hasStatus: false,
+    columns: [
+      { name: "Namespaces", type: "string", jsonPath: ".spec.namespaces" },
+      { name: "Contexts", type: "string", jsonPath: ".spec.contexts" },
+    ],
   },
   {
     kind: "KubeTaskConfig",

@@ -15,6 +15,7 @@ export interface OperatorConfig {
   queueBurst: number;
   leaderElect: boolean;
   gitImage: string;
+  operatorServiceAccount?: string;
   leaderElectionNamespace?: string;
   leaderElectionId: string;
   metricsAddr: string;
@@ -31,6 +32,8 @@ export const USAGE = `usage: main.ts [flags]
   --queue-qps N / --queue-burst N     bucket for retries after errors and conflicts (default 50 / 500)
   --git-image IMAGE                   image of the init container that clones Git contexts
                                       (default ${DEFAULT_GIT_IMAGE})
+  --operator-service-account NS/NAME  the operator's own ServiceAccount: Agents naming it
+                                      are refused (the Deployment sets it from the pod)
   --leader-elect true|false           use a Lease so only one replica reconciles (default true)
   --leader-election-namespace NS      namespace of the Lease (default: own namespace or "default")
   --leader-election-id NAME           name of the Lease (default kubetask-controller-leader)
@@ -65,6 +68,15 @@ function parseNonNegative(flag: string, value: string): number {
   return n;
 }
 
+/** "namespace/name", both parts DNS names; empty means not set. */
+function serviceAccountRef(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/.test(value)) {
+    throw new Error(`--operator-service-account must be NAMESPACE/NAME, got ${value}`);
+  }
+  return value;
+}
+
 /** Parses flags; throws an Error with a readable message on bad input. */
 export function parseConfig(
   args: string[],
@@ -80,6 +92,7 @@ export function parseConfig(
     "queue-burst",
     "leader-elect",
     "git-image",
+    "operator-service-account",
     "leader-election-namespace",
     "leader-election-id",
     "metrics-addr",
@@ -112,6 +125,7 @@ export function parseConfig(
       parsePositive("queue-burst", get("queue-burst") ?? String(DEFAULT_QUEUE_BURST)),
     ),
     gitImage: get("git-image") || DEFAULT_GIT_IMAGE,
+    operatorServiceAccount: serviceAccountRef(get("operator-service-account")),
     leaderElect: parseBool("leader-elect", get("leader-elect") ?? "true"),
     leaderElectionNamespace: get("leader-election-namespace"),
     leaderElectionId: get("leader-election-id") ?? "kubetask-controller-leader",

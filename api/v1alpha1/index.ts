@@ -5,5 +5,6 @@ export * from "./validation.ts";
 export * from "./task.ts";
 export * from "./crontask.ts";
 export * from "./context.ts";
+export * from "./contextgrant.ts";
 export * from "./agent.ts";
 export * from "./kubetaskconfig.ts";

@@ -37,6 +37,8 @@ export interface InformerOptions {
   namespaces?: string[];
   /** Only objects matching this label selector are listed, watched and cached. */
   labelSelector?: string;
+  /** Only objects matching this field selector (e.g. Events of one reason). */
+  fieldSelector?: string;
   /** Re-deliver every cached object as an update this often (0 = never). */
   resyncMs?: number;
   log: Logger;
@@ -194,7 +196,12 @@ export class Informer {
         { items?: KubeObject[]; metadata?: { resourceVersion?: string; continue?: string } }
       >(
         resourcePath(this.type, namespace),
-        { limit: 500, continue: cont, labelSelector: this.opts.labelSelector },
+        {
+          limit: 500,
+          continue: cont,
+          labelSelector: this.opts.labelSelector,
+          fieldSelector: this.opts.fieldSelector,
+        },
       );
       for (const item of page.items ?? []) {
         items.push(
@@ -248,6 +255,7 @@ export class Informer {
           allowWatchBookmarks: true,
           timeoutSeconds,
           labelSelector: this.opts.labelSelector,
+          fieldSelector: this.opts.fieldSelector,
         },
         signal: abort.signal,
       });

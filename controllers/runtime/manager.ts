@@ -104,6 +104,7 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
 interface InformerSpec {
   type: ResourceType;
   labelSelector?: string;
+  fieldSelector?: string;
   transform?: (obj: KubeObject) => KubeObject;
   indexes?: Record<string, IndexFunc>;
 }
@@ -150,7 +151,10 @@ function buildManager(opts: ManagerOptions, access: AccessProvider): RunningMana
       return;
     }
     // One cache per type: every reader must agree on what it holds.
-    if (seen.labelSelector !== spec.labelSelector || seen.transform !== spec.transform) {
+    if (
+      seen.labelSelector !== spec.labelSelector || seen.fieldSelector !== spec.fieldSelector ||
+      seen.transform !== spec.transform
+    ) {
       throw new Error(`${spec.type.plural} are watched with two different selectors or transforms`);
     }
     Object.assign(seen.indexes!, spec.indexes);
@@ -166,6 +170,7 @@ function buildManager(opts: ManagerOptions, access: AccessProvider): RunningMana
         transport,
         type: spec.type,
         labelSelector: spec.labelSelector,
+        fieldSelector: spec.fieldSelector,
         transform: spec.transform,
         indexes: spec.indexes,
         namespaces: opts.namespaces,

@@ -13,6 +13,7 @@ export const TaskResource = kubetaskResource("Task");
 export const CronTaskResource = kubetaskResource("CronTask");
 export const AgentResource = kubetaskResource("Agent");
 export const ContextResource = kubetaskResource("Context");
+export const ContextGrantResource = kubetaskResource("ContextGrant");
 export const KubeTaskConfigResource = kubetaskResource("KubeTaskConfig");
 
 export const JobResource: ResourceType = {

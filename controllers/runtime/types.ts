@@ -162,6 +162,8 @@ export interface WatchSource {
   type: ResourceType;
   /** Watch (and cache) only objects matching this label selector, e.g. our own Jobs. */
   labelSelector?: string;
+  /** Watch (and cache) only objects matching this field selector, e.g. Events of one reason. */
+  fieldSelector?: string;
   /**
    * What the cache keeps of each object (e.g. a Job without its pod
    * template). Part of the informer's identity: two sources of one type and

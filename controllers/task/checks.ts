@@ -69,3 +69,22 @@ export function sizeProblem(configMap: KubeObject): Problem | undefined {
       "Git context instead",
   };
 }
+
+/**
+ * An Agent may not run pods as the operator's own ServiceAccount
+ * ("namespace/name"): whoever may create Agents there would gain the
+ * operator's cluster-wide permissions through the agent pod.
+ */
+export function serviceAccountProblem(
+  agent: Agent,
+  operatorServiceAccount: string | undefined,
+): Problem | undefined {
+  const used = `${agent.metadata.namespace ?? ""}/${agent.spec.serviceAccountName}`;
+  if (!operatorServiceAccount || used !== operatorServiceAccount) return undefined;
+  return {
+    reason: "InvalidAgent",
+    message: `Agent "${agent.metadata.name}" uses serviceAccountName ` +
+      `"${agent.spec.serviceAccountName}", the operator's own ServiceAccount; ` +
+      "give agents a ServiceAccount of their own",
+  };
+}

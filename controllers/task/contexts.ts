@@ -1,6 +1,7 @@
 // Resolves ContextMounts (Agent's, then Task's) into what the agent pod needs:
 // text appended to task.md, files and directories from the Task's ConfigMap,
 // or Git checkouts made by an init container (the operator never clones).
+// A Context of another namespace is used only where a ContextGrant there allows.
 import {
   type ConfigMapContext,
   type Context,
@@ -9,6 +10,7 @@ import {
   type GitContext,
 } from "../../api/v1alpha1/index.ts";
 import type { KubeObject } from "../runtime/types.ts";
+import { grantsAccess } from "./grants.ts";
 import { type AppendedContext, defuseFraming } from "./taskmd.ts";
 
 interface Source {
@@ -40,10 +42,25 @@ export class ContextError extends Error {
   }
 }
 
-/** Reads a Context or ConfigMap; undefined when absent. */
+/** Reads a Context or ConfigMap (undefined when absent) and the grants beside a Context. */
 export interface ContextReader {
   context(namespace: string, name: string): Promise<KubeObject | undefined>;
   configMap(namespace: string, name: string): Promise<KubeObject | undefined>;
+  /** The ContextGrants of a namespace. */
+  grants(namespace: string): KubeObject[];
+}
+
+/**
+ * One message for "absent" and "not shared with you": a Task must not learn
+ * which Contexts exist in a namespace that has not granted it anything.
+ */
+function notFound(mount: ContextMount, namespace: string, taskNamespace: string): ContextError {
+  const where = `Context "${mount.name}" not found in namespace "${namespace}"`;
+  return new ContextError(
+    "ContextNotFound",
+    namespace === taskNamespace ? where : `${where}, or not shared with namespace ` +
+      `"${taskNamespace}" (a ContextGrant in "${namespace}" must list it)`,
+  );
 }
 
 /** Absolute mount path; relative ones are taken relative to the workspace. */
@@ -62,13 +79,11 @@ export async function resolveContexts(
   const resolved: ResolvedContext[] = [];
   for (const mount of mounts) {
     const namespace = mount.namespace || taskNamespace;
-    const raw = await reader.context(namespace, mount.name);
-    if (!raw) {
-      throw new ContextError(
-        "ContextNotFound",
-        `Context "${mount.name}" not found in namespace "${namespace}"`,
-      );
-    }
+    const permitted = namespace === taskNamespace ||
+      grantsAccess(reader.grants(namespace), mount.name, taskNamespace);
+    // Not permitted: not even read, so nothing of it can leak into an error.
+    const raw = permitted ? await reader.context(namespace, mount.name) : undefined;
+    if (!raw) throw notFound(mount, namespace, taskNamespace);
     const parsed = contextSchema.safeParse(raw);
     if (!parsed.success) {
       throw new ContextError("InvalidContext", `Context "${namespace}/${mount.name}" is invalid`);

@@ -3,7 +3,9 @@
 import { controllerOf } from "../runtime/owners.ts";
 import {
   AgentResource,
+  ContextGrantResource,
   ContextResource,
+  EventResource,
   JobResource,
   KubeTaskConfigResource,
   TaskResource,
@@ -17,6 +19,13 @@ import type {
 } from "../runtime/types.ts";
 import { DEFAULT_JOB_SETTINGS, type JobSettings } from "./job.ts";
 import { TASK_LABEL } from "./names.ts";
+import {
+  eventForCache,
+  FAILED_CREATE_SELECTOR,
+  JOB_UID_INDEX,
+  jobUidOf,
+  mapFailedCreateToTask,
+} from "./pod_creation.ts";
 import { DEFAULT_AGENT_NAME } from "./observe.ts";
 import { reconcileTask } from "./reconciler.ts";
 import { isFinished } from "./status.ts";
@@ -50,12 +59,13 @@ export function mapAgentToTasks(agent: KubeObject, cache: CacheReader): Request[
   return cache.byIndex(TaskResource, AGENT_INDEX, key).filter(notStarted).map(keyOf);
 }
 
-/** A Context matters to not-yet-started Tasks naming it, directly or through their Agent. */
-export function mapContextToTasks(context: KubeObject, cache: CacheReader): Request[] {
-  const name = context.metadata?.name;
-  const namespace = context.metadata?.namespace ?? "";
+/** Not-yet-started Tasks naming a Context that `matches`, directly or through their Agent. */
+function tasksUsingContexts(
+  cache: CacheReader,
+  matches: (name: string, namespace: string) => boolean,
+): Request[] {
   const names = (mounts: { name: string; namespace?: string }[] | undefined, home: string) =>
-    (mounts ?? []).some((m) => m.name === name && (m.namespace || home) === namespace);
+    (mounts ?? []).some((m) => matches(m.name, m.namespace || home));
   return cache.list(TaskResource, "").filter((task) => {
     if (!notStarted(task)) return false;
     const home = task.metadata?.namespace ?? "";
@@ -63,6 +73,18 @@ export function mapContextToTasks(context: KubeObject, cache: CacheReader): Requ
     const agentName = task.spec?.agentRef || DEFAULT_AGENT_NAME;
     return names(cache.get(AgentResource, home, agentName)?.spec?.contexts, home);
   }).map(keyOf);
+}
+
+/** A Context matters to the not-yet-started Tasks naming it. */
+export function mapContextToTasks(context: KubeObject, cache: CacheReader): Request[] {
+  const { name, namespace = "" } = context.metadata ?? {};
+  return tasksUsingContexts(cache, (n, ns) => n === name && ns === namespace);
+}
+
+/** A ContextGrant matters to not-yet-started Tasks naming any Context of its namespace. */
+export function mapGrantToTasks(grant: KubeObject, cache: CacheReader): Request[] {
+  const namespace = grant.metadata?.namespace ?? "";
+  return tasksUsingContexts(cache, (_, ns) => ns === namespace);
 }
 
 /** The namespace's KubeTaskConfig "default" sets the TTL of every Task there. */
@@ -83,7 +105,16 @@ const watches: WatchSource[] = [
   { type: JobResource, labelSelector: TASK_LABEL, transform: jobForCache, map: mapJobToTask },
   { type: AgentResource, map: mapAgentToTasks },
   { type: ContextResource, map: mapContextToTasks },
+  { type: ContextGrantResource, map: mapGrantToTasks },
   { type: KubeTaskConfigResource, map: mapConfigToTasks },
+  // Why a Job has no pod (Pod Security, quota): only the Job controller's FailedCreate Events.
+  {
+    type: EventResource,
+    fieldSelector: FAILED_CREATE_SELECTOR,
+    transform: eventForCache,
+    indexes: { [JOB_UID_INDEX]: jobUidOf },
+    map: mapFailedCreateToTask,
+  },
 ];
 
 export function createTaskController(settings: JobSettings = DEFAULT_JOB_SETTINGS): Controller {

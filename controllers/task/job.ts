@@ -27,6 +27,8 @@ import { type AppendedContext, buildTaskMd } from "./taskmd.ts";
 export interface JobSettings {
   /** Image of the init container that clones Git contexts. */
   gitImage: string;
+  /** "namespace/name" of the operator's ServiceAccount, which no Agent may use. */
+  operatorServiceAccount?: string;
 }
 
 export const DEFAULT_JOB_SETTINGS: JobSettings = { gitImage: DEFAULT_GIT_IMAGE };

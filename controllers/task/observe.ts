@@ -12,7 +12,9 @@ import { isControlledBy } from "../runtime/owners.ts";
 import {
   AgentResource,
   ConfigMapResource,
+  ContextGrantResource,
   ContextResource,
+  EventResource,
   JobResource,
   KubeTaskConfigResource,
   TaskResource,
@@ -21,7 +23,8 @@ import type { KubeObject, ReconcileContext, Request } from "../runtime/types.ts"
 import { ContextError, resolveContexts, type ResolvedContext } from "./contexts.ts";
 import { agentProblem } from "./job.ts";
 import { jobNameFor } from "./names.ts";
-import { isFinished, type JobView, type Observation } from "./status.ts";
+import { isFinished, jobPhase, type JobView, type Observation } from "./status.ts";
+import { JOB_UID_INDEX, latestFailedCreate } from "./pod_creation.ts";
 import { KUBETASK_CONFIG_NAME, ttlSecondsFrom } from "./ttl.ts";
 
 export const DEFAULT_AGENT_NAME = "default";
@@ -44,6 +47,8 @@ export interface TaskObservation {
   jobName: string;
   /** Our Job, if it exists. */
   job?: JobView;
+  /** Why the cluster will not create our Job's pod (its newest FailedCreate Event). */
+  podCreateFailure?: string;
   /** A Job of that name that this Task does not control. */
   foreignJob?: boolean;
   /** status.jobName is set but the apiserver has no such Job. */
@@ -82,9 +87,11 @@ export async function observeTask(
     if (!job) return { ...base, jobGone: true };
   }
   if (job) {
-    return isControlledBy(job, raw)
-      ? { ...base, job: job as JobView }
-      : { ...base, foreignJob: true };
+    if (!isControlledBy(job, raw)) return { ...base, foreignJob: true };
+    const podCreateFailure = jobPhase(job as JobView) === "Pending"
+      ? latestFailedCreate(ctx.cache.byIndex(EventResource, JOB_UID_INDEX, job.metadata?.uid ?? ""))
+      : undefined;
+    return { ...base, job: job as JobView, ...(podCreateFailure ? { podCreateFailure } : {}) };
   }
   return { ...base, start: await observeStart(task, ctx) };
 }
@@ -111,6 +118,7 @@ async function observeStart(task: Task, ctx: ReconcileContext): Promise<Start | 
       {
         context: (ns, name) => Promise.resolve(ctx.cache.get(ContextResource, ns, name)),
         configMap: (ns, name) => ctx.live.get(ConfigMapResource, ns, name),
+        grants: (ns) => ctx.cache.list(ContextGrantResource, ns),
       },
     );
     return { agent, contexts };

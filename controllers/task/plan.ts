@@ -9,7 +9,7 @@ import {
   type PlannedEvent,
   type Refusal,
 } from "../runtime/apply.ts";
-import { mountPathProblem, sizeProblem } from "./checks.ts";
+import { mountPathProblem, serviceAccountProblem, sizeProblem } from "./checks.ts";
 import { ConfigMapResource, JobResource, TaskResource } from "../runtime/resources.ts";
 import type { KubeObject } from "../runtime/types.ts";
 import { buildAgentJob, buildContextConfigMap, type JobSettings } from "./job.ts";
@@ -48,13 +48,19 @@ export function planTask(
   } else if (obs.jobGone) {
     state = { kind: "jobMissing", jobName: obs.jobName };
   } else if (obs.job) {
-    state = { kind: "job", jobName: obs.jobName, job: obs.job };
+    state = {
+      kind: "job",
+      jobName: obs.jobName,
+      job: obs.job,
+      podCreateFailure: obs.podCreateFailure,
+    };
   } else if (obs.start && !("agent" in obs.start)) {
     state = obs.start;
   } else if (obs.start) {
     const { agent, contexts } = obs.start;
     const configMap = buildContextConfigMap(task, agent, contexts) as KubeObject;
-    const problem = mountPathProblem(agent, contexts) ?? sizeProblem(configMap);
+    const problem = serviceAccountProblem(agent, settings.operatorServiceAccount) ??
+      mountPathProblem(agent, contexts) ?? sizeProblem(configMap);
     if (problem) {
       state = { kind: "invalid", ...problem };
     } else {

@@ -31,7 +31,7 @@ export type Observation =
   | { kind: "agentNotFound"; agentName: string; namespace: string }
   | { kind: "nameConflict"; resource: string; name: string }
   | { kind: "invalid"; reason: string; message: string }
-  | { kind: "job"; jobName: string; job: JobView }
+  | { kind: "job"; jobName: string; job: JobView; podCreateFailure?: string }
   | { kind: "jobMissing"; jobName: string };
 
 function jobCondition(job: JobView, type: string) {
@@ -100,11 +100,16 @@ function outcomeOf(obs: Observation, now: string): Outcome {
       };
     }
     case "job":
-      return jobOutcome(obs.jobName, obs.job, now);
+      return jobOutcome(obs.jobName, obs.job, now, obs.podCreateFailure);
   }
 }
 
-function jobOutcome(jobName: string, job: JobView, now: string): Outcome {
+function jobOutcome(
+  jobName: string,
+  job: JobView,
+  now: string,
+  podCreateFailure?: string,
+): Outcome {
   const ready = {
     status: "True" as const,
     reason: "JobCreated",
@@ -151,13 +156,24 @@ function jobOutcome(jobName: string, job: JobView, now: string): Outcome {
         },
         jobName,
       };
-    case "Pending":
+    case "Pending": {
+      if (podCreateFailure) {
+        // Not final: the Job controller keeps trying (a quota may free up).
+        const message = `Job "${jobName}" cannot create its pod: ${podCreateFailure}`;
+        return {
+          phase,
+          ready: { status: "False", reason: "FailedCreate", message },
+          succeeded: { status: "Unknown", reason: "FailedCreate", message },
+          jobName,
+        };
+      }
       return {
         phase,
         ready,
         succeeded: { status: "Unknown", reason: "JobCreated", message: `Job "${jobName}" created` },
         jobName,
       };
+    }
   }
 }
 
@@ -210,8 +226,8 @@ export function transitionEvent(
   const was = before?.conditions?.find((c) => c.type === "Succeeded");
   const now = after.conditions?.find((c) => c.type === "Succeeded");
   if (!now || (was?.reason === now.reason && was?.status === now.status)) return undefined;
-  const warning = now.status === "False" || now.reason === "AgentNotFound" ||
-    now.reason === "NameConflict";
+  const warning = now.status === "False" ||
+    ["AgentNotFound", "NameConflict", "FailedCreate"].includes(now.reason);
   return {
     type: warning ? "Warning" : "Normal",
     reason: now.reason,

@@ -14,6 +14,7 @@ Deno.test("config: defaults", () => {
   assert.equal(c.metricsAddr, ":8080");
   assert.equal(c.logLevel, "info");
   assert.equal(c.applyCrds, false);
+  assert.equal(c.operatorServiceAccount, undefined);
   assert.equal(c.queueQps, 50);
   assert.equal(c.queueBurst, 500);
 });
@@ -25,6 +26,7 @@ Deno.test("config: flags, with environment fallbacks", () => {
       "a, b",
       "--workers=2",
       "--git-image=mirror.test/git:2",
+      "--operator-service-account=kubetask-system/kubetask-controller",
       "--queue-qps=5",
       "--leader-elect=false",
       "--apply-crds",
@@ -37,6 +39,7 @@ Deno.test("config: flags, with environment fallbacks", () => {
   assert.equal(c.workers, 2);
   assert.equal(c.queueQps, 5);
   assert.equal(c.gitImage, "mirror.test/git:2");
+  assert.equal(c.operatorServiceAccount, "kubetask-system/kubetask-controller");
   assert.equal(c.leaderElect, false);
   assert.equal(c.applyCrds, true);
   assert.equal(c.logLevel, "debug");
@@ -47,4 +50,8 @@ Deno.test("config: bad values are rejected with the flag's name", () => {
   assert.throws(() => parseConfig(["--workers=zero"], noEnv), /--workers/);
   assert.throws(() => parseConfig(["--log-level=loud"], noEnv), /--log-level/);
   assert.throws(() => parseConfig(["--no-such-flag"], noEnv));
+  assert.throws(
+    () => parseConfig(["--operator-service-account=kubetask-controller"], noEnv),
+    /--operator-service-account must be NAMESPACE\/NAME/,
+  );
 });

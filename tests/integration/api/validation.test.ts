@@ -239,6 +239,28 @@ const CASES: InvalidCase[] = [
     expect: ["spec.humanInTheLoop.keepAliveSeconds", "greater than or equal to 0"],
   },
   {
+    what: "Task keeping its pod alive for more than a day",
+    yaml: task("  humanInTheLoop: {enabled: true, keepAliveSeconds: 86401}\n"),
+    expect: ["spec.humanInTheLoop.keepAliveSeconds", "less than or equal to 86400"],
+  },
+  {
+    what: "ContextGrant to a namespace that is not a name, and no namespaces at all",
+    yaml: "apiVersion: kubetask.io/v1alpha1\nkind: ContextGrant\nmetadata: {name: g}\n" +
+      "spec: {namespaces: ['Team_A'], contexts: ['../x']}\n",
+    expect: [
+      "spec.namespaces[0]",
+      "namespaces[] must be a namespace name",
+      "spec.contexts[0]",
+      "contexts[] must be a Kubernetes object name",
+    ],
+  },
+  {
+    what: "ContextGrant without namespaces",
+    yaml: "apiVersion: kubetask.io/v1alpha1\nkind: ContextGrant\nmetadata: {name: g}\n" +
+      "spec: {namespaces: []}\n",
+    expect: ["spec.namespaces", "should have at least 1 items"],
+  },
+  {
     what: "KubeTaskConfig with a negative TTL",
     yaml: "apiVersion: kubetask.io/v1alpha1\nkind: KubeTaskConfig\nmetadata: {name: default}\n" +
       "spec: {taskLifecycle: {ttlSecondsAfterFinished: -5}}\n",

@@ -9,7 +9,14 @@ import { kubectl } from "../env.ts";
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 export const deployDir = join(repoRoot, "deploy");
 
-export const KINDS = ["tasks", "crontasks", "agents", "contexts", "kubetaskconfigs"];
+export const KINDS = [
+  "tasks",
+  "crontasks",
+  "agents",
+  "contexts",
+  "contextgrants",
+  "kubetaskconfigs",
+];
 
 export interface Installed {
   /** What `kubectl apply -k deploy/` printed. */

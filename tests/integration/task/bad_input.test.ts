@@ -80,7 +80,7 @@ Deno.test("bad input: a Job over the namespace's quota (403) fails the Task, not
 
 Deno.test("attack: a Git Context with a secretRef in another namespace never binds to this namespace's Secret", async () => {
   const other = await testNamespace("other");
-  const h = await TaskHarness.start([other.name]);
+  const h = await TaskHarness.start({ alsoWatch: [other.name] });
   try {
     await h.agent("default");
     // A Secret of that name exists in the Task's namespace: it must not be used.
@@ -105,6 +105,16 @@ Deno.test("attack: a Git Context with a secretRef in another namespace never bin
         },
       }),
     );
+    // Even shared on purpose, the Context's secretRef cannot travel.
+    await kubectl(
+      ["apply", "-n", other.name, "-f", "-"],
+      JSON.stringify({
+        apiVersion: "kubetask.io/v1alpha1",
+        kind: "ContextGrant",
+        metadata: { name: "share" },
+        spec: { namespaces: [h.ns] },
+      }),
+    );
     await h.task("borrow", {
       contexts: [{ name: "repo", namespace: other.name, mountPath: "/r" }],
     });
@@ -113,5 +123,19 @@ Deno.test("attack: a Git Context with a secretRef in another namespace never bin
   } finally {
     await h.cleanup();
     await other.cleanup();
+  }
+});
+
+Deno.test("attack: an Agent that runs as the operator's own ServiceAccount is refused", async () => {
+  const h = await TaskHarness.start({
+    settings: (ns) => ({ gitImage: "git.test/git:1", operatorServiceAccount: `${ns}/operator` }),
+  });
+  try {
+    await h.agent("default", { serviceAccountName: "operator" });
+    await h.task("escalate");
+    await failedWith(h, "escalate", "InvalidAgent", /the operator's own ServiceAccount/);
+    assert.equal((await h.list("jobs")).length, 0);
+  } finally {
+    await h.cleanup();
   }
 });

@@ -2,7 +2,8 @@
 // ServiceAccount, and the manager running in-process scoped to it.
 import { createLogger } from "../../../controllers/runtime/log.ts";
 import { type RunningManager, startManager } from "../../../controllers/runtime/manager.ts";
-import { taskController } from "../../../controllers/task/controller.ts";
+import { createTaskController } from "../../../controllers/task/controller.ts";
+import { DEFAULT_JOB_SETTINGS, type JobSettings } from "../../../controllers/task/job.ts";
 import { installCrds } from "../api/crds.ts";
 import { eventually, kubectl, testNamespace } from "../env.ts";
 
@@ -11,6 +12,13 @@ export type Json = any;
 
 export const AGENT_SA = "agent-sa";
 
+export interface HarnessOptions {
+  /** Further namespaces the manager watches (for cross-namespace references). */
+  alsoWatch?: string[];
+  /** The controller's settings, given the test namespace's name. */
+  settings?: (namespace: string) => JobSettings;
+}
+
 export class TaskHarness {
   private manager?: RunningManager;
 
@@ -18,13 +26,14 @@ export class TaskHarness {
     readonly ns: string,
     private cleanupNs: () => Promise<void>,
     private readonly alsoWatch: string[],
+    private readonly settings: JobSettings,
   ) {}
 
-  /** `alsoWatch`: further namespaces the manager watches (for cross-namespace references). */
-  static async start(alsoWatch: string[] = []): Promise<TaskHarness> {
+  static async start(options: HarnessOptions = {}): Promise<TaskHarness> {
     await installCrds();
     const ns = await testNamespace("task");
-    const h = new TaskHarness(ns.name, ns.cleanup, alsoWatch);
+    const settings = options.settings?.(ns.name) ?? DEFAULT_JOB_SETTINGS;
+    const h = new TaskHarness(ns.name, ns.cleanup, options.alsoWatch ?? [], settings);
     await h.apply({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: AGENT_SA } });
     await h.startManager();
     return h;
@@ -32,7 +41,7 @@ export class TaskHarness {
 
   async startManager(): Promise<void> {
     this.manager = await startManager({
-      controllers: [taskController],
+      controllers: [createTaskController(this.settings)],
       namespaces: [this.ns, ...this.alsoWatch],
       leaderElection: false,
       metricsAddr: false,

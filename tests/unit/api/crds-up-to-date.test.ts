@@ -8,7 +8,7 @@ const root = new URL("../../../", import.meta.url);
 
 Deno.test("installer CRDs match the generator output (run `deno task crds` to fix)", async () => {
   const files = renderInstallerFiles();
-  assert.ok(files.size >= 2 * 5 + 1, "five CRDs in each installer, and the kustomization");
+  assert.ok(files.size >= 2 * 6 + 1, "six CRDs in each installer, and the kustomization");
   for (const [path, expected] of files) {
     const actual = await Deno.readTextFile(new URL(path, root)).catch(() => "<missing>");
     assert.equal(actual, expected, `${path} is stale; run \`deno task crds\``);

@@ -12,10 +12,11 @@ const CONTROLLER_PERMISSIONS = [
   "kubetask.io/crontasks/status: update",
   "kubetask.io/agents: get,list,watch",
   "kubetask.io/contexts: get,list,watch",
+  "kubetask.io/contextgrants: get,list,watch",
   "kubetask.io/kubetaskconfigs: get,list,watch",
   "batch/jobs: create,get,list,watch",
   "core/configmaps: create,get,patch",
-  "core/events: create,patch",
+  "core/events: create,list,patch,watch",
 ].sort();
 
 function find(objects: Doc[], kind: string, name: string): Doc {
@@ -133,7 +134,14 @@ Deno.test("everything namespaced lands in kubetask-system", async () => {
   const crds = objects.filter((o) => o.kind === "CustomResourceDefinition").map((o) =>
     o.spec.names.kind
   );
-  assert.deepEqual(crds.sort(), ["Agent", "Context", "CronTask", "KubeTaskConfig", "Task"]);
+  assert.deepEqual(crds.sort(), [
+    "Agent",
+    "Context",
+    "ContextGrant",
+    "CronTask",
+    "KubeTaskConfig",
+    "Task",
+  ]);
 });
 
 Deno.test("the operator accepts the Deployment's arguments as written", async () => {
@@ -141,10 +149,43 @@ Deno.test("the operator accepts the Deployment's arguments as written", async ()
   const [container] = deployment.spec.template.spec.containers;
   // The kubelet expands $(POD_NAMESPACE) from the env entry before the process starts.
   assert.ok(container.env.some((e: Doc) => e.name === "POD_NAMESPACE" && e.valueFrom.fieldRef));
-  const args = container.args.map((a: string) => a.replace("$(POD_NAMESPACE)", "kubetask-system"));
+  assert.ok(
+    container.env.some((e: Doc) =>
+      e.name === "SERVICE_ACCOUNT" && e.valueFrom.fieldRef.fieldPath === "spec.serviceAccountName"
+    ),
+  );
+  const args = container.args.map((a: string) =>
+    a.replace("$(POD_NAMESPACE)", "kubetask-system").replace(
+      "$(SERVICE_ACCOUNT)",
+      "kubetask-controller",
+    )
+  );
   const config = parseConfig(args, () => undefined);
+  assert.equal(config.operatorServiceAccount, "kubetask-system/kubetask-controller");
   assert.equal(config.leaderElect, true);
   assert.equal(config.leaderElectionNamespace, "kubetask-system");
   assert.equal(config.metricsAddr.split(":").at(-1), "8080");
   assert.deepEqual(config.namespaces, [], "watches every namespace");
+});
+
+Deno.test("user ClusterRoles: submitters run Tasks but cannot define Agents; neither reads Secrets", async () => {
+  const objects = await kustomizeObjects();
+  const submitter = flattenRules(find(objects, "ClusterRole", "kubetask-task-submitter").rules);
+  const admin = flattenRules(find(objects, "ClusterRole", "kubetask-agent-admin").rules);
+  const verbsOn = (rules: string[], resource: string) =>
+    rules.find((r) => r.startsWith(`${resource}: `))?.split(": ")[1].split(",") ?? [];
+  assert.ok(verbsOn(submitter, "kubetask.io/tasks").includes("create"));
+  assert.ok(verbsOn(submitter, "core/pods/log").includes("get"));
+  for (const kind of ["agents", "contexts", "contextgrants", "kubetaskconfigs"]) {
+    assert.deepEqual(verbsOn(submitter, `kubetask.io/${kind}`), ["get", "list", "watch"], kind);
+    assert.ok(verbsOn(admin, `kubetask.io/${kind}`).includes("create"), kind);
+  }
+  // Neither can create pods or Jobs directly: Tasks and Agents are the way in.
+  for (const rules of [submitter, admin]) {
+    assert.ok(!verbsOn(rules, "core/pods").includes("create"));
+    assert.ok(!verbsOn(rules, "batch/jobs").includes("create"));
+  }
+  // Not bound by the install: a platform team binds them per namespace.
+  const bound = objects.filter((o) => /Binding$/.test(o.kind)).map((o) => o.roleRef.name);
+  assert.ok(!bound.includes("kubetask-task-submitter") && !bound.includes("kubetask-agent-admin"));
 });

@@ -94,7 +94,9 @@ Deno.test("the operator chart offers the configurable knobs and grants deploy/'s
   );
   assert.ok(block, "kubetask.rules is defined");
   const chartRules = flattenRules(parse(block[1]));
-  const role = (await kustomizeObjects()).find((o) => o.kind === "ClusterRole");
+  const role = (await kustomizeObjects()).find((o) =>
+    o.kind === "ClusterRole" && o.metadata.name === "kubetask-controller"
+  );
   assert.deepEqual(chartRules, flattenRules(role!.rules));
 
   const deployment = (await templates(chartDir)).get("deployment.yaml")!;
@@ -118,6 +120,15 @@ Deno.test("the operator chart offers the configurable knobs and grants deploy/'s
   ) {
     assert.ok(deployment.includes(hardening), hardening);
   }
+});
+
+Deno.test("the chart's user ClusterRoles are deploy/'s, word for word", async () => {
+  const template = await Deno.readTextFile(join(chartDir, "templates", "user-roles.yaml"));
+  const body = template.match(
+    /\{\{- if \.Values\.userRoles\.create \}\}\n([\s\S]*)\{\{- end \}\}\n$/,
+  );
+  assert.ok(body, "user-roles.yaml is one `if .Values.userRoles.create` block");
+  assert.equal(body[1], await Deno.readTextFile(join(deployDir, "clusterrole-users.yaml")));
 });
 
 /** Renders the batch chart's one `range .Values.tasks` loop the way helm would. */

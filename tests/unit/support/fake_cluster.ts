@@ -14,6 +14,7 @@ import {
   AlreadyExistsError,
   type CacheReader,
   ConflictError,
+  type Controller,
   type DeleteOptions,
   type EventRecorder,
   type IndexFunc,
@@ -68,6 +69,18 @@ export class FakeCluster implements KubeWriter, CacheReader, EventRecorder {
   /** Declares an index on a type's cache, as a controller does. */
   addIndex(type: ResourceType, name: string, fn: IndexFunc): void {
     this.indexes.set(typeKey(type), { ...this.indexes.get(typeKey(type)), [name]: fn });
+  }
+
+  /** Declares every index a controller asks for, as the manager does. */
+  declareIndexes(controller: Controller): void {
+    for (const [name, fn] of Object.entries(controller.indexes ?? {})) {
+      this.addIndex(controller.type, name, fn);
+    }
+    for (const source of controller.watches) {
+      for (const [name, fn] of Object.entries(source.indexes ?? {})) {
+        this.addIndex(source.type, name, fn);
+      }
+    }
   }
 
   /** Puts an object in the store (and cache) as if someone else had created it. */

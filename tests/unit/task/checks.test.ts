@@ -5,6 +5,7 @@ import {
   configMapDataBytes,
   MAX_CONFIGMAP_DATA_BYTES,
   mountPathProblem,
+  serviceAccountProblem,
   sizeProblem,
 } from "../../../controllers/task/checks.ts";
 import type { ResolvedContext } from "../../../controllers/task/contexts.ts";
@@ -63,4 +64,14 @@ Deno.test("checks: a ConfigMap over the limit is ContextTooLarge; bytes count UT
   const big = sizeProblem({ data: { "task.md": "x".repeat(MAX_CONFIGMAP_DATA_BYTES) } });
   assert.equal(big?.reason, "ContextTooLarge");
   assert.match(big!.message, /come to \d+ bytes/);
+});
+
+Deno.test("checks: an Agent may not run as the operator's own ServiceAccount", () => {
+  const agent = makeAgent({ serviceAccountName: "kubetask-controller" }); // in team-a
+  assert.equal(serviceAccountProblem(agent, undefined), undefined);
+  assert.equal(serviceAccountProblem(agent, "kubetask-system/kubetask-controller"), undefined);
+  assert.equal(serviceAccountProblem(makeAgent(), "team-a/kubetask-controller"), undefined);
+  const problem = serviceAccountProblem(agent, "team-a/kubetask-controller");
+  assert.equal(problem?.reason, "InvalidAgent");
+  assert.match(problem?.message ?? "", /"kubetask-controller", the operator's own ServiceAccount/);
 });

@@ -15,6 +15,10 @@ function ctx(name: string, spec: Record<string, unknown>): Context {
 
 const cm = (data: Record<string, string>) => ({ metadata: { name: "cm" }, data });
 
+function grant(namespaces: string[], contexts?: string[]): KubeObject {
+  return { metadata: { name: "g", namespace: "shared" }, spec: { namespaces, contexts } };
+}
+
 Deno.test("contexts: Inline appends without mountPath, is a file with one", () => {
   const inline = ctx("std", { type: "Inline", inline: { content: "Be nice." } });
   assert.deepEqual(resolveContext(inline, "team-a", undefined, undefined), {
@@ -85,6 +89,7 @@ Deno.test("contexts: resolved in order, defaulting namespace and relative paths"
   const reader = {
     context: (ns: string, name: string) => Promise.resolve(store[`${ns}/${name}`]),
     configMap: () => Promise.resolve(undefined),
+    grants: (ns: string) => ns === "shared" ? [grant(["team-a"], ["b"])] : [],
   };
   const out = await resolveContexts(
     [{ name: "a", mountPath: "docs/a.md" }, { name: "b", namespace: "shared" }],
@@ -130,6 +135,7 @@ Deno.test("contexts: a Git context with a secretRef is refused from another name
   const reader = {
     context: () => Promise.resolve(shared),
     configMap: () => Promise.resolve(undefined),
+    grants: () => [grant(["team-a"])],
   };
   await assert.rejects(
     resolveContexts(
@@ -145,4 +151,58 @@ Deno.test("contexts: a Git context with a secretRef is refused from another name
   // From its own namespace it resolves.
   const own = await resolveContexts([{ name: "repo", mountPath: "/r" }], "shared", "/w", reader);
   assert.equal(own[0].kind, "git");
+});
+
+Deno.test("contexts: another namespace's Context only with its grant; absent and refused read alike", async () => {
+  const store: Record<string, KubeObject> = {
+    "shared/guide": ctx("guide", { type: "Inline", inline: { content: "G" } }) as KubeObject,
+  };
+  let reads = 0;
+  const readerWith = (grants: KubeObject[]) => ({
+    context: (ns: string, name: string) => {
+      reads++;
+      return Promise.resolve(store[`${ns}/${name}`]);
+    },
+    configMap: () => Promise.resolve(undefined),
+    grants: (ns: string) => ns === "shared" ? grants : [],
+  });
+  const resolve = (name: string, grants: KubeObject[]) =>
+    resolveContexts([{ name, namespace: "shared" }], "team-a", "/w", readerWith(grants));
+  const messageOf = async (name: string, grants: KubeObject[]) => {
+    try {
+      await resolve(name, grants);
+    } catch (err) {
+      assert.ok(err instanceof ContextError);
+      assert.equal(err.reason, "ContextNotFound");
+      return err.message;
+    }
+    assert.fail(`${name} resolved`);
+  };
+
+  reads = 0;
+  const refused = await messageOf("guide", []);
+  assert.equal(reads, 0, "a Context that is not shared is never read");
+  assert.equal(
+    await messageOf("ghost", []),
+    refused.replace('"guide"', '"ghost"'),
+    "existing and absent look the same",
+  );
+  assert.match(refused, /"team-a".*ContextGrant/);
+  assert.equal(await messageOf("guide", [grant(["team-b"])]), refused);
+  assert.equal(await messageOf("guide", [grant(["team-a"], ["other"])]), refused);
+  assert.equal(
+    await messageOf("guide", [{ metadata: { name: "bad" }, spec: { namespaces: "team-a" } }]),
+    refused,
+    "a grant that does not parse grants nothing",
+  );
+
+  for (const grants of [[grant(["team-a"])], [grant(["team-b", "team-a"], ["guide"])]]) {
+    const [one] = await resolve("guide", grants);
+    assert.equal(one.kind === "append" && one.content, "G");
+  }
+  // Absent but shared: the same wording, still no hint that the grant exists.
+  assert.equal(
+    await messageOf("ghost", [grant(["team-a"])]),
+    refused.replace('"guide"', '"ghost"'),
+  );
 });

@@ -6,6 +6,7 @@ import {
   mapAgentToTasks,
   mapConfigToTasks,
   mapContextToTasks,
+  mapGrantToTasks,
   mapJobToTask,
   taskController,
 } from "../../../controllers/task/controller.ts";
@@ -103,4 +104,17 @@ Deno.test("cache: a Job is kept without its pod template", () => {
     spec: { backoffLimit: 0, suspend: false },
     status: { active: 1 },
   });
+});
+
+Deno.test("watch: a ContextGrant maps to not-yet-started Tasks naming any Context of its namespace", () => {
+  const c = cluster();
+  assert.deepEqual(
+    names(mapGrantToTasks({ metadata: { namespace: "shared", name: "g" } }, c)),
+    ["reads-guide"],
+  );
+  assert.deepEqual(
+    names(mapGrantToTasks({ metadata: { namespace: "b", name: "g" } }, c)),
+    ["via-agent"],
+  );
+  assert.deepEqual(names(mapGrantToTasks({ metadata: { namespace: "nobody", name: "g" } }, c)), []);
 });

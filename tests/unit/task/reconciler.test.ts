@@ -5,6 +5,7 @@ import {
   AgentResource,
   ConfigMapResource,
   ContextResource,
+  EventResource,
   JobResource,
   KubeTaskConfigResource,
   TaskResource,
@@ -13,6 +14,7 @@ import { ConflictError, type KubeObject } from "../../../controllers/runtime/typ
 import { ApiError } from "../../../controllers/runtime/transport.ts";
 import { NAME_CONFLICT_RETRY_MS } from "../../../controllers/task/plan.ts";
 import { reconcileTask } from "../../../controllers/task/reconciler.ts";
+import { taskController } from "../../../controllers/task/controller.ts";
 import { FakeCluster } from "../support/fake_cluster.ts";
 
 const NS = "team";
@@ -20,6 +22,7 @@ const req = (name = "fix") => ({ kind: "Task", namespace: NS, name });
 
 function setup(opts: { agent?: boolean } = {}): FakeCluster {
   const c = new FakeCluster();
+  c.declareIndexes(taskController);
   if (opts.agent !== false) {
     c.seed(AgentResource, {
       metadata: { namespace: NS, name: "default" },
@@ -292,4 +295,24 @@ Deno.test("reconcile: a Task the schema refuses fails with the fields named, not
     /spec\.agentRef: agentRef must be a Kubernetes object name/,
   );
   assert.ok(!c.writes().some((w) => w.startsWith("create")));
+});
+
+Deno.test("reconcile: a Job the cluster gives no pod shows the FailedCreate message on the Task", async () => {
+  const c = setup();
+  await reconcileTask(req(), c.context());
+  const job = c.stored<KubeObject>(JobResource, NS, "fix")!;
+  c.seed(EventResource, {
+    metadata: { namespace: NS, name: "fix.1" },
+    involvedObject: { kind: "Job", name: "fix", uid: job.metadata?.uid },
+    reason: "FailedCreate",
+    message: 'pods "fix-abc" is forbidden: exceeded quota: pods',
+    lastTimestamp: "2030-01-01T00:00:01Z",
+  });
+  await reconcileTask(req(), c.context());
+  assert.equal(statusOf(c)?.phase, "Pending");
+  assert.equal(condition(c, "Ready")?.reason, "FailedCreate");
+  assert.match(condition(c, "Ready")?.message, /cannot create its pod: .*exceeded quota/);
+  assert.ok(c.events.some((e) => e.reason === "FailedCreate" && e.type === "Warning"));
+  // No second Job, no second ConfigMap: the Job controller keeps retrying by itself.
+  assert.equal(c.writes().filter((w) => w.startsWith("create")).length, 2);
 });

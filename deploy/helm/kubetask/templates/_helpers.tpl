@@ -35,7 +35,7 @@ The controllers' API permissions; the same list as deploy/clusterrole.yaml
   resources: ["crontasks/status"]
   verbs: ["update"]
 - apiGroups: ["kubetask.io"]
-  resources: ["agents", "contexts", "kubetaskconfigs"]
+  resources: ["agents", "contexts", "contextgrants", "kubetaskconfigs"]
   verbs: ["get", "list", "watch"]
 - apiGroups: ["batch"]
   resources: ["jobs"]
@@ -45,5 +45,5 @@ The controllers' API permissions; the same list as deploy/clusterrole.yaml
   verbs: ["get", "create", "patch"]
 - apiGroups: [""]
   resources: ["events"]
-  verbs: ["create", "patch"]
+  verbs: ["create", "patch", "list", "watch"]
 {{- end }}
