@@ -22,6 +22,7 @@ const SECRET_DIR = "/kubetask/git-secret";
 // server against the Secret's known_hosts; there is no trust on first use.
 const CLONE_SCRIPT = [
   "set -eu",
+  'mkdir -p "$HOME"',
   `secret=${SECRET_DIR}`,
   "export GIT_CONFIG_NOSYSTEM=1",
   "git config --global protocol.allow never",
@@ -43,6 +44,9 @@ const CLONE_SCRIPT = [
   'git fetch -q --depth "$GIT_DEPTH" -- origin "$GIT_REF"',
   "git checkout -q --detach FETCH_HEAD --",
 ].join("\n");
+
+/** The clone runs as this unprivileged user whatever the image says. */
+export const GIT_USER = { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532 };
 
 /** The keys a Git Secret may hold; nothing else of it is mounted. */
 export const GIT_SECRET_KEYS = ["username", "password", "ssh-privatekey", "known_hosts"];
@@ -78,7 +82,8 @@ export function gitMountPlan(
       name: secretVolume,
       secret: {
         secretName: git.secretRef.name,
-        defaultMode: 0o400,
+        // Read by the clone's non-root user (only this init container mounts it).
+        defaultMode: 0o444,
         // Only what the clone uses; a key the Secret lacks is simply absent.
         items: GIT_SECRET_KEYS.map((key) => ({ key, path: key })),
         optional: true,
@@ -92,13 +97,15 @@ export function gitMountPlan(
       name: `git-clone-${index}`,
       image,
       command: ["sh", "-c", CLONE_SCRIPT],
-      securityContext: HARDENED_SECURITY_CONTEXT,
+      // The clone needs no privilege at all: any image with git and sh runs it.
+      securityContext: { ...HARDENED_SECURITY_CONTEXT, ...GIT_USER },
       env: [
         { name: "GIT_REPOSITORY", value: git.repository },
         { name: "GIT_HOST", value: repositoryHost(git.repository) },
         { name: "GIT_REF", value: git.ref },
         { name: "GIT_DEPTH", value: String(git.depth) },
-        { name: "HOME", value: "/tmp" },
+        // git config --global writes here: inside the checkout volume, beside the repository.
+        { name: "HOME", value: `${CHECKOUT_DIR}/home` },
       ],
       volumeMounts,
     },

@@ -285,7 +285,12 @@ Deno.test("job: every container is hardened; the Agent adds a user, resources an
   };
   const plain = buildAgentJob(makeTask(), makeAgent(), [git]);
   assert.deepEqual(agentContainer(plain).securityContext, hardened);
-  assert.deepEqual(podOf(plain).initContainers?.[0].securityContext, hardened);
+  assert.deepEqual(podOf(plain).initContainers?.[0].securityContext, {
+    ...hardened,
+    runAsNonRoot: true,
+    runAsUser: 65532,
+    runAsGroup: 65532,
+  });
   assert.equal(podOf(plain).securityContext, undefined);
   assert.equal(podOf(plain).automountServiceAccountToken, undefined);
   assert.equal(agentContainer(plain).resources, undefined);
