@@ -5,6 +5,7 @@ import {
   absolutePath,
   celRules,
   dataKey,
+  duration,
   envVarName,
   MAX_CONTEXTS,
   MAX_CREDENTIALS,
@@ -67,6 +68,9 @@ export const agentSpec = z.object({
     "Entrypoint command (required for humanInTheLoop).",
   ),
   humanInTheLoop: humanInTheLoop.optional(),
+  timeout: duration("timeout").optional().describe(
+    'Default longest run for Tasks using this Agent, e.g. "1h"; a Task\'s own timeout wins.',
+  ),
   contexts: z.array(contextMount).max(MAX_CONTEXTS).optional().describe(
     "Contexts applied to every Task using this Agent.",
   ),

@@ -1,7 +1,12 @@
 // Task: one AI agent run, executed as a Kubernetes Job.
 import { z } from "zod";
 import { condition, contextMount, humanInTheLoop, objectMeta } from "./common.ts";
-import { MAX_CONTEXTS, MAX_TEXT_LENGTH, objectName } from "./validation.ts";
+import { duration, MAX_CONTEXTS, MAX_TEXT_LENGTH, objectName } from "./validation.ts";
+
+/** Set to "true" on a Task to stop it (no Job started, or the running agent stopped). */
+export const STOP_ANNOTATION = "kubetask.io/stop";
+/** The Go operator's name for the same request; accepted as an alias. */
+export const TERMINATE_ANNOTATION = "kubetask.io/terminate";
 
 export const TASK_PHASES = ["Pending", "Running", "Completed", "Failed"] as const;
 export const taskPhase = z.enum(TASK_PHASES);
@@ -19,6 +24,11 @@ export const taskSpec = z.object({
   ),
   humanInTheLoop: humanInTheLoop.optional().describe(
     "Keep the container alive after the agent exits (the Agent must set command).",
+  ),
+  timeout: duration("timeout").optional().describe(
+    'Longest the agent may run, e.g. "30m" or "2h", counted from when its Job starts the pod ' +
+      "(time waiting for capacity does not count). Past it the agent is stopped and the Task " +
+      "fails with reason Timeout. Defaults to the Agent's timeout; none means no limit.",
   ),
 });
 export type TaskSpec = z.infer<typeof taskSpec>;

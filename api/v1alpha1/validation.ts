@@ -149,3 +149,29 @@ export function gitPath() {
       message,
     }));
 }
+
+// Durations as Go and kubectl write them: "90s", "30m", "2h", "1h30m".
+const DURATION = "^([0-9]{1,6}(h|m|s))+$";
+const DURATION_UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000 };
+
+/** Milliseconds of a duration matching `duration()`; NaN for anything else. */
+export function parseDuration(value: string): number {
+  if (!new RegExp(DURATION).test(value)) return NaN;
+  let ms = 0;
+  for (const [, n, unit] of value.matchAll(/([0-9]+)(h|m|s)/g)) {
+    ms += Number(n) * DURATION_UNIT_MS[unit];
+  }
+  return ms;
+}
+
+/** A positive duration such as "30m", "2h" or "1h30m" (`field` names it in the message). */
+export function duration(field: string) {
+  const message = `${field} must be a duration of hours, minutes and seconds such as ` +
+    '"30m", "2h" or "1h30m", greater than zero';
+  return z.string().min(2).max(32)
+    .refine((v) => parseDuration(v) > 0, { message })
+    .meta(celRules({
+      rule: `self.matches('${DURATION}') && !self.matches('^(0+(h|m|s))+$')`,
+      message,
+    }));
+}

@@ -23,6 +23,7 @@ import { ApiError } from "./transport.ts";
 import {
   AlreadyExistsError,
   type KubeObject,
+  NotFoundError,
   type ReconcileContext,
   type ResourceType,
   type Result,
@@ -54,10 +55,19 @@ export interface Deletion {
   event?: PlannedEvent;
 }
 
+/** A merge patch of an existing object (gone already: nothing to do). */
+export interface Patch {
+  type: ResourceType;
+  namespace: string;
+  name: string;
+  patch: KubeObject;
+}
+
 export interface Plan<Status> {
   /** Created in order; the first name held by someone else stops the rest. */
   ensure: Desired[];
   delete: Deletion[];
+  patch?: Patch[];
   /** The whole desired status; undefined leaves it as it is. */
   status?: Status;
   events: PlannedEvent[];
@@ -102,6 +112,13 @@ export async function applyPlan<Status>(
   for (const d of plan.delete) {
     await ctx.client.delete(d.type, d.namespace, d.name, { uid: d.uid });
     if (d.event) ctx.events.event(primary.object, d.event.type, d.event.reason, d.event.message);
+  }
+  for (const p of plan.patch ?? []) {
+    try {
+      await ctx.client.patch(p.type, p.namespace, p.name, p.patch);
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+    }
   }
   let effective = plan;
   for (const desired of plan.ensure) {

@@ -21,6 +21,7 @@ import { DEFAULT_GIT_IMAGE, gitMountPlan } from "./git.ts";
 import { configMapNameFor, jobNameFor, TASK_LABEL, taskLabelValue } from "./names.ts";
 import { humanInTheLoopCommand } from "./shell.ts";
 import { HARDENED_SECURITY_CONTEXT } from "./security.ts";
+import { TIMEOUT_ANNOTATION, timeoutSecondsOf } from "./stop.ts";
 import { type AppendedContext, buildTaskMd } from "./taskmd.ts";
 
 /** What the operator's flags decide about the Jobs it builds. */
@@ -183,6 +184,7 @@ export function buildAgentJob(
   const workspaceDir = workspaceOf(agent);
   const plan = planContextVolume(task, workspaceDir, contexts);
   const creds = credentialsOf(agent);
+  const timeout = timeoutSecondsOf(task, agent);
   const git = contexts.flatMap((ctx, i) =>
     ctx.kind === "git" ? [gitMountPlan(i, ctx.git, ctx.mountPath, settings.gitImage)] : []
   );
@@ -217,6 +219,7 @@ export function buildAgentJob(
       name: jobNameFor(name),
       namespace,
       labels,
+      ...(timeout ? { annotations: { [TIMEOUT_ANNOTATION]: String(timeout) } } : {}),
     },
     spec: {
       backoffLimit: 0,

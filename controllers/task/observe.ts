@@ -17,6 +17,7 @@ import {
   EventResource,
   JobResource,
   KubeTaskConfigResource,
+  PodResource,
   TaskResource,
 } from "../runtime/resources.ts";
 import type { KubeObject, ReconcileContext, Request } from "../runtime/types.ts";
@@ -25,6 +26,7 @@ import { agentProblem } from "./job.ts";
 import { jobNameFor } from "./names.ts";
 import { isFinished, jobPhase, type JobView, type Observation } from "./status.ts";
 import { JOB_UID_INDEX, latestFailedCreate } from "./pod_creation.ts";
+import { stopReason } from "./stop.ts";
 import { KUBETASK_CONFIG_NAME, ttlSecondsFrom } from "./ttl.ts";
 
 export const DEFAULT_AGENT_NAME = "default";
@@ -49,6 +51,8 @@ export interface TaskObservation {
   job?: JobView;
   /** Why the cluster will not create our Job's pod (its newest FailedCreate Event). */
   podCreateFailure?: string;
+  /** The Job's pods, read only when a running agent must be stopped. */
+  pods?: KubeObject[];
   /** A Job of that name that this Task does not control. */
   foreignJob?: boolean;
   /** status.jobName is set but the apiserver has no such Job. */
@@ -88,10 +92,22 @@ export async function observeTask(
   }
   if (job) {
     if (!isControlledBy(job, raw)) return { ...base, foreignJob: true };
-    const podCreateFailure = jobPhase(job as JobView) === "Pending"
+    const phase = jobPhase(job as JobView);
+    const podCreateFailure = phase === "Pending"
       ? latestFailedCreate(ctx.cache.byIndex(EventResource, JOB_UID_INDEX, job.metadata?.uid ?? ""))
       : undefined;
-    return { ...base, job: job as JobView, ...(podCreateFailure ? { podCreateFailure } : {}) };
+    // Pods are read (live: we do not cache pods) only to stop a running agent.
+    const pods = phase === "Running" && stopReason(raw, job, ctx.now())
+      ? await ctx.live.list(PodResource, namespace, {
+        labelSelector: `batch.kubernetes.io/controller-uid=${job.metadata?.uid ?? ""}`,
+      })
+      : undefined;
+    return {
+      ...base,
+      job: job as JobView,
+      ...(podCreateFailure ? { podCreateFailure } : {}),
+      ...(pods ? { pods } : {}),
+    };
   }
   return { ...base, start: await observeStart(task, ctx) };
 }

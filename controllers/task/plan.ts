@@ -1,21 +1,39 @@
 // The pure core of the Task controller: from what was observed and the time,
 // the plan for the apply layer (the ConfigMap and Job to create, the status,
 // its Event, a TTL deletion or when to look again).
-import type { TaskStatus } from "../../api/v1alpha1/index.ts";
+import { STOP_ANNOTATION, type TaskStatus } from "../../api/v1alpha1/index.ts";
 import {
   type Desired,
   emptyPlan,
+  type Patch,
   type Plan,
   type PlannedEvent,
   type Refusal,
 } from "../runtime/apply.ts";
 import { mountPathProblem, serviceAccountProblem, sizeProblem } from "./checks.ts";
-import { ConfigMapResource, JobResource, TaskResource } from "../runtime/resources.ts";
+import { ConfigMapResource, JobResource, PodResource, TaskResource } from "../runtime/resources.ts";
 import type { KubeObject } from "../runtime/types.ts";
 import { buildAgentJob, buildContextConfigMap, type JobSettings } from "./job.ts";
 import type { TaskObservation } from "./observe.ts";
-import { deriveStatus, isFinished, type Observation, transitionEvent } from "./status.ts";
+import { deriveStatus, isFinished, jobPhase, type Observation, transitionEvent } from "./status.ts";
+import { deadlineOf, podStopPatch, type StopReason, stopReason, stopRequested } from "./stop.ts";
 import { ttlDecision } from "./ttl.ts";
+
+const STOPPED_BEFORE_START =
+  `stopped on request (annotation ${STOP_ANNOTATION}=true) before the agent started`;
+
+/**
+ * Why the agent must stop, if it must. A failed Job is judged at the time it
+ * failed, so one that failed by itself is not called a timeout later.
+ */
+function stopOf(obs: TaskObservation, now: Date): StopReason | undefined {
+  const job = obs.job!;
+  const phase = jobPhase(job);
+  if (phase === "Completed") return undefined;
+  const failedAt = job.status?.conditions?.find((c) => c.type === "Failed")?.lastTransitionTime;
+  const at = phase === "Failed" && failedAt ? new Date(failedAt) : now;
+  return stopReason(obs.task, job, at);
+}
 
 /** Only for a name held by an object we do not own; its deletion also wakes us. */
 export const NAME_CONFLICT_RETRY_MS = 10_000;
@@ -32,6 +50,8 @@ export function planTask(
   if (isFinished(task.status?.phase)) return ttlPlan(obs, task.status!, now, undefined, []);
 
   const ensure: Desired[] = [];
+  const patch: Patch[] = [];
+  let requeueAfterMs: number | undefined;
   let state: Observation;
   if (refusal?.reason === "NameTaken") {
     state = { kind: "nameConflict", resource: refusal.type.kind, name: refusal.name };
@@ -43,17 +63,42 @@ export function planTask(
     };
   } else if (obs.invalidSpec) {
     state = { kind: "invalid", reason: "InvalidSpec", message: obs.invalidSpec };
+  } else if (!obs.job && stopRequested(task)) {
+    // Nothing started (or nothing of ours): no Job will be.
+    state = { kind: "invalid", reason: "Stopped", message: STOPPED_BEFORE_START };
   } else if (obs.foreignJob) {
     state = { kind: "nameConflict", resource: "Job", name: obs.jobName };
   } else if (obs.jobGone) {
     state = { kind: "jobMissing", jobName: obs.jobName };
   } else if (obs.job) {
+    const stop = stopOf(obs, now);
     state = {
       kind: "job",
       jobName: obs.jobName,
       job: obs.job,
       podCreateFailure: obs.podCreateFailure,
+      stop,
     };
+    const phase = jobPhase(obs.job);
+    const namespace = task.metadata.namespace ?? "";
+    if (stop && phase === "Pending") {
+      // No pod yet, so no logs to keep: the Job simply never starts one.
+      patch.push({
+        type: JobResource,
+        namespace,
+        name: obs.jobName,
+        patch: { spec: { suspend: true } },
+      });
+    } else if (stop && phase === "Running") {
+      for (const pod of obs.pods ?? []) {
+        const stopPod = podStopPatch(pod, now);
+        const name = pod.metadata?.name ?? "";
+        if (stopPod) patch.push({ type: PodResource, namespace, name, patch: stopPod });
+      }
+    } else if (!stop && phase === "Running") {
+      const deadline = deadlineOf(obs.job);
+      if (deadline !== undefined) requeueAfterMs = Math.max(0, deadline - now.getTime());
+    }
   } else if (obs.start && !("agent" in obs.start)) {
     state = obs.start;
   } else if (obs.start) {
@@ -82,9 +127,9 @@ export function planTask(
   const status = deriveStatus(task.status, state, obs.raw.metadata?.generation, now);
   const event = transitionEvent(task.status, status);
   const events: PlannedEvent[] = event ? [event] : [];
-  if (isFinished(status.phase)) return ttlPlan(obs, status, now, ensure, events);
-  const requeueAfterMs = state.kind === "nameConflict" ? NAME_CONFLICT_RETRY_MS : undefined;
-  return emptyPlan({ ensure, status, events, requeueAfterMs });
+  if (isFinished(status.phase)) return { ...ttlPlan(obs, status, now, ensure, events), patch };
+  if (state.kind === "nameConflict") requeueAfterMs = NAME_CONFLICT_RETRY_MS;
+  return emptyPlan({ ensure, patch, status, events, requeueAfterMs });
 }
 
 /** A finished Task: delete it once its TTL has passed, else wake up when it will have. */

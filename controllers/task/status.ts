@@ -3,6 +3,7 @@
 // the reconciler can skip no-op writes.
 import type { Condition, TaskPhase, TaskStatus } from "../../api/v1alpha1/index.ts";
 import type { KubeObject } from "../runtime/types.ts";
+import type { StopReason } from "./stop.ts";
 import { isFinishedPhase, rfc3339, setCondition } from "../status.ts";
 
 export { isFinishedPhase as isFinished, rfc3339, setCondition };
@@ -31,7 +32,14 @@ export type Observation =
   | { kind: "agentNotFound"; agentName: string; namespace: string }
   | { kind: "nameConflict"; resource: string; name: string }
   | { kind: "invalid"; reason: string; message: string }
-  | { kind: "job"; jobName: string; job: JobView; podCreateFailure?: string }
+  | {
+    kind: "job";
+    jobName: string;
+    job: JobView;
+    podCreateFailure?: string;
+    /** The agent must stop (or was stopped): on request or past its timeout. */
+    stop?: StopReason;
+  }
   | { kind: "jobMissing"; jobName: string };
 
 function jobCondition(job: JobView, type: string) {
@@ -100,7 +108,7 @@ function outcomeOf(obs: Observation, now: string): Outcome {
       };
     }
     case "job":
-      return jobOutcome(obs.jobName, obs.job, now, obs.podCreateFailure);
+      return jobOutcome(obs.jobName, obs.job, now, obs.podCreateFailure, obs.stop);
   }
 }
 
@@ -109,6 +117,7 @@ function jobOutcome(
   job: JobView,
   now: string,
   podCreateFailure?: string,
+  stop?: StopReason,
 ): Outcome {
   const ready = {
     status: "True" as const,
@@ -132,6 +141,19 @@ function jobOutcome(
       };
     case "Failed": {
       const failed = jobCondition(job, "Failed");
+      if (stop) {
+        return {
+          phase,
+          ready,
+          succeeded: {
+            status: "False",
+            reason: stop.reason,
+            message: `Job "${jobName}": ${stop.message}`,
+          },
+          jobName,
+          completionTime: failed?.lastTransitionTime ?? now,
+        };
+      }
       const detail = failed?.message || failed?.reason;
       return {
         phase,
@@ -149,14 +171,30 @@ function jobOutcome(
       return {
         phase,
         ready,
-        succeeded: {
-          status: "Unknown",
-          reason: "JobRunning",
-          message: `Job "${jobName}" is running`,
-        },
+        succeeded: stop
+          ? {
+            status: "Unknown",
+            reason: "Stopping",
+            message: `Job "${jobName}": ${stop.message}; stopping the agent's pod`,
+          }
+          : { status: "Unknown", reason: "JobRunning", message: `Job "${jobName}" is running` },
         jobName,
       };
     case "Pending": {
+      if (stop) {
+        // The plan suspends the Job: no pod will start.
+        return {
+          phase: "Failed",
+          ready,
+          succeeded: {
+            status: "False",
+            reason: stop.reason,
+            message: `Job "${jobName}": ${stop.message}`,
+          },
+          jobName,
+          completionTime: now,
+        };
+      }
       if (podCreateFailure) {
         // Not final: the Job controller keeps trying (a quota may free up).
         const message = `Job "${jobName}" cannot create its pod: ${podCreateFailure}`;
@@ -226,8 +264,10 @@ export function transitionEvent(
   const was = before?.conditions?.find((c) => c.type === "Succeeded");
   const now = after.conditions?.find((c) => c.type === "Succeeded");
   if (!now || (was?.reason === now.reason && was?.status === now.status)) return undefined;
-  const warning = now.status === "False" ||
-    ["AgentNotFound", "NameConflict", "FailedCreate"].includes(now.reason);
+  // Asked for: a stop is news, not a problem.
+  const requested = now.reason === "Stopped" || now.reason === "Stopping";
+  const warning = !requested && (now.status === "False" ||
+    ["AgentNotFound", "NameConflict", "FailedCreate"].includes(now.reason));
   return {
     type: warning ? "Warning" : "Normal",
     reason: now.reason,

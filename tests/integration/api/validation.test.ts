@@ -239,6 +239,19 @@ const CASES: InvalidCase[] = [
     expect: ["spec.humanInTheLoop.keepAliveSeconds", "greater than or equal to 0"],
   },
   {
+    what: "Task timeout that is not a duration",
+    yaml: task("  timeout: '1 day'\n"),
+    expect: [
+      "spec.timeout",
+      'timeout must be a duration of hours, minutes and seconds such as "30m"',
+    ],
+  },
+  {
+    what: "Agent timeout of zero",
+    yaml: agent("  timeout: 0s\n"),
+    expect: ["spec.timeout", "greater than zero"],
+  },
+  {
     what: "Task keeping its pod alive for more than a day",
     yaml: task("  humanInTheLoop: {enabled: true, keepAliveSeconds: 86401}\n"),
     expect: ["spec.humanInTheLoop.keepAliveSeconds", "less than or equal to 86400"],

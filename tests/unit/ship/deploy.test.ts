@@ -14,7 +14,8 @@ const CONTROLLER_PERMISSIONS = [
   "kubetask.io/contexts: get,list,watch",
   "kubetask.io/contextgrants: get,list,watch",
   "kubetask.io/kubetaskconfigs: get,list,watch",
-  "batch/jobs: create,get,list,watch",
+  "batch/jobs: create,get,list,patch,watch",
+  "core/pods: list,patch",
   "core/configmaps: create,get,patch",
   "core/events: create,list,patch,watch",
 ].sort();

@@ -164,10 +164,19 @@ export class FakeCluster implements KubeWriter, CacheReader, EventRecorder {
       this.calls.push({ verb: "get", resource: type.plural, name });
       return Promise.resolve(this.stored<T>(type, namespace, name));
     },
-    list: <T extends KubeObject>(type: ResourceType, namespace: string) => {
+    list: <T extends KubeObject>(
+      type: ResourceType,
+      namespace: string,
+      opts: { labelSelector?: string } = {},
+    ) => {
       this.calls.push({ verb: "list", resource: type.plural, name: "" });
+      // Equality selectors only ("k=v,k2=v2"): all the controllers use.
+      const wanted = (opts.labelSelector ?? "").split(",").filter(Boolean).map((t) => t.split("="));
       return Promise.resolve(
-        this.storedList<T>(type).filter((o) => !namespace || o.metadata?.namespace === namespace),
+        this.storedList<T>(type).filter((o) =>
+          (!namespace || o.metadata?.namespace === namespace) &&
+          wanted.every(([k, v]) => o.metadata?.labels?.[k] === v)
+        ),
       );
     },
   };

@@ -8,6 +8,7 @@ import {
   EventResource,
   JobResource,
   KubeTaskConfigResource,
+  PodResource,
   TaskResource,
 } from "../../../controllers/runtime/resources.ts";
 import { ConflictError, type KubeObject } from "../../../controllers/runtime/types.ts";
@@ -45,6 +46,7 @@ const condition = (c: FakeCluster, type: string) =>
 function finishJob(c: FakeCluster, type: "Complete" | "Failed", at: string) {
   c.mutate(JobResource, NS, "fix", (job) => {
     job.status = {
+      ...(job.status?.startTime ? { startTime: job.status.startTime } : {}),
       conditions: [{ type, status: "True", lastTransitionTime: at, reason: "R", message: "m" }],
       ...(type === "Complete" ? { succeeded: 1, completionTime: at } : { failed: 1 }),
     };
@@ -315,4 +317,98 @@ Deno.test("reconcile: a Job the cluster gives no pod shows the FailedCreate mess
   assert.ok(c.events.some((e) => e.reason === "FailedCreate" && e.type === "Warning"));
   // No second Job, no second ConfigMap: the Job controller keeps retrying by itself.
   assert.equal(c.writes().filter((w) => w.startsWith("create")).length, 2);
+});
+
+const annotate = (c: FakeCluster, annotations: Record<string, string>) =>
+  c.mutate(TaskResource, NS, "fix", (t) => {
+    t.metadata = { ...t.metadata, annotations };
+  });
+const succeededReason = (c: FakeCluster) => condition(c, "Succeeded")?.reason;
+
+Deno.test("reconcile: stop before the Job exists fails the Task as Stopped and starts nothing", async () => {
+  const c = setup();
+  annotate(c, { "kubetask.io/stop": "true" });
+  await reconcileTask(req(), c.context());
+  assert.deepEqual(c.writes(), ["updateStatus tasks/fix"]);
+  assert.equal(statusOf(c)?.phase, "Failed");
+  assert.equal(succeededReason(c), "Stopped");
+  assert.ok(statusOf(c)?.completionTime);
+  assert.ok(c.events.some((e) => e.reason === "Stopped" && e.type === "Normal"));
+});
+
+Deno.test("reconcile: stop while the Job has no pod suspends it; the Task is Stopped", async () => {
+  const c = setup();
+  await reconcileTask(req(), c.context());
+  annotate(c, { "kubetask.io/terminate": "true" }); // the Go operator's spelling
+  await reconcileTask(req(), c.context());
+  assert.equal(c.stored<KubeObject>(JobResource, NS, "fix")?.spec?.suspend, true);
+  assert.equal(statusOf(c)?.phase, "Failed");
+  assert.equal(succeededReason(c), "Stopped");
+});
+
+Deno.test("reconcile: stop while running ends the pod through the kubelet, then the Task is Stopped", async () => {
+  const c = setup();
+  await reconcileTask(req(), c.context());
+  const job = c.stored<KubeObject>(JobResource, NS, "fix")!;
+  c.mutate(JobResource, NS, "fix", (j) => {
+    j.status = { active: 1, startTime: "2030-01-01T00:00:00Z" };
+  });
+  const pod = (name: string, uid: string) =>
+    c.seed(PodResource, {
+      metadata: { namespace: NS, name, labels: { "batch.kubernetes.io/controller-uid": uid } },
+      status: { phase: "Running", startTime: "2029-12-31T23:59:00Z" },
+    });
+  pod("fix-abcde", job.metadata!.uid!);
+  pod("other-job-pod", "someone-else");
+  annotate(c, { "kubetask.io/stop": "true" });
+  await reconcileTask(req(), c.context());
+  assert.equal(c.stored<KubeObject>(PodResource, NS, "fix-abcde")?.spec?.activeDeadlineSeconds, 60);
+  assert.equal(c.stored<KubeObject>(PodResource, NS, "other-job-pod")?.spec, undefined);
+  assert.equal(c.stored<KubeObject>(JobResource, NS, "fix")?.spec?.suspend, undefined);
+  assert.equal(statusOf(c)?.phase, "Running");
+  assert.equal(succeededReason(c), "Stopping");
+
+  // The kubelet killed it, the Job failed: the Task says it was stopped.
+  finishJob(c, "Failed", "2030-01-01T00:00:02Z");
+  await reconcileTask(req(), c.context());
+  assert.equal(statusOf(c)?.phase, "Failed");
+  assert.equal(succeededReason(c), "Stopped");
+  assert.equal(statusOf(c)?.completionTime, "2030-01-01T00:00:02Z");
+});
+
+Deno.test("reconcile: a timeout wakes the Task at its deadline, then stops the agent as Timeout", async () => {
+  const c = setup();
+  c.mutate(TaskResource, NS, "fix", (t) => {
+    t.spec = { ...t.spec, timeout: "90s" };
+  });
+  await reconcileTask(req(), c.context());
+  const job = c.stored<KubeObject>(JobResource, NS, "fix")!;
+  assert.equal(job.metadata?.annotations?.["kubetask.io/timeout-seconds"], "90");
+  c.mutate(JobResource, NS, "fix", (j) => {
+    j.status = { active: 1, startTime: "2030-01-01T00:00:00Z" };
+  });
+  // now is 2030-01-01T00:00:00Z: the deadline is 90 s away; no polling, one timer.
+  assert.deepEqual(await reconcileTask(req(), c.context()), { requeueAfterMs: 90_000 });
+  c.now = new Date("2030-01-01T00:01:30Z");
+  await reconcileTask(req(), c.context());
+  assert.equal(succeededReason(c), "Stopping");
+  finishJob(c, "Failed", "2030-01-01T00:01:31Z");
+  await reconcileTask(req(), c.context());
+  assert.equal(succeededReason(c), "Timeout");
+  assert.match(condition(c, "Succeeded")?.message, /longer than its timeout \(90s\)/);
+});
+
+Deno.test("reconcile: a Job that failed by itself before its deadline is JobFailed, not Timeout", async () => {
+  const c = setup();
+  c.mutate(TaskResource, NS, "fix", (t) => {
+    t.spec = { ...t.spec, timeout: "1h" };
+  });
+  await reconcileTask(req(), c.context());
+  c.mutate(JobResource, NS, "fix", (j) => {
+    j.status = { startTime: "2030-01-01T00:00:00Z" };
+  });
+  finishJob(c, "Failed", "2030-01-01T00:10:00Z");
+  c.now = new Date("2030-01-02T00:00:00Z"); // reconciled long after the deadline
+  await reconcileTask(req(), c.context());
+  assert.equal(succeededReason(c), "JobFailed");
 });
