@@ -68,6 +68,10 @@ export const agentSpec = z.object({
     "Entrypoint command (required for humanInTheLoop).",
   ),
   humanInTheLoop: humanInTheLoop.optional(),
+  maxConcurrentTasks: z.int32().min(0).optional().describe(
+    "Most Tasks running with this Agent at once (unset or 0: no limit). Others wait in phase " +
+      "Queued and start in creation order as running ones finish.",
+  ),
   timeout: duration("timeout").optional().describe(
     'Default longest run for Tasks using this Agent, e.g. "1h"; a Task\'s own timeout wins.',
   ),

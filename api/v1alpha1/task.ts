@@ -8,7 +8,7 @@ export const STOP_ANNOTATION = "kubetask.io/stop";
 /** The Go operator's name for the same request; accepted as an alias. */
 export const TERMINATE_ANNOTATION = "kubetask.io/terminate";
 
-export const TASK_PHASES = ["Pending", "Running", "Completed", "Failed"] as const;
+export const TASK_PHASES = ["Pending", "Queued", "Running", "Completed", "Failed"] as const;
 export const taskPhase = z.enum(TASK_PHASES);
 export type TaskPhase = z.infer<typeof taskPhase>;
 

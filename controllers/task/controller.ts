@@ -26,19 +26,12 @@ import {
   jobUidOf,
   mapFailedCreateToTask,
 } from "./pod_creation.ts";
-import { DEFAULT_AGENT_NAME } from "./observe.ts";
+import { AGENT_INDEX, agentKey, Capacity, DEFAULT_AGENT_NAME, waitingPeers } from "./capacity.ts";
 import { reconcileTask } from "./reconciler.ts";
 import { isFinished } from "./status.ts";
 import { KUBETASK_CONFIG_NAME } from "./ttl.ts";
 
 const KIND = "Task";
-
-/** Task cache index: "<namespace>/<agent name>" of the Agent a Task runs with. */
-export const AGENT_INDEX = "agent";
-
-function agentKey(namespace: string | undefined, agentName: string | undefined): string {
-  return `${namespace ?? ""}/${agentName || DEFAULT_AGENT_NAME}`;
-}
 
 function keyOf(task: KubeObject): Request {
   return { kind: KIND, namespace: task.metadata?.namespace ?? "", name: task.metadata?.name ?? "" };
@@ -46,6 +39,11 @@ function keyOf(task: KubeObject): Request {
 
 /** Agents and Contexts are read only to start a Job: afterwards they no longer matter. */
 const notStarted = (task: KubeObject) => !task.status?.jobName && !isFinished(task.status?.phase);
+
+/** A Task that started or ended may make room for waiting Tasks of its Agent. */
+export function mapTaskToWaitingPeers(task: KubeObject, cache: CacheReader): Request[] {
+  return waitingPeers(task, cache).map(keyOf);
+}
 
 /** Jobs map to the Task that controls them. */
 export function mapJobToTask(job: KubeObject): Request[] {
@@ -100,6 +98,7 @@ export function jobForCache(job: KubeObject): KubeObject {
 }
 
 const watches: WatchSource[] = [
+  { type: TaskResource, map: mapTaskToWaitingPeers },
   // Only our own Jobs (they carry the Task label): a cluster's other Jobs are
   // never cached. The Task's ConfigMap is not watched: nothing reads it back.
   { type: JobResource, labelSelector: TASK_LABEL, transform: jobForCache, map: mapJobToTask },
@@ -118,6 +117,7 @@ const watches: WatchSource[] = [
 ];
 
 export function createTaskController(settings: JobSettings = DEFAULT_JOB_SETTINGS): Controller {
+  const capacity = new Capacity();
   return {
     kind: KIND,
     type: TaskResource,
@@ -125,9 +125,11 @@ export function createTaskController(settings: JobSettings = DEFAULT_JOB_SETTING
       [AGENT_INDEX]: (task) => [agentKey(task.metadata?.namespace, task.spec?.agentRef)],
     },
     watches,
-    reconcile: (req, ctx) => reconcileTask(req, ctx, settings),
+    reconcile: (req, ctx) => reconcileTask(req, ctx, settings, capacity),
   };
 }
 
 /** The Task controller with default settings. */
 export const taskController: Controller = createTaskController();
+
+export { AGENT_INDEX };

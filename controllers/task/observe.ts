@@ -23,16 +23,17 @@ import {
 import type { KubeObject, ReconcileContext, Request } from "../runtime/types.ts";
 import { ContextError, resolveContexts, type ResolvedContext } from "./contexts.ts";
 import { agentProblem } from "./job.ts";
+import { admit, DEFAULT_AGENT_NAME, SlotLedger } from "./capacity.ts";
 import { jobNameFor } from "./names.ts";
 import { isFinished, jobPhase, type JobView, type Observation } from "./status.ts";
 import { JOB_UID_INDEX, latestFailedCreate } from "./pod_creation.ts";
 import { stopReason } from "./stop.ts";
 import { KUBETASK_CONFIG_NAME, ttlSecondsFrom } from "./ttl.ts";
 
-export const DEFAULT_AGENT_NAME = "default";
+export { DEFAULT_AGENT_NAME };
 
-/** Why a Job cannot be started, as the Task's condition will say. */
-export type Blocked = Extract<Observation, { kind: "agentNotFound" | "invalid" }>;
+/** Why a Job cannot be started (yet), as the Task's condition will say. */
+export type Blocked = Extract<Observation, { kind: "agentNotFound" | "invalid" | "queued" }>;
 
 /** What the Task needs to start its Job. */
 export interface Start {
@@ -65,6 +66,7 @@ export interface TaskObservation {
 export async function observeTask(
   req: Request,
   ctx: ReconcileContext,
+  ledger: SlotLedger = new SlotLedger(),
 ): Promise<TaskObservation | undefined> {
   const raw = ctx.cache.get(TaskResource, req.namespace, req.name);
   if (!raw || raw.metadata?.deletionTimestamp) return undefined;
@@ -109,10 +111,15 @@ export async function observeTask(
       ...(pods ? { pods } : {}),
     };
   }
-  return { ...base, start: await observeStart(task, ctx) };
+  return { ...base, start: await observeStart(task, raw, ctx, ledger) };
 }
 
-async function observeStart(task: Task, ctx: ReconcileContext): Promise<Start | Blocked> {
+async function observeStart(
+  task: Task,
+  raw: KubeObject,
+  ctx: ReconcileContext,
+  ledger: SlotLedger,
+): Promise<Start | Blocked> {
   const namespace = task.metadata.namespace ?? "";
   const agentName = task.spec.agentRef || DEFAULT_AGENT_NAME;
   const agentRaw = ctx.cache.get(AgentResource, namespace, agentName);
@@ -126,6 +133,10 @@ async function observeStart(task: Task, ctx: ReconcileContext): Promise<Start | 
   const agent = parsedAgent.data;
   const problem = agentProblem(task, agent);
   if (problem) return { kind: "invalid", reason: "InvalidAgent", message: problem };
+  const limit = agent.spec.maxConcurrentTasks ?? 0;
+  if (limit > 0 && !admit(raw, limit, ctx.cache, ledger).admitted) {
+    return { kind: "queued", agentName, limit };
+  }
   try {
     const contexts = await resolveContexts(
       [...agent.spec.contexts ?? [], ...task.spec.contexts ?? []],

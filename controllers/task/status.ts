@@ -30,6 +30,7 @@ export interface JobView extends KubeObject {
 
 export type Observation =
   | { kind: "agentNotFound"; agentName: string; namespace: string }
+  | { kind: "queued"; agentName: string; limit: number }
   | { kind: "nameConflict"; resource: string; name: string }
   | { kind: "invalid"; reason: string; message: string }
   | {
@@ -47,7 +48,10 @@ function jobCondition(job: JobView, type: string) {
 }
 
 /** Phase of a Job's single agent pod, read from the Job's conditions. */
-export function jobPhase(job: JobView): TaskPhase {
+/** The phases a Job can put a Task in (Queued is decided before any Job exists). */
+export type JobTaskPhase = Exclude<TaskPhase, "Queued">;
+
+export function jobPhase(job: JobView): JobTaskPhase {
   if (jobCondition(job, "Complete")) return "Completed";
   if (jobCondition(job, "Failed")) return "Failed";
   // Between the pod finishing and the Job's final condition, the Job shows
@@ -80,6 +84,15 @@ function outcomeOf(obs: Observation, now: string): Outcome {
         phase: "Pending",
         ready: { status: "False", reason: "AgentNotFound", message },
         succeeded: { status: "Unknown", reason: "AgentNotFound", message },
+      };
+    }
+    case "queued": {
+      const message = `Agent "${obs.agentName}" runs at most ${obs.limit} Task(s) at once; ` +
+        "this one starts when a running one finishes";
+      return {
+        phase: "Queued",
+        ready: { status: "False", reason: "AgentAtCapacity", message },
+        succeeded: { status: "Unknown", reason: "Queued", message },
       };
     }
     case "nameConflict": {

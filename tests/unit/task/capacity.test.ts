@@ -1,0 +1,140 @@
+// Agent.spec.maxConcurrentTasks on the in-memory fake: never over-admitted,
+// in creation order, also with parallel reconciles and a lagging cache.
+import assert from "assert";
+import {
+  AgentResource,
+  JobResource,
+  TaskResource,
+} from "../../../controllers/runtime/resources.ts";
+import type { KubeObject } from "../../../controllers/runtime/types.ts";
+import { KeyedMutex } from "../../../controllers/runtime/keyed_mutex.ts";
+import { Capacity } from "../../../controllers/task/capacity.ts";
+import { mapTaskToWaitingPeers, taskController } from "../../../controllers/task/controller.ts";
+import { reconcileTask } from "../../../controllers/task/reconciler.ts";
+import { FakeCluster } from "../support/fake_cluster.ts";
+
+const NS = "team";
+const NAMES = ["t1", "t2", "t3", "t4", "t5"];
+
+function setup(limit: number): FakeCluster {
+  const c = new FakeCluster();
+  c.declareIndexes(taskController);
+  c.seed(AgentResource, {
+    metadata: { namespace: NS, name: "default" },
+    spec: { agentImage: "agent:1", serviceAccountName: "sa", maxConcurrentTasks: limit },
+  });
+  NAMES.forEach((name, i) => {
+    c.seed(TaskResource, {
+      metadata: { namespace: NS, name, creationTimestamp: `2030-01-01T00:00:0${i}Z` },
+      spec: { description: name },
+    });
+  });
+  return c;
+}
+
+const jobs = (c: FakeCluster) =>
+  c.storedList<KubeObject>(JobResource).map((j) => j.metadata?.name).sort();
+const phase = (c: FakeCluster, name: string) =>
+  c.stored<KubeObject>(TaskResource, NS, name)?.status?.phase;
+const reconcileAll = (c: FakeCluster, capacity: Capacity, names = NAMES) =>
+  Promise.all(
+    names.map((name) =>
+      reconcileTask({ kind: "Task", namespace: NS, name }, c.context(), undefined, capacity)
+    ),
+  );
+
+function finish(c: FakeCluster, name: string) {
+  c.mutate(JobResource, NS, name, (job) => {
+    job.status = {
+      conditions: [{
+        type: "Complete",
+        status: "True",
+        lastTransitionTime: "2030-01-01T00:01:00Z",
+      }],
+      succeeded: 1,
+    };
+  });
+}
+
+Deno.test("capacity: a limit of 2 with 5 Tasks starts the 2 oldest; the rest are Queued", async () => {
+  const c = setup(2);
+  const capacity = new Capacity();
+  // In reverse order, in parallel, with the cache behind every write.
+  c.laggingCache = true;
+  await reconcileAll(c, capacity, [...NAMES].reverse());
+  c.sync();
+  assert.deepEqual(jobs(c), ["t1", "t2"]);
+  assert.deepEqual(NAMES.map((n) => phase(c, n)), [
+    "Pending",
+    "Pending",
+    "Queued",
+    "Queued",
+    "Queued",
+  ]);
+  const queued = c.stored<KubeObject>(TaskResource, NS, "t3")?.status?.conditions;
+  assert.equal(queued?.find((x: KubeObject) => x.type === "Ready")?.reason, "AgentAtCapacity");
+
+  // Reconciling again changes nothing: the cache now shows the two Jobs.
+  await reconcileAll(c, capacity);
+  c.sync();
+  assert.deepEqual(jobs(c), ["t1", "t2"]);
+
+  // t1 finishes: exactly one more starts, the oldest waiting one.
+  finish(c, "t1");
+  c.sync();
+  await reconcileAll(c, capacity);
+  c.sync();
+  assert.deepEqual(jobs(c), ["t1", "t2", "t3"]);
+  assert.equal(phase(c, "t4"), "Queued");
+  assert.equal(capacity.mutex.size, 0, "no lock left behind");
+});
+
+Deno.test("capacity: after a restart, a Job created without its status write still holds a slot", async () => {
+  const c = setup(1);
+  await reconcileTask(
+    { kind: "Task", namespace: NS, name: "t1" },
+    c.context(),
+    undefined,
+    new Capacity(),
+  );
+  // As if the operator died before recording the Job: the status is gone.
+  c.mutate(TaskResource, NS, "t1", (t) => {
+    delete t.status;
+  });
+  const fresh = new Capacity(); // a new process: empty ledger
+  await reconcileAll(c, fresh, ["t2", "t3"]);
+  assert.deepEqual(jobs(c), ["t1"]);
+  assert.equal(phase(c, "t2"), "Queued");
+});
+
+Deno.test("capacity: a started or finished Task wakes the waiting Tasks of a limited Agent only", () => {
+  const c = setup(2);
+  const started = { metadata: { namespace: NS, name: "t1" }, spec: {}, status: { jobName: "t1" } };
+  assert.deepEqual(mapTaskToWaitingPeers(started, c).map((r) => r.name).sort(), NAMES);
+  assert.deepEqual(
+    mapTaskToWaitingPeers({ metadata: { namespace: NS, name: "x" }, spec: {} }, c),
+    [],
+  );
+  const unlimited = setup(0);
+  assert.deepEqual(mapTaskToWaitingPeers(started, unlimited), []);
+});
+
+Deno.test("keyed mutex: one section at a time per key, keys independent, errors release", async () => {
+  const mutex = new KeyedMutex();
+  const order: string[] = [];
+  const section = (tag: string, ms: number) => async () => {
+    order.push(`${tag}+`);
+    await new Promise((r) => setTimeout(r, ms));
+    order.push(`${tag}-`);
+  };
+  await Promise.all([
+    mutex.run("a", section("a1", 20)),
+    mutex.run("a", section("a2", 1)),
+    mutex.run("b", section("b1", 1)),
+  ]);
+  assert.ok(order.indexOf("a1-") < order.indexOf("a2+"), order.join(" "));
+  assert.ok(order.indexOf("b1-") < order.indexOf("a1-"), "another key does not wait");
+  await assert.rejects(mutex.run("a", () => Promise.reject(new Error("boom"))));
+  assert.equal(await mutex.run("a", () => Promise.resolve(7)), 7);
+  assert.equal(mutex.size, 0);
+});
