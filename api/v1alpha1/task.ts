@@ -19,8 +19,10 @@ export const taskSpec = z.object({
   contexts: z.array(contextMount).max(MAX_CONTEXTS).optional().describe(
     "References to reusable Context resources (at most 32).",
   ),
-  agentRef: objectName("agentRef").default("default").describe(
-    "Name of the Agent in the Task's namespace.",
+  agentRef: objectName("agentRef").optional().describe(
+    'Name of the Agent in the Task\'s namespace. Left out: the Agent named "default", or, if ' +
+      "there is none, the built-in Agent (the default image with the namespace's default " +
+      "ServiceAccount). A named Agent that does not exist keeps the Task Pending.",
   ),
   humanInTheLoop: humanInTheLoop.optional().describe(
     "Keep the container alive after the agent exits (the Agent must set command).",

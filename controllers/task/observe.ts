@@ -5,6 +5,7 @@
 import {
   type Agent,
   agent as agentSchema,
+  DEFAULT_AGENT_IMAGE,
   type Task,
   task as taskSchema,
 } from "../../api/v1alpha1/index.ts";
@@ -39,6 +40,8 @@ export type Blocked = Extract<Observation, { kind: "agentNotFound" | "invalid" |
 export interface Start {
   agent: Agent;
   contexts: ResolvedContext[];
+  /** No Agent was named and none is called "default": the built-in one runs it. */
+  builtInAgent?: boolean;
 }
 
 export interface TaskObservation {
@@ -114,6 +117,14 @@ export async function observeTask(
   return { ...base, start: await observeStart(task, raw, ctx, ledger) };
 }
 
+/** The spec's built-in Agent: the default image with the namespace's default ServiceAccount. */
+function builtInAgent(namespace: string): KubeObject {
+  return {
+    metadata: { name: DEFAULT_AGENT_NAME, namespace },
+    spec: { agentImage: DEFAULT_AGENT_IMAGE, serviceAccountName: "default" },
+  };
+}
+
 async function observeStart(
   task: Task,
   raw: KubeObject,
@@ -122,7 +133,11 @@ async function observeStart(
 ): Promise<Start | Blocked> {
   const namespace = task.metadata.namespace ?? "";
   const agentName = task.spec.agentRef || DEFAULT_AGENT_NAME;
-  const agentRaw = ctx.cache.get(AgentResource, namespace, agentName);
+  const named = ctx.cache.get(AgentResource, namespace, agentName);
+  // A Task that names no Agent falls back to the built-in one; one that names a
+  // missing Agent waits for it.
+  const fallback = !named && !task.spec.agentRef;
+  const agentRaw = named ?? (fallback ? builtInAgent(namespace) : undefined);
   if (!agentRaw) {
     return { kind: "agentNotFound", agentName, namespace };
   }
@@ -148,7 +163,7 @@ async function observeStart(
         grants: (ns) => ctx.cache.list(ContextGrantResource, ns),
       },
     );
-    return { agent, contexts };
+    return { agent, contexts, ...(fallback ? { builtInAgent: true } : {}) };
   } catch (err) {
     if (err instanceof ContextError) {
       return { kind: "invalid", reason: err.reason, message: err.message };

@@ -1,7 +1,7 @@
 // The pure core of the Task controller: from what was observed and the time,
 // the plan for the apply layer (the ConfigMap and Job to create, the status,
 // its Event, a TTL deletion or when to look again).
-import { STOP_ANNOTATION, type TaskStatus } from "../../api/v1alpha1/index.ts";
+import { DEFAULT_AGENT_IMAGE, STOP_ANNOTATION, type TaskStatus } from "../../api/v1alpha1/index.ts";
 import {
   type Desired,
   emptyPlan,
@@ -18,6 +18,13 @@ import type { TaskObservation } from "./observe.ts";
 import { deriveStatus, isFinished, jobPhase, type Observation, transitionEvent } from "./status.ts";
 import { deadlineOf, podStopPatch, type StopReason, stopReason, stopRequested } from "./stop.ts";
 import { ttlDecision } from "./ttl.ts";
+
+const BUILT_IN_AGENT_EVENT: PlannedEvent = {
+  type: "Normal",
+  reason: "BuiltInAgent",
+  message: `No agentRef and no Agent "default" in this namespace: running the built-in Agent ` +
+    `(${DEFAULT_AGENT_IMAGE}, ServiceAccount "default")`,
+};
 
 const STOPPED_BEFORE_START =
   `stopped on request (annotation ${STOP_ANNOTATION}=true) before the agent started`;
@@ -117,7 +124,11 @@ export function planTask(
         object: configMap,
         syncFields: ["data", "binaryData"],
       });
-      ensure.push({ type: JobResource, object: job });
+      ensure.push({
+        type: JobResource,
+        object: job,
+        ...(obs.start.builtInAgent ? { createdEvent: BUILT_IN_AGENT_EVENT } : {}),
+      });
       state = { kind: "job", jobName: job.metadata?.name ?? obs.jobName, job: {} };
     }
   } else {

@@ -25,7 +25,7 @@ Deno.test("the apiserver fills in the documented defaults for every kind", async
   await installCrds();
   const ns = await testNamespace("api-defaults");
   try {
-    await t.step("Task: agentRef default, humanInTheLoop.keepAliveSeconds 3600", async () => {
+    await t.step("Task: agentRef left unset, humanInTheLoop.keepAliveSeconds 3600", async () => {
       const task = await createAndGet(
         ns.name,
         `
@@ -38,7 +38,8 @@ spec:
   contexts: [{name: guide, mountPath: ""}]
 `,
       );
-      assert.equal(task.spec.agentRef, "default");
+      // Not defaulted: "no Agent named" (built-in fallback) differs from "named default".
+      assert.equal(task.spec.agentRef, undefined);
       assert.equal(task.spec.humanInTheLoop.keepAliveSeconds, 3600);
       assert.equal(task.spec.description, "Say hello.");
       assert.equal(
@@ -65,7 +66,7 @@ spec:
       assert.equal(cron.spec.suspend, false);
       assert.equal(cron.spec.successfulTasksHistoryLimit, 3);
       assert.equal(cron.spec.failedTasksHistoryLimit, 1);
-      assert.equal(cron.spec.taskTemplate.spec.agentRef, "default");
+      assert.equal(cron.spec.taskTemplate.spec.agentRef, undefined);
     });
 
     await t.step("Agent: workspaceDir /workspace, credential fileMode 0600", async () => {

@@ -122,6 +122,22 @@ Deno.test("task: a missing Agent keeps the Task Pending until the Agent appears"
   }
 });
 
+Deno.test('task: without agentRef or an Agent "default", the built-in Agent runs the Task', async () => {
+  const h = await TaskHarness.start();
+  try {
+    await h.task("plain", { description: "hello" });
+    const job = await eventually("Job", () => h.get("job", "plain"));
+    const pod = job.spec.template.spec;
+    assert.equal(pod.containers[0].image, "quay.io/kubetask/kubetask-agent-gemini:latest");
+    assert.equal(pod.serviceAccountName, "default");
+    await h.waitForPhase("plain", "Completed");
+    const events = await h.eventsFor("plain");
+    assert.ok(events.some((e) => e.startsWith("Normal BuiltInAgent")), events.join("\n"));
+  } finally {
+    await h.cleanup();
+  }
+});
+
 Deno.test("task: a missing ConfigMap fails the Task clearly and creates no Job", async () => {
   const h = await TaskHarness.start();
   try {

@@ -158,7 +158,7 @@ Deno.test("the batch example renders one valid Task per values entry", async () 
       assert.equal(t.kind, "Task");
       const parsed = task.parse(t);
       assert.equal(parsed.spec.description, `Update dependencies for ${values.tasks[i].repo}`);
-      assert.equal(parsed.spec.agentRef, agentRef || "default");
+      assert.equal(parsed.spec.agentRef, agentRef || undefined);
     }
   }
 });

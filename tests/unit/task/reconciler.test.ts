@@ -113,13 +113,14 @@ Deno.test("reconcile: past its TTL a finished Task is deleted with a uid precond
   assert.ok(c.writes().includes("delete tasks/fix"));
 });
 
-Deno.test("reconcile: a missing Agent leaves the Task Pending with a Warning and creates nothing", async () => {
+Deno.test("reconcile: a named Agent that is missing leaves the Task Pending with a Warning and creates nothing", async () => {
   const c = setup({ agent: false });
+  c.mutate(TaskResource, NS, "fix", (t) => (t.spec.agentRef = "claude"));
   const result = await reconcileTask(req(), c.context());
   assert.deepEqual(c.writes(), ["updateStatus tasks/fix"]);
   assert.equal(statusOf(c).phase, "Pending");
   assert.equal(condition(c, "Ready").reason, "AgentNotFound");
-  assert.match(condition(c, "Ready").message, /Agent "default" not found in namespace "team"/);
+  assert.match(condition(c, "Ready").message, /Agent "claude" not found in namespace "team"/);
   assert.deepEqual(c.events.map((e) => [e.type, e.reason]), [["Warning", "AgentNotFound"]]);
   assert.equal(result.requeueAfterMs, undefined, "the Agent's creation wakes it, not a timer");
 });
@@ -411,4 +412,24 @@ Deno.test("reconcile: a Job that failed by itself before its deadline is JobFail
   c.now = new Date("2030-01-02T00:00:00Z"); // reconciled long after the deadline
   await reconcileTask(req(), c.context());
   assert.equal(succeededReason(c), "JobFailed");
+});
+
+Deno.test('reconcile: no agentRef and no Agent "default": the built-in Agent runs it, with a Normal Event', async () => {
+  const c = setup({ agent: false });
+  await reconcileTask(req(), c.context());
+  const job = c.stored<KubeObject>(JobResource, NS, "fix");
+  const pod = job?.spec?.template?.spec;
+  assert.equal(pod?.containers[0].image, "quay.io/kubetask/kubetask-agent-gemini:latest");
+  assert.equal(pod?.serviceAccountName, "default");
+  const event = c.events.find((e) => e.reason === "BuiltInAgent");
+  assert.equal(event?.type, "Normal");
+  assert.match(event?.message ?? "", /built-in Agent/);
+  // With an Agent named "default" present, that one is used and no such Event is recorded.
+  const d = setup();
+  await reconcileTask(req(), d.context());
+  assert.equal(
+    d.stored<KubeObject>(JobResource, NS, "fix")?.spec?.template?.spec?.containers[0].image,
+    "agent:1",
+  );
+  assert.ok(!d.events.some((e) => e.reason === "BuiltInAgent"));
 });
