@@ -7,6 +7,10 @@ export const DEFAULT_TTL_SECONDS_AFTER_FINISHED = 604800;
 export const taskLifecycleConfig = z.object({
   ttlSecondsAfterFinished: z.int32().min(0).default(DEFAULT_TTL_SECONDS_AFTER_FINISHED)
     .describe("Seconds a finished Task is kept before deletion (0 disables cleanup)."),
+  maxFinishedTasks: z.int32().min(0).optional().describe(
+    "Most finished Tasks kept in the namespace; beyond it the oldest are deleted first " +
+      "(alongside the TTL). Unset: no limit.",
+  ),
 });
 
 export const kubeTaskConfigSpec = z.object({

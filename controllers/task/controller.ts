@@ -30,6 +30,7 @@ import { AGENT_INDEX, agentKey, Capacity, DEFAULT_AGENT_NAME, waitingPeers } fro
 import { reconcileTask } from "./reconciler.ts";
 import { isFinished } from "./status.ts";
 import { KUBETASK_CONFIG_NAME } from "./ttl.ts";
+import { beyondLimit, maxFinishedFrom } from "./retention.ts";
 
 const KIND = "Task";
 
@@ -43,6 +44,14 @@ const notStarted = (task: KubeObject) => !task.status?.jobName && !isFinished(ta
 /** A Task that started or ended may make room for waiting Tasks of its Agent. */
 export function mapTaskToWaitingPeers(task: KubeObject, cache: CacheReader): Request[] {
   return waitingPeers(task, cache).map(keyOf);
+}
+
+/** A Task that finished may push the oldest finished ones past maxFinishedTasks. */
+export function mapTaskToExcessFinished(task: KubeObject, cache: CacheReader): Request[] {
+  if (!isFinished(task.status?.phase)) return [];
+  const namespace = task.metadata?.namespace ?? "";
+  const limit = maxFinishedFrom(cache.get(KubeTaskConfigResource, namespace, KUBETASK_CONFIG_NAME));
+  return beyondLimit(cache.list(TaskResource, namespace), limit).map(keyOf);
 }
 
 /** Jobs map to the Task that controls them. */
@@ -98,7 +107,13 @@ export function jobForCache(job: KubeObject): KubeObject {
 }
 
 const watches: WatchSource[] = [
-  { type: TaskResource, map: mapTaskToWaitingPeers },
+  {
+    type: TaskResource,
+    map: (task, cache) => [
+      ...mapTaskToWaitingPeers(task, cache),
+      ...mapTaskToExcessFinished(task, cache),
+    ],
+  },
   // Only our own Jobs (they carry the Task label): a cluster's other Jobs are
   // never cached. The Task's ConfigMap is not watched: nothing reads it back.
   { type: JobResource, labelSelector: TASK_LABEL, transform: jobForCache, map: mapJobToTask },

@@ -30,6 +30,7 @@ import { isFinished, jobPhase, type JobView, type Observation } from "./status.t
 import { JOB_UID_INDEX, latestFailedCreate } from "./pod_creation.ts";
 import { stopReason } from "./stop.ts";
 import { KUBETASK_CONFIG_NAME, ttlSecondsFrom } from "./ttl.ts";
+import { beyondLimit, maxFinishedFrom } from "./retention.ts";
 
 export { DEFAULT_AGENT_NAME };
 
@@ -64,6 +65,8 @@ export interface TaskObservation {
   /** Without a Job: what starting it needs, or why it cannot start. */
   start?: Start | Blocked;
   ttlSeconds: number;
+  /** Finished and among the oldest beyond the namespace's maxFinishedTasks. */
+  beyondRetention?: boolean;
 }
 
 export async function observeTask(
@@ -87,7 +90,11 @@ export async function observeTask(
   const task = parsed.data;
   const jobName = task.status?.jobName ?? jobNameFor(req.name);
   const base = { raw, task, jobName, ttlSeconds };
-  if (isFinished(task.status?.phase)) return base;
+  if (isFinished(task.status?.phase)) {
+    const excess = beyondLimit(ctx.cache.list(TaskResource, namespace), maxFinishedFrom(config));
+    const beyondRetention = excess.some((t) => t.metadata?.uid === raw.metadata?.uid);
+    return beyondRetention ? { ...base, beyondRetention } : base;
+  }
 
   let job: KubeObject | undefined = ctx.cache.get(JobResource, namespace, jobName);
   if (!job && task.status?.jobName) {

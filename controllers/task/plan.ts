@@ -151,7 +151,9 @@ function ttlPlan(
   ensure: Desired[] = [],
   events: PlannedEvent[],
 ): Plan<TaskStatus> {
-  const decision = ttlDecision(status.completionTime, obs.ttlSeconds, now);
+  const decision = obs.beyondRetention
+    ? { action: "delete" as const }
+    : ttlDecision(status.completionTime, obs.ttlSeconds, now);
   const meta = obs.task.metadata;
   if (decision.action === "delete") {
     // The uid precondition keeps a re-created Task of the same name safe; the

@@ -209,3 +209,28 @@ Deno.test("task: KubeTaskConfig ttl deletes the finished Task, its Job and Confi
     await h.cleanup();
   }
 });
+
+Deno.test("task: KubeTaskConfig maxFinishedTasks keeps only the newest finished Tasks", async () => {
+  const h = await TaskHarness.start();
+  try {
+    await h.apply({
+      apiVersion: "kubetask.io/v1alpha1",
+      kind: "KubeTaskConfig",
+      metadata: { name: "default" },
+      spec: { taskLifecycle: { maxFinishedTasks: 2 } },
+    });
+    await h.agent("default");
+    // One after the other, so completion times are ordered.
+    for (const name of ["r1", "r2", "r3", "r4"]) {
+      await h.task(name);
+      await h.waitForPhase(name, "Completed");
+    }
+    const left = await eventually("only two finished Tasks left", async () => {
+      const tasks = await h.list("tasks");
+      return tasks.length === 2 ? tasks : undefined;
+    });
+    assert.deepEqual(left.map((t: Json) => t.metadata.name).sort(), ["r3", "r4"]);
+  } finally {
+    await h.cleanup();
+  }
+});

@@ -1,0 +1,48 @@
+// Count-based retention: the oldest finished Tasks beyond the limit go.
+import assert from "assert";
+import { beyondLimit, maxFinishedFrom } from "../../../controllers/task/retention.ts";
+import { KubeTaskConfigResource, TaskResource } from "../../../controllers/runtime/resources.ts";
+import { reconcileTask } from "../../../controllers/task/reconciler.ts";
+import { mapTaskToExcessFinished } from "../../../controllers/task/controller.ts";
+import { FakeCluster } from "../support/fake_cluster.ts";
+
+const finished = (name: string, at: string, phase = "Completed") => ({
+  metadata: { namespace: "ns", name, uid: `uid-${name}` },
+  spec: {},
+  status: { phase, completionTime: at },
+});
+
+Deno.test("retention: oldest finished first; running Tasks never count", () => {
+  const tasks = [
+    finished("c", "2030-01-01T00:00:03Z"),
+    finished("a", "2030-01-01T00:00:01Z", "Failed"),
+    { metadata: { namespace: "ns", name: "running" }, spec: {}, status: { phase: "Running" } },
+    finished("b", "2030-01-01T00:00:02Z"),
+  ];
+  assert.deepEqual(beyondLimit(tasks, 1).map((t) => t.metadata?.name), ["a", "b"]);
+  assert.deepEqual(beyondLimit(tasks, 3), []);
+  assert.deepEqual(beyondLimit(tasks, undefined), []);
+  assert.deepEqual(beyondLimit(tasks, 0).length, 3);
+  assert.equal(maxFinishedFrom(undefined), undefined);
+  assert.equal(
+    maxFinishedFrom({ metadata: {}, spec: { taskLifecycle: { maxFinishedTasks: 5 } } }),
+    5,
+  );
+});
+
+Deno.test("retention: a finished Task beyond the limit deletes itself; a newer one wakes it", async () => {
+  const c = new FakeCluster();
+  c.seed(KubeTaskConfigResource, {
+    metadata: { namespace: "ns", name: "default" },
+    spec: { taskLifecycle: { maxFinishedTasks: 1 } },
+  });
+  c.seed(TaskResource, finished("old", "2030-01-01T00:00:01Z"));
+  c.seed(TaskResource, finished("new", "2030-01-01T00:00:02Z"));
+  const newest = c.stored(TaskResource, "ns", "new")!;
+  assert.deepEqual(mapTaskToExcessFinished(newest, c).map((r) => r.name), ["old"]);
+  await reconcileTask({ kind: "Task", namespace: "ns", name: "new" }, c.context());
+  assert.ok(c.stored(TaskResource, "ns", "new"), "the newest stays");
+  await reconcileTask({ kind: "Task", namespace: "ns", name: "old" }, c.context());
+  assert.equal(c.stored(TaskResource, "ns", "old"), undefined);
+  assert.deepEqual(c.writes(), ["delete tasks/old"]);
+});
