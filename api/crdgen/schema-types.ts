@@ -39,4 +39,5 @@ export const PASSTHROUGH_META_KEYS = [
   "x-kubernetes-list-type",
   "x-kubernetes-list-map-keys",
   "format",
+  "maxProperties",
 ] as const;

@@ -48,6 +48,9 @@ export const podScheduling = z.object({
 
 export const agentPodSpec = z.object({
   labels: z.record(z.string(), z.string()).optional().describe("Extra labels for the agent pod."),
+  annotations: z.record(z.string(), z.string()).optional().describe(
+    "Extra annotations for the agent pod.",
+  ),
   scheduling: podScheduling.optional(),
   runtimeClassName: z.string().optional().describe("RuntimeClass for isolation (gVisor, Kata)."),
   securityContext: looseObject.optional().describe(

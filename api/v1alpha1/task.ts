@@ -42,6 +42,15 @@ export const taskStatus = z.object({
   completionTime: z.string().optional(),
   observedGeneration: z.number().int().optional(),
   conditions: z.array(condition).optional(),
+  exitCode: z.int32().optional().describe("Exit code of the agent container, once it ended."),
+  summary: z.string().max(2048).optional().describe(
+    "What the agent reported: its termination message (/dev/termination-log) without output " +
+      "lines, or the end of its log if it failed without one.",
+  ),
+  outputs: z.record(z.string(), z.string().max(1024)).optional().describe(
+    "Named results the agent reported as lines `::kubetask-output NAME=VALUE::` in its " +
+      "termination message (at most 16), e.g. outputs.pr.",
+  ).meta({ maxProperties: 16 }),
 });
 export type TaskStatus = z.infer<typeof taskStatus>;
 

@@ -21,6 +21,7 @@ import { DEFAULT_GIT_IMAGE, gitMountPlan } from "./git.ts";
 import { configMapNameFor, jobNameFor, TASK_LABEL, taskLabelValue } from "./names.ts";
 import { humanInTheLoopCommand } from "./shell.ts";
 import { HARDENED_SECURITY_CONTEXT } from "./security.ts";
+import { AGENT_CONTAINER } from "./results.ts";
 import { TIMEOUT_ANNOTATION, timeoutSecondsOf } from "./stop.ts";
 import { type AppendedContext, buildTaskMd } from "./taskmd.ts";
 
@@ -38,7 +39,6 @@ export const TASK_MD_KEY = "task.md";
 
 const CONTEXT_VOLUME = "task-context";
 const WORKSPACE_VOLUME = "workspace";
-const AGENT_CONTAINER = "agent";
 
 /** Task.spec.humanInTheLoop overrides the Agent's. */
 export function effectiveHumanInTheLoop(task: Task, agent: Agent): HumanInTheLoop | undefined {
@@ -197,6 +197,8 @@ export function buildAgentJob(
     image: agent.spec.agentImage || DEFAULT_AGENT_IMAGE,
     ...(command ? { command } : {}),
     securityContext: { ...HARDENED_SECURITY_CONTEXT, ...agent.spec.securityContext },
+    // The agent's report (results.ts); a failing agent that wrote none leaves its log's end.
+    terminationMessagePolicy: "FallbackToLogsOnError",
     ...(agent.spec.resources ? { resources: agent.spec.resources } : {}),
     workingDir: workspaceDir,
     env: [
@@ -225,7 +227,12 @@ export function buildAgentJob(
       backoffLimit: 0,
       template: {
         // Our label goes last so an Agent cannot hide which Task a pod runs.
-        metadata: { labels: { ...agent.spec.podSpec?.labels, ...labels } },
+        metadata: {
+          labels: { ...agent.spec.podSpec?.labels, ...labels },
+          ...(agent.spec.podSpec?.annotations
+            ? { annotations: agent.spec.podSpec.annotations }
+            : {}),
+        },
         spec: {
           restartPolicy: "Never",
           serviceAccountName: agent.spec.serviceAccountName,

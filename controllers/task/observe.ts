@@ -56,7 +56,7 @@ export interface TaskObservation {
   job?: JobView;
   /** Why the cluster will not create our Job's pod (its newest FailedCreate Event). */
   podCreateFailure?: string;
-  /** The Job's pods, read only when a running agent must be stopped. */
+  /** The Job's pods, read only to stop a running agent or when its Job has just finished. */
   pods?: KubeObject[];
   /** A Job of that name that this Task does not control. */
   foreignJob?: boolean;
@@ -108,8 +108,10 @@ export async function observeTask(
     const podCreateFailure = phase === "Pending"
       ? latestFailedCreate(ctx.cache.byIndex(EventResource, JOB_UID_INDEX, job.metadata?.uid ?? ""))
       : undefined;
-    // Pods are read (live: we do not cache pods) only to stop a running agent.
-    const pods = phase === "Running" && stopReason(raw, job, ctx.now())
+    // Pods are read (live: we do not cache pods) only to stop a running agent
+    // and, once, to collect what a finished agent reported.
+    const finishedNow = phase === "Completed" || phase === "Failed";
+    const pods = finishedNow || (phase === "Running" && stopReason(raw, job, ctx.now()))
       ? await ctx.live.list(PodResource, namespace, {
         labelSelector: `batch.kubernetes.io/controller-uid=${job.metadata?.uid ?? ""}`,
       })

@@ -16,6 +16,7 @@ import type { KubeObject } from "../runtime/types.ts";
 import { buildAgentJob, buildContextConfigMap, type JobSettings } from "./job.ts";
 import type { TaskObservation } from "./observe.ts";
 import { deriveStatus, isFinished, jobPhase, type Observation, transitionEvent } from "./status.ts";
+import { agentResult } from "./results.ts";
 import { deadlineOf, podStopPatch, type StopReason, stopReason, stopRequested } from "./stop.ts";
 import { ttlDecision } from "./ttl.ts";
 
@@ -85,6 +86,7 @@ export function planTask(
       job: obs.job,
       podCreateFailure: obs.podCreateFailure,
       stop,
+      result: obs.pods ? agentResult(obs.pods) : undefined,
     };
     const phase = jobPhase(obs.job);
     const namespace = task.metadata.namespace ?? "";

@@ -4,6 +4,7 @@
 import type { Condition, TaskPhase, TaskStatus } from "../../api/v1alpha1/index.ts";
 import type { KubeObject } from "../runtime/types.ts";
 import type { StopReason } from "./stop.ts";
+import type { AgentResult } from "./results.ts";
 import { isFinishedPhase, rfc3339, setCondition } from "../status.ts";
 
 export { isFinishedPhase as isFinished, rfc3339, setCondition };
@@ -40,6 +41,8 @@ export type Observation =
     podCreateFailure?: string;
     /** The agent must stop (or was stopped): on request or past its timeout. */
     stop?: StopReason;
+    /** What the agent reported, read when its Job finished. */
+    result?: AgentResult;
   }
   | { kind: "jobMissing"; jobName: string };
 
@@ -253,7 +256,13 @@ export function deriveStatus(
   const completionTime = isFinishedPhase(out.phase)
     ? current?.completionTime ?? out.completionTime
     : undefined;
+  // Collected once, when the Job finishes; a finished Task is never observed again.
+  const result = obs.kind === "job" && isFinishedPhase(out.phase) ? obs.result : undefined;
   return {
+    ...(current?.exitCode !== undefined ? { exitCode: current.exitCode } : {}),
+    ...(current?.summary !== undefined ? { summary: current.summary } : {}),
+    ...(current?.outputs !== undefined ? { outputs: current.outputs } : {}),
+    ...result,
     phase: out.phase,
     ...(jobName ? { jobName } : {}),
     ...(startTime ? { startTime } : {}),

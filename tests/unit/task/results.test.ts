@@ -1,0 +1,49 @@
+// The agent's report: outputs and summary from its termination message, bounded.
+import assert from "assert";
+import {
+  agentResult,
+  MAX_OUTPUT_VALUE,
+  MAX_OUTPUTS,
+  parseTerminationMessage,
+} from "../../../controllers/task/results.ts";
+
+Deno.test("results: output lines become outputs; the rest is the summary", () => {
+  assert.deepEqual(
+    parseTerminationMessage("Done.\n::kubetask-output pr=https://x/1::\nAll green.\n"),
+    { summary: "Done.\nAll green.", outputs: { pr: "https://x/1" } },
+  );
+  assert.deepEqual(parseTerminationMessage(""), {});
+  // Not the output syntax: kept as summary text.
+  assert.deepEqual(parseTerminationMessage("::kubetask-output 1bad=x::"), {
+    summary: "::kubetask-output 1bad=x::",
+  });
+});
+
+Deno.test("results: at most 16 outputs, values and summary cut to their bounds", () => {
+  const lines = Array.from({ length: 20 }, (_, i) => `::kubetask-output k${i}=v::`);
+  const parsed = parseTerminationMessage(
+    [...lines, `::kubetask-output long=${"x".repeat(5000)}::`].join("\n"),
+  );
+  assert.equal(Object.keys(parsed.outputs ?? {}).length, MAX_OUTPUTS);
+  assert.ok(parsed.summary?.includes("k16=v"), "the ones over the limit stay visible as text");
+  assert.ok((parsed.summary ?? "").length <= 2048);
+  const one = parseTerminationMessage(`::kubetask-output long=${"x".repeat(5000)}::`);
+  assert.equal(one.outputs?.long.length, MAX_OUTPUT_VALUE);
+});
+
+Deno.test("results: the agent container of the newest finished pod", () => {
+  const pod = (finishedAt: string, exitCode: number, message: string) => ({
+    status: {
+      containerStatuses: [
+        { name: "sidecar", state: { terminated: { exitCode: 9, finishedAt } } },
+        { name: "agent", state: { terminated: { exitCode, finishedAt, message } } },
+      ],
+    },
+  });
+  assert.deepEqual(
+    agentResult([pod("2030-01-01T00:00:02Z", 3, "late"), pod("2030-01-01T00:00:01Z", 0, "early")]),
+    { exitCode: 3, summary: "late" },
+  );
+  assert.equal(agentResult([{ status: { containerStatuses: [] } }]), undefined);
+  assert.equal(agentResult([]), undefined);
+});
