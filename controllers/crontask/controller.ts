@@ -5,15 +5,22 @@ import { mapToController } from "../runtime/owners.ts";
 import { CronTaskResource, TaskResource } from "../runtime/resources.ts";
 import type { Controller } from "../runtime/types.ts";
 import { reconcileCronTask } from "./reconciler.ts";
+import { CronTaskMetrics } from "./metrics.ts";
 
 const KIND = "CronTask";
 
 /** The CronTask that controls a Task, if any. */
 export const ownerCronTask = mapToController(KIND, CronTaskResource);
 
-export const cronTaskController: Controller = {
-  kind: KIND,
-  type: CronTaskResource,
-  watches: [{ type: TaskResource, map: ownerCronTask }],
-  reconcile: reconcileCronTask,
-};
+export function createCronTaskController(): Controller {
+  const metrics = new CronTaskMetrics();
+  return {
+    kind: KIND,
+    type: CronTaskResource,
+    watches: [{ type: TaskResource, map: ownerCronTask }],
+    reconcile: (req, ctx) => reconcileCronTask(req, ctx, metrics),
+    metrics,
+  };
+}
+
+export const cronTaskController: Controller = createCronTaskController();

@@ -6,9 +6,14 @@ import { isControlledBy } from "../runtime/owners.ts";
 import { CronTaskResource, TaskResource } from "../runtime/resources.ts";
 import { OWNER_INDEX, type ReconcileContext, type Request, type Result } from "../runtime/types.ts";
 import { invalidSpecPlan, planCronTask, refusedPlan, toApplyPlan } from "./plan.ts";
+import type { CronTaskMetrics } from "./metrics.ts";
 import type { CronTaskObject, TaskObject } from "./tasks.ts";
 
-export async function reconcileCronTask(req: Request, ctx: ReconcileContext): Promise<Result> {
+export async function reconcileCronTask(
+  req: Request,
+  ctx: ReconcileContext,
+  metrics?: CronTaskMetrics,
+): Promise<Result> {
   const obj = ctx.cache.get<CronTaskObject>(CronTaskResource, req.namespace, req.name);
   // Deleted: garbage collection removes its Tasks through their ownerReferences.
   if (!obj || obj.metadata.deletionTimestamp) return {};
@@ -24,12 +29,19 @@ export async function reconcileCronTask(req: Request, ctx: ReconcileContext): Pr
   }
   const cronTask: CronTaskObject = { ...obj, spec: parsed.data };
   const plan = planCronTask(cronTask, await ownedTasks(ctx, cronTask), now);
-  return await applyPlan(
+  const stale = ctx.ownWrites.isSuperseded(obj);
+  let refused = false;
+  const result = await applyPlan(
     ctx,
     primary,
     toApplyPlan(cronTask, plan),
-    (refusal) => refusedPlan(cronTask, plan, refusal, now),
+    (refusal) => {
+      refused = true;
+      return refusedPlan(cronTask, plan, refusal, now);
+    },
   );
+  if (metrics && !stale && !refused) metrics.statusWritten(obj, plan.status, !!plan.create);
+  return result;
 }
 
 /**

@@ -182,6 +182,7 @@ function buildManager(opts: ManagerOptions, access: AccessProvider): RunningMana
     metrics.declareResource(spec.type.plural);
   }
   const cache = new InformerCache(informers);
+  metrics.extra = () => opts.controllers.flatMap((c) => c.metrics?.render(cache) ?? []);
   const ownWrites = new OwnWrites();
   metrics.cachedObjects = () => [...informers.values()].reduce((n, i) => n + i.size(), 0);
   const enqueue = (req: Request) => {

@@ -1,17 +1,8 @@
 // The operator's metrics, rendered in the Prometheus text exposition format.
 // Hand-written because the set is small and fixed; no client library needed.
+import { escapeLabel, HistogramFamily } from "./metric_families.ts";
 
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
-
-interface Histogram {
-  counts: number[]; // per bucket, not cumulative
-  sum: number;
-  count: number;
-}
-
-function escapeLabel(value: string): string {
-  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
-}
 
 export class Metrics {
   /** Read at scrape time from the work queue. */
@@ -21,7 +12,14 @@ export class Metrics {
   queueAdds = 0;
   queueRetries = 0;
   leader = 0;
-  private reconcileDurations = new Map<string, Histogram>();
+  /** Further lines at scrape time: the controllers' own metrics. */
+  extra: () => string[] = () => [];
+  private reconcileDurations = new HistogramFamily(
+    "kubetask_reconcile_duration_seconds",
+    "Time spent in reconcile, by kind.",
+    ["kind"],
+    DURATION_BUCKETS,
+  );
   private reconcileErrors = new Map<string, number>();
   private watchRestarts = new Map<string, number>();
   private reconcileConflicts = new Map<string, number>();
@@ -38,17 +36,7 @@ export class Metrics {
   }
 
   observeReconcile(kind: string, seconds: number): void {
-    let h = this.reconcileDurations.get(kind);
-    if (!h) {
-      this.reconcileDurations.set(
-        kind,
-        h = { counts: DURATION_BUCKETS.map(() => 0), sum: 0, count: 0 },
-      );
-    }
-    const i = DURATION_BUCKETS.findIndex((le) => seconds <= le);
-    if (i >= 0) h.counts[i]++;
-    h.sum += seconds;
-    h.count++;
+    this.reconcileDurations.observe([kind], seconds);
   }
 
   reconcileError(kind: string): void {
@@ -63,13 +51,7 @@ export class Metrics {
   declareKind(kind: string): void {
     if (!this.reconcileErrors.has(kind)) this.reconcileErrors.set(kind, 0);
     if (!this.reconcileConflicts.has(kind)) this.reconcileConflicts.set(kind, 0);
-    if (!this.reconcileDurations.has(kind)) {
-      this.reconcileDurations.set(kind, {
-        counts: DURATION_BUCKETS.map(() => 0),
-        sum: 0,
-        count: 0,
-      });
-    }
+    this.reconcileDurations.declare([kind]);
   }
 
   declareResource(resource: string): void {
@@ -88,18 +70,7 @@ export class Metrics {
     family("kubetask_workqueue_retries_total", "counter", "Rate-limited re-queues after failures.");
     out.push(`kubetask_workqueue_retries_total ${this.queueRetries}`);
 
-    family("kubetask_reconcile_duration_seconds", "histogram", "Time spent in reconcile, by kind.");
-    for (const [kind, h] of this.reconcileDurations) {
-      const l = `kind="${escapeLabel(kind)}"`;
-      let cumulative = 0;
-      DURATION_BUCKETS.forEach((le, i) => {
-        cumulative += h.counts[i];
-        out.push(`kubetask_reconcile_duration_seconds_bucket{${l},le="${le}"} ${cumulative}`);
-      });
-      out.push(`kubetask_reconcile_duration_seconds_bucket{${l},le="+Inf"} ${h.count}`);
-      out.push(`kubetask_reconcile_duration_seconds_sum{${l}} ${h.sum}`);
-      out.push(`kubetask_reconcile_duration_seconds_count{${l}} ${h.count}`);
-    }
+    out.push(...this.reconcileDurations.render());
     family("kubetask_reconcile_errors_total", "counter", "Reconciles that failed, by kind.");
     for (const [kind, n] of this.reconcileErrors) {
       out.push(`kubetask_reconcile_errors_total{kind="${escapeLabel(kind)}"} ${n}`);
@@ -138,6 +109,7 @@ export class Metrics {
     out.push(`kubetask_heap_used_bytes ${memory.heapUsed}`);
     family("kubetask_leader", "gauge", "1 while this process holds the leader lease.");
     out.push(`kubetask_leader ${this.leader}`);
+    out.push(...this.extra());
     return out.join("\n") + "\n";
   }
 }

@@ -185,4 +185,11 @@ export interface Controller {
   /** Extra sources beyond the primary type; everything watched is readable from ctx.cache. */
   watches: WatchSource[];
   reconcile(req: Request, ctx: ReconcileContext): Promise<Result>;
+  /** The controller's own metrics, rendered on /metrics after the runtime's. */
+  metrics?: MetricsCollector;
+}
+
+/** Metrics a controller keeps or computes from the caches at scrape time. */
+export interface MetricsCollector {
+  render(cache: CacheReader): string[];
 }

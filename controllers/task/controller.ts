@@ -31,6 +31,7 @@ import { reconcileTask } from "./reconciler.ts";
 import { isFinished } from "./status.ts";
 import { KUBETASK_CONFIG_NAME } from "./ttl.ts";
 import { beyondLimit, maxFinishedFrom } from "./retention.ts";
+import { TaskMetrics } from "./metrics.ts";
 
 const KIND = "Task";
 
@@ -133,6 +134,7 @@ const watches: WatchSource[] = [
 
 export function createTaskController(settings: JobSettings = DEFAULT_JOB_SETTINGS): Controller {
   const capacity = new Capacity();
+  const metrics = new TaskMetrics();
   return {
     kind: KIND,
     type: TaskResource,
@@ -140,7 +142,8 @@ export function createTaskController(settings: JobSettings = DEFAULT_JOB_SETTING
       [AGENT_INDEX]: (task) => [agentKey(task.metadata?.namespace, task.spec?.agentRef)],
     },
     watches,
-    reconcile: (req, ctx) => reconcileTask(req, ctx, settings, capacity),
+    reconcile: (req, ctx) => reconcileTask(req, ctx, settings, capacity, metrics),
+    metrics,
   };
 }
 

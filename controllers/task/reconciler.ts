@@ -3,6 +3,8 @@
 import { applyPlan } from "../runtime/apply.ts";
 import { JobResource, TaskResource } from "../runtime/resources.ts";
 import { Capacity } from "./capacity.ts";
+import type { TaskMetrics } from "./metrics.ts";
+import { sameJson } from "../status.ts";
 import type { ReconcileContext, Request, Result } from "../runtime/types.ts";
 import { DEFAULT_JOB_SETTINGS, type JobSettings } from "./job.ts";
 import { observeTask } from "./observe.ts";
@@ -13,10 +15,11 @@ export function reconcileTask(
   ctx: ReconcileContext,
   settings: JobSettings = DEFAULT_JOB_SETTINGS,
   capacity: Capacity = new Capacity(),
+  metrics?: TaskMetrics,
 ): Promise<Result> {
   // Admission under an Agent's limit is read-count-then-create: one at a time per Agent.
   const lock = capacity.lockFor(ctx.cache.get(TaskResource, req.namespace, req.name), ctx.cache);
-  const once = () => reconcileOnce(req, ctx, settings, capacity);
+  const once = () => reconcileOnce(req, ctx, settings, capacity, metrics);
   return lock ? capacity.mutex.run(lock, once) : once();
 }
 
@@ -25,6 +28,7 @@ async function reconcileOnce(
   ctx: ReconcileContext,
   settings: JobSettings,
   capacity: Capacity,
+  metrics?: TaskMetrics,
 ): Promise<Result> {
   const observed = await observeTask(req, ctx, capacity.ledger);
   if (!observed) return {};
@@ -32,10 +36,18 @@ async function reconcileOnce(
   const plan = planTask(observed, settings, now);
   // The slot is held from now: the cache will not show the Job at once.
   if (plan.ensure.some((d) => d.type === JobResource)) capacity.ledger.reserve(observed.raw);
-  return await applyPlan(
+  // Applied is the plan, or its refusal variant; the apply layer skips a stale observation.
+  let applied = plan;
+  const stale = ctx.ownWrites.isSuperseded(observed.raw);
+  const result = await applyPlan(
     ctx,
     { type: TaskResource, object: observed.raw },
     plan,
-    (refusal) => planTask(observed, settings, now, refusal),
+    (refusal) => (applied = planTask(observed, settings, now, refusal)),
   );
+  const written = applied.status;
+  if (metrics && !stale && written && !sameJson(observed.raw.status ?? {}, written)) {
+    metrics.statusWritten(observed.raw, written, now);
+  }
+  return result;
 }

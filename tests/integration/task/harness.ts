@@ -44,11 +44,17 @@ export class TaskHarness {
       controllers: [createTaskController(this.settings)],
       namespaces: [this.ns, ...this.alsoWatch],
       leaderElection: false,
-      metricsAddr: false,
+      metricsAddr: "127.0.0.1:0",
       // KUBETASK_TEST_LOG=debug shows the operator's logs while debugging a test.
       ...(Deno.env.get("KUBETASK_TEST_LOG") ? { logger: createLogger({ level: "debug" }) } : {}),
     });
     await this.manager.ready;
+  }
+
+  /** What the running manager serves on /metrics. */
+  async metrics(): Promise<string> {
+    const res = await fetch(`http://127.0.0.1:${this.manager!.metricsAddr!.port}/metrics`);
+    return await res.text();
   }
 
   async stopManager(): Promise<void> {

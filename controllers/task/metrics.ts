@@ -1,0 +1,93 @@
+// Task metrics: phase counts and queue lengths computed from the cache at
+// scrape time, and two histograms observed when a status write moves a Task
+// out of Queued or into a finished phase (once per Task: a finished Task's
+// status never changes again, and a reconcile skipped for a stale cache
+// records nothing).
+import type { TaskStatus } from "../../api/v1alpha1/index.ts";
+import { gaugeLines, HistogramFamily } from "../runtime/metric_families.ts";
+import { TaskResource } from "../runtime/resources.ts";
+import type { CacheReader, KubeObject, MetricsCollector } from "../runtime/types.ts";
+import { DEFAULT_AGENT_NAME } from "./capacity.ts";
+import { isFinished } from "./status.ts";
+
+/** Agent runs last minutes to hours; queues seconds to hours. */
+const SECONDS_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 43200, 86400];
+
+const OUTCOMES: Record<string, string> = {
+  JobSucceeded: "succeeded",
+  Stopped: "stopped",
+  Timeout: "timeout",
+};
+
+const agentOf = (task: KubeObject) => String(task.spec?.agentRef || DEFAULT_AGENT_NAME);
+const reasonOf = (status: TaskStatus | undefined, type: string) =>
+  status?.conditions?.find((c) => c.type === type);
+const secondsBetween = (from: string | undefined, to: string | undefined) =>
+  (Date.parse(to ?? "") - Date.parse(from ?? "")) / 1000;
+
+export class TaskMetrics implements MetricsCollector {
+  readonly runDuration = new HistogramFamily(
+    "kubetask_task_run_duration_seconds",
+    "Seconds from a Task's Job being created to the Task finishing, by Agent and outcome " +
+      "(succeeded, failed, stopped, timeout).",
+    ["namespace", "agent", "outcome"],
+    SECONDS_BUCKETS,
+  );
+  readonly queuedDuration = new HistogramFamily(
+    "kubetask_task_queued_seconds",
+    "Seconds a Task waited in phase Queued for its Agent's capacity, by Agent.",
+    ["namespace", "agent"],
+    SECONDS_BUCKETS,
+  );
+
+  /** Called after `after` was written over `before`'s status. */
+  statusWritten(before: KubeObject, after: TaskStatus, now: Date): void {
+    const was = before.status as TaskStatus | undefined;
+    const namespace = before.metadata?.namespace ?? "";
+    const agent = agentOf(before);
+    if (was?.phase === "Queued" && after.phase !== "Queued") {
+      const since = reasonOf(was, "Ready")?.lastTransitionTime;
+      const seconds = secondsBetween(since, now.toISOString());
+      if (seconds >= 0) this.queuedDuration.observe([namespace, agent], seconds);
+    }
+    if (!isFinished(was?.phase) && isFinished(after.phase) && after.startTime) {
+      const reason = reasonOf(after, "Succeeded")?.reason ?? "";
+      const seconds = secondsBetween(after.startTime, after.completionTime);
+      if (seconds >= 0) {
+        this.runDuration.observe([namespace, agent, OUTCOMES[reason] ?? "failed"], seconds);
+      }
+    }
+  }
+
+  render(cache: CacheReader): string[] {
+    const byPhase = new Map<string, { labels: string[]; value: number }>();
+    const queued = new Map<string, { labels: string[]; value: number }>();
+    for (const task of cache.list(TaskResource, "")) {
+      const namespace = task.metadata?.namespace ?? "";
+      const phase = String(task.status?.phase ?? "Pending");
+      const labels = [namespace, agentOf(task), phase];
+      const key = labels.join("\n");
+      byPhase.set(key, { labels, value: (byPhase.get(key)?.value ?? 0) + 1 });
+      if (phase === "Queued") {
+        const q = [namespace, agentOf(task)];
+        queued.set(q.join("\n"), { labels: q, value: (queued.get(q.join("\n"))?.value ?? 0) + 1 });
+      }
+    }
+    return [
+      ...gaugeLines(
+        "kubetask_tasks",
+        "Tasks in the cache, by namespace, Agent and phase.",
+        ["namespace", "agent", "phase"],
+        byPhase,
+      ),
+      ...gaugeLines(
+        "kubetask_agent_queue_length",
+        "Tasks waiting in phase Queued for their Agent's capacity.",
+        ["namespace", "agent"],
+        queued,
+      ),
+      ...this.runDuration.render(),
+      ...this.queuedDuration.render(),
+    ];
+  }
+}
