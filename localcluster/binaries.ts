@@ -1,6 +1,7 @@
 // Builds the control-plane binaries from Go modules with the machine's Go.
 //
-// kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and etcd
+// kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd (and,
+// for a real node, kubelet)
 // come from the wrapper module in ./gobuild (it pins one Kubernetes release and
 // maps the staging modules to their published versions); kwok is installed by
 // module path. Results are cached by version: a second call is a few stats.
@@ -66,6 +67,26 @@ async function go(args: string[], cwd: string, env: Record<string, string> = {})
   }).output();
   if (code !== 0) throw new Error(`go ${args[0]} failed with exit code ${code}`);
   console.error(`[cluster] done in ${((performance.now() - started) / 1000).toFixed(0)}s`);
+}
+
+/** The kubelet of the same release, built only for a real node. */
+export async function ensureKubelet(): Promise<string> {
+  const path = join(kubernetesBinDir(), "kubelet");
+  if (!(await exists(path))) {
+    await Deno.mkdir(kubernetesBinDir(), { recursive: true });
+    await go(
+      [
+        "build",
+        "-trimpath",
+        "-ldflags=-s -w",
+        "-o",
+        kubernetesBinDir() + "/",
+        "k8s.io/kubernetes/cmd/kubelet",
+      ],
+      join(repoRoot, "localcluster", "gobuild"),
+    );
+  }
+  return path;
 }
 
 /** Builds whatever binaries are missing and returns all their paths. */

@@ -7,6 +7,9 @@ import { type ControlPlaneBinaries, ensureBinaries } from "./binaries.ts";
 import { createPki, type Pki } from "./pki.ts";
 import { clusterStateDir } from "./paths.ts";
 import { auditLogPath, auditPolicyYaml, operatorTokenLine } from "./operator_identity.ts";
+import { freePort, isAlive, kubectl, startProcess, waitFor } from "./process.ts";
+import { realNodeUnavailable } from "./realnode/host.ts";
+import { type RealNode, startRealNode, stopRealNode } from "./realnode/node.ts";
 
 export interface ClusterState {
   name: string;
@@ -21,74 +24,15 @@ export interface ClusterState {
   /** With UpOptions.auditedOperator: the operator's own kubeconfig and token. */
   operatorKubeconfig?: string;
   operatorToken?: string;
+  /** The real node (kubelet + containerd), when this machine can run one. */
+  realNode?: RealNode;
+  /** Why there is no real node (not root, disabled, packages missing). */
+  realNodeUnavailable?: string;
 }
 
 const stagesFile = join(dirname(fileURLToPath(import.meta.url)), "kwok-stages.yaml");
 
 export const FAKE_NODE = "kwok-node-0";
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-/** Starts a process in its own session with output to a log file; returns its PID. */
-async function startProcess(
-  name: string,
-  dir: string,
-  binary: string,
-  args: string[],
-): Promise<number> {
-  const log = join(dir, "logs", `${name}.log`);
-  const out = await new Deno.Command("sh", {
-    args: [
-      "-c",
-      'log="$1"; shift; setsid "$@" >"$log" 2>&1 </dev/null & echo $!',
-      "sh",
-      log,
-      binary,
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  const pid = Number(new TextDecoder().decode(out.stdout).trim());
-  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`could not start ${name}`);
-  return pid;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    // A zombie (exited, not yet reaped by whoever adopted it) is not running.
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
-}
-
-async function waitFor(
-  what: string,
-  check: () => Promise<boolean>,
-  timeoutMs: number,
-  pid?: number,
-  log?: string,
-) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    if (pid !== undefined && !isAlive(pid)) {
-      const tail = log
-        ? (await Deno.readTextFile(log).catch(() => "")).split("\n").slice(-20).join("\n")
-        : "";
-      throw new Error(`${what}: process exited\n${tail}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${what}: not ready after ${timeoutMs} ms`);
-}
 
 function kubeconfigYaml(server: string, caFile: string, token: string): string {
   return `apiVersion: v1
@@ -111,30 +55,6 @@ current-context: kubetask-local
 `;
 }
 
-async function kubectl(
-  state: { kubectl: string; kubeconfig: string },
-  args: string[],
-  stdin?: string,
-) {
-  const child = new Deno.Command(state.kubectl, {
-    args: ["--kubeconfig", state.kubeconfig, ...args],
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(stdin));
-    await writer.close();
-  }
-  const out = await child.output();
-  const text = new TextDecoder().decode(out.stdout);
-  if (out.code !== 0) {
-    throw new Error(`kubectl ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return text;
-}
-
 export async function readState(name: string): Promise<ClusterState | undefined> {
   try {
     return JSON.parse(await Deno.readTextFile(join(clusterStateDir(name), "state.json")));
@@ -150,6 +70,11 @@ export interface UpOptions {
    * (see operator_identity.ts).
    */
   auditedOperator?: boolean;
+  /**
+   * Add a real node (kubelet + containerd) where the machine allows it
+   * (default: yes; KUBETASK_REAL_NODE=0 turns it off everywhere).
+   */
+  realNode?: boolean;
 }
 
 /** Starts a fresh cluster named `name`; a previous one of that name is stopped first. */
@@ -300,6 +225,22 @@ export async function up(name = "default", options: UpOptions = {}): Promise<Clu
       pids["kube-controller-manager"],
       join(dir, "logs", "kube-controller-manager.log"),
     );
+    if (options.realNode !== false) {
+      state.realNodeUnavailable = await realNodeUnavailable();
+      if (state.realNodeUnavailable) {
+        console.error(`[cluster] no real node: ${state.realNodeUnavailable}`);
+      } else {
+        const started = performance.now();
+        state.realNode = await startRealNode({ ...state, caCert: pki.caCert });
+        await save();
+        console.error(
+          `[cluster] real node ${state.realNode.node} Ready in ${
+            ((performance.now() - started) / 1000).toFixed(1)
+          }s (bridge ${state.realNode.bridge}, ${state.realNode.subnet})`,
+        );
+      }
+    }
+    await save();
     return state;
   } catch (err) {
     await down(name);
@@ -324,6 +265,10 @@ function apiserverArgs(state: ClusterState, pki: Pki, port: number): string[] {
     "--service-cluster-ip-range=10.96.0.0/16",
     "--allow-privileged=true",
     "--enable-priority-and-fairness=false",
+    // Logs and exec on the real node: the kubelet listens on 127.0.0.1 and trusts this CA.
+    `--kubelet-client-certificate=${pki.kubeletClientCert}`,
+    `--kubelet-client-key=${pki.kubeletClientKey}`,
+    "--kubelet-preferred-address-types=InternalIP",
     "--profiling=false",
   ];
 }
@@ -347,6 +292,10 @@ metadata:
 export async function down(name = "default"): Promise<void> {
   const dir = clusterStateDir(name);
   const state = await readState(name);
+  // The real node first, while the apiserver still answers (its pods are deleted properly).
+  if (state?.realNode) {
+    await stopRealNode({ ...state, caCert: join(dir, "pki", "ca.crt") }, state.realNode);
+  }
   if (state) {
     // Reverse start order: clients of the apiserver first, etcd last.
     const pids = Object.values(state.pids).reverse();

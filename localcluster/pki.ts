@@ -1,5 +1,6 @@
 // Local PKI for the test control plane, made with the openssl CLI:
-// a CA, the apiserver's serving certificate for 127.0.0.1, a service-account
+// a CA, the apiserver's serving certificate for 127.0.0.1, its client
+// certificate towards kubelets, a service-account
 // signing key pair, and static bearer tokens for the components and the admin.
 import { join } from "node:path";
 
@@ -12,6 +13,9 @@ export interface Pki {
   serviceAccountPub: string;
   tokenFile: string;
   adminToken: string;
+  /** The apiserver's client certificate towards kubelets (logs, exec). */
+  kubeletClientCert: string;
+  kubeletClientKey: string;
 }
 
 async function openssl(args: string[], cwd: string): Promise<void> {
@@ -88,6 +92,38 @@ export async function createPki(dir: string): Promise<Pki> {
     ],
     dir,
   );
+  await openssl(["genrsa", "-out", "kubelet-client.key", "2048"], dir);
+  await openssl([
+    "req",
+    "-new",
+    "-key",
+    "kubelet-client.key",
+    "-subj",
+    "/O=system:masters/CN=kube-apiserver-kubelet-client",
+    "-out",
+    "kubelet-client.csr",
+  ], dir);
+  await Deno.writeTextFile(p("kubelet-client.ext"), "extendedKeyUsage=clientAuth\n");
+  await openssl(
+    [
+      "x509",
+      "-req",
+      "-in",
+      "kubelet-client.csr",
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-days",
+      "30",
+      "-extfile",
+      "kubelet-client.ext",
+      "-out",
+      "kubelet-client.crt",
+    ],
+    dir,
+  );
   await openssl(["genrsa", "-out", "sa.key", "2048"], dir);
   await openssl(["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"], dir);
 
@@ -104,5 +140,7 @@ export async function createPki(dir: string): Promise<Pki> {
     serviceAccountPub: p("sa.pub"),
     tokenFile: p("tokens.csv"),
     adminToken,
+    kubeletClientCert: p("kubelet-client.crt"),
+    kubeletClientKey: p("kubelet-client.key"),
   };
 }

@@ -1,0 +1,232 @@
+// Container images for the real node, built on this machine without any
+// registry: a root filesystem assembled from files of the host (busybox-static,
+// and git with the libraries it links), packed as a docker-archive tarball
+// that `ctr images import` loads. Cached by content: a rebuild only happens
+// when what goes in changes.
+import { basename, dirname, join } from "node:path";
+import { cacheDir } from "../paths.ts";
+
+export const ECHO_AGENT_IMAGE = "kubetask.local/echo-agent:1";
+export const SANDBOX_IMAGE = "kubetask.local/pause:1";
+export const GIT_IMAGE = "kubetask.local/git:1";
+
+/** Busybox applets the images' shell scripts use. */
+const APPLETS = [
+  "sh",
+  "cat",
+  "ls",
+  "find",
+  "stat",
+  "sleep",
+  "echo",
+  "env",
+  "mkdir",
+  "printf",
+  "head",
+  "tail",
+  "wc",
+  "sort",
+  "tr",
+  "sed",
+  "grep",
+  "id",
+  "true",
+  "false",
+  "test",
+  "[",
+  "kill",
+  "ps",
+  "date",
+  "od",
+  "basename",
+  "dirname",
+  "cp",
+  "rm",
+  "mv",
+  "touch",
+  "chmod",
+  "uname",
+  "hostname",
+];
+
+// The echo agent: prints what it was given and exits with the code it is told
+// (its first argument, default 0). Tests assert on exactly these lines.
+const ECHO_AGENT = `#!/bin/sh
+workspace="\${WORKSPACE_DIR:-$(pwd)}"
+echo "=== task.md ==="
+cat "$workspace/task.md"
+echo "=== end task.md ==="
+echo "=== workspace ==="
+find "$workspace" | sort
+echo "=== end workspace ==="
+echo "TASK_NAME=$TASK_NAME"
+echo "TASK_NAMESPACE=$TASK_NAMESPACE"
+exit "\${1:-0}"
+`;
+
+interface ImageSpec {
+  name: string;
+  /** Files: path in the image → host path, or inline content. */
+  files: Map<string, { host?: string; text?: string; mode: number }>;
+  symlinks: Map<string, string>;
+  entrypoint: string[];
+  env: string[];
+}
+
+async function run(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, cwd: opts.cwd, stdout: "piped", stderr: "piped" })
+    .output();
+  if (!out.success) {
+    throw new Error(`${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return new TextDecoder().decode(out.stdout);
+}
+
+function busyboxBase(): Pick<ImageSpec, "files" | "symlinks"> {
+  const files = new Map<string, { host?: string; text?: string; mode: number }>();
+  const symlinks = new Map<string, string>();
+  files.set("bin/busybox", { host: "/bin/busybox", mode: 0o755 });
+  for (const applet of APPLETS) symlinks.set(`bin/${applet}`, "busybox");
+  files.set("etc/passwd", {
+    text: "root:x:0:0:root:/root:/bin/sh\nnonroot:x:65532:65532:nonroot:/home/nonroot:/bin/sh\n",
+    mode: 0o644,
+  });
+  files.set("etc/group", { text: "root:x:0:\nnonroot:x:65532:\n", mode: 0o644 });
+  return { files, symlinks };
+}
+
+/** The shared libraries `binary` loads, from ldd. */
+async function librariesOf(binary: string): Promise<string[]> {
+  const out = await run("ldd", [binary]);
+  return [...out.matchAll(/(\/[^\s]+) \(0x/g)].map((m) => m[1]);
+}
+
+export function echoAgentSpec(): ImageSpec {
+  const base = busyboxBase();
+  base.files.set("usr/local/bin/echo-agent", { text: ECHO_AGENT, mode: 0o755 });
+  for (const dir of ["workspace", "tmp"]) base.files.set(`${dir}/.keep`, { text: "", mode: 0o644 });
+  return {
+    name: ECHO_AGENT_IMAGE,
+    ...base,
+    entrypoint: ["/usr/local/bin/echo-agent"],
+    env: ["PATH=/usr/local/bin:/bin"],
+  };
+}
+
+export function sandboxSpec(): ImageSpec {
+  return {
+    name: SANDBOX_IMAGE,
+    ...busyboxBase(),
+    entrypoint: ["/bin/sleep", "2147483647"],
+    env: [],
+  };
+}
+
+/** git with its https helper and every library they link; `caBundle` is trusted for https. */
+export async function gitSpec(caBundle: string): Promise<ImageSpec> {
+  const base = busyboxBase();
+  const binaries = ["/usr/bin/git", "/usr/lib/git-core/git-remote-https"];
+  for (const b of binaries) base.files.set(b.slice(1), { host: b, mode: 0o755 });
+  base.symlinks.set("usr/lib/git-core/git-remote-http", "git-remote-https");
+  base.symlinks.set("usr/lib/git-core/git", "../../bin/git");
+  const libs = new Set<string>();
+  for (const b of binaries) for (const lib of await librariesOf(b)) libs.add(lib);
+  for (const lib of libs) {
+    // Copy the file the link points at, under the name the loader asks for.
+    base.files.set(lib.slice(1), { host: await Deno.realPath(lib), mode: 0o755 });
+  }
+  base.files.set("etc/ssl/certs/ca-certificates.crt", { text: caBundle, mode: 0o644 });
+  base.files.set("tmp/.keep", { text: "", mode: 0o644 });
+  return {
+    name: GIT_IMAGE,
+    ...base,
+    entrypoint: ["/bin/sh"],
+    env: ["PATH=/usr/bin:/bin", "GIT_EXEC_PATH=/usr/lib/git-core"],
+  };
+}
+
+async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", bytes);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** What determines an image's bytes: its spec, and the host files' sizes and times. */
+async function fingerprint(spec: ImageSpec): Promise<string> {
+  const parts: unknown[] = [spec.name, spec.entrypoint, spec.env, [...spec.symlinks]];
+  for (const [path, f] of [...spec.files].sort()) {
+    if (f.host) {
+      const st = await Deno.stat(f.host);
+      parts.push([path, f.host, st.size, st.mtime?.getTime(), f.mode]);
+    } else parts.push([path, f.text, f.mode]);
+  }
+  return (await sha256(new TextEncoder().encode(JSON.stringify(parts)))).slice(0, 16);
+}
+
+/** Builds (or reuses) the docker-archive tarball of `spec`; returns its path. */
+export async function buildImage(spec: ImageSpec): Promise<string> {
+  const dir = join(cacheDir(), "images");
+  await Deno.mkdir(dir, { recursive: true });
+  const tarball = join(
+    dir,
+    `${spec.name.replace(/[^a-z0-9.-]/g, "_")}-${await fingerprint(spec)}.tar`,
+  );
+  if (await Deno.stat(tarball).then(() => true, () => false)) return tarball;
+
+  const work = await Deno.makeTempDir({ dir, prefix: "build-" });
+  try {
+    const rootfs = join(work, "rootfs");
+    for (const [path, f] of spec.files) {
+      const target = join(rootfs, path);
+      await Deno.mkdir(dirname(target), { recursive: true });
+      if (f.host) await Deno.copyFile(f.host, target);
+      else await Deno.writeTextFile(target, f.text ?? "");
+      await Deno.chmod(target, f.mode);
+    }
+    for (const [path, target] of spec.symlinks) {
+      await Deno.mkdir(dirname(join(rootfs, path)), { recursive: true });
+      await Deno.symlink(target, join(rootfs, path));
+    }
+    await Deno.chmod(join(rootfs, "tmp"), 0o1777).catch(() => {});
+    const image = join(work, "image");
+    await Deno.mkdir(image);
+    // Reproducible layer: sorted names, fixed owner and time.
+    await run("tar", [
+      "--sort=name",
+      "--owner=0",
+      "--group=0",
+      "--numeric-owner",
+      "--mtime=@0",
+      "-C",
+      rootfs,
+      "-cf",
+      join(image, "layer.tar"),
+      ".",
+    ]);
+    const diffId = `sha256:${await sha256(await Deno.readFile(join(image, "layer.tar")))}`;
+    const config = {
+      architecture: "amd64",
+      os: "linux",
+      config: { Entrypoint: spec.entrypoint, Env: spec.env, WorkingDir: "/" },
+      rootfs: { type: "layers", diff_ids: [diffId] },
+    };
+    await Deno.writeTextFile(join(image, "config.json"), JSON.stringify(config));
+    await Deno.writeTextFile(
+      join(image, "manifest.json"),
+      JSON.stringify([{ Config: "config.json", RepoTags: [spec.name], Layers: ["layer.tar"] }]),
+    );
+    const partial = `${tarball}.partial`;
+    await run("tar", ["-C", image, "-cf", partial, "manifest.json", "config.json", "layer.tar"]);
+    await Deno.rename(partial, tarball);
+    return tarball;
+  } finally {
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Loads tarballs into containerd's Kubernetes namespace. */
+export async function importImages(socket: string, tarballs: string[]): Promise<void> {
+  for (const tarball of tarballs) {
+    await run("ctr", ["--address", socket, "-n", "k8s.io", "images", "import", tarball]);
+  }
+  console.error(`[cluster] imported ${tarballs.map((t) => basename(t)).join(", ")}`);
+}

@@ -1,0 +1,354 @@
+// A real node in the local cluster: containerd (runc, a CNI bridge) and a
+// kubelet of the pinned release, all state inside the cluster's folder, the
+// kubelet on the node's own bridge address (the apiserver reaches it there
+// for logs and exec; nothing listens beyond loopback and that bridge).
+// Tainted and labelled: only pods that ask for it (the e2e tests) land here;
+// kwok's simulated node stays the default for everything else.
+import { join } from "node:path";
+import { ensureKubelet } from "../binaries.ts";
+import { freePort, isAlive, kubectl, startProcess, waitFor } from "../process.ts";
+import { ensureGitCa } from "./git_ca.ts";
+import { CNI_BIN_DIR } from "./host.ts";
+import {
+  buildImage,
+  echoAgentSpec,
+  gitSpec,
+  importImages,
+  SANDBOX_IMAGE,
+  sandboxSpec,
+} from "./images.ts";
+
+export const REAL_NODE = "kubetask-real-node";
+/** Pods select the real node by this label and tolerate the taint of the same key. */
+export const REAL_NODE_LABEL = "kubetask.io/node";
+export const REAL_NODE_LABEL_VALUE = "real";
+
+export interface RealNode {
+  node: string;
+  /** The CNI bridge: pods reach the host at `gateway`. */
+  bridge: string;
+  subnet: string;
+  gateway: string;
+  containerdSocket: string;
+  pids: { containerd: number; kubelet: number };
+}
+
+interface ClusterRef {
+  name: string;
+  dir: string;
+  kubeconfig: string;
+  kubectl: string;
+  caCert: string;
+}
+
+/** Bridge name and /24 of a cluster, from its name: clusters side by side never share one. */
+export function networkOf(name: string): { bridge: string; subnet: string; gateway: string } {
+  let h = 0;
+  for (const c of name) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  const octet = 1 + (h % 250);
+  return {
+    bridge: `kt${h.toString(16).padStart(8, "0").slice(0, 8)}`,
+    subnet: `10.244.${octet}.0/24`,
+    gateway: `10.244.${octet}.1`,
+  };
+}
+
+function containerdConfig(dir: string, socket: string): string {
+  const c = join(dir, "containerd");
+  return `version = 2
+root = "${c}/root"
+state = "${c}/state"
+[grpc]
+  address = "${socket}"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "${c}/opt"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "${SANDBOX_IMAGE}"
+  # Without CAP_SYS_RESOURCE the sandbox cannot raise its oom_score_adj.
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "${CNI_BIN_DIR}"
+    conf_dir = "${dir}/cni/net.d"
+`;
+}
+
+function cniConfig(name: string, dir: string, net: ReturnType<typeof networkOf>): string {
+  return JSON.stringify(
+    {
+      cniVersion: "1.0.0",
+      name: `kubetask-${name}`,
+      plugins: [{
+        type: "bridge",
+        bridge: net.bridge,
+        isGateway: true,
+        ipMasq: false,
+        ipam: {
+          type: "host-local",
+          ranges: [[{ subnet: net.subnet, gateway: net.gateway }]],
+          routes: [{ dst: "0.0.0.0/0" }],
+          dataDir: join(dir, "cni", "ipam"),
+        },
+      }],
+    },
+    null,
+    2,
+  );
+}
+
+function kubeletConfig(dir: string, socket: string, caCert: string, ip: string): string {
+  return JSON.stringify(
+    {
+      apiVersion: "kubelet.config.k8s.io/v1beta1",
+      kind: "KubeletConfiguration",
+      address: ip,
+      port: freePort(),
+      readOnlyPort: 0,
+      healthzBindAddress: "127.0.0.1",
+      healthzPort: freePort(),
+      containerRuntimeEndpoint: `unix://${socket}`,
+      // What this VM allows: cgroupfs, no per-QoS cgroups or allocatable enforcement, swap on.
+      cgroupDriver: "cgroupfs",
+      cgroupsPerQOS: false,
+      enforceNodeAllocatable: [],
+      failSwapOn: false,
+      podLogsDir: join(dir, "pod-logs"),
+      authentication: {
+        anonymous: { enabled: false },
+        webhook: { enabled: false },
+        x509: { clientCAFile: caCert },
+      },
+      // Only the apiserver (client certificate from the cluster CA) can connect, on loopback.
+      authorization: { mode: "AlwaysAllow" },
+      registerWithTaints: [{
+        key: REAL_NODE_LABEL,
+        value: REAL_NODE_LABEL_VALUE,
+        effect: "NoSchedule",
+      }],
+      evictionHard: {
+        "memory.available": "50Mi",
+        "nodefs.available": "1%",
+        "imagefs.available": "1%",
+      },
+      imageGCHighThresholdPercent: 99,
+      imageGCLowThresholdPercent: 98,
+      serializeImagePulls: false,
+    },
+    null,
+    2,
+  );
+}
+
+/**
+ * The pods' bridge, made before the kubelet starts: it listens on the bridge's
+ * address (the node IP, which cannot be loopback) and the CNI plugin reuses it.
+ */
+async function createBridge(net: ReturnType<typeof networkOf>): Promise<void> {
+  await run("ip", ["link", "delete", net.bridge]); // a leftover from a crash
+  const prefix = net.subnet.split("/")[1];
+  for (
+    const args of [
+      ["link", "add", "name", net.bridge, "type", "bridge"],
+      ["addr", "add", `${net.gateway}/${prefix}`, "dev", net.bridge],
+      ["link", "set", net.bridge, "up"],
+    ]
+  ) {
+    if (!(await run("ip", args))) throw new Error(`ip ${args.join(" ")} failed`);
+  }
+}
+
+async function ctr(socket: string, args: string[]): Promise<string> {
+  const out = await new Deno.Command("ctr", {
+    args: ["--address", socket, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`ctr ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return new TextDecoder().decode(out.stdout);
+}
+
+/** Starts containerd and the kubelet for cluster `c`; resolves once the node is Ready. */
+export async function startRealNode(c: ClusterRef): Promise<RealNode> {
+  const kubelet = await ensureKubelet();
+  const net = networkOf(c.name);
+  const socket = join(c.dir, "containerd", "containerd.sock");
+  for (const sub of ["containerd", "cni/net.d", "kubelet", "pod-logs"]) {
+    await Deno.mkdir(join(c.dir, sub), { recursive: true });
+  }
+  await Deno.writeTextFile(
+    join(c.dir, "containerd", "config.toml"),
+    containerdConfig(c.dir, socket),
+  );
+  await Deno.writeTextFile(
+    join(c.dir, "cni", "net.d", "10-kubetask.conflist"),
+    cniConfig(c.name, c.dir, net),
+  );
+  await createBridge(net);
+  const containerd = await startProcess("containerd", c.dir, "containerd", [
+    "--config",
+    join(c.dir, "containerd", "config.toml"),
+  ]);
+  const node: RealNode = {
+    node: REAL_NODE,
+    ...net,
+    containerdSocket: socket,
+    pids: { containerd, kubelet: 0 },
+  };
+  try {
+    await waitFor(
+      "containerd",
+      async () => !!(await ctr(socket, ["version"])),
+      30_000,
+      containerd,
+      join(c.dir, "logs", "containerd.log"),
+    );
+
+    const ca = await ensureGitCa();
+    const caBundle = await Deno.readTextFile(ca.cert);
+    const images = [
+      await buildImage(sandboxSpec()),
+      await buildImage(echoAgentSpec()),
+      await buildImage(await gitSpec(caBundle)),
+    ];
+    await importImages(socket, images);
+
+    await Deno.writeTextFile(
+      join(c.dir, "kubelet", "config.json"),
+      kubeletConfig(c.dir, socket, c.caCert, net.gateway),
+    );
+    node.pids.kubelet = await startProcess("kubelet", c.dir, kubelet, [
+      `--config=${join(c.dir, "kubelet", "config.json")}`,
+      `--kubeconfig=${c.kubeconfig}`,
+      `--root-dir=${join(c.dir, "kubelet")}`,
+      `--hostname-override=${REAL_NODE}`,
+      // A node IP cannot be loopback: the bridge's own address is the node's.
+      `--node-ip=${net.gateway}`,
+      `--node-labels=${REAL_NODE_LABEL}=${REAL_NODE_LABEL_VALUE}`,
+      "--v=1",
+    ]);
+    await waitFor(
+      "real node Ready",
+      async () =>
+        (await kubectl(c, [
+          "get",
+          "node",
+          REAL_NODE,
+          "-o",
+          'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+        ])).trim() === "True",
+      120_000,
+      node.pids.kubelet,
+      join(c.dir, "logs", "kubelet.log"),
+    );
+    // The local controller-manager runs no node lifecycle controller to lift it.
+    await kubectl(c, ["taint", "node", REAL_NODE, "node.kubernetes.io/not-ready:NoSchedule-"])
+      .catch(
+        () => {},
+      );
+  } catch (err) {
+    // Nothing half-started is left behind.
+    await stopRealNode(c, node);
+    throw err;
+  }
+  return node;
+}
+
+async function stopPid(pid: number, graceMs: number): Promise<void> {
+  if (!pid || !isAlive(pid)) return;
+  try {
+    Deno.kill(pid, "SIGTERM");
+  } catch { /* gone */ }
+  const deadline = Date.now() + graceMs;
+  while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (isAlive(pid)) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch { /* gone */ }
+  }
+}
+
+/** PIDs whose command line mentions `needle` (the shims of our containerd). */
+async function pidsMentioning(needle: string): Promise<number[]> {
+  const found: number[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`).catch(() => "");
+    if (cmdline.includes(needle)) found.push(Number(entry.name));
+  }
+  return found;
+}
+
+/** Mount points under `dir`, deepest first. */
+export async function mountsUnder(dir: string): Promise<string[]> {
+  const mounts = await Deno.readTextFile("/proc/mounts");
+  return mounts.split("\n").map((l) => l.split(" ")[1]?.replace(/\\040/g, " "))
+    .filter((m): m is string => !!m && (m === dir || m.startsWith(dir + "/")))
+    .sort((a, b) => b.length - a.length);
+}
+
+/** Network namespaces of our pod sandboxes, read from containerd before it stops. */
+async function sandboxNetns(socket: string): Promise<string[]> {
+  const paths: string[] = [];
+  const ids = (await ctr(socket, ["-n", "k8s.io", "containers", "ls", "-q"]).catch(() => "")).split(
+    "\n",
+  ).filter(Boolean);
+  for (const id of ids) {
+    const info = await ctr(socket, ["-n", "k8s.io", "containers", "info", id]).catch(() => "");
+    for (const m of info.matchAll(/"path": "(\/var\/run\/netns\/[^"]+)"/g)) paths.push(m[1]);
+  }
+  return [...new Set(paths)];
+}
+
+async function run(cmd: string, args: string[]): Promise<boolean> {
+  return await new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).output()
+    .then((o) => o.success, () => false);
+}
+
+/**
+ * Stops the node and removes everything it made: pods (through the kubelet
+ * while it runs), containers, shims, mounts, network namespaces and the bridge.
+ */
+export async function stopRealNode(c: ClusterRef, node: RealNode): Promise<void> {
+  // The kubelet tears pods down properly (CNI DEL, volume unmounts) if asked while running.
+  if (isAlive(node.pids.kubelet)) {
+    await kubectl(c, [
+      "delete",
+      "pods",
+      "--all-namespaces",
+      `--field-selector=spec.nodeName=${node.node}`,
+      "--grace-period=1",
+      "--wait=true",
+      "--timeout=30s",
+    ]).catch(() => {});
+  }
+  await stopPid(node.pids.kubelet, 10_000);
+  const netns = isAlive(node.pids.containerd) ? await sandboxNetns(node.containerdSocket) : [];
+  if (isAlive(node.pids.containerd)) {
+    const tasks =
+      (await ctr(node.containerdSocket, ["-n", "k8s.io", "tasks", "ls", "-q"]).catch(() => ""))
+        .split("\n").filter(Boolean);
+    for (const id of tasks) {
+      await ctr(node.containerdSocket, ["-n", "k8s.io", "tasks", "kill", "-s", "SIGKILL", id])
+        .catch(() => {});
+      await ctr(node.containerdSocket, ["-n", "k8s.io", "tasks", "delete", "-f", id]).catch(
+        () => {},
+      );
+    }
+  }
+  await stopPid(node.pids.containerd, 10_000);
+  for (const pid of await pidsMentioning(node.containerdSocket)) await stopPid(pid, 2_000);
+  for (const mount of await mountsUnder(c.dir)) {
+    if (!(await run("umount", [mount]))) await run("umount", ["-l", mount]);
+  }
+  for (const path of netns) {
+    await run("umount", [path]);
+    await Deno.remove(path).catch(() => {});
+  }
+  await run("ip", ["link", "delete", node.bridge]);
+}
