@@ -50,11 +50,13 @@ const APPLETS = [
 ];
 
 // The echo agent: prints what it was given and exits with the code it is told
-// (its first argument, default 0). Tests assert on exactly these lines.
+// (its first argument, default 0). Tests assert on exactly these lines; a
+// newline follows task.md so the end marker starts a line of its own.
 const ECHO_AGENT = `#!/bin/sh
 workspace="\${WORKSPACE_DIR:-$(pwd)}"
 echo "=== task.md ==="
 cat "$workspace/task.md"
+echo
 echo "=== end task.md ==="
 echo "=== workspace ==="
 find "$workspace" | sort

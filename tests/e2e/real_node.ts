@@ -1,0 +1,61 @@
+// The real-node tier: Agents whose pods run on the local cluster's real
+// kubelet, and what their processes printed. Skipped, with the reason on one
+// line, where the cluster has no real node (not root, or disabled).
+import { readState } from "../../localcluster/cluster.ts";
+import { ECHO_AGENT_IMAGE, GIT_IMAGE } from "../../localcluster/realnode/images.ts";
+import { REAL_NODE_LABEL, REAL_NODE_LABEL_VALUE } from "../../localcluster/realnode/node.ts";
+import { eventually, kubectl } from "../integration/env.ts";
+import type { Json, TaskHarness } from "../integration/task/harness.ts";
+
+export { ECHO_AGENT_IMAGE, GIT_IMAGE };
+
+const cluster = await readState(Deno.env.get("KUBETASK_TEST_CLUSTER") ?? "test");
+export const realNode = cluster?.realNode;
+/** Why the e2e tier does not run here; undefined when it does. */
+export const skipReason = !cluster
+  ? "no local cluster (run through `deno task test`)"
+  : realNode
+  ? undefined
+  : cluster.realNodeUnavailable ?? "the cluster was started without a real node";
+
+let announced = false;
+/** Deno.test options for a real-node test: ignored (announced once) without one. */
+export function onRealNode(name: string): { name: string; ignore: boolean } {
+  if (skipReason && !announced) {
+    announced = true;
+    console.error(`[e2e] real-node tests skipped: ${skipReason}`);
+  }
+  return { name, ignore: !!skipReason };
+}
+
+/** An Agent spec whose pods run on the real node with the local echo-agent image. */
+export function realNodeAgent(spec: Json = {}): Json {
+  return {
+    agentImage: ECHO_AGENT_IMAGE,
+    ...spec,
+    podSpec: {
+      ...spec.podSpec,
+      scheduling: {
+        nodeSelector: { [REAL_NODE_LABEL]: REAL_NODE_LABEL_VALUE },
+        tolerations: [{ key: REAL_NODE_LABEL, operator: "Exists", effect: "NoSchedule" }],
+      },
+    },
+  };
+}
+
+/** What the agent container printed, through the apiserver and the kubelet. */
+export async function agentLog(h: TaskHarness, task: string): Promise<string> {
+  const t = await eventually(`Task ${task} has a Job`, async () => {
+    const got = await h.get("task", task);
+    return got?.status?.jobName ? got : undefined;
+  });
+  return await kubectl(["logs", "-n", h.ns, `job/${t.status.jobName}`, "-c", "agent"]);
+}
+
+/** The text between two marker lines (without the newline before the end marker). */
+export function between(log: string, start: string, end: string): string {
+  const from = log.indexOf(`${start}\n`);
+  const to = log.indexOf(`\n${end}\n`, from);
+  if (from < 0 || to < 0) throw new Error(`markers ${start} / ${end} not in:\n${log}`);
+  return log.slice(from + start.length + 1, to);
+}
