@@ -137,6 +137,8 @@ function kubeletConfig(dir: string, socket: string, caCert: string, ip: string):
       imageGCHighThresholdPercent: 99,
       imageGCLowThresholdPercent: 98,
       serializeImagePulls: false,
+      // Pod deadlines (how the operator stops an agent) are checked on each sync: keep it short.
+      syncFrequency: "5s",
     },
     null,
     2,

@@ -49,7 +49,15 @@ export async function agentLog(h: TaskHarness, task: string): Promise<string> {
     const got = await h.get("task", task);
     return got?.status?.jobName ? got : undefined;
   });
-  return await kubectl(["logs", "-n", h.ns, `job/${t.status.jobName}`, "-c", "agent"]);
+  return await kubectl([
+    "logs",
+    "--request-timeout=30s",
+    "-n",
+    h.ns,
+    `job/${t.status.jobName}`,
+    "-c",
+    "agent",
+  ]);
 }
 
 /** The text between two marker lines (without the newline before the end marker). */

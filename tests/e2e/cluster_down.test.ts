@@ -1,0 +1,63 @@
+// `cluster down` leaves nothing of a real node behind: no containerd, kubelet
+// or shim process, no mount, no network namespace, no bridge, no state.
+import assert from "assert";
+import { down, up } from "../../localcluster/cluster.ts";
+import { kubectl } from "../../localcluster/process.ts";
+import { mountsUnder, REAL_NODE_LABEL } from "../../localcluster/realnode/node.ts";
+import { ECHO_AGENT_IMAGE } from "../../localcluster/realnode/images.ts";
+import { onRealNode } from "./real_node.ts";
+
+const NAME = "e2e-down";
+
+async function processesMentioning(text: string): Promise<string[]> {
+  const found: string[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name) || Number(entry.name) === Deno.pid) continue;
+    const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`).catch(() => "");
+    if (cmdline.includes(text)) found.push(cmdline.replaceAll("\0", " "));
+  }
+  return found;
+}
+
+async function netns(): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const e of Deno.readDir("/var/run/netns")) names.push(e.name);
+  } catch { /* no namespaces yet */ }
+  return names.sort();
+}
+
+Deno.test(onRealNode("e2e: cluster down removes every trace of the real node"), async () => {
+  const before = await netns();
+  const state = await up(NAME);
+  try {
+    assert.ok(state.realNode, state.realNodeUnavailable ?? "no real node");
+    await kubectl(
+      state,
+      ["apply", "-f", "-"],
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "sleeper", namespace: "default" },
+        spec: {
+          nodeSelector: { [REAL_NODE_LABEL]: "real" },
+          tolerations: [{ key: REAL_NODE_LABEL, operator: "Exists" }],
+          automountServiceAccountToken: false,
+          containers: [{ name: "c", image: ECHO_AGENT_IMAGE, command: ["sleep", "3600"] }],
+        },
+      }),
+    );
+    await kubectl(state, ["wait", "pod/sleeper", "--for=condition=Ready", "--timeout=120s"]);
+    assert.ok((await processesMentioning(state.dir)).length >= 2, "containerd and kubelet run");
+    assert.ok((await mountsUnder(state.dir)).length > 0, "the kubelet mounted volumes");
+  } finally {
+    await down(NAME);
+  }
+  assert.deepEqual(await processesMentioning(state.dir), [], "no process of the cluster is left");
+  assert.deepEqual(await mountsUnder(state.dir), [], "no mount is left");
+  assert.deepEqual(await netns(), before, "no network namespace is left");
+  const links = await new Deno.Command("ip", { args: ["-o", "link", "show"], stdout: "piped" })
+    .output();
+  assert.ok(!new TextDecoder().decode(links.stdout).includes(state.realNode!.bridge), "no bridge");
+  assert.equal(await Deno.stat(state.dir).then(() => true, () => false), false, "no state");
+});
