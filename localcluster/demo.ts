@@ -1,11 +1,16 @@
 // `deno task demo`: the whole product on this machine, no cluster needed.
 // Brings up the local control plane, installs the CRDs, runs the operator,
 // applies the example Agent and Task and shows the Task reach its final phase.
+// Where the machine can run a real node, the Agent runs there (with the local
+// echo-agent image) and the demo prints what the agent process printed.
 // The operator then keeps running (apply more Tasks from another shell with
 // the printed KUBECONFIG) until Ctrl-C, which stops everything. `--once` exits
 // after the example Task finishes.
 import { join } from "node:path";
+import { parseAllDocuments, stringify } from "yaml";
 import { down, kubectl, up } from "./cluster.ts";
+import { ECHO_AGENT_IMAGE } from "./realnode/images.ts";
+import { REAL_NODE_LABEL, REAL_NODE_LABEL_VALUE } from "./realnode/node.ts";
 import { repoRoot } from "./paths.ts";
 import { RUNTIME_V8_FLAGS } from "../deploy/compile.ts";
 
@@ -51,7 +56,16 @@ try {
     stderr: once ? "null" : "inherit",
   }).spawn();
 
-  const example = await Deno.readTextFile(join(repoRoot, "deploy", "examples", "simple-task.yaml"));
+  let example = await Deno.readTextFile(join(repoRoot, "deploy", "examples", "simple-task.yaml"));
+  if (state.realNode) {
+    example = onRealNode(example);
+    console.log(
+      `real node ${state.realNode.node}: the example Agent runs there with ${ECHO_AGENT_IMAGE}, ` +
+        "which prints the task.md it was given",
+    );
+  } else {
+    console.log(`no real node (${state.realNodeUnavailable}): pods run on the simulated node`);
+  }
   await kubectl(state, ["apply", "-f", "-"], example);
   console.log("applied deploy/examples/simple-task.yaml; watching the Task:");
 
@@ -73,6 +87,18 @@ try {
   if (phase !== "Completed" && phase !== "Failed") {
     throw new Error(`Task did not finish (phase "${phase}")`);
   }
+  if (state.realNode) {
+    const log = await kubectl(state, [
+      "logs",
+      "-n",
+      NAMESPACE,
+      "job/update-service-a",
+      "-c",
+      "agent",
+    ]);
+    console.log(`what the agent printed (kubectl logs job/update-service-a):\n${log}`);
+  }
+  console.log(`final phase: ${phase}`);
   if (once) {
     await stop();
     Deno.exit(phase === "Completed" ? 0 : 1);
@@ -83,4 +109,21 @@ try {
   console.error(`demo failed: ${err instanceof Error ? err.message : err}`);
   await stop();
   Deno.exit(1);
+}
+
+/** The example with its Agent moved to the real node and the local echo-agent image. */
+function onRealNode(yaml: string): string {
+  return parseAllDocuments(yaml).map((doc) => {
+    const obj = doc.toJS();
+    if (obj?.kind === "Agent") {
+      obj.spec.agentImage = ECHO_AGENT_IMAGE;
+      obj.spec.podSpec = {
+        scheduling: {
+          nodeSelector: { [REAL_NODE_LABEL]: REAL_NODE_LABEL_VALUE },
+          tolerations: [{ key: REAL_NODE_LABEL, operator: "Exists", effect: "NoSchedule" }],
+        },
+      };
+    }
+    return stringify(obj);
+  }).join("---\n");
 }

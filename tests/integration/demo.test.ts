@@ -14,6 +14,16 @@ Deno.test("deno task demo takes the example Task to Completed", async () => {
   const stdout = new TextDecoder().decode(out.stdout);
   assert.equal(out.code, 0, stdout + new TextDecoder().decode(out.stderr));
   assert.match(stdout, /update-service-a\s+Pending|update-service-a\s+Running/);
-  assert.match(stdout, /update-service-a\s+Completed\s+default\s+update-service-a/);
+  assert.match(stdout, /update-service-a\s+Completed\s+update-service-a/);
   assert.match(stdout, /update-service-a\s+Complete\s+1\/1/);
+  assert.match(stdout, /^final phase: Completed$/m);
+  if (/^real node /m.test(stdout)) {
+    // The agent process really ran and printed the task.md it was given.
+    assert.match(
+      stdout,
+      /^=== task\.md ===\nUpdate dependencies to latest versions\.\nRun tests and create PR\.\n/m,
+    );
+  } else {
+    assert.match(stdout, /^no real node \(.+\): pods run on the simulated node$/m);
+  }
 });

@@ -70,7 +70,7 @@ async function machine(): Promise<string> {
 /** A fresh control plane with the bench namespace and its ServiceAccount. */
 async function withCluster<T>(name: string, fn: (state: ClusterState) => Promise<T>): Promise<T> {
   log(`starting control plane ${name}`);
-  const state = await up(name, { auditedOperator: true });
+  const state = await up(name, { auditedOperator: true, realNode: false });
   try {
     const { client, transport } = await adminClient(state.kubeconfig);
     await client.create(NamespaceResource, { metadata: { name: NS } });

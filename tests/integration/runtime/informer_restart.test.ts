@@ -15,7 +15,7 @@ import { eventually } from "../env.ts";
 
 Deno.test("informer: keeps watching across an apiserver stop and restart", async () => {
   const clusterName = `rt-restart-${crypto.randomUUID().slice(0, 6)}`;
-  const state = await up(clusterName);
+  const state = await up(clusterName, { realNode: false });
   const transport = new ApiTransport(await AccessProvider.load({ kubeconfig: state.kubeconfig }));
   const ns = "default";
   let restarts = 0;

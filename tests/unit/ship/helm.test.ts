@@ -81,6 +81,7 @@ Deno.test("the operator chart offers the configurable knobs and grants deploy/'s
       "replicas",
       "watchNamespaces",
       "leaderElection.enabled",
+      "gitImage",
     ]
   ) {
     assert.notEqual(lookup(values, path), undefined, `values.${path}`);
@@ -105,6 +106,7 @@ Deno.test("the operator chart offers the configurable knobs and grants deploy/'s
       "--leader-elect={{ .Values.leaderElection.enabled }}",
       "--namespaces=",
       "--metrics-addr=",
+      "--git-image=",
       "/healthz",
       "/readyz",
     ]
