@@ -21,4 +21,5 @@ COPY --from=build /src/dist/kubetask /kubetask
 # Numeric so the kubelet can verify runAsNonRoot (65532 is distroless "nonroot").
 USER 65532:65532
 EXPOSE 8080
-ENTRYPOINT ["/kubetask"]
+# The same binary is the CLI (kubetask run ...); the image runs the operator.
+ENTRYPOINT ["/kubetask", "operator"]

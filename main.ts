@@ -1,5 +1,6 @@
-// The KubeTask operator: parse flags, start the controller manager, and shut
-// down gracefully on SIGTERM/SIGINT (finish in-flight work, release the Lease).
+// The one executable: `kubetask operator` (parse flags, start the controller
+// manager, shut down gracefully on SIGTERM/SIGINT: finish in-flight work,
+// release the Lease), and the command line (cli/: run, logs, stop, list, describe).
 import { parseConfig, USAGE } from "./controllers/config.ts";
 import { createControllers } from "./controllers/registry.ts";
 import { AccessProvider, RESOLVE_ACCESS_COMMAND } from "./controllers/runtime/access.ts";
@@ -7,6 +8,7 @@ import { RestKubeClient } from "./controllers/runtime/kube.ts";
 import { ApiTransport } from "./controllers/runtime/transport.ts";
 import { createLogger } from "./controllers/runtime/log.ts";
 import { startManager } from "./controllers/runtime/manager.ts";
+import { CLI_USAGE, cliMain, isCliCommand } from "./cli/main.ts";
 
 const SHUTDOWN_TIMEOUT_MS = 25_000;
 const SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
@@ -29,13 +31,16 @@ async function main(): Promise<number> {
     const { resolveAccessMain } = await import("./controllers/runtime/access_resolver.ts");
     return await resolveAccessMain(Deno.args.slice(1));
   }
-  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
-    console.log(USAGE);
+  if (isCliCommand(Deno.args[0])) return await cliMain(Deno.args);
+  // `kubetask operator [flags]` (the image's entrypoint); bare flags mean the same.
+  const args = Deno.args[0] === "operator" ? Deno.args.slice(1) : Deno.args;
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(`${USAGE}\n\n${CLI_USAGE}`);
     return 0;
   }
   let config;
   try {
-    config = parseConfig(Deno.args);
+    config = parseConfig(args);
   } catch (err) {
     console.error(`${(err as Error).message}\n\n${USAGE}`);
     return 2;

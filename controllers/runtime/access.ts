@@ -21,6 +21,8 @@ export interface ClusterAccess {
   tokenFile?: string;
   /** The credentials come from a plugin and expire: resolve again on a 401. */
   expiring?: boolean;
+  /** The current context's namespace (the command line's default). */
+  namespace?: string;
 }
 
 export interface AccessOptions {

@@ -36,8 +36,10 @@ export async function resolveAccess(kubeconfig?: string, context?: string): Prom
   // In-cluster: a projected token file that the kubelet rotates; the
   // operator re-reads the file itself rather than calling us again.
   const tokenFile = provider?.name === "tokenFile" ? provider.config?.tokenFile : undefined;
+  const namespace = kc.getContextObject(kc.getCurrentContext())?.namespace;
   return {
     server: cluster.server.replace(/\/$/, ""),
+    ...(namespace ? { namespace } : {}),
     caData: text(opts.ca),
     certData: text(opts.cert),
     keyData: text(opts.key),

@@ -105,7 +105,8 @@ export class ApiTransport {
     for (const [k, v] of Object.entries(opts.query ?? {})) {
       if (v !== undefined) url.searchParams.set(k, String(v));
     }
-    const isWatch = !!opts.query?.watch;
+    // Watches and followed logs stream for as long as they last: no request timeout.
+    const isWatch = !!opts.query?.watch || !!opts.query?.follow;
     if (this.throttle) await this.throttle.wait();
     const headers = new Headers({ Accept: "application/json", "User-Agent": USER_AGENT });
     for (const [k, v] of Object.entries(access.headers)) headers.set(k, v);

@@ -37,7 +37,7 @@ Deno.test("the final image stage is distroless nonroot and holds only the binary
   // No shell in distroless: nothing may RUN there, and the entrypoint is exec form.
   assert.deepEqual(final.filter((i) => i.op === "RUN"), []);
   const entrypoint = final.find((i) => i.op === "ENTRYPOINT");
-  assert.deepEqual(JSON.parse(entrypoint!.args), ["/kubetask"]);
+  assert.deepEqual(JSON.parse(entrypoint!.args), ["/kubetask", "operator"]);
 
   const user = final.findLast((i) => i.op === "USER")?.args;
   assert.ok(user, "final stage sets USER");

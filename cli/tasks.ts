@@ -1,0 +1,117 @@
+// What the CLI reads about a Task: the Task itself, its agent pod, the
+// agent's log, its Events; and how to say a phase and a result in a line.
+import { NotFoundError } from "../controllers/runtime/types.ts";
+import {
+  ConfigMapResource,
+  EventResource,
+  PodResource,
+  resourcePath,
+  TaskResource,
+} from "../controllers/runtime/resources.ts";
+import type { KubeObject } from "../controllers/runtime/types.ts";
+import { configMapNameFor } from "../controllers/task/names.ts";
+import { AGENT_CONTAINER } from "../controllers/task/results.ts";
+import type { Session } from "./session.ts";
+
+/** A Task that is missing is an error the user can act on. */
+export class CommandError extends Error {}
+
+export async function getTask(s: Session, name: string): Promise<KubeObject> {
+  const task = await s.client.get(TaskResource, s.namespace, name);
+  if (!task) {
+    throw new CommandError(
+      `Task "${name}" not found in namespace "${s.namespace}" (list them: kubectl kubetask list)`,
+    );
+  }
+  return task;
+}
+
+export const isFinished = (phase: string | undefined) =>
+  phase === "Completed" || phase === "Failed";
+
+export function condition(task: KubeObject, type: string): KubeObject | undefined {
+  return (task.status?.conditions ?? []).find((c: KubeObject) => c.type === type);
+}
+
+/** "Queued: Agent "claude" runs at most 2 ..." — the phase, and why it waits when it does. */
+export function phaseLine(task: KubeObject): string {
+  const phase = task.status?.phase ?? "Pending";
+  const ready = condition(task, "Ready");
+  const succeeded = condition(task, "Succeeded");
+  const waiting = ready?.status === "False" && !isFinished(phase) ? ready : undefined;
+  const detail = waiting ?? (isFinished(phase) ? succeeded : undefined);
+  return detail?.message ? `${phase} (${detail.reason}): ${detail.message}` : phase;
+}
+
+/** The newest pod of the Task's Job, if one exists. */
+export async function agentPod(s: Session, task: KubeObject): Promise<KubeObject | undefined> {
+  const job = task.status?.jobName;
+  if (!job) return undefined;
+  const pods = await s.client.list(PodResource, s.namespace, {
+    labelSelector: `batch.kubernetes.io/job-name=${job}`,
+  });
+  return pods.sort((a, b) =>
+    String(a.metadata?.creationTimestamp).localeCompare(String(b.metadata?.creationTimestamp))
+  ).at(-1);
+}
+
+/** Whether the agent container has started (so it has a log to read). */
+export function agentStarted(pod: KubeObject | undefined): boolean {
+  const state = (pod?.status?.containerStatuses ?? [])
+    .find((c: KubeObject) => c.name === AGENT_CONTAINER)?.state;
+  return !!(state?.running || state?.terminated);
+}
+
+/** Writes the agent's log to `out`; with `follow`, until the container ends. */
+export async function streamLog(
+  s: Session,
+  pod: KubeObject,
+  follow: boolean,
+  out: WritableStreamDefaultWriter<Uint8Array>,
+): Promise<void> {
+  const path = `${resourcePath(PodResource, s.namespace, pod.metadata?.name ?? "")}/log`;
+  const res = await s.transport.send("GET", path, {
+    query: { container: AGENT_CONTAINER, follow: follow ? "true" : undefined },
+  });
+  if (res.status === 404) throw new NotFoundError(`pod ${pod.metadata?.name} not found`);
+  if (res.status !== 200) {
+    throw new CommandError(`cannot read the agent's log (HTTP ${res.status}): ${await res.text()}`);
+  }
+  const body = res.stream();
+  if (!body) return;
+  for await (const chunk of body) await out.write(chunk);
+}
+
+export async function taskEvents(s: Session, name: string): Promise<KubeObject[]> {
+  const events = await s.client.list(EventResource, s.namespace);
+  return events.filter((e) => e.involvedObject?.kind === "Task" && e.involvedObject?.name === name)
+    .sort((a, b) =>
+      String(a.lastTimestamp ?? a.eventTime).localeCompare(String(b.lastTimestamp ?? b.eventTime))
+    );
+}
+
+/** The task.md the agent was given (the Task's generated ConfigMap). */
+export async function taskMd(s: Session, name: string): Promise<string | undefined> {
+  const cm = await s.client.get(ConfigMapResource, s.namespace, configMapNameFor(name));
+  return cm?.data?.["task.md"];
+}
+
+/** "3m12s" */
+export function duration(fromIso: string | undefined, toIso?: string): string {
+  const from = Date.parse(fromIso ?? "");
+  if (Number.isNaN(from)) return "";
+  const to = toIso ? Date.parse(toIso) : Date.now();
+  let s = Math.max(0, Math.round((to - from) / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  s %= 60;
+  return h ? `${h}h${m}m` : m ? `${m}m${s}s` : `${s}s`;
+}
+
+/** A short result: an output named pr or url first, else the summary's first line. */
+export function shortResult(task: KubeObject, width = 60): string {
+  const outputs: Record<string, string> = task.status?.outputs ?? {};
+  const first = outputs.pr ?? outputs.url ?? Object.values(outputs)[0];
+  const text = first ?? String(task.status?.summary ?? "").split("\n")[0];
+  return text.length > width ? `${text.slice(0, width - 1)}…` : text;
+}
