@@ -6,7 +6,14 @@
 // maps the staging modules to their published versions); kwok is installed by
 // module path. Results are cached by version: a second call is a few stats.
 import { join } from "node:path";
-import { kubernetesBinDir, KWOK_VERSION, kwokBinDir, repoRoot } from "./paths.ts";
+import {
+  HELM_VERSION,
+  helmBinDir,
+  kubernetesBinDir,
+  KWOK_VERSION,
+  kwokBinDir,
+  repoRoot,
+} from "./paths.ts";
 
 export interface ControlPlaneBinaries {
   etcd: string;
@@ -84,6 +91,20 @@ export async function ensureKubelet(): Promise<string> {
         "k8s.io/kubernetes/cmd/kubelet",
       ],
       join(repoRoot, "localcluster", "gobuild"),
+    );
+  }
+  return path;
+}
+
+/** helm, by module path at the pinned version (tests render the charts with it). */
+export async function ensureHelm(): Promise<string> {
+  const path = join(helmBinDir(), "helm");
+  if (!(await exists(path))) {
+    await Deno.mkdir(helmBinDir(), { recursive: true });
+    await go(
+      ["install", "-trimpath", "-ldflags=-s -w", `helm.sh/helm/v3/cmd/helm@${HELM_VERSION}`],
+      repoRoot,
+      { GOBIN: helmBinDir() },
     );
   }
   return path;

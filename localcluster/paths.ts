@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 
 export const KUBERNETES_VERSION = "v1.34.4";
 export const KWOK_VERSION = "v0.7.0";
+export const HELM_VERSION = "v3.22.0";
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -21,6 +22,10 @@ export function kubernetesBinDir(): string {
 
 export function kwokBinDir(): string {
   return join(cacheDir(), "bin", `kwok-${KWOK_VERSION}`);
+}
+
+export function helmBinDir(): string {
+  return join(cacheDir(), "bin", `helm-${HELM_VERSION}`);
 }
 
 /** State of one named cluster: PKI, etcd data, logs, pids, kubeconfig. */
