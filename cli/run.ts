@@ -117,7 +117,7 @@ export async function follow(s: Session, name: string, out: Output): Promise<num
     const line = phaseLine(task);
     // The final line (with the exit code) is finish()'s.
     if (!finished && line !== said) {
-      out.status(`task/${name}: ${line}`);
+      out.status(`task/${name}: ${line}`, { live: true });
       said = line;
     }
     if (!streamed && task.status?.jobName) {
@@ -125,6 +125,7 @@ export async function follow(s: Session, name: string, out: Output): Promise<num
       // An agent that already ended (quicker than a poll) still has its whole log.
       if (agentStarted(pod)) {
         streamed = true;
+        out.endLive();
         await streamLog(s, pod!, !finished, out.stdout).catch((err) =>
           out.info(`(log stream ended: ${(err as Error).message})`)
         );
