@@ -295,7 +295,7 @@ export async function mountsUnder(dir: string): Promise<string[]> {
 }
 
 /** Network namespaces of our pod sandboxes, read from containerd before it stops. */
-async function sandboxNetns(socket: string): Promise<string[]> {
+export async function sandboxNetns(socket: string): Promise<string[]> {
   const paths: string[] = [];
   const ids = (await ctr(socket, ["-n", "k8s.io", "containers", "ls", "-q"]).catch(() => "")).split(
     "\n",
