@@ -18,7 +18,7 @@ export interface Pki {
   kubeletClientKey: string;
 }
 
-async function openssl(args: string[], cwd: string): Promise<void> {
+export async function openssl(args: string[], cwd: string): Promise<void> {
   const { code, stderr } = await new Deno.Command("openssl", {
     args,
     cwd,
@@ -36,93 +36,94 @@ function randomToken(): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-export async function createPki(dir: string): Promise<Pki> {
+/** A self-signed CA in `dir` (`<name>.key`, `<name>.crt`). */
+export async function createCa(
+  dir: string,
+  name: string,
+  commonName: string,
+  days: number,
+): Promise<{ cert: string; key: string }> {
   await Deno.mkdir(dir, { recursive: true });
-  const p = (f: string) => join(dir, f);
-  await openssl(["genrsa", "-out", "ca.key", "2048"], dir);
+  await openssl(["genrsa", "-out", `${name}.key`, "2048"], dir);
   await openssl(
     [
       "req",
       "-x509",
       "-new",
       "-key",
-      "ca.key",
+      `${name}.key`,
       "-subj",
-      "/CN=kubetask-test-ca",
+      `/CN=${commonName}`,
       "-days",
-      "30",
+      String(days),
       "-out",
-      "ca.crt",
+      `${name}.crt`,
     ],
     dir,
   );
-  await openssl(["genrsa", "-out", "apiserver.key", "2048"], dir);
-  await openssl([
-    "req",
-    "-new",
-    "-key",
-    "apiserver.key",
-    "-subj",
+  return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
+}
+
+/**
+ * A key and a certificate for `subject` signed by `ca`, written into `dir` as
+ * `<name>.key` and `<name>.crt`; `extensions` is an openssl extension file's text.
+ */
+export async function signCertificate(
+  dir: string,
+  name: string,
+  subject: string,
+  extensions: string,
+  ca: { cert: string; key: string },
+  days: number,
+): Promise<{ cert: string; key: string }> {
+  await openssl(["genrsa", "-out", `${name}.key`, "2048"], dir);
+  await openssl(
+    ["req", "-new", "-key", `${name}.key`, "-subj", subject, "-out", `${name}.csr`],
+    dir,
+  );
+  await Deno.writeTextFile(join(dir, `${name}.ext`), extensions);
+  await openssl(
+    [
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      ca.cert,
+      "-CAkey",
+      ca.key,
+      "-CAcreateserial",
+      "-days",
+      String(days),
+      "-extfile",
+      `${name}.ext`,
+      "-out",
+      `${name}.crt`,
+    ],
+    dir,
+  );
+  return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
+}
+
+export async function createPki(dir: string): Promise<Pki> {
+  const p = (f: string) => join(dir, f);
+  const ca = await createCa(dir, "ca", "kubetask-test-ca", 30);
+  await signCertificate(
+    dir,
+    "apiserver",
     "/CN=kube-apiserver",
-    "-out",
-    "apiserver.csr",
-  ], dir);
-  await Deno.writeTextFile(
-    p("apiserver.ext"),
     "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc\n" +
       "extendedKeyUsage=serverAuth\n",
+    ca,
+    30,
   );
-  await openssl(
-    [
-      "x509",
-      "-req",
-      "-in",
-      "apiserver.csr",
-      "-CA",
-      "ca.crt",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-days",
-      "30",
-      "-extfile",
-      "apiserver.ext",
-      "-out",
-      "apiserver.crt",
-    ],
+  await signCertificate(
     dir,
-  );
-  await openssl(["genrsa", "-out", "kubelet-client.key", "2048"], dir);
-  await openssl([
-    "req",
-    "-new",
-    "-key",
-    "kubelet-client.key",
-    "-subj",
+    "kubelet-client",
     "/O=system:masters/CN=kube-apiserver-kubelet-client",
-    "-out",
-    "kubelet-client.csr",
-  ], dir);
-  await Deno.writeTextFile(p("kubelet-client.ext"), "extendedKeyUsage=clientAuth\n");
-  await openssl(
-    [
-      "x509",
-      "-req",
-      "-in",
-      "kubelet-client.csr",
-      "-CA",
-      "ca.crt",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-days",
-      "30",
-      "-extfile",
-      "kubelet-client.ext",
-      "-out",
-      "kubelet-client.crt",
-    ],
-    dir,
+    "extendedKeyUsage=clientAuth\n",
+    ca,
+    30,
   );
   await openssl(["genrsa", "-out", "sa.key", "2048"], dir);
   await openssl(["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"], dir);

@@ -88,3 +88,14 @@ export async function kubectl(
   }
   return text;
 }
+
+/** PIDs (other than this one) whose command line, arguments joined by spaces, contains `text`. */
+export async function pidsMentioning(text: string): Promise<number[]> {
+  const found: number[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name) || Number(entry.name) === Deno.pid) continue;
+    const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`).catch(() => "");
+    if (cmdline.replaceAll("\0", " ").includes(text)) found.push(Number(entry.name));
+  }
+  return found;
+}

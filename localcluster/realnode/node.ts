@@ -6,7 +6,7 @@
 // kwok's simulated node stays the default for everything else.
 import { join } from "node:path";
 import { ensureKubelet } from "../binaries.ts";
-import { freePort, isAlive, kubectl, startProcess, waitFor } from "../process.ts";
+import { freePort, isAlive, kubectl, pidsMentioning, startProcess, waitFor } from "../process.ts";
 import { ensureGitCa } from "./git_ca.ts";
 import { CNI_BIN_DIR } from "./host.ts";
 import {
@@ -275,17 +275,6 @@ async function stopPid(pid: number, graceMs: number): Promise<void> {
   }
 }
 
-/** PIDs whose command line mentions `needle` (the shims of our containerd). */
-async function pidsMentioning(needle: string): Promise<number[]> {
-  const found: number[] = [];
-  for await (const entry of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`).catch(() => "");
-    if (cmdline.includes(needle)) found.push(Number(entry.name));
-  }
-  return found;
-}
-
 /** Mount points under `dir`, deepest first. */
 export async function mountsUnder(dir: string): Promise<string[]> {
   const mounts = await Deno.readTextFile("/proc/mounts");
@@ -344,6 +333,7 @@ export async function stopRealNode(c: ClusterRef, node: RealNode): Promise<void>
     }
   }
   await stopPid(node.pids.containerd, 10_000);
+  // The shims of our containerd name its socket on their command line.
   for (const pid of await pidsMentioning(node.containerdSocket)) await stopPid(pid, 2_000);
   for (const mount of await mountsUnder(c.dir)) {
     if (!(await run("umount", [mount]))) await run("umount", ["-l", mount]);

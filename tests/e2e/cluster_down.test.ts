@@ -2,22 +2,12 @@
 // or shim process, no mount, no network namespace, no bridge, no state.
 import assert from "assert";
 import { down, up } from "../../localcluster/cluster.ts";
-import { kubectl } from "../../localcluster/process.ts";
+import { kubectl, pidsMentioning } from "../../localcluster/process.ts";
 import { mountsUnder, REAL_NODE_LABEL, sandboxNetns } from "../../localcluster/realnode/node.ts";
 import { ECHO_AGENT_IMAGE } from "../../localcluster/realnode/images.ts";
 import { onRealNode } from "./real_node.ts";
 
 const NAME = "e2e-down";
-
-async function processesMentioning(text: string): Promise<string[]> {
-  const found: string[] = [];
-  for await (const entry of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(entry.name) || Number(entry.name) === Deno.pid) continue;
-    const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`).catch(() => "");
-    if (cmdline.includes(text)) found.push(cmdline.replaceAll("\0", " "));
-  }
-  return found;
-}
 
 const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
 
@@ -42,7 +32,7 @@ Deno.test(onRealNode("e2e: cluster down removes every trace of the real node"), 
       }),
     );
     await kubectl(state, ["wait", "pod/sleeper", "--for=condition=Ready", "--timeout=120s"]);
-    assert.ok((await processesMentioning(state.dir)).length >= 2, "containerd and kubelet run");
+    assert.ok((await pidsMentioning(state.dir)).length >= 2, "containerd and kubelet run");
     assert.ok((await mountsUnder(state.dir)).length > 0, "the kubelet mounted volumes");
     // Other clusters' pods come and go meanwhile: follow this node's own namespaces.
     podNetns = await sandboxNetns(state.realNode.containerdSocket);
@@ -50,7 +40,7 @@ Deno.test(onRealNode("e2e: cluster down removes every trace of the real node"), 
   } finally {
     await down(NAME);
   }
-  assert.deepEqual(await processesMentioning(state.dir), [], "no process of the cluster is left");
+  assert.deepEqual(await pidsMentioning(state.dir), [], "no process of the cluster is left");
   assert.deepEqual(await mountsUnder(state.dir), [], "no mount is left");
   for (const path of podNetns) assert.equal(await exists(path), false, `${path} is left`);
   const links = await new Deno.Command("ip", { args: ["-o", "link", "show"], stdout: "piped" })

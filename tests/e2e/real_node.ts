@@ -43,21 +43,39 @@ export function realNodeAgent(spec: Json = {}): Json {
   };
 }
 
-/** What the agent container printed, through the apiserver and the kubelet. */
+/**
+ * What the agent container printed, through the apiserver and the kubelet.
+ * Retried for a while: once (of many runs) the kubelet answered 404 for a
+ * pod it had just run, right after the node started.
+ */
 export async function agentLog(h: TaskHarness, task: string): Promise<string> {
   const t = await eventually(`Task ${task} has a Job`, async () => {
     const got = await h.get("task", task);
     return got?.status?.jobName ? got : undefined;
   });
-  return await kubectl([
-    "logs",
-    "--request-timeout=30s",
-    "-n",
-    h.ns,
-    `job/${t.status.jobName}`,
-    "-c",
-    "agent",
-  ]);
+  let lastError: unknown;
+  const got = await eventually(`the log of job/${t.status.jobName}`, async () => {
+    try {
+      // Wrapped: an empty log is an answer too.
+      return {
+        log: await kubectl([
+          "logs",
+          "--request-timeout=30s",
+          "-n",
+          h.ns,
+          `job/${t.status.jobName}`,
+          "-c",
+          "agent",
+        ]),
+      };
+    } catch (err) {
+      lastError = err;
+      return undefined;
+    }
+  }, 30_000).catch((err) => {
+    throw lastError ?? err;
+  });
+  return got.log;
 }
 
 /** The text between two marker lines (without the newline before the end marker). */
