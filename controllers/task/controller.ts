@@ -52,7 +52,7 @@ export function mapTaskToExcessFinished(task: KubeObject, cache: CacheReader): R
   if (!isFinished(task.status?.phase)) return [];
   const namespace = task.metadata?.namespace ?? "";
   const limit = maxFinishedFrom(cache.get(KubeTaskConfigResource, namespace, KUBETASK_CONFIG_NAME));
-  return beyondLimit(cache.list(TaskResource, namespace), limit).map(keyOf);
+  return beyondLimit(() => cache.list(TaskResource, namespace), limit).map(keyOf);
 }
 
 /** Jobs map to the Task that controls them. */

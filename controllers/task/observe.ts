@@ -91,7 +91,10 @@ export async function observeTask(
   const jobName = task.status?.jobName ?? jobNameFor(req.name);
   const base = { raw, task, jobName, ttlSeconds };
   if (isFinished(task.status?.phase)) {
-    const excess = beyondLimit(ctx.cache.list(TaskResource, namespace), maxFinishedFrom(config));
+    const excess = beyondLimit(
+      () => ctx.cache.list(TaskResource, namespace),
+      maxFinishedFrom(config),
+    );
     const beyondRetention = excess.some((t) => t.metadata?.uid === raw.metadata?.uid);
     return beyondRetention ? { ...base, beyondRetention } : base;
   }

@@ -17,10 +17,13 @@ const oldestFirst = (a: KubeObject, b: KubeObject) =>
   finishedAt(a).localeCompare(finishedAt(b)) ||
   String(a.metadata?.name).localeCompare(String(b.metadata?.name));
 
-/** The finished Tasks among `tasks` (one namespace) beyond `limit`, oldest first. */
-export function beyondLimit(tasks: KubeObject[], limit: number | undefined): KubeObject[] {
+/**
+ * The finished Tasks of one namespace beyond `limit`, oldest first. `tasks`
+ * is only called when there is a limit: without one nothing is listed.
+ */
+export function beyondLimit(tasks: () => KubeObject[], limit: number | undefined): KubeObject[] {
   if (limit === undefined) return [];
-  const finished = tasks.filter((t) =>
+  const finished = tasks().filter((t) =>
     isFinished(t.status?.phase) && !t.metadata?.deletionTimestamp
   );
   return finished.sort(oldestFirst).slice(0, Math.max(0, finished.length - limit));
