@@ -59,7 +59,9 @@ function task(
       }],
     },
     spec: { agentRef: "claude" },
-    status: phase ? { phase: phase as "Running", completionTime: extra.completionTime } : undefined,
+    status: phase
+      ? { phase: phase as "Running" | "Queued", completionTime: extra.completionTime }
+      : undefined,
   };
 }
 
@@ -106,6 +108,14 @@ Deno.test("plan: Forbid skips while a Task is active and says why", () => {
   assert.deepEqual([c.status, c.reason], ["False", "TaskAlreadyActive"]);
   assert.ok(c.message?.includes("nightly-1714442400"));
   assert.ok(plan.events.some((e) => e.reason === "TaskAlreadyActive"));
+});
+
+Deno.test("plan: Forbid counts a Task waiting in Queued (Agent capacity) as active", () => {
+  const queued = task("nightly-1714442400", "Queued");
+  const plan = planCronTask(cronTask(), [queued], at("2024-05-01T02:00:10Z"));
+  assert.equal(plan.create, undefined);
+  assert.equal(condition(plan.status)?.reason, "TaskAlreadyActive");
+  assert.deepEqual(plan.status.active?.map((r) => r.name), ["nightly-1714442400"]);
 });
 
 Deno.test("plan: Replace deletes the active Task and creates the new one", () => {
