@@ -170,7 +170,10 @@ async function observeStart(
       namespace,
       agent.spec.workspaceDir || "/workspace",
       {
-        context: (ns, name) => Promise.resolve(ctx.cache.get(ContextResource, ns, name)),
+        // A Context created just before its Task may not be cached yet: ask the
+        // apiserver before failing the Task for it.
+        context: async (ns, name) =>
+          ctx.cache.get(ContextResource, ns, name) ?? await ctx.live.get(ContextResource, ns, name),
         configMap: (ns, name) => ctx.live.get(ConfigMapResource, ns, name),
         grants: (ns) => ctx.cache.list(ContextGrantResource, ns),
       },

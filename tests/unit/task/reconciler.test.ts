@@ -141,6 +141,28 @@ Deno.test("reconcile: a user's ConfigMap is read live, the Context from the cach
   assert.match(c.stored(ConfigMapResource, NS, "fix-context")!.data["task.md"], /A\n<\/context>/);
 });
 
+Deno.test("reconcile: a Context the cache lacks yet is read live, not a ContextNotFound", async () => {
+  const c = setup();
+  c.mutate(TaskResource, NS, "fix", (t) => (t.spec.contexts = [{ name: "guide" }]));
+  c.laggingCache = true; // the Context's watch event is still in flight
+  c.seed(ContextResource, {
+    metadata: { namespace: NS, name: "guide" },
+    spec: { type: "Inline", inline: { content: "Use tabs." } },
+  });
+  await reconcileTask(req(), c.context());
+  assert.equal(statusOf(c).phase, "Pending", JSON.stringify(statusOf(c)));
+  assert.match(c.stored(ConfigMapResource, NS, "fix-context")!.data["task.md"], /Use tabs\./);
+  assert.ok(c.calls.some((x) => x.verb === "get" && x.resource === "contexts"));
+});
+
+Deno.test("reconcile: a Context absent from the cache and the apiserver fails the Task", async () => {
+  const c = setup();
+  c.mutate(TaskResource, NS, "fix", (t) => (t.spec.contexts = [{ name: "guide" }]));
+  await reconcileTask(req(), c.context());
+  assert.equal(statusOf(c).phase, "Failed");
+  assert.equal(condition(c, "Succeeded").reason, "ContextNotFound");
+});
+
 Deno.test("reconcile: a stale cache that misses our Job adopts it on AlreadyExists, no duplicate", async () => {
   const c = setup();
   await reconcileTask(req(), c.context());
