@@ -9,7 +9,7 @@ import { clusterStateDir } from "./paths.ts";
 import { auditLogPath, auditPolicyYaml, operatorTokenLine } from "./operator_identity.ts";
 import { freePort, isAlive, kubectl, startProcess, waitFor } from "./process.ts";
 import { realNodeUnavailable } from "./realnode/host.ts";
-import { type RealNode, startRealNode, stopRealNode } from "./realnode/node.ts";
+import { type RealNode, startRealNode, stopRealNode, unrecordedNode } from "./realnode/node.ts";
 
 export interface ClusterState {
   name: string;
@@ -265,7 +265,8 @@ function apiserverArgs(state: ClusterState, pki: Pki, port: number): string[] {
     "--service-cluster-ip-range=10.96.0.0/16",
     "--allow-privileged=true",
     "--enable-priority-and-fairness=false",
-    // Logs and exec on the real node: the kubelet listens on 127.0.0.1 and trusts this CA.
+    // Logs and exec on the real node: the kubelet listens on its bridge's address (a node IP
+    // cannot be loopback; the address is this machine's own) and trusts this CA.
     `--kubelet-client-certificate=${pki.kubeletClientCert}`,
     `--kubelet-client-key=${pki.kubeletClientKey}`,
     "--kubelet-preferred-address-types=InternalIP",
@@ -293,8 +294,13 @@ export async function down(name = "default"): Promise<void> {
   const dir = clusterStateDir(name);
   const state = await readState(name);
   // The real node first, while the apiserver still answers (its pods are deleted properly).
-  if (state?.realNode) {
-    await stopRealNode({ ...state, caCert: join(dir, "pki", "ca.crt") }, state.realNode);
+  // A node whose start was cut short is not in the state yet: found by its folder.
+  const startedNode = await Deno.stat(join(dir, "containerd")).then(() => true, () => false);
+  if (state && (state.realNode || startedNode)) {
+    await stopRealNode(
+      { ...state, caCert: join(dir, "pki", "ca.crt") },
+      state.realNode ?? unrecordedNode(name, dir),
+    );
   }
   if (state) {
     // Reverse start order: clients of the apiserver first, etcd last.

@@ -9,6 +9,7 @@ import { ensureKubelet } from "../binaries.ts";
 import { freePort, isAlive, kubectl, pidsMentioning, startProcess, waitFor } from "../process.ts";
 import { ensureGitCa } from "./git_ca.ts";
 import { CNI_BIN_DIR } from "./host.ts";
+import { bridgeOf, createNetwork, deleteBridge, type NodeNetwork } from "./network.ts";
 import {
   buildImage,
   echoAgentSpec,
@@ -19,16 +20,13 @@ import {
 } from "./images.ts";
 
 export const REAL_NODE = "kubetask-real-node";
+const CONTAINER_LOG_LINKS = "/var/log/containers";
 /** Pods select the real node by this label and tolerate the taint of the same key. */
 export const REAL_NODE_LABEL = "kubetask.io/node";
 export const REAL_NODE_LABEL_VALUE = "real";
 
-export interface RealNode {
+export interface RealNode extends NodeNetwork {
   node: string;
-  /** The CNI bridge: pods reach the host at `gateway`. */
-  bridge: string;
-  subnet: string;
-  gateway: string;
   containerdSocket: string;
   pids: { containerd: number; kubelet: number };
 }
@@ -39,18 +37,6 @@ interface ClusterRef {
   kubeconfig: string;
   kubectl: string;
   caCert: string;
-}
-
-/** Bridge name and /24 of a cluster, from its name: clusters side by side never share one. */
-export function networkOf(name: string): { bridge: string; subnet: string; gateway: string } {
-  let h = 0;
-  for (const c of name) h = (h * 31 + c.charCodeAt(0)) >>> 0;
-  const octet = 1 + (h % 250);
-  return {
-    bridge: `kt${h.toString(16).padStart(8, "0").slice(0, 8)}`,
-    subnet: `10.244.${octet}.0/24`,
-    gateway: `10.244.${octet}.1`,
-  };
 }
 
 function containerdConfig(dir: string, socket: string): string {
@@ -77,7 +63,7 @@ state = "${c}/state"
 `;
 }
 
-function cniConfig(name: string, dir: string, net: ReturnType<typeof networkOf>): string {
+function cniConfig(name: string, dir: string, net: NodeNetwork): string {
   return JSON.stringify(
     {
       cniVersion: "1.0.0",
@@ -145,24 +131,6 @@ function kubeletConfig(dir: string, socket: string, caCert: string, ip: string):
   );
 }
 
-/**
- * The pods' bridge, made before the kubelet starts: it listens on the bridge's
- * address (the node IP, which cannot be loopback) and the CNI plugin reuses it.
- */
-async function createBridge(net: ReturnType<typeof networkOf>): Promise<void> {
-  await run("ip", ["link", "delete", net.bridge]); // a leftover from a crash
-  const prefix = net.subnet.split("/")[1];
-  for (
-    const args of [
-      ["link", "add", "name", net.bridge, "type", "bridge"],
-      ["addr", "add", `${net.gateway}/${prefix}`, "dev", net.bridge],
-      ["link", "set", net.bridge, "up"],
-    ]
-  ) {
-    if (!(await run("ip", args))) throw new Error(`ip ${args.join(" ")} failed`);
-  }
-}
-
 async function ctr(socket: string, args: string[]): Promise<string> {
   const out = await new Deno.Command("ctr", {
     args: ["--address", socket, ...args],
@@ -178,7 +146,6 @@ async function ctr(socket: string, args: string[]): Promise<string> {
 /** Starts containerd and the kubelet for cluster `c`; resolves once the node is Ready. */
 export async function startRealNode(c: ClusterRef): Promise<RealNode> {
   const kubelet = await ensureKubelet();
-  const net = networkOf(c.name);
   const socket = join(c.dir, "containerd", "containerd.sock");
   for (const sub of ["containerd", "cni/net.d", "kubelet", "pod-logs"]) {
     await Deno.mkdir(join(c.dir, sub), { recursive: true });
@@ -187,22 +154,25 @@ export async function startRealNode(c: ClusterRef): Promise<RealNode> {
     join(c.dir, "containerd", "config.toml"),
     containerdConfig(c.dir, socket),
   );
-  await Deno.writeTextFile(
-    join(c.dir, "cni", "net.d", "10-kubetask.conflist"),
-    cniConfig(c.name, c.dir, net),
-  );
-  await createBridge(net);
-  const containerd = await startProcess("containerd", c.dir, "containerd", [
-    "--config",
-    join(c.dir, "containerd", "config.toml"),
-  ]);
+  // Made before the kubelet starts: it listens on the bridge's address (the
+  // node IP, which cannot be loopback), and the CNI plugin reuses the bridge.
+  const net = await createNetwork(c.name);
   const node: RealNode = {
     node: REAL_NODE,
     ...net,
     containerdSocket: socket,
-    pids: { containerd, kubelet: 0 },
+    pids: { containerd: 0, kubelet: 0 },
   };
   try {
+    await Deno.writeTextFile(
+      join(c.dir, "cni", "net.d", "10-kubetask.conflist"),
+      cniConfig(c.name, c.dir, net),
+    );
+    const containerd = await startProcess("containerd", c.dir, "containerd", [
+      "--config",
+      join(c.dir, "containerd", "config.toml"),
+    ]);
+    node.pids.containerd = containerd;
     await waitFor(
       "containerd",
       async () => !!(await ctr(socket, ["version"])),
@@ -228,6 +198,8 @@ export async function startRealNode(c: ClusterRef): Promise<RealNode> {
       `--config=${join(c.dir, "kubelet", "config.json")}`,
       `--kubeconfig=${c.kubeconfig}`,
       `--root-dir=${join(c.dir, "kubelet")}`,
+      // Its self-signed serving certificate too (the default is /var/lib/kubelet/pki).
+      `--cert-dir=${join(c.dir, "kubelet", "pki")}`,
       `--hostname-override=${REAL_NODE}`,
       // A node IP cannot be loopback: the bridge's own address is the node's.
       `--node-ip=${net.gateway}`,
@@ -301,6 +273,18 @@ async function run(cmd: string, args: string[]): Promise<boolean> {
     .then((o) => o.success, () => false);
 }
 
+/** What `cluster down` knows of a node whose start was cut short before it was recorded. */
+export function unrecordedNode(name: string, dir: string): RealNode {
+  return {
+    node: REAL_NODE,
+    bridge: bridgeOf(name),
+    subnet: "",
+    gateway: "",
+    containerdSocket: join(dir, "containerd", "containerd.sock"),
+    pids: { containerd: 0, kubelet: 0 },
+  };
+}
+
 /**
  * Stops the node and removes everything it made: pods (through the kubelet
  * while it runs), containers, shims, mounts, network namespaces and the bridge.
@@ -333,8 +317,11 @@ export async function stopRealNode(c: ClusterRef, node: RealNode): Promise<void>
     }
   }
   await stopPid(node.pids.containerd, 10_000);
-  // The shims of our containerd name its socket on their command line.
-  for (const pid of await pidsMentioning(node.containerdSocket)) await stopPid(pid, 2_000);
+  // Whatever is left by path on its command line: the shims name our containerd's
+  // socket; a node that never finished starting has no recorded PIDs at all.
+  for (const sub of ["kubelet", "containerd"]) {
+    for (const pid of await pidsMentioning(join(c.dir, sub) + "/")) await stopPid(pid, 2_000);
+  }
   for (const mount of await mountsUnder(c.dir)) {
     if (!(await run("umount", [mount]))) await run("umount", ["-l", mount]);
   }
@@ -342,5 +329,32 @@ export async function stopRealNode(c: ClusterRef, node: RealNode): Promise<void>
     await run("umount", [path]);
     await Deno.remove(path).catch(() => {});
   }
-  await run("ip", ["link", "delete", node.bridge]);
+  await removeContainerLogLinks(c.dir);
+  await deleteBridge(node.bridge);
+}
+
+/**
+ * The kubelet links every container's log from /var/log/containers (a fixed
+ * path) and removes a link only when it collects the container: links into
+ * this cluster's folder go with it.
+ */
+export async function removeContainerLogLinks(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const link of await containerLogLinks(dir)) {
+    await Deno.remove(link).then(() => removed.push(link), () => {});
+  }
+  return removed;
+}
+
+/** Links in /var/log/containers that point into `dir`. */
+export async function containerLogLinks(dir: string): Promise<string[]> {
+  const links: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(CONTAINER_LOG_LINKS)) {
+      const path = join(CONTAINER_LOG_LINKS, entry.name);
+      const target = await Deno.readLink(path).catch(() => "");
+      if (target.startsWith(dir + "/")) links.push(path);
+    }
+  } catch { /* no such folder: nothing linked */ }
+  return links;
 }
