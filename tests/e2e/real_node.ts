@@ -75,6 +75,8 @@ export async function agentLog(h: TaskHarness, task: string): Promise<string> {
   }, 30_000).catch((err) => {
     throw lastError ?? err;
   });
+  // KUBETASK_E2E_SHOW_LOGS=1 shows what each agent printed (to quote it, or to debug a test).
+  if (Deno.env.get("KUBETASK_E2E_SHOW_LOGS")) console.error(`[e2e] ${h.ns}/${task}:\n${got.log}`);
   return got.log;
 }
 

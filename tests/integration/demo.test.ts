@@ -7,7 +7,8 @@ Deno.test("deno task demo takes the example Task to Completed", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "localcluster/demo.ts", "--once"],
     cwd: repoRoot,
-    env: { KUBETASK_DEMO_CLUSTER: "demo-test" },
+    // Named after the run's cluster: two checkouts testing side by side do not share it.
+    env: { KUBETASK_DEMO_CLUSTER: `${Deno.env.get("KUBETASK_TEST_CLUSTER") ?? "test"}-demo` },
     stdout: "piped",
     stderr: "piped",
   }).output();
