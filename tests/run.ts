@@ -18,6 +18,13 @@ console.error(
   }s`,
 );
 
+if (!state.realNode) {
+  // One line for the whole tier (each e2e test then shows as ignored).
+  console.error(
+    `[test] e2e tests on a real node skipped: ${state.realNodeUnavailable ?? "no real node"}`,
+  );
+}
+
 let code = 1;
 const junit = join(state.dir, "junit.xml");
 try {
@@ -27,6 +34,8 @@ try {
     env: {
       KUBECONFIG: state.kubeconfig,
       KUBETASK_TEST_CLUSTER: CLUSTER,
+      // The line above already said why, if the e2e tier is skipped.
+      KUBETASK_REAL_NODE_SKIP_SAID: "1",
       PATH: `${state.kubectl.slice(0, state.kubectl.lastIndexOf("/"))}:${Deno.env.get("PATH")}`,
     },
     stdout: "inherit",
