@@ -67,9 +67,14 @@ export class KubeEventRecorder implements EventRecorder {
         await this.write(next);
       }
     })().finally(() => {
-      if (--this.writing === 0 && this.pending.length === 0) {
-        for (const resolve of this.idle.splice(0)) resolve();
+      this.writing--;
+      // An Event queued after this writer's last look, while it still counted
+      // as writing, started no writer of its own: pick it up here.
+      if (this.pending.length > 0) {
+        if (this.writing < WRITERS) this.startWriter();
+        return;
       }
+      if (this.writing === 0) { for (const resolve of this.idle.splice(0)) resolve(); }
     });
   }
 

@@ -1,0 +1,36 @@
+// The Event recorder's writers: an Event queued at any moment is written,
+// and flush() resolves once everything is.
+import assert from "assert";
+import { KubeEventRecorder } from "../../../controllers/runtime/events.ts";
+import { silentLogger } from "../../../controllers/runtime/log.ts";
+import type { KubeObject, KubeWriter } from "../../../controllers/runtime/types.ts";
+
+function fakeWriter(created: string[]): KubeWriter {
+  return {
+    create: async <T extends KubeObject>(_type: unknown, obj: T) => {
+      await Promise.resolve();
+      created.push(String(obj.reason));
+      return { ...obj, metadata: { name: `e${created.length}` } } as T;
+    },
+  } as unknown as KubeWriter;
+}
+
+const task = (name: string) => ({ metadata: { name, namespace: "ns", uid: `uid-${name}` } });
+
+Deno.test("events: an Event queued while the last writer is finishing is still written", async () => {
+  // Queue the second Event after 0..20 microtask turns: one of them lands
+  // between a writer's last loop turn and its bookkeeping.
+  for (let turns = 0; turns <= 20; turns++) {
+    const created: string[] = [];
+    const recorder = new KubeEventRecorder(fakeWriter(created), silentLogger);
+    recorder.event(task("a"), "Normal", "First", "one");
+    for (let i = 0; i < turns; i++) await Promise.resolve();
+    recorder.event(task("b"), "Normal", "Second", "two");
+    const flushed = await Promise.race([
+      recorder.flush().then(() => "flushed"),
+      new Promise((r) => setTimeout(() => r("stuck"), 200)),
+    ]);
+    assert.equal(flushed, "flushed", `after ${turns} turns`);
+    assert.deepEqual(created.sort(), ["First", "Second"], `after ${turns} turns`);
+  }
+});
