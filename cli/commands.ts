@@ -18,6 +18,8 @@ import {
   streamLog,
   taskEvents,
   taskMd,
+  tokensText,
+  usageText,
 } from "./tasks.ts";
 
 /** Runs `body` with a session, for a command taking exactly one Task name. */
@@ -110,6 +112,8 @@ export async function listCommand(args: string[], out: Output): Promise<number> 
       "AGENT",
       "AGE",
       "DURATION",
+      "TOKENS",
+      "COST",
       "RESULT",
     ];
     const rows = tasks.map((t: KubeObject) => [
@@ -119,6 +123,8 @@ export async function listCommand(args: string[], out: Output): Promise<number> 
       t.spec?.agentRef ?? "",
       duration(t.metadata?.creationTimestamp),
       t.status?.startTime ? duration(t.status.startTime, t.status.completionTime) : "",
+      tokensText(t.status?.usage),
+      t.status?.usage?.costUSD ? `$${t.status.usage.costUSD}` : "",
       shortResult(t),
     ]);
     out.line(table([head, ...rows]));
@@ -152,6 +158,7 @@ export function describeCommand(args: string[], out: Output): Promise<number> {
     if (st.summary) lines.push("Summary:", ...String(st.summary).split("\n").map((l) => `  ${l}`));
     const outputs = Object.entries(st.outputs ?? {});
     if (outputs.length) lines.push("Outputs:", ...outputs.map(([k, v]) => `  ${k}=${v}`));
+    if (st.usage) lines.push(`Usage:       ${usageText(st.usage)}`);
     const events = await taskEvents(s, name);
     lines.push("Events:", ...events.map((e) => `  ${e.type} ${e.reason}: ${e.message}`));
     const md = await taskMd(s, name);

@@ -7,7 +7,15 @@ import type { KubeObject } from "../controllers/runtime/types.ts";
 import { parseCommand, UsageError } from "./args.ts";
 import type { Output } from "./output.ts";
 import { openSession, type Session } from "./session.ts";
-import { agentPod, agentStarted, getTask, isFinished, phaseLine, streamLog } from "./tasks.ts";
+import {
+  agentPod,
+  agentStarted,
+  getTask,
+  isFinished,
+  phaseLine,
+  streamLog,
+  usageText,
+} from "./tasks.ts";
 
 export const RUN_USAGE = `usage: kubetask run "DESCRIPTION" [flags]
   --agent NAME              the Agent (default: "default", else the built-in one)
@@ -101,10 +109,28 @@ export async function runCommand(args: string[], out: Output): Promise<number> {
       return 0;
     }
     out.info(`task/${createdName} created in namespace ${s.namespace}`);
-    return await follow(s, createdName, out);
+    const interrupted = () => {
+      out.info(interruptedNote(createdName, s.namespace));
+      Deno.exit(130);
+    };
+    Deno.addSignalListener("SIGINT", interrupted);
+    try {
+      return await follow(s, createdName, out);
+    } finally {
+      Deno.removeSignalListener("SIGINT", interrupted);
+    }
   } finally {
     await s.close();
   }
+}
+
+/** What Ctrl-C during `run` says: the Task is the cluster's now, and how to reach it. */
+export function interruptedNote(name: string, namespace: string): string {
+  return [
+    `\ntask/${name} keeps running in namespace ${namespace}: Ctrl-C only stopped following it.`,
+    `  follow it: kubectl kubetask logs ${name} -n ${namespace} -f`,
+    `  stop it:   kubectl kubetask stop ${name} -n ${namespace}`,
+  ].join("\n");
 }
 
 /** Reports phase changes and streams the log until the Task finishes. */
@@ -142,5 +168,6 @@ function finish(task: KubeObject, out: Output): number {
   const code = status.exitCode !== undefined ? ` (exit code ${status.exitCode})` : "";
   out.status(`task/${task.metadata?.name}: ${phaseLine(task)}${code}`);
   for (const [k, v] of Object.entries(status.outputs ?? {})) out.info(`output ${k}=${v}`);
+  if (status.usage) out.info(`usage ${usageText(status.usage)}`);
   return status.phase === "Completed" ? 0 : 1;
 }

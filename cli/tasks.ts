@@ -1,5 +1,6 @@
 // What the CLI reads about a Task: the Task itself, its agent pod, the
 // agent's log, its Events; and how to say a phase and a result in a line.
+import type { TaskUsage } from "../api/v1alpha1/index.ts";
 import { NotFoundError } from "../controllers/runtime/types.ts";
 import {
   ConfigMapResource,
@@ -114,4 +115,20 @@ export function shortResult(task: KubeObject, width = 60): string {
   const first = outputs.pr ?? outputs.url ?? Object.values(outputs)[0];
   const text = first ?? String(task.status?.summary ?? "").split("\n")[0];
   return text.length > width ? `${text.slice(0, width - 1)}…` : text;
+}
+
+/** "1234/56": input and output tokens, as in the list's TOKENS column. */
+export function tokensText(usage: TaskUsage | undefined): string {
+  if (usage?.inputTokens === undefined && usage?.outputTokens === undefined) return "";
+  return `${usage.inputTokens ?? "?"}/${usage.outputTokens ?? "?"}`;
+}
+
+/** "1234 input + 56 output tokens, $0.0123, model claude-x" */
+export function usageText(usage: TaskUsage): string {
+  return [
+    tokensText(usage) &&
+    `${usage.inputTokens ?? "?"} input + ${usage.outputTokens ?? "?"} output tokens`,
+    usage.costUSD && `$${usage.costUSD}`,
+    usage.model && `model ${usage.model}`,
+  ].filter(Boolean).join(", ");
 }

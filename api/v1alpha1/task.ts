@@ -35,6 +35,18 @@ export const taskSpec = z.object({
 });
 export type TaskSpec = z.infer<typeof taskSpec>;
 
+/** Tokens and cost of one agent run, as the agent reported them (results.ts). */
+export const taskUsage = z.object({
+  inputTokens: z.int().min(0).optional().describe("Tokens the model read, over the whole run."),
+  outputTokens: z.int().min(0).optional().describe("Tokens the model wrote, over the whole run."),
+  costUSD: z.string().regex(/^[0-9]{1,9}(\.[0-9]{1,6})?$/).optional().describe(
+    'Cost in US dollars as the agent CLI computed it, a decimal string such as "0.0123" ' +
+      "(API conventions avoid floating-point numbers).",
+  ),
+  model: z.string().max(128).optional().describe("The model the agent CLI used."),
+});
+export type TaskUsage = z.infer<typeof taskUsage>;
+
 export const taskStatus = z.object({
   phase: taskPhase.optional(),
   jobName: z.string().optional(),
@@ -51,6 +63,10 @@ export const taskStatus = z.object({
     "Named results the agent reported as lines `::kubetask-output NAME=VALUE::` in its " +
       "termination message (at most 16), e.g. outputs.pr.",
   ).meta({ maxProperties: 16 }),
+  usage: taskUsage.optional().describe(
+    "Model usage the agent reported as a line `::kubetask-usage inputTokens=N outputTokens=N " +
+      "costUSD=D model=NAME::` in its termination message.",
+  ),
 });
 export type TaskStatus = z.infer<typeof taskStatus>;
 

@@ -204,6 +204,8 @@ export function buildAgentJob(
     env: [
       { name: "TASK_NAME", value: name },
       { name: "TASK_NAMESPACE", value: namespace },
+      // Where task.md is, for entrypoints that do not rely on the working directory.
+      { name: "WORKSPACE_DIR", value: workspaceDir },
       ...creds.env,
     ],
     volumeMounts: [

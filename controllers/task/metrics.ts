@@ -1,10 +1,10 @@
 // Task metrics: phase counts and queue lengths computed from the cache at
-// scrape time, and two histograms observed when a status write moves a Task
-// out of Queued or into a finished phase (once per Task: a finished Task's
-// status never changes again, and a reconcile skipped for a stale cache
-// records nothing).
+// scrape time; two histograms and the model usage counters observed when a
+// status write moves a Task out of Queued or into a finished phase (once per
+// Task: a finished Task's status never changes again, and a reconcile skipped
+// for a stale cache records nothing).
 import type { TaskStatus } from "../../api/v1alpha1/index.ts";
-import { gaugeLines, HistogramFamily } from "../runtime/metric_families.ts";
+import { CounterFamily, gaugeLines, HistogramFamily } from "../runtime/metric_families.ts";
 import { TaskResource } from "../runtime/resources.ts";
 import type { CacheReader, KubeObject, MetricsCollector } from "../runtime/types.ts";
 import { DEFAULT_AGENT_NAME } from "./capacity.ts";
@@ -39,6 +39,16 @@ export class TaskMetrics implements MetricsCollector {
     ["namespace", "agent"],
     SECONDS_BUCKETS,
   );
+  readonly tokens = new CounterFamily(
+    "kubetask_agent_tokens_total",
+    "Model tokens the agents of finished Tasks reported, by Agent and direction (input, output).",
+    ["namespace", "agent", "direction"],
+  );
+  readonly costUSD = new CounterFamily(
+    "kubetask_agent_cost_usd_total",
+    "US dollars the agents of finished Tasks reported spending, by Agent.",
+    ["namespace", "agent"],
+  );
 
   /** Called after `after` was written over `before`'s status. */
   statusWritten(before: KubeObject, after: TaskStatus, now: Date): void {
@@ -56,6 +66,12 @@ export class TaskMetrics implements MetricsCollector {
       if (seconds >= 0) {
         this.runDuration.observe([namespace, agent, OUTCOMES[reason] ?? "failed"], seconds);
       }
+    }
+    if (!isFinished(was?.phase) && isFinished(after.phase) && after.usage) {
+      const { inputTokens, outputTokens, costUSD } = after.usage;
+      if (inputTokens) this.tokens.inc([namespace, agent, "input"], inputTokens);
+      if (outputTokens) this.tokens.inc([namespace, agent, "output"], outputTokens);
+      if (costUSD && Number(costUSD) > 0) this.costUSD.inc([namespace, agent], Number(costUSD));
     }
   }
 
@@ -88,6 +104,8 @@ export class TaskMetrics implements MetricsCollector {
       ),
       ...this.runDuration.render(),
       ...this.queuedDuration.render(),
+      ...this.tokens.render(),
+      ...this.costUSD.render(),
     ];
   }
 }

@@ -4,7 +4,10 @@
 //
 // The contract for agent images: write to /dev/termination-log. Lines of the
 // form `::kubetask-output NAME=VALUE::` become status.outputs.NAME; the other
-// lines, trimmed, are status.summary. The exit code is the container's.
+// lines, trimmed, are status.summary. The exit code is the container's. One
+// line `::kubetask-usage inputTokens=N outputTokens=N costUSD=D model=NAME::`
+// (any of the four, in any order) becomes status.usage; the last one wins.
+import type { TaskUsage } from "../../api/v1alpha1/index.ts";
 import type { KubeObject } from "../runtime/types.ts";
 
 export const AGENT_CONTAINER = "agent";
@@ -13,18 +16,49 @@ export const MAX_OUTPUT_VALUE = 1024;
 export const MAX_SUMMARY = 2048;
 
 const OUTPUT_LINE = /^::kubetask-output ([A-Za-z][A-Za-z0-9_.-]{0,62})=(.*)::$/;
+const USAGE_LINE = /^::kubetask-usage((?: [^\s=]+=\S+)+)::$/;
+/** What each usage field accepts; a value that does not match is left out. */
+const USAGE_FIELDS = {
+  inputTokens: /^[0-9]{1,15}$/,
+  outputTokens: /^[0-9]{1,15}$/,
+  costUSD: /^[0-9]{1,9}(\.[0-9]{1,6})?$/,
+  model: /^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$/,
+} as const;
 
 export interface AgentResult {
   exitCode?: number;
   summary?: string;
   outputs?: Record<string, string>;
+  usage?: TaskUsage;
+}
+
+/** The fields of a usage line, each checked; undefined when none is valid. */
+export function parseUsageLine(line: string): TaskUsage | undefined {
+  const m = USAGE_LINE.exec(line.trimEnd());
+  if (!m) return undefined;
+  const usage: TaskUsage = {};
+  for (const pair of m[1].trim().split(" ")) {
+    const eq = pair.indexOf("=");
+    const [key, value] = [pair.slice(0, eq), pair.slice(eq + 1)];
+    if (!Object.hasOwn(USAGE_FIELDS, key)) continue;
+    const field = key as keyof typeof USAGE_FIELDS;
+    if (!USAGE_FIELDS[field].test(value)) continue;
+    if (field === "inputTokens" || field === "outputTokens") usage[field] = Number(value);
+    else usage[field] = value;
+  }
+  return Object.keys(usage).length ? usage : undefined;
 }
 
 /** Splits a termination message into outputs and the summary, within the bounds above. */
 export function parseTerminationMessage(message: string): Omit<AgentResult, "exitCode"> {
   const outputs: Record<string, string> = {};
   const rest: string[] = [];
+  let usage: TaskUsage | undefined;
   for (const line of message.split("\n")) {
+    if (USAGE_LINE.test(line.trimEnd())) {
+      usage = parseUsageLine(line) ?? usage;
+      continue;
+    }
     const m = OUTPUT_LINE.exec(line.trimEnd());
     if (m && (m[1] in outputs || Object.keys(outputs).length < MAX_OUTPUTS)) {
       outputs[m[1]] = m[2].slice(0, MAX_OUTPUT_VALUE);
@@ -36,6 +70,7 @@ export function parseTerminationMessage(message: string): Omit<AgentResult, "exi
   return {
     ...(summary ? { summary } : {}),
     ...(Object.keys(outputs).length ? { outputs } : {}),
+    ...(usage ? { usage } : {}),
   };
 }
 

@@ -262,6 +262,7 @@ export function deriveStatus(
     ...(current?.exitCode !== undefined ? { exitCode: current.exitCode } : {}),
     ...(current?.summary !== undefined ? { summary: current.summary } : {}),
     ...(current?.outputs !== undefined ? { outputs: current.outputs } : {}),
+    ...(current?.usage !== undefined ? { usage: current.usage } : {}),
     ...result,
     phase: out.phase,
     ...(jobName ? { jobName } : {}),

@@ -35,7 +35,7 @@ Deno.test("cli: run --detach, list, describe and stop", async () => {
 
     const list = await cli("list", "-n", h.ns);
     assert.equal(list.code, 0, list.stderr);
-    assert.match(list.stdout, /^NAME\s+PHASE\s+AGENT\s+AGE\s+DURATION\s+RESULT$/m);
+    assert.match(list.stdout, /^NAME\s+PHASE\s+AGENT\s+AGE\s+DURATION\s+TOKENS\s+COST\s+RESULT$/m);
     assert.match(list.stdout, /^flaky\s+Running\s+/m);
 
     const stopped = await cli("stop", "flaky", "-n", h.ns);
@@ -70,6 +70,33 @@ Deno.test("cli: run follows a Task that waits for its Agent and exits 1 when it 
     assert.match(result.stderr, /task\/doomed: Pending \(AgentNotFound\): Agent "late" not found/);
     assert.match(result.stderr, /task\/doomed: Failed \(JobFailed\): .*\(exit code 1\)$/m);
     assert.equal(result.stderr.match(/: Failed /g)?.length, 1, "the end is said once");
+  } finally {
+    await h.cleanup();
+  }
+});
+
+Deno.test("cli: Ctrl-C during run says the Task keeps running and how to follow or stop it", async () => {
+  const h = await TaskHarness.start();
+  try {
+    await h.agent("default", HOLD);
+    const run = cliInBackground("run", "Long work", "-n", h.ns, "--name", "long");
+    await eventually(
+      "the CLI follows the running Task",
+      () => Promise.resolve(/task\/long: Running/.test(run.stderrSoFar())),
+      60_000,
+    );
+    run.kill("SIGINT");
+    const result = await run.done();
+    assert.equal(result.code, 130, result.stderr);
+    assert.match(
+      result.stderr,
+      new RegExp(`task/long keeps running in namespace ${h.ns}: Ctrl-C only stopped following it`),
+    );
+    assert.match(result.stderr, new RegExp(`kubectl kubetask logs long -n ${h.ns} -f`));
+    assert.match(result.stderr, new RegExp(`kubectl kubetask stop long -n ${h.ns}`));
+    const task = await h.get("task", "long");
+    assert.equal(task.status.phase, "Running", "Ctrl-C does not stop the Task");
+    assert.equal(task.metadata.annotations?.["kubetask.io/stop"], undefined);
   } finally {
     await h.cleanup();
   }

@@ -39,6 +39,6 @@ export function cliInBackground(...args: string[]) {
       const [status, stdout] = await Promise.all([child.status, stdoutText, stderrDone]);
       return { code: status.code, stdout, stderr };
     },
-    kill: () => child.kill(),
+    kill: (signal: Deno.Signal = "SIGTERM") => child.kill(signal),
   };
 }

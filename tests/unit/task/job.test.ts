@@ -53,6 +53,7 @@ Deno.test("job: defaults, labels, env and run-once settings (the apply layer add
   assert.deepEqual(c.env, [
     { name: "TASK_NAME", value: "fix-bug" },
     { name: "TASK_NAMESPACE", value: "team-a" },
+    { name: "WORKSPACE_DIR", value: "/workspace" },
   ]);
   assert.equal(mountsOf(job)["/workspace/task.md"], "task-context:task.md");
   const cmVolume = pod.volumes?.find((v) => v.name === "task-context");

@@ -42,6 +42,29 @@ Deno.test("task metrics: a finish and a leave-the-queue are observed with their 
   assert.equal(m.runDuration.count(["ns", "claude", "timeout"]), 1);
 });
 
+Deno.test("task metrics: reported tokens and cost are counted once, when the Task finishes", () => {
+  const m = new TaskMetrics();
+  const before = { metadata: { namespace: "ns", name: "t" }, spec: { agentRef: "claude" } };
+  const done = {
+    phase: "Completed" as const,
+    startTime: "2030-01-01T00:00:00Z",
+    completionTime: "2030-01-01T00:05:00Z",
+    conditions: [cond("Succeeded", "JobSucceeded")],
+    usage: { inputTokens: 1200, outputTokens: 34, costUSD: "0.25", model: "m" },
+  };
+  m.statusWritten({ ...before, status: { phase: "Running" } }, done, NOW);
+  m.statusWritten({ ...before, status: done }, done, NOW);
+  assert.equal(m.tokens.get(["ns", "claude", "input"]), 1200);
+  assert.equal(m.tokens.get(["ns", "claude", "output"]), 34);
+  assert.equal(m.costUSD.get(["ns", "claude"]), 0.25);
+  const text = m.render(new FakeCluster()).join("\n");
+  assert.match(
+    text,
+    /^kubetask_agent_tokens_total\{namespace="ns",agent="claude",direction="input"\} 1200$/m,
+  );
+  assert.match(text, /^kubetask_agent_cost_usd_total\{namespace="ns",agent="claude"\} 0.25$/m);
+});
+
 Deno.test("task metrics: phase and queue gauges come from the cache at scrape time", () => {
   const c = new FakeCluster();
   const task = (name: string, phase: string, agentRef?: string) =>

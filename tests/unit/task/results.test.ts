@@ -5,6 +5,7 @@ import {
   MAX_OUTPUT_VALUE,
   MAX_OUTPUTS,
   parseTerminationMessage,
+  parseUsageLine,
 } from "../../../controllers/task/results.ts";
 
 Deno.test("results: output lines become outputs; the rest is the summary", () => {
@@ -29,6 +30,41 @@ Deno.test("results: at most 16 outputs, values and summary cut to their bounds",
   assert.ok((parsed.summary ?? "").length <= 2048);
   const one = parseTerminationMessage(`::kubetask-output long=${"x".repeat(5000)}::`);
   assert.equal(one.outputs?.long.length, MAX_OUTPUT_VALUE);
+});
+
+Deno.test("results: a usage line becomes usage, never summary; the last valid one wins", () => {
+  assert.deepEqual(
+    parseTerminationMessage(
+      "Fixed it.\n::kubetask-usage inputTokens=10 outputTokens=2::\n" +
+        "::kubetask-usage inputTokens=1234 outputTokens=56 costUSD=0.0123 model=claude-sonnet-4-5::\n",
+    ),
+    {
+      summary: "Fixed it.",
+      usage: { inputTokens: 1234, outputTokens: 56, costUSD: "0.0123", model: "claude-sonnet-4-5" },
+    },
+  );
+  // Order is free, unknown keys are ignored.
+  assert.deepEqual(parseUsageLine("::kubetask-usage model=m1 turns=3 outputTokens=7::"), {
+    model: "m1",
+    outputTokens: 7,
+  });
+});
+
+Deno.test("results: usage values outside their bounds are left out, not passed on", () => {
+  // Each would fail the CRD's schema and wedge the status write, or mislead a reader.
+  assert.deepEqual(
+    parseUsageLine(
+      "::kubetask-usage inputTokens=-1 outputTokens=1e9 costUSD=NaN model=" + "m".repeat(200) +
+        "::",
+    ),
+    undefined,
+  );
+  assert.equal(parseUsageLine("::kubetask-usage inputTokens=9999999999999999::"), undefined);
+  assert.deepEqual(parseUsageLine("::kubetask-usage costUSD=0.5 toString=1 __proto__=x::"), {
+    costUSD: "0.5",
+  });
+  assert.equal(parseUsageLine("::kubetask-usage::"), undefined);
+  assert.equal(parseUsageLine("no usage here"), undefined);
 });
 
 Deno.test("results: the agent container of the newest finished pod", () => {
