@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
 import { down, kubectl, up } from "./cluster.ts";
-import { ECHO_AGENT_IMAGE } from "./realnode/images.ts";
+import { ECHO_AGENT_IMAGE } from "../agents/images.ts";
 import { REAL_NODE_LABEL, REAL_NODE_LABEL_VALUE } from "./realnode/node.ts";
 import { repoRoot } from "./paths.ts";
 import { RUNTIME_V8_FLAGS } from "../deploy/compile.ts";

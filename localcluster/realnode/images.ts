@@ -6,9 +6,7 @@
 import { basename, dirname, join } from "node:path";
 import { cacheDir } from "../paths.ts";
 
-export const ECHO_AGENT_IMAGE = "kubetask.local/echo-agent:1";
 export const SANDBOX_IMAGE = "kubetask.local/pause:1";
-export const GIT_IMAGE = "kubetask.local/git:1";
 
 /** Busybox applets the images' shell scripts use. */
 const APPLETS = [
@@ -49,30 +47,28 @@ const APPLETS = [
   "hostname",
 ];
 
-// The echo agent: prints what it was given and exits with the code it is told
-// (its first argument, default 0). Tests assert on exactly these lines; a
-// newline follows task.md so the end marker starts a line of its own.
-const ECHO_AGENT = `#!/bin/sh
-workspace="\${WORKSPACE_DIR:-$(pwd)}"
-echo "=== task.md ==="
-cat "$workspace/task.md"
-echo
-echo "=== end task.md ==="
-echo "=== workspace ==="
-find "$workspace" | sort
-echo "=== end workspace ==="
-echo "TASK_NAME=$TASK_NAME"
-echo "TASK_NAMESPACE=$TASK_NAMESPACE"
-exit "\${1:-0}"
-`;
+export interface ImageFile {
+  /** Copied from this host path, or written with `text`. */
+  host?: string;
+  text?: string;
+  mode: number;
+  /** Owner (uid = gid) in the image; root when left out. */
+  owner?: number;
+}
 
-interface ImageSpec {
-  name: string;
-  /** Files: path in the image → host path, or inline content. */
-  files: Map<string, { host?: string; text?: string; mode: number }>;
+export interface ImageSpec {
+  /** Names (repository:tag) the image is imported under. */
+  names: string[];
+  /** Files: path in the image → what it holds. */
+  files: Map<string, ImageFile>;
   symlinks: Map<string, string>;
+  /** Empty directories, with their mode and owner. */
+  dirs?: Map<string, { mode: number; owner?: number }>;
   entrypoint: string[];
   env: string[];
+  /** "uid:gid" the image runs as; root when left out. */
+  user?: string;
+  workingDir?: string;
 }
 
 async function run(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<string> {
@@ -84,8 +80,8 @@ async function run(cmd: string, args: string[], opts: { cwd?: string } = {}): Pr
   return new TextDecoder().decode(out.stdout);
 }
 
-function busyboxBase(): Pick<ImageSpec, "files" | "symlinks"> {
-  const files = new Map<string, { host?: string; text?: string; mode: number }>();
+export function busyboxBase(): Pick<ImageSpec, "files" | "symlinks"> {
+  const files = new Map<string, ImageFile>();
   const symlinks = new Map<string, string>();
   files.set("bin/busybox", { host: "/bin/busybox", mode: 0o755 });
   for (const applet of APPLETS) symlinks.set(`bin/${applet}`, "busybox");
@@ -103,47 +99,25 @@ async function librariesOf(binary: string): Promise<string[]> {
   return [...out.matchAll(/(\/[^\s]+) \(0x/g)].map((m) => m[1]);
 }
 
-export function echoAgentSpec(): ImageSpec {
-  const base = busyboxBase();
-  base.files.set("usr/local/bin/echo-agent", { text: ECHO_AGENT, mode: 0o755 });
-  for (const dir of ["workspace", "tmp"]) base.files.set(`${dir}/.keep`, { text: "", mode: 0o644 });
-  return {
-    name: ECHO_AGENT_IMAGE,
-    ...base,
-    entrypoint: ["/usr/local/bin/echo-agent"],
-    env: ["PATH=/usr/local/bin:/bin"],
-  };
+/** Adds host executables and every library they link, at the paths the loader asks for. */
+export async function addHostBinaries(spec: Pick<ImageSpec, "files">, binaries: string[]) {
+  const libs = new Set<string>();
+  for (const b of binaries) {
+    spec.files.set(b.slice(1), { host: await Deno.realPath(b), mode: 0o755 });
+    for (const lib of await librariesOf(b)) libs.add(lib);
+  }
+  // Copy the file each link points at, under the name the loader asks for.
+  for (const lib of libs) {
+    spec.files.set(lib.slice(1), { host: await Deno.realPath(lib), mode: 0o755 });
+  }
 }
 
 export function sandboxSpec(): ImageSpec {
   return {
-    name: SANDBOX_IMAGE,
+    names: [SANDBOX_IMAGE],
     ...busyboxBase(),
     entrypoint: ["/bin/sleep", "2147483647"],
     env: [],
-  };
-}
-
-/** git with its https helper and every library they link; `caBundle` is trusted for https. */
-export async function gitSpec(caBundle: string): Promise<ImageSpec> {
-  const base = busyboxBase();
-  const binaries = ["/usr/bin/git", "/usr/lib/git-core/git-remote-https"];
-  for (const b of binaries) base.files.set(b.slice(1), { host: b, mode: 0o755 });
-  base.symlinks.set("usr/lib/git-core/git-remote-http", "git-remote-https");
-  base.symlinks.set("usr/lib/git-core/git", "../../bin/git");
-  const libs = new Set<string>();
-  for (const b of binaries) for (const lib of await librariesOf(b)) libs.add(lib);
-  for (const lib of libs) {
-    // Copy the file the link points at, under the name the loader asks for.
-    base.files.set(lib.slice(1), { host: await Deno.realPath(lib), mode: 0o755 });
-  }
-  base.files.set("etc/ssl/certs/ca-certificates.crt", { text: caBundle, mode: 0o644 });
-  base.files.set("tmp/.keep", { text: "", mode: 0o644 });
-  return {
-    name: GIT_IMAGE,
-    ...base,
-    entrypoint: ["/bin/sh"],
-    env: ["PATH=/usr/bin:/bin", "GIT_EXEC_PATH=/usr/lib/git-core"],
   };
 }
 
@@ -154,12 +128,20 @@ async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
 
 /** What determines an image's bytes: its spec, and the host files' sizes and times. */
 async function fingerprint(spec: ImageSpec): Promise<string> {
-  const parts: unknown[] = [spec.name, spec.entrypoint, spec.env, [...spec.symlinks]];
+  const parts: unknown[] = [
+    spec.names,
+    spec.entrypoint,
+    spec.env,
+    spec.user,
+    spec.workingDir,
+    [...spec.symlinks].sort(),
+    [...(spec.dirs ?? [])].sort(),
+  ];
   for (const [path, f] of [...spec.files].sort()) {
     if (f.host) {
       const st = await Deno.stat(f.host);
-      parts.push([path, f.host, st.size, st.mtime?.getTime(), f.mode]);
-    } else parts.push([path, f.text, f.mode]);
+      parts.push([path, f.host, st.size, st.mtime?.getTime(), f.mode, f.owner]);
+    } else parts.push([path, f.text, f.mode, f.owner]);
   }
   return (await sha256(new TextEncoder().encode(JSON.stringify(parts)))).slice(0, 16);
 }
@@ -170,7 +152,7 @@ export async function buildImage(spec: ImageSpec): Promise<string> {
   await Deno.mkdir(dir, { recursive: true });
   const tarball = join(
     dir,
-    `${spec.name.replace(/[^a-z0-9.-]/g, "_")}-${await fingerprint(spec)}.tar`,
+    `${spec.names[0].replace(/[^a-z0-9.-]/g, "_")}-${await fingerprint(spec)}.tar`,
   );
   if (await Deno.stat(tarball).then(() => true, () => false)) return tarball;
 
@@ -183,6 +165,13 @@ export async function buildImage(spec: ImageSpec): Promise<string> {
       if (f.host) await Deno.copyFile(f.host, target);
       else await Deno.writeTextFile(target, f.text ?? "");
       await Deno.chmod(target, f.mode);
+      if (f.owner !== undefined) await Deno.chown(target, f.owner, f.owner);
+    }
+    for (const [path, d] of spec.dirs ?? []) {
+      const target = join(rootfs, path);
+      await Deno.mkdir(target, { recursive: true });
+      await Deno.chmod(target, d.mode);
+      if (d.owner !== undefined) await Deno.chown(target, d.owner, d.owner);
     }
     for (const [path, target] of spec.symlinks) {
       await Deno.mkdir(dirname(join(rootfs, path)), { recursive: true });
@@ -191,11 +180,10 @@ export async function buildImage(spec: ImageSpec): Promise<string> {
     await Deno.chmod(join(rootfs, "tmp"), 0o1777).catch(() => {});
     const image = join(work, "image");
     await Deno.mkdir(image);
-    // Reproducible layer: sorted names, fixed owner and time.
+    // Reproducible layer: sorted names, fixed time, owners as set above
+    // (everything else is root's: the builder runs as root).
     await run("tar", [
       "--sort=name",
-      "--owner=0",
-      "--group=0",
       "--numeric-owner",
       "--mtime=@0",
       "-C",
@@ -208,13 +196,18 @@ export async function buildImage(spec: ImageSpec): Promise<string> {
     const config = {
       architecture: "amd64",
       os: "linux",
-      config: { Entrypoint: spec.entrypoint, Env: spec.env, WorkingDir: "/" },
+      config: {
+        Entrypoint: spec.entrypoint,
+        Env: spec.env,
+        WorkingDir: spec.workingDir ?? "/",
+        ...(spec.user ? { User: spec.user } : {}),
+      },
       rootfs: { type: "layers", diff_ids: [diffId] },
     };
     await Deno.writeTextFile(join(image, "config.json"), JSON.stringify(config));
     await Deno.writeTextFile(
       join(image, "manifest.json"),
-      JSON.stringify([{ Config: "config.json", RepoTags: [spec.name], Layers: ["layer.tar"] }]),
+      JSON.stringify([{ Config: "config.json", RepoTags: spec.names, Layers: ["layer.tar"] }]),
     );
     const partial = `${tarball}.partial`;
     await run("tar", ["-C", image, "-cf", partial, "manifest.json", "config.json", "layer.tar"]);

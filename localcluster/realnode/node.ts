@@ -10,14 +10,8 @@ import { freePort, isAlive, kubectl, pidsMentioning, startProcess, waitFor } fro
 import { ensureGitCa } from "./git_ca.ts";
 import { CNI_BIN_DIR } from "./host.ts";
 import { bridgeOf, createNetwork, deleteBridge, type NodeNetwork } from "./network.ts";
-import {
-  buildImage,
-  echoAgentSpec,
-  gitSpec,
-  importImages,
-  SANDBOX_IMAGE,
-  sandboxSpec,
-} from "./images.ts";
+import { agentImageSpecs } from "../../agents/images.ts";
+import { buildImage, importImages, SANDBOX_IMAGE, sandboxSpec } from "./images.ts";
 
 export const REAL_NODE = "kubetask-real-node";
 const CONTAINER_LOG_LINKS = "/var/log/containers";
@@ -183,11 +177,8 @@ export async function startRealNode(c: ClusterRef): Promise<RealNode> {
 
     const ca = await ensureGitCa();
     const caBundle = await Deno.readTextFile(ca.cert);
-    const images = [
-      await buildImage(sandboxSpec()),
-      await buildImage(echoAgentSpec()),
-      await buildImage(await gitSpec(caBundle)),
-    ];
+    const images = [await buildImage(sandboxSpec())];
+    for (const spec of await agentImageSpecs(caBundle)) images.push(await buildImage(spec));
     await importImages(socket, images);
 
     await Deno.writeTextFile(

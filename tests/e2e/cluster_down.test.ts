@@ -11,7 +11,7 @@ import {
   REAL_NODE_LABEL,
   sandboxNetns,
 } from "../../localcluster/realnode/node.ts";
-import { ECHO_AGENT_IMAGE } from "../../localcluster/realnode/images.ts";
+import { ECHO_AGENT_IMAGE } from "../../agents/images.ts";
 import { onRealNode } from "./real_node.ts";
 
 const TEST_CLUSTER = Deno.env.get("KUBETASK_TEST_CLUSTER") ?? "test";

@@ -3,7 +3,7 @@
 // at a branch, a tag and a commit, with `path`.
 import assert from "assert";
 import { condition, TaskHarness } from "../integration/task/harness.ts";
-import { startGitServer } from "./git_server.ts";
+import { startGitServer } from "../../localcluster/git_server.ts";
 import { agentLog, GIT_IMAGE, onRealNode, realNode, realNodeAgent } from "./real_node.ts";
 
 Deno.test(

@@ -2,7 +2,7 @@
 // kubelet, and what their processes printed. Skipped, with the reason on one
 // line, where the cluster has no real node (not root, or disabled).
 import { readState } from "../../localcluster/cluster.ts";
-import { ECHO_AGENT_IMAGE, GIT_IMAGE } from "../../localcluster/realnode/images.ts";
+import { ECHO_AGENT_IMAGE, GIT_IMAGE } from "../../agents/images.ts";
 import { REAL_NODE_LABEL, REAL_NODE_LABEL_VALUE } from "../../localcluster/realnode/node.ts";
 import { eventually, kubectl } from "../integration/env.ts";
 import type { Json, TaskHarness } from "../integration/task/harness.ts";

@@ -1,18 +1,26 @@
-// A Git repository served over https on the real node's bridge, through
+// Git repositories served over https on the real node's bridge, through
 // `git http-backend` (the smart protocol, so shallow fetches work), with a
-// certificate from the CA the local git image trusts.
+// certificate from the CA the local images trust. Anyone may fetch; a push
+// needs the server's token as the password (Basic auth), as a Git host's
+// access token works.
 import { join } from "node:path";
-import { gitServingCert } from "../../localcluster/realnode/git_ca.ts";
+import { ensureGitCa, gitServingCert } from "./realnode/git_ca.ts";
 
 export interface GitServer {
   /** https://<bridge address>:<port>/repo.git */
   url: string;
-  /** The first commit (docs/guide.md = "v1"), also tagged v1. */
+  /** The first commit of repo.git (docs/guide.md = "v1"), also tagged v1. */
   firstCommit: string;
+  /** The password a push must carry. */
+  token: string;
+  /** A new repository `name`.git whose main branch has one commit with `files`; its URL. */
+  addRepository(name: string, files: Record<string, string>): Promise<string>;
+  /** Clones `branch` of `name`.git over https, as a user would; the clone's folder. */
+  clone(name: string, branch: string): Promise<string>;
   close(): Promise<void>;
 }
 
-async function git(cwd: string, ...args: string[]): Promise<string> {
+export async function git(cwd: string, ...args: string[]): Promise<string> {
   const out = await new Deno.Command("git", {
     args,
     cwd,
@@ -58,9 +66,27 @@ async function makeRepository(root: string): Promise<string> {
   return first;
 }
 
+/** A push (receive-pack) asks for the token; fetches are open. */
+function authorized(req: Request, url: URL, token: string): string | undefined | false {
+  const push = url.pathname.endsWith("/git-receive-pack") ||
+    url.searchParams.get("service") === "git-receive-pack";
+  if (!push) return undefined;
+  const auth = req.headers.get("authorization") ?? "";
+  if (!auth.startsWith("Basic ")) return false;
+  const [user, ...password] = atob(auth.slice(6)).split(":");
+  return password.join(":") === token ? user || "token" : false;
+}
+
 /** Runs one request through git http-backend (CGI) and turns its output into a Response. */
-async function cgi(root: string, req: Request): Promise<Response> {
+async function cgi(root: string, req: Request, token: string): Promise<Response> {
   const url = new URL(req.url);
+  const user = authorized(req, url, token);
+  if (user === false) {
+    return new Response("push needs the token\n", {
+      status: 401,
+      headers: { "www-authenticate": 'Basic realm="kubetask-git"' },
+    });
+  }
   const child = new Deno.Command("git", {
     args: ["http-backend"],
     env: {
@@ -73,6 +99,8 @@ async function cgi(root: string, req: Request): Promise<Response> {
       HTTP_CONTENT_ENCODING: req.headers.get("content-encoding") ?? "",
       GIT_PROTOCOL: req.headers.get("git-protocol") ?? "",
       REMOTE_ADDR: "127.0.0.1",
+      // http-backend allows receive-pack only for an authenticated user.
+      ...(user ? { REMOTE_USER: user } : {}),
     },
     stdin: "piped",
     stdout: "piped",
@@ -110,21 +138,62 @@ async function cgi(root: string, req: Request): Promise<Response> {
   return new Response(rest, { status, headers });
 }
 
-/** Serves a fresh repository on `address` (the real node's bridge gateway). */
+/** `name`.git with one commit on main holding `files` (a path ending in .sh is executable). */
+async function makeProject(root: string, name: string, files: Record<string, string>) {
+  const bare = join(root, `${name}.git`);
+  await git(root, "init", "-q", "--bare", "-b", "main", bare);
+  const work = await Deno.makeTempDir({ dir: root, prefix: `${name}-work-` });
+  await git(work, "init", "-q", "-b", "main");
+  for (const [path, text] of Object.entries(files)) {
+    await Deno.mkdir(join(work, path, ".."), { recursive: true });
+    await Deno.writeTextFile(join(work, path), text, {
+      mode: path.endsWith(".sh") ? 0o755 : 0o644,
+    });
+  }
+  await git(work, "add", ".");
+  await git(work, "commit", "-q", "-m", "Initial commit");
+  await git(work, "push", "-q", bare, "main");
+  await Deno.remove(work, { recursive: true });
+}
+
+/** Serves fresh repositories on `address` (the real node's bridge gateway). */
 export async function startGitServer(address: string): Promise<GitServer> {
   const root = await Deno.makeTempDir({ prefix: "kubetask-git-" });
   const firstCommit = await makeRepository(root);
   const tls = await gitServingCert(root, address);
+  const token = `kt-${crypto.randomUUID()}`;
   const server = Deno.serve({
     hostname: address,
     port: 0,
     cert: await Deno.readTextFile(tls.cert),
     key: await Deno.readTextFile(tls.key),
     onListen: () => {},
-  }, (req) => cgi(root, req));
+  }, (req) => cgi(root, req, token));
+  const base = `https://${address}:${server.addr.port}`;
   return {
-    url: `https://${address}:${server.addr.port}/repo.git`,
+    url: `${base}/repo.git`,
     firstCommit,
+    token,
+    addRepository: async (name, files) => {
+      await makeProject(root, name, files);
+      return `${base}/${name}.git`;
+    },
+    clone: async (name, branch) => {
+      const dir = await Deno.makeTempDir({ dir: root, prefix: "clone-" });
+      const ca = (await ensureGitCa()).cert;
+      await git(
+        dir,
+        "-c",
+        `http.sslCAInfo=${ca}`,
+        "clone",
+        "-q",
+        "-b",
+        branch,
+        `${base}/${name}.git`,
+        ".",
+      );
+      return dir;
+    },
     close: async () => {
       await server.shutdown();
       await Deno.remove(root, { recursive: true }).catch(() => {});

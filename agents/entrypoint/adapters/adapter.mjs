@@ -1,0 +1,23 @@
+// @ts-check
+// What the entrypoint needs to know about one agent CLI: how to start it
+// headless, and how to read the structured events it prints.
+
+/**
+ * @typedef {import("../report.mjs").Usage} Usage
+ *
+ * What one run learned from the CLI's events.
+ * @typedef {object} RunState
+ * @property {string} [model]
+ * @property {string} [finalText] the CLI's last answer
+ * @property {boolean} [failed] the CLI said the run failed
+ * @property {string} [lastError] the last error the CLI reported (e.g. from the model API)
+ * @property {Usage} [usage]
+ *
+ * @typedef {object} Adapter
+ * @property {string} name
+ * @property {(extraArgs: string[], prompt: string) => { command: string; args: string[]; promptOnStdin?: boolean }} command
+ *   the CLI's command line; with promptOnStdin the task goes to its standard input, else it is in args
+ * @property {(event: any, run: RunState) => string[]} onEvent
+ *   reads one JSON event into `run`; returns the log lines to print for it
+ */
+export {};

@@ -1,0 +1,164 @@
+#!/usr/bin/env node
+// @ts-check
+// kubetask-agent: the entrypoint of every KubeTask agent image.
+//
+//   kubetask-agent [CLI] [-- EXTRA CLI ARGS]     (CLI defaults to $KUBETASK_AGENT_CLI)
+//
+// Reads $WORKSPACE_DIR/task.md, runs the agent CLI headless in the workspace,
+// prints what it does (one readable line per event) to the log, and when the
+// CLI ends writes the termination message KubeTask turns into the Task's
+// status: the outputs (branch and commit it pushed, a PR URL it mentioned),
+// a usage line and a summary. It exits with the CLI's exit code.
+import { spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { ADAPTERS } from "./adapters/index.mjs";
+import { git, pullRequestUrl, pushedBranch, repositories, terminationMessage } from "./report.mjs";
+
+const log = (/** @type {string} */ line) => process.stdout.write(`[kubetask-agent] ${line}\n`);
+
+/** The CLI's name and the arguments to pass through, from argv and the environment. */
+export function parseArgs(/** @type {string[]} */ argv, /** @type {NodeJS.ProcessEnv} */ env) {
+  const dash = argv.indexOf("--");
+  const own = dash < 0 ? argv : argv.slice(0, dash);
+  return {
+    cli: own[0] ?? env.KUBETASK_AGENT_CLI ?? "",
+    extraArgs: dash < 0 ? [] : argv.slice(dash + 1),
+  };
+}
+
+/**
+ * With $GIT_TOKEN, git answers https credential requests for the hosts the
+ * workspace's repositories came from, and for no other host.
+ */
+export function configureGitCredentials(
+  /** @type {string} */ workspace,
+  /** @type {NodeJS.ProcessEnv} */ env,
+) {
+  if (!env.GIT_TOKEN) return [];
+  const hosts = new Set();
+  for (const repo of repositories(workspace)) {
+    const url = git(repo, "remote", "get-url", "origin");
+    try {
+      if (url && new URL(url).protocol === "https:") hosts.add(new URL(url).host);
+    } catch { /* not a URL: an ssh remote needs no token */ }
+  }
+  for (const host of hosts) {
+    git(
+      workspace,
+      "config",
+      "--global",
+      `credential.https://${host}.helper`,
+      '!f() { echo "username=${GIT_USERNAME:-x-access-token}"; echo "password=$GIT_TOKEN"; }; f',
+    );
+  }
+  return [...hosts];
+}
+
+async function main() {
+  const { cli, extraArgs } = parseArgs(process.argv.slice(2), process.env);
+  const adapter = ADAPTERS[cli];
+  const terminationLog = process.env.KUBETASK_TERMINATION_LOG ?? "/dev/termination-log";
+  const report = (/** @type {import("./report.mjs").Report} */ r) => {
+    try {
+      writeFileSync(terminationLog, terminationMessage(r));
+    } catch (err) {
+      log(`cannot write the termination message: ${/** @type {Error} */ (err).message}`);
+    }
+  };
+  if (!adapter) {
+    const known = Object.keys(ADAPTERS).join(", ");
+    const summary = `kubetask-agent: unknown agent CLI "${cli}" (known: ${known})`;
+    log(summary);
+    report({ summary, outputs: {} });
+    return 2;
+  }
+  const workspace = process.env.WORKSPACE_DIR ?? process.cwd();
+  let prompt;
+  try {
+    prompt = readFileSync(join(workspace, "task.md"), "utf8");
+  } catch (err) {
+    const summary = `kubetask-agent: cannot read task.md: ${/** @type {Error} */ (err).message}`;
+    log(summary);
+    report({ summary, outputs: {} });
+    return 2;
+  }
+  const hosts = configureGitCredentials(workspace, process.env);
+  if (hosts.length) log(`git uses $GIT_TOKEN for https://${hosts.join(", https://")}`);
+
+  const { command, args, promptOnStdin } = adapter.command(extraArgs, prompt);
+  log(`running ${adapter.name}: ${command} ${args.join(" ")} (task.md: ${prompt.length} bytes)`);
+  const child = spawn(command, promptOnStdin ? args : [...args, prompt], {
+    cwd: workspace,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  /** @type {import("./adapters/adapter.mjs").RunState} */
+  const run = {};
+  /** @type {string[]} */
+  const toolText = [];
+  /** @type {string[]} */
+  const stderrTail = [];
+  child.stdin.on("error", () => {}); // a CLI that never reads its input
+  child.stdin.end(promptOnStdin ? prompt : "");
+
+  const lines = createInterface({ input: child.stdout });
+  lines.on("line", (line) => {
+    let event;
+    try {
+      event = JSON.parse(line);
+    } catch {
+      if (line.trim()) log(line); // not an event: the CLI's own text
+      return;
+    }
+    toolText.push(line);
+    for (const out of adapter.onEvent(event, run)) log(out);
+  });
+  createInterface({ input: child.stderr }).on("line", (line) => {
+    process.stderr.write(`${line}\n`);
+    stderrTail.push(line);
+    if (stderrTail.length > 20) stderrTail.shift();
+  });
+
+  // A stop (SIGTERM from the kubelet) reaches the CLI; the report still follows.
+  for (const signal of /** @type {const} */ (["SIGTERM", "SIGINT"])) {
+    process.on(signal, () => {
+      run.lastError = `stopped by ${signal}`;
+      child.kill(signal);
+    });
+  }
+  const [code, signal] = await new Promise((resolve) => {
+    child.on("error", (err) => {
+      run.lastError = `cannot start ${command}: ${err.message}`;
+      resolve([127, null]);
+    });
+    child.on("close", (c, s) => resolve([c, s]));
+  });
+  await new Promise((resolve) => lines.once("close", resolve)).catch(() => {});
+  const exitCode = code ?? (signal === "SIGKILL" ? 137 : 143);
+
+  /** @type {Record<string, string>} */
+  const outputs = {};
+  const pushed = pushedBranch(workspace);
+  if (pushed) Object.assign(outputs, pushed);
+  const pr = pullRequestUrl(`${run.finalText ?? ""}\n${toolText.join("\n")}`);
+  if (pr) outputs.pr = pr;
+  const failed = exitCode !== 0 || run.failed;
+  const summary = failed
+    ? [run.lastError, run.finalText, ...stderrTail.slice(-5)].filter(Boolean).join("\n") ||
+      `${adapter.name} exited with code ${exitCode}`
+    : run.finalText ?? "";
+  report({ summary, outputs, usage: run.usage });
+  for (const [name, value] of Object.entries(outputs)) log(`output ${name}=${value}`);
+  if (run.usage) log(`usage ${JSON.stringify(run.usage)}`);
+  log(`${adapter.name} exited with code ${exitCode}`);
+  return exitCode;
+}
+
+// Run as a program (not when a test imports it).
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop() ?? "")) {
+  main().then((code) => process.exit(code), (err) => {
+    log(`failed: ${err?.stack ?? err}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,146 @@
+// The images agents/ defines, built on this machine for the local real node:
+// the same contents as each folder's Dockerfile, assembled from the host's
+// files (busybox, git, bash, node and the libraries they link) and the pinned
+// CLI packages, since no registry and no Docker engine are reachable here.
+// Named as the published images are: $KUBETASK_IMAGE_PREFIX (default
+// quay.io/kubetask) + /kubetask-agent-<name>, so an Agent written for a real
+// cluster runs unchanged on the local node.
+import { join } from "node:path";
+import { repoRoot } from "../localcluster/paths.ts";
+import {
+  addHostBinaries,
+  busyboxBase,
+  type ImageFile,
+  type ImageSpec,
+} from "../localcluster/realnode/images.ts";
+import { CLIS, ensureCli } from "./clis.ts";
+
+export const DEFAULT_IMAGE_PREFIX = "quay.io/kubetask";
+/** The unprivileged user every agent image runs as (and the Git clone, see controllers/task/git.ts). */
+export const AGENT_UID = 65532;
+/** Local builds of the project's own images are tagged so; `latest` would make the kubelet pull. */
+export const LOCAL_TAG = "1";
+
+export function imagePrefix(): string {
+  return (Deno.env.get("KUBETASK_IMAGE_PREFIX") ?? DEFAULT_IMAGE_PREFIX).replace(/\/+$/, "");
+}
+
+/** prefix/kubetask-agent-<short>:<tag> */
+export function agentImage(short: string, tag: string): string {
+  return `${imagePrefix()}/kubetask-agent-${short}:${tag}`;
+}
+
+export const ECHO_AGENT_IMAGE = agentImage("echo", LOCAL_TAG);
+export const GIT_IMAGE = `${imagePrefix()}/kubetask-git:${LOCAL_TAG}`;
+export const CLAUDE_CODE_IMAGE = agentImage("claude", CLIS["claude-code"].version);
+
+const file = (path: string, mode = 0o644): ImageFile => ({ host: join(repoRoot, path), mode });
+
+/** The echo agent (agents/echo). */
+export function echoAgentSpec(): ImageSpec {
+  const base = busyboxBase();
+  base.files.set("usr/local/bin/echo-agent", file("agents/echo/echo-agent", 0o755));
+  return {
+    names: [ECHO_AGENT_IMAGE],
+    ...base,
+    dirs: new Map([["workspace", { mode: 0o755 }], ["tmp", { mode: 0o1777 }]]),
+    entrypoint: ["/usr/local/bin/echo-agent"],
+    env: ["PATH=/usr/local/bin:/bin"],
+  };
+}
+
+/** git with its https helper and every library they link; `caBundle` is trusted for https. */
+async function addGit(spec: ImageSpec, caBundle: string): Promise<void> {
+  await addHostBinaries(spec, ["/usr/bin/git", "/usr/lib/git-core/git-remote-https"]);
+  spec.symlinks.set("usr/lib/git-core/git-remote-http", "git-remote-https");
+  spec.symlinks.set("usr/lib/git-core/git", "../../bin/git");
+  spec.files.set("etc/ssl/certs/ca-certificates.crt", { text: caBundle, mode: 0o644 });
+  spec.env.push("GIT_EXEC_PATH=/usr/lib/git-core");
+}
+
+/** The Git clone image (agents/git). */
+export async function gitSpec(caBundle: string): Promise<ImageSpec> {
+  const spec: ImageSpec = {
+    names: [GIT_IMAGE],
+    ...busyboxBase(),
+    dirs: new Map([["tmp", { mode: 0o1777 }]]),
+    entrypoint: ["/bin/sh"],
+    env: ["PATH=/usr/bin:/bin"],
+  };
+  await addGit(spec, caBundle);
+  return spec;
+}
+
+/**
+ * What every CLI image has: busybox, bash, git, node and the kubetask-agent
+ * entrypoint, a user 65532 with a writable home, the system git config.
+ */
+async function agentBase(names: string[], cli: string, caBundle: string): Promise<ImageSpec> {
+  const base = busyboxBase();
+  base.files.set("etc/passwd", {
+    text:
+      `root:x:0:0:root:/root:/bin/sh\nagent:x:${AGENT_UID}:${AGENT_UID}:agent:/home/agent:/bin/bash\n`,
+    mode: 0o644,
+  });
+  base.files.set("etc/group", { text: `root:x:0:\nagent:x:${AGENT_UID}:\n`, mode: 0o644 });
+  const spec: ImageSpec = {
+    names,
+    ...base,
+    dirs: new Map([
+      ["tmp", { mode: 0o1777 }],
+      ["home/agent", { mode: 0o755, owner: AGENT_UID }],
+      ["workspace", { mode: 0o755, owner: AGENT_UID }],
+    ]),
+    entrypoint: ["/usr/local/bin/kubetask-agent"],
+    env: [
+      "PATH=/usr/local/bin:/usr/bin:/bin",
+      "HOME=/home/agent",
+      `KUBETASK_AGENT_CLI=${cli}`,
+      "SHELL=/bin/bash",
+      "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt",
+    ],
+    user: `${AGENT_UID}:${AGENT_UID}`,
+    workingDir: "/workspace",
+  };
+  await addHostBinaries(spec, ["/usr/bin/bash", "/usr/bin/node"]);
+  spec.symlinks.set("bin/bash", "../usr/bin/bash");
+  spec.symlinks.set("usr/bin/env", "../../bin/busybox");
+  await addGit(spec, caBundle);
+  spec.files.set("etc/gitconfig", file("agents/gitconfig"));
+  for (const entry of walk(join(repoRoot, "agents/entrypoint"))) {
+    spec.files.set(
+      `usr/local/lib/kubetask-agent/${entry}`,
+      file(`agents/entrypoint/${entry}`, entry === "kubetask-agent.mjs" ? 0o755 : 0o644),
+    );
+  }
+  spec.symlinks.set(
+    "usr/local/bin/kubetask-agent",
+    "../lib/kubetask-agent/kubetask-agent.mjs",
+  );
+  return spec;
+}
+
+/** Files below `dir`, as paths relative to it. */
+function walk(dir: string, prefix = ""): string[] {
+  return [...Deno.readDirSync(dir)].flatMap((e) =>
+    e.isDirectory
+      ? walk(join(dir, e.name), `${prefix}${e.name}/`)
+      : e.isFile
+      ? [`${prefix}${e.name}`]
+      : []
+  );
+}
+
+/** Claude Code (agents/claude-code). */
+export async function claudeCodeSpec(caBundle: string): Promise<ImageSpec> {
+  const cli = await ensureCli("claude-code");
+  const spec = await agentBase([CLAUDE_CODE_IMAGE], "claude-code", caBundle);
+  spec.files.set("usr/local/bin/claude", { host: cli.executable, mode: 0o755 });
+  spec.env.push("DISABLE_AUTOUPDATER=1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1");
+  return spec;
+}
+
+/** Every image the real node gets, besides its sandbox. */
+export async function agentImageSpecs(caBundle: string): Promise<ImageSpec[]> {
+  return [echoAgentSpec(), await gitSpec(caBundle), await claudeCodeSpec(caBundle)];
+}
