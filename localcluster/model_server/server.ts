@@ -2,6 +2,7 @@
 // picks the script and turn, serves scripted failures, records every request
 // and sums the token usage it reported per script.
 import { anthropic } from "./anthropic.ts";
+import { openaiResponses } from "./openai_responses.ts";
 import { type Answer, type Incoming, json, type Protocol, type ProtocolName } from "./protocol.ts";
 import {
   callId,
@@ -41,7 +42,7 @@ export interface ModelServerOptions {
   tls?: { cert: string; key: string };
 }
 
-const protocols: Protocol[] = [anthropic];
+const protocols: Protocol[] = [anthropic, openaiResponses];
 
 /** The protocol a path belongs to, also for paths no protocol serves (to record them). */
 function protocolFor(url: URL): Protocol | undefined {
@@ -173,7 +174,7 @@ function modelFromPath(url: URL): string | undefined {
 }
 
 function defaultMessage(status: number): string {
-  if (status === 401) return "invalid x-api-key (model server: scripted failure)";
+  if (status === 401) return "invalid API key (model server: scripted failure)";
   if (status === 429) return "rate limited (model server: scripted failure)";
   return `scripted failure ${status}`;
 }
