@@ -135,7 +135,7 @@ function walk(dir: string, prefix = ""): string[] {
 export async function claudeCodeSpec(caBundle: string): Promise<ImageSpec> {
   const cli = await ensureCli("claude-code");
   const spec = await agentBase([CLAUDE_CODE_IMAGE], "claude-code", caBundle);
-  spec.files.set("usr/local/bin/claude", { host: cli.executable, mode: 0o755 });
+  await addHostBinaries(spec, { "usr/local/bin/claude": cli.executable });
   spec.env.push("DISABLE_AUTOUPDATER=1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1");
   return spec;
 }

@@ -10,9 +10,10 @@
 // status: the outputs (branch and commit it pushed, a PR URL it mentioned),
 // a usage line and a summary. It exits with the CLI's exit code.
 import { spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import { ADAPTERS } from "./adapters/index.mjs";
 import { git, pullRequestUrl, pushedBranch, repositories, terminationMessage } from "./report.mjs";
 
@@ -103,6 +104,7 @@ async function main() {
   child.stdin.end(promptOnStdin ? prompt : "");
 
   const lines = createInterface({ input: child.stdout });
+  const linesDone = new Promise((resolve) => lines.once("close", resolve));
   lines.on("line", (line) => {
     let event;
     try {
@@ -134,7 +136,7 @@ async function main() {
     });
     child.on("close", (c, s) => resolve([c, s]));
   });
-  await new Promise((resolve) => lines.once("close", resolve)).catch(() => {});
+  await linesDone;
   const exitCode = code ?? (signal === "SIGKILL" ? 137 : 143);
 
   /** @type {Record<string, string>} */
@@ -155,8 +157,16 @@ async function main() {
   return exitCode;
 }
 
-// Run as a program (not when a test imports it).
-if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop() ?? "")) {
+/** Whether this module is the program node runs (through any symlink), not an import. */
+function isMain() {
+  try {
+    return !!process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
   main().then((code) => process.exit(code), (err) => {
     log(`failed: ${err?.stack ?? err}`);
     process.exit(1);
