@@ -99,12 +99,22 @@ async function librariesOf(binary: string): Promise<string[]> {
   return [...out.matchAll(/(\/[^\s]+) \(0x/g)].map((m) => m[1]);
 }
 
-/** Adds host executables and every library they link, at the paths the loader asks for. */
-export async function addHostBinaries(spec: Pick<ImageSpec, "files">, binaries: string[]) {
+/**
+ * Adds executables and every library they link, at the paths the loader asks
+ * for: `binaries` maps a path in the image to the host file (a plain list of
+ * host paths keeps each at its own path).
+ */
+export async function addHostBinaries(
+  spec: Pick<ImageSpec, "files">,
+  binaries: string[] | Record<string, string>,
+) {
+  const entries = Array.isArray(binaries)
+    ? binaries.map((b) => [b.slice(1), b])
+    : Object.entries(binaries);
   const libs = new Set<string>();
-  for (const b of binaries) {
-    spec.files.set(b.slice(1), { host: await Deno.realPath(b), mode: 0o755 });
-    for (const lib of await librariesOf(b)) libs.add(lib);
+  for (const [path, host] of entries) {
+    spec.files.set(path, { host: await Deno.realPath(host), mode: 0o755 });
+    for (const lib of await librariesOf(host)) libs.add(lib);
   }
   // Copy the file each link points at, under the name the loader asks for.
   for (const lib of libs) {
