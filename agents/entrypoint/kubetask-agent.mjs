@@ -15,7 +15,14 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { ADAPTERS } from "./adapters/index.mjs";
-import { git, pullRequestUrl, pushedBranch, repositories, terminationMessage } from "./report.mjs";
+import {
+  git,
+  heads,
+  pullRequestUrl,
+  pushedBranch,
+  repositories,
+  terminationMessage,
+} from "./report.mjs";
 
 const log = (/** @type {string} */ line) => process.stdout.write(`[kubetask-agent] ${line}\n`);
 
@@ -85,6 +92,7 @@ async function main() {
     report({ summary, outputs: {} });
     return 2;
   }
+  const startHeads = heads(workspace);
   const hosts = configureGitCredentials(workspace, process.env);
   if (hosts.length) log(`git uses $GIT_TOKEN for https://${hosts.join(", https://")}`);
 
@@ -141,7 +149,7 @@ async function main() {
 
   /** @type {Record<string, string>} */
   const outputs = {};
-  const pushed = pushedBranch(workspace);
+  const pushed = pushedBranch(workspace, startHeads);
   if (pushed) Object.assign(outputs, pushed);
   const pr = pullRequestUrl(`${run.finalText ?? ""}\n${toolText.join("\n")}`);
   if (pr) outputs.pr = pr;

@@ -86,15 +86,24 @@ export function git(/** @type {string} */ cwd, /** @type {string[]} */ ...args) 
   }
 }
 
+/** Each repository's HEAD commit, taken before the agent starts. */
+export function heads(/** @type {string} */ workspace) {
+  return new Map(repositories(workspace).map((repo) => [repo, git(repo, "rev-parse", "HEAD")]));
+}
+
 /**
- * The branch and commit the agent pushed: the first repository whose current
- * branch exists on its origin at exactly HEAD (the remote's word, not ours).
+ * The branch and commit the agent pushed: the first repository whose HEAD
+ * moved since `before` and whose current branch exists on its origin at
+ * exactly that commit (the remote's word, not ours).
  */
-export function pushedBranch(/** @type {string} */ workspace) {
+export function pushedBranch(
+  /** @type {string} */ workspace,
+  /** @type {Map<string, string | undefined>} */ before,
+) {
   for (const repo of repositories(workspace)) {
     const branch = git(repo, "symbolic-ref", "--short", "-q", "HEAD");
     const commit = git(repo, "rev-parse", "HEAD");
-    if (!branch || !commit) continue;
+    if (!branch || !commit || before.get(repo) === commit) continue;
     const remote = git(repo, "ls-remote", "--heads", "origin", `refs/heads/${branch}`);
     if (remote?.split(/\s+/)[0] === commit) return { branch, commit };
   }

@@ -46,6 +46,7 @@ export const claudeCode = {
     } else if (event.type === "result") {
       run.finalText = event.result ?? "";
       run.failed = !!event.is_error;
+      if (event.api_error_status) run.lastError = `model API answered ${event.api_error_status}`;
       const u = event.usage ?? {};
       run.usage = {
         inputTokens: (u.input_tokens ?? 0) + (u.cache_creation_input_tokens ?? 0) +

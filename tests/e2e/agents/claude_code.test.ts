@@ -165,8 +165,7 @@ Deno.test(
       failures: [{ at: 0, status: 401, times: Infinity, message: "invalid x-api-key" }],
     }]);
     try {
-      // Claude Code retries even a 401; two tries keep the test short.
-      await w.agent({ CLAUDE_CODE_MAX_RETRIES: "1" });
+      await w.agent();
       await w.task("badkey", marker);
       const done = await w.h.waitForPhase("badkey", "Failed", 240_000);
       assert.equal(condition(done, "Succeeded").reason, "JobFailed");

@@ -1,0 +1,198 @@
+// The kubetask-agent entrypoint (agents/entrypoint), run by node as the images
+// run it. The CLI's part is replayed from what the real Claude Code printed
+// against the scripted model server (fixtures/), so these tests need no model
+// and no cluster; the real CLI runs in tests/e2e/agents/.
+import assert from "assert";
+import { join } from "node:path";
+import { parseTerminationMessage } from "../../../controllers/task/results.ts";
+import { repoRoot } from "../../../localcluster/paths.ts";
+import {
+  MAX_MESSAGE_BYTES,
+  pullRequestUrl,
+  terminationMessage,
+  usageLine,
+} from "../../../agents/entrypoint/report.mjs";
+import { parseArgs } from "../../../agents/entrypoint/kubetask-agent.mjs";
+
+const ENTRYPOINT = join(repoRoot, "agents/entrypoint/kubetask-agent.mjs");
+const FIXTURES = join(repoRoot, "tests/unit/agents/fixtures");
+
+Deno.test("entrypoint: the termination message is what the operator parses, within 4 KiB", () => {
+  const message = terminationMessage({
+    summary: "Fixed it.\n" + "x".repeat(9000),
+    outputs: { branch: "kubetask/fix", commit: "abc123", "bad name": "dropped" },
+    usage: { inputTokens: 1200, outputTokens: 34, costUSD: 0.1 + 0.2, model: "claude-x" },
+  });
+  assert.ok(new TextEncoder().encode(message).length <= MAX_MESSAGE_BYTES, "fits");
+  const parsed = parseTerminationMessage(message);
+  assert.deepEqual(parsed.outputs, { branch: "kubetask/fix", commit: "abc123" });
+  assert.deepEqual(parsed.usage, {
+    inputTokens: 1200,
+    outputTokens: 34,
+    costUSD: "0.3",
+    model: "claude-x",
+  });
+  assert.match(parsed.summary ?? "", /^Fixed it\.\nxxx/);
+});
+
+Deno.test("entrypoint: usage values a status could not hold are left out", () => {
+  assert.equal(usageLine(undefined), "");
+  assert.equal(usageLine({ costUSD: Number.NaN, model: "bad model name" }), "");
+  assert.equal(
+    usageLine({ inputTokens: 1.5, outputTokens: 7 }),
+    "::kubetask-usage outputTokens=7::",
+  );
+  assert.equal(usageLine({ costUSD: 0.0000004 }), "::kubetask-usage costUSD=0::");
+});
+
+Deno.test("entrypoint: a pull or merge request URL is found in the agent's words", () => {
+  assert.equal(
+    pullRequestUrl("Opened https://github.com/org/repo/pull/42."),
+    "https://github.com/org/repo/pull/42",
+  );
+  assert.equal(
+    pullRequestUrl("see (https://gitlab.example/g/p/-/merge_requests/7)"),
+    "https://gitlab.example/g/p/-/merge_requests/7",
+  );
+  assert.equal(pullRequestUrl("https://github.com/org/repo/pulls"), undefined);
+});
+
+Deno.test("entrypoint: the CLI from the argument or the image's variable; args after --", () => {
+  assert.deepEqual(parseArgs([], { KUBETASK_AGENT_CLI: "claude-code" }), {
+    cli: "claude-code",
+    extraArgs: [],
+  });
+  assert.deepEqual(parseArgs(["codex", "--", "--model", "m"], {}), {
+    cli: "codex",
+    extraArgs: ["--model", "m"],
+  });
+});
+
+async function sh(cwd: string, script: string): Promise<string> {
+  const out = await new Deno.Command("sh", { args: ["-c", script], cwd, stderr: "piped" })
+    .output();
+  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+const GIT_ENV =
+  "GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t";
+
+/**
+ * A workspace with task.md and a clone of a local bare repository, and a
+ * `claude` on PATH that records its standard input, does `work` in the clone
+ * (as the agent's tools would) and prints `fixture`.
+ */
+async function workspace(fixture: string, exitCode: number, work = "true") {
+  const dir = await Deno.makeTempDir({ prefix: "kubetask-agent-" });
+  const bin = join(dir, "bin");
+  const ws = join(dir, "workspace");
+  await Deno.mkdir(bin);
+  await Deno.mkdir(ws);
+  await Deno.writeTextFile(join(ws, "task.md"), "Fix the calc project.\n");
+  await Deno.writeTextFile(
+    join(bin, "claude"),
+    `#!/bin/sh\ncat > "${dir}/stdin"\necho "$@" > "${dir}/args"\n` +
+      `(cd "${ws}/calc" && export ${GIT_ENV} && ${work}) >/dev/null 2>&1\n` +
+      `cat "${join(FIXTURES, fixture)}"\nexit ${exitCode}\n`,
+    { mode: 0o755 },
+  );
+  await sh(
+    dir,
+    `git init -q --bare -b main origin.git && git clone -q origin.git workspace/calc 2>/dev/null && ` +
+      `cd workspace/calc && ${GIT_ENV} git commit -q --allow-empty -m one && git push -q origin main`,
+  );
+  return { dir, bin, ws };
+}
+
+async function runEntrypoint(w: { dir: string; bin: string; ws: string }) {
+  const out = await new Deno.Command("node", {
+    args: [ENTRYPOINT, "claude-code"],
+    cwd: w.ws,
+    env: {
+      PATH: `${w.bin}:${Deno.env.get("PATH")}`,
+      HOME: w.dir,
+      WORKSPACE_DIR: w.ws,
+      KUBETASK_TERMINATION_LOG: join(w.dir, "termination-log"),
+    },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: out.code,
+    log: new TextDecoder().decode(out.stdout),
+    message: await Deno.readTextFile(join(w.dir, "termination-log")),
+  };
+}
+
+Deno.test("entrypoint: a successful Claude Code run: its tool calls logged, branch, commit and usage reported", async () => {
+  const w = await workspace(
+    "claude-code.jsonl",
+    0,
+    "git checkout -q -b kubetask/fix && git commit -q --allow-empty -m fix && git push -q origin HEAD",
+  );
+  try {
+    const run = await runEntrypoint(w);
+    const head = await sh(join(w.ws, "calc"), "git rev-parse HEAD");
+    assert.equal(run.code, 0, run.log);
+    assert.equal(await Deno.readTextFile(join(w.dir, "stdin")), "Fix the calc project.\n");
+    assert.match(
+      await Deno.readTextFile(join(w.dir, "args")),
+      /^-p --dangerously-skip-permissions --output-format stream-json --verbose$/m,
+    );
+    assert.match(run.log, /^\[kubetask-agent\] model claude-opus-5-5, working in /m);
+    assert.match(run.log, /^\[kubetask-agent\] tool Bash: pwd > step1\.txt && echo one$/m);
+    assert.match(run.log, /^\[kubetask-agent\] tool result: one$/m);
+    assert.match(run.log, /^\[kubetask-agent\] claude-code exited with code 0$/m);
+    assert.deepEqual(parseTerminationMessage(run.message), {
+      summary: "Done: both commands ran.",
+      outputs: { branch: "kubetask/fix", commit: head },
+      usage: { inputTokens: 37790, outputTokens: 57, costUSD: "0.1523", model: "claude-opus-5-5" },
+    });
+  } finally {
+    await Deno.remove(w.dir, { recursive: true });
+  }
+});
+
+Deno.test("entrypoint: a commit that was not pushed, or no change at all, reports no branch", async () => {
+  for (const work of ["git checkout -q -b wip && git commit -q --allow-empty -m x", "true"]) {
+    const w = await workspace("claude-code.jsonl", 0, work);
+    try {
+      const run = await runEntrypoint(w);
+      assert.equal(parseTerminationMessage(run.message).outputs, undefined, work);
+    } finally {
+      await Deno.remove(w.dir, { recursive: true });
+    }
+  }
+});
+
+Deno.test("entrypoint: a key the model API refuses: the CLI's exit code, a summary naming the error", async () => {
+  const w = await workspace("claude-code-401.jsonl", 1);
+  try {
+    const run = await runEntrypoint(w);
+    assert.equal(run.code, 1);
+    const parsed = parseTerminationMessage(run.message);
+    assert.equal(parsed.summary, "model API answered 401\nInvalid API key · Fix external API key");
+    assert.equal(parsed.outputs, undefined);
+  } finally {
+    await Deno.remove(w.dir, { recursive: true });
+  }
+});
+
+Deno.test("entrypoint: an unknown CLI exits 2 and says which ones it knows", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = await new Deno.Command("node", {
+      args: [ENTRYPOINT, "nope"],
+      env: { KUBETASK_TERMINATION_LOG: join(dir, "log"), WORKSPACE_DIR: dir },
+      stdout: "piped",
+    }).output();
+    assert.equal(out.code, 2);
+    assert.match(
+      await Deno.readTextFile(join(dir, "log")),
+      /unknown agent CLI "nope" \(known: claude-code/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
