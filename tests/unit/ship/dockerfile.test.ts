@@ -1,27 +1,9 @@
 // The image ships only the compiled binary on distroless, as non-root.
 import assert from "assert";
 import { join } from "node:path";
-import { repoRoot } from "./manifests.ts";
+import { dockerfileStages, repoRoot } from "./manifests.ts";
 
-interface Instruction {
-  op: string;
-  args: string;
-}
-
-/** Dockerfile stages as lists of instructions (comments and continuations handled). */
-async function stages(): Promise<Instruction[][]> {
-  const text = await Deno.readTextFile(join(repoRoot, "Dockerfile"));
-  const logical = text.replace(/\\\n/g, " ").split("\n").map((l) => l.trim())
-    .filter((l) => l && !l.startsWith("#"));
-  const result: Instruction[][] = [];
-  for (const line of logical) {
-    const [op, ...rest] = line.split(/\s+/);
-    const instruction = { op: op.toUpperCase(), args: rest.join(" ") };
-    if (instruction.op === "FROM") result.push([]);
-    result.at(-1)!.push(instruction);
-  }
-  return result;
-}
+const stages = () => dockerfileStages(join(repoRoot, "Dockerfile"));
 
 Deno.test("the final image stage is distroless nonroot and holds only the binary", async () => {
   const all = await stages();

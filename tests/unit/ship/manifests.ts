@@ -42,3 +42,23 @@ export function flattenRules(rules: Doc[]): string[] {
   }
   return lines.sort();
 }
+
+export interface Instruction {
+  op: string;
+  args: string;
+}
+
+/** A Dockerfile's stages as lists of instructions (comments and continuations handled). */
+export async function dockerfileStages(path: string): Promise<Instruction[][]> {
+  const text = await Deno.readTextFile(path);
+  const logical = text.replace(/\\\n/g, " ").split("\n").map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("#"));
+  const result: Instruction[][] = [];
+  for (const line of logical) {
+    const [op, ...rest] = line.split(/\s+/);
+    const instruction = { op: op.toUpperCase(), args: rest.join(" ") };
+    if (instruction.op === "FROM") result.push([]);
+    result.at(-1)!.push(instruction);
+  }
+  return result;
+}
