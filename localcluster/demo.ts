@@ -1,16 +1,20 @@
 // `deno task demo`: the whole product on this machine, no cluster needed.
-// Brings up the local control plane, installs the CRDs, runs the operator,
-// applies the example Agent and Task and shows the Task reach its final phase.
-// Where the machine can run a real node, the Agent runs there (with the local
-// echo-agent image) and the demo prints what the agent process printed.
-// The operator then keeps running (apply more Tasks from another shell with
-// the printed KUBECONFIG) until Ctrl-C, which stops everything. `--once` exits
-// after the example Task finishes.
+// Brings up the local control plane, installs the CRDs, runs the operator and
+// shows a Task reach its final phase. Where the machine can run a real node,
+// Claude Code (the shipped Agent and image) fixes a failing test in a demo
+// repository on a local git server and pushes a branch, talking to the
+// scripted model server (a stand-in for the model API, which is out of reach
+// here); the demo prints its tool calls, the pushed commit and the usage.
+// Without a real node it applies the example Agent and Task on the simulated
+// node. The operator then keeps running (apply more Tasks from another shell
+// with the printed KUBECONFIG) until Ctrl-C, which stops everything. `--once`
+// exits after the Task finishes.
 import { join } from "node:path";
-import { parseAllDocuments, stringify } from "yaml";
 import { down, kubectl, up } from "./cluster.ts";
-import { ECHO_AGENT_IMAGE } from "../agents/images.ts";
-import { REAL_NODE_LABEL, REAL_NODE_LABEL_VALUE } from "./realnode/node.ts";
+import { CLAUDE_CODE_IMAGE, GIT_IMAGE } from "../agents/images.ts";
+import { claudeCodeDemo, fixAndPushScript, PROJECT_FILES } from "./demo_project.ts";
+import { git, type GitServer, startGitServer } from "./git_server.ts";
+import { type ModelServer, startModelServer } from "./model_server/mod.ts";
 import { repoRoot } from "./paths.ts";
 import { RUNTIME_V8_FLAGS } from "../deploy/compile.ts";
 
@@ -23,13 +27,19 @@ const binDir = state.kubectl.slice(0, state.kubectl.lastIndexOf("/"));
 console.log(`control plane up: export KUBECONFIG=${state.kubeconfig} PATH=${binDir}:$PATH`);
 
 let operator: Deno.ChildProcess | undefined;
+let gitServer: GitServer | undefined;
+let model: ModelServer | undefined;
 const stop = async () => {
   try {
     operator?.kill("SIGTERM");
     await operator?.status;
   } catch { /* already stopped */ }
+  await model?.close();
+  await gitServer?.close();
   await down(CLUSTER);
 };
+/** The Task the demo follows. */
+const TASK = state.realNode ? "fix-calc" : "update-service-a";
 Deno.addSignalListener("SIGINT", async () => {
   await stop();
   Deno.exit(130);
@@ -51,30 +61,59 @@ try {
       `--namespaces=${NAMESPACE}`,
       "--leader-elect=false",
       "--metrics-addr=127.0.0.1:0",
+      // The clone init container: the project's git image, built for the real node.
+      ...(state.realNode ? [`--git-image=${GIT_IMAGE}`] : []),
     ],
     stdout: "inherit",
     stderr: once ? "null" : "inherit",
   }).spawn();
 
-  let example = await Deno.readTextFile(join(repoRoot, "deploy", "examples", "simple-task.yaml"));
   if (state.realNode) {
-    example = onRealNode(example);
+    const address = state.realNode.gateway;
+    gitServer = await startGitServer(address);
+    const repository = await gitServer.addRepository("calc", PROJECT_FILES);
+    const marker = `demo-${crypto.randomUUID().slice(0, 8)}`;
+    model = await startModelServer({
+      hostname: address,
+      scripts: [fixAndPushScript(marker, TASK)],
+    });
+    const objects = await claudeCodeDemo({
+      task: TASK,
+      marker,
+      repository,
+      apiKey: "sk-demo-scripted-model",
+      gitToken: gitServer.token,
+      modelUrl: model.url,
+      serviceAccount: "kubetask-agent",
+    });
     console.log(
-      `real node ${state.realNode.node}: the example Agent runs there with ${ECHO_AGENT_IMAGE}, ` +
-        "which prints the task.md it was given",
+      `real node ${state.realNode.node}: Claude Code (${CLAUDE_CODE_IMAGE}) makes the tests of a ` +
+        `demo repository pass and pushes a branch to ${repository}; its model API is the scripted ` +
+        `model server at ${model.url}, a stand-in for the real one`,
+    );
+    await kubectl(
+      state,
+      ["apply", "-n", NAMESPACE, "-f", "-"],
+      JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }),
+    );
+    console.log(
+      `applied the Claude Code Agent (agents/claude-code/agent.yaml) and Task ${TASK}; watching it:`,
     );
   } else {
     console.log(`no real node (${state.realNodeUnavailable}): pods run on the simulated node`);
+    const example = await Deno.readTextFile(
+      join(repoRoot, "deploy", "examples", "simple-task.yaml"),
+    );
+    await kubectl(state, ["apply", "-f", "-"], example);
+    console.log("applied deploy/examples/simple-task.yaml; watching the Task:");
   }
-  await kubectl(state, ["apply", "-f", "-"], example);
-  console.log("applied deploy/examples/simple-task.yaml; watching the Task:");
 
   let phase = "";
   let shown = "";
-  const deadline = Date.now() + 120_000;
+  const deadline = Date.now() + 300_000;
   while (Date.now() < deadline) {
     // One read per round, so the printed table and the phase always agree.
-    const table = await kubectl(state, ["get", "tasks", "-n", NAMESPACE]);
+    const table = await kubectl(state, ["get", "task", TASK, "-n", NAMESPACE]);
     phase = table.split("\n")[1]?.trim().split(/\s+/)[1] ?? "";
     if (phase !== shown) {
       shown = phase;
@@ -87,16 +126,26 @@ try {
   if (phase !== "Completed" && phase !== "Failed") {
     throw new Error(`Task did not finish (phase "${phase}")`);
   }
-  if (state.realNode) {
-    const log = await kubectl(state, [
-      "logs",
-      "-n",
-      NAMESPACE,
-      "job/update-service-a",
-      "-c",
-      "agent",
-    ]);
-    console.log(`what the agent printed (kubectl logs job/update-service-a):\n${log}`);
+  if (state.realNode && gitServer) {
+    const log = await kubectl(state, ["logs", "-n", NAMESPACE, `job/${TASK}`, "-c", "agent"]);
+    console.log(`what Claude Code did (kubectl logs job/${TASK}):\n${log}`);
+    const task = JSON.parse(
+      await kubectl(state, ["get", "task", TASK, "-n", NAMESPACE, "-o", "json"]),
+    );
+    const branch = task.status?.outputs?.branch;
+    if (branch) {
+      const clone = await gitServer.clone("calc", branch);
+      console.log(
+        `the git server has branch ${branch}:\n${await git(
+          clone,
+          "log",
+          "-1",
+          "--stat",
+          "--format=commit %H%n%an: %s",
+        )}`,
+      );
+    }
+    console.log(`status.usage: ${JSON.stringify(task.status?.usage ?? {})}`);
   }
   console.log(`final phase: ${phase}`);
   if (once) {
@@ -109,21 +158,4 @@ try {
   console.error(`demo failed: ${err instanceof Error ? err.message : err}`);
   await stop();
   Deno.exit(1);
-}
-
-/** The example with its Agent moved to the real node and the local echo-agent image. */
-function onRealNode(yaml: string): string {
-  return parseAllDocuments(yaml).map((doc) => {
-    const obj = doc.toJS();
-    if (obj?.kind === "Agent") {
-      obj.spec.agentImage = ECHO_AGENT_IMAGE;
-      obj.spec.podSpec = {
-        scheduling: {
-          nodeSelector: { [REAL_NODE_LABEL]: REAL_NODE_LABEL_VALUE },
-          tolerations: [{ key: REAL_NODE_LABEL, operator: "Exists", effect: "NoSchedule" }],
-        },
-      };
-    }
-    return stringify(obj);
-  }).join("---\n");
 }

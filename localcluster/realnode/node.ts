@@ -18,6 +18,11 @@ const CONTAINER_LOG_LINKS = "/var/log/containers";
 /** Pods select the real node by this label and tolerate the taint of the same key. */
 export const REAL_NODE_LABEL = "kubetask.io/node";
 export const REAL_NODE_LABEL_VALUE = "real";
+/** An Agent's podSpec.scheduling that puts its pods on the real node (tainted: only they run there). */
+export const REAL_NODE_SCHEDULING = {
+  nodeSelector: { [REAL_NODE_LABEL]: REAL_NODE_LABEL_VALUE },
+  tolerations: [{ key: REAL_NODE_LABEL, operator: "Exists", effect: "NoSchedule" }],
+};
 
 export interface RealNode extends NodeNetwork {
   node: string;

@@ -3,7 +3,7 @@
 // line, where the cluster has no real node (not root, or disabled).
 import { readState } from "../../localcluster/cluster.ts";
 import { ECHO_AGENT_IMAGE, GIT_IMAGE } from "../../agents/images.ts";
-import { REAL_NODE_LABEL, REAL_NODE_LABEL_VALUE } from "../../localcluster/realnode/node.ts";
+import { REAL_NODE_SCHEDULING } from "../../localcluster/realnode/node.ts";
 import { eventually, kubectl } from "../integration/env.ts";
 import type { Json, TaskHarness } from "../integration/task/harness.ts";
 
@@ -36,10 +36,7 @@ export function realNodeAgent(spec: Json = {}): Json {
     ...spec,
     podSpec: {
       ...spec.podSpec,
-      scheduling: {
-        nodeSelector: { [REAL_NODE_LABEL]: REAL_NODE_LABEL_VALUE },
-        tolerations: [{ key: REAL_NODE_LABEL, operator: "Exists", effect: "NoSchedule" }],
-      },
+      scheduling: REAL_NODE_SCHEDULING,
     },
   };
 }

@@ -11,12 +11,13 @@ import { eventually, kubectl } from "../../integration/env.ts";
 import { AGENT_SA, condition, TaskHarness } from "../../integration/task/harness.ts";
 import { agentLog, onRealNode, realNode } from "../real_node.ts";
 import {
+  agentOnRealNode,
+  BASE_URL_KEY,
   fixAndPushScript,
-  onTheRealNode,
   PROJECT_DIR,
   PROJECT_FILES,
   shippedAgent,
-} from "./project.ts";
+} from "../../../localcluster/demo_project.ts";
 
 const KEY = `sk-ant-e2e-${crypto.randomUUID().slice(0, 8)}`;
 
@@ -25,8 +26,8 @@ interface World {
   gitServer: GitServer;
   model: ModelServer;
   project: string;
-  /** Creates the shipped Agent with the test's Secret; `extra` Secret keys become env vars. */
-  agent(extra?: Record<string, string>): Promise<void>;
+  /** Creates the shipped Agent and its Secret (the test's key, token and model server). */
+  agent(): Promise<void>;
   /** A Task on the project whose description carries `marker`. */
   task(name: string, marker: string): Promise<void>;
 }
@@ -46,32 +47,16 @@ async function world(
     gitServer,
     model,
     project,
-    async agent(extra = {}) {
+    async agent() {
       await h.apply({
         ...secret,
         stringData: {
           "anthropic-api-key": KEY,
           "git-token": gitServer.token,
-          "base-url": model.url,
-          ...extra,
+          [BASE_URL_KEY]: model.url,
         },
       });
-      const env = {
-        ANTHROPIC_BASE_URL: "base-url",
-        ...Object.fromEntries(Object.keys(extra).map((k) => [k, k])),
-      };
-      await h.agent(
-        agent.metadata.name,
-        onTheRealNode(
-          agent,
-          AGENT_SA,
-          Object.entries(env).map(([name, key]) => ({
-            name: name.toLowerCase().replaceAll("_", "-"),
-            secretRef: { name: secret.metadata.name, key },
-            env: name,
-          })),
-        ),
-      );
+      await h.agent(agent.metadata.name, agentOnRealNode(agent, secret.metadata.name, AGENT_SA));
     },
     async task(name, marker) {
       await h.context(`${name}-src`, { type: "Git", git: { repository: url, ref: "main" } });
