@@ -37,13 +37,18 @@ export const gitSecretReference = z.object({
   ),
 });
 
+/** More history than an agent needs is only a way to fill the node's disk. */
+export const MAX_GIT_DEPTH = 1000;
+
 export const gitContext = z.object({
   repository: gitRepository().describe(
     "Repository URL: https:// (no credentials in it) or ssh://.",
   ),
   path: gitPath().optional().describe("Path within the repository."),
   ref: gitRef().default("HEAD").describe("Branch, tag or commit SHA."),
-  depth: z.number().int().min(1).default(1).describe("Shallow clone depth."),
+  depth: z.number().int().min(1).max(MAX_GIT_DEPTH).default(1).describe(
+    `Shallow clone depth: how many commits of history (default 1, at most ${MAX_GIT_DEPTH}).`,
+  ),
   secretRef: gitSecretReference.optional(),
 });
 export type GitContext = z.infer<typeof gitContext>;

@@ -4,8 +4,29 @@ import type { V1Container, V1Volume, V1VolumeMount } from "@kubernetes/client-no
 import type { GitContext } from "../../api/v1alpha1/index.ts";
 import { HARDENED_SECURITY_CONTEXT } from "./security.ts";
 
-/** Default image of the clone init container; clusters that mirror images set --git-image. */
-export const DEFAULT_GIT_IMAGE = "alpine/git:latest";
+/**
+ * Default image of the clone init container: the project's own (agents/git),
+ * so every tenant's Git credentials go through an image this project builds;
+ * clusters that mirror images set --git-image.
+ */
+export const DEFAULT_GIT_IMAGE = "quay.io/kubetask/kubetask-git:1";
+
+/**
+ * Bounds of one clone, so a huge or hostile repository cannot fill the node's
+ * disk, starve it, or hang the Task: the checkout's size, the init
+ * container's resources, how long the fetch may take, and how slow it may get.
+ */
+export const GIT_CLONE_LIMITS = {
+  sizeLimit: "2Gi",
+  resources: {
+    requests: { cpu: "100m", memory: "128Mi" },
+    limits: { cpu: "1", memory: "1Gi" },
+  },
+  timeoutSeconds: 600,
+  /** A transfer below this many bytes a second for `lowSpeedSeconds` is given up. */
+  lowSpeedBytes: 1000,
+  lowSpeedSeconds: 60,
+};
 const CHECKOUT_DIR = "/kubetask/git";
 const SECRET_DIR = "/kubetask/git-secret";
 
@@ -41,7 +62,8 @@ const CLONE_SCRIPT = [
   `git init -q -- ${CHECKOUT_DIR}/repo`,
   `cd ${CHECKOUT_DIR}/repo`,
   'git remote add -- origin "$GIT_REPOSITORY"',
-  'git fetch -q --depth "$GIT_DEPTH" -- origin "$GIT_REF"',
+  // A deadline of its own (the Task's timeout counts only once the agent runs).
+  'timeout "$GIT_TIMEOUT" git fetch -q --depth "$GIT_DEPTH" -- origin "$GIT_REF"',
   "git checkout -q --detach FETCH_HEAD --",
 ].join("\n");
 
@@ -76,7 +98,10 @@ export function gitMountPlan(
   const volume = `git-${index}`;
   const secretVolume = `git-${index}-secret`;
   const volumeMounts: V1VolumeMount[] = [{ name: volume, mountPath: CHECKOUT_DIR }];
-  const volumes: V1Volume[] = [{ name: volume, emptyDir: {} }];
+  const volumes: V1Volume[] = [{
+    name: volume,
+    emptyDir: { sizeLimit: GIT_CLONE_LIMITS.sizeLimit },
+  }];
   if (git.secretRef) {
     volumes.push({
       name: secretVolume,
@@ -99,11 +124,15 @@ export function gitMountPlan(
       command: ["sh", "-c", CLONE_SCRIPT],
       // The clone needs no privilege at all: any image with git and sh runs it.
       securityContext: { ...HARDENED_SECURITY_CONTEXT, ...GIT_USER },
+      resources: GIT_CLONE_LIMITS.resources,
       env: [
         { name: "GIT_REPOSITORY", value: git.repository },
         { name: "GIT_HOST", value: repositoryHost(git.repository) },
         { name: "GIT_REF", value: git.ref },
         { name: "GIT_DEPTH", value: String(git.depth) },
+        { name: "GIT_TIMEOUT", value: String(GIT_CLONE_LIMITS.timeoutSeconds) },
+        { name: "GIT_HTTP_LOW_SPEED_LIMIT", value: String(GIT_CLONE_LIMITS.lowSpeedBytes) },
+        { name: "GIT_HTTP_LOW_SPEED_TIME", value: String(GIT_CLONE_LIMITS.lowSpeedSeconds) },
         // git config --global writes here: inside the checkout volume, beside the repository.
         { name: "HOME", value: `${CHECKOUT_DIR}/home` },
       ],

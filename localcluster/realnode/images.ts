@@ -45,6 +45,7 @@ const APPLETS = [
   "chmod",
   "uname",
   "hostname",
+  "timeout",
 ];
 
 export interface ImageFile {

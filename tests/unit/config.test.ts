@@ -9,7 +9,7 @@ Deno.test("config: defaults", () => {
   assert.equal(c.workers, 16);
   // No client-side throttle: the apiserver's Priority and Fairness decides.
   assert.equal(c.qps, 0);
-  assert.equal(c.gitImage, "alpine/git:latest");
+  assert.equal(c.gitImage, "quay.io/kubetask/kubetask-git:1");
   assert.equal(c.leaderElect, true);
   assert.equal(c.metricsAddr, ":8080");
   assert.equal(c.logLevel, "info");

@@ -137,6 +137,13 @@ const CASES: InvalidCase[] = [
     expect: ["spec.git.depth", "greater than or equal to 1"],
   },
   {
+    what: "Git Context asking for more history than a clone is allowed (fills the node's disk)",
+    yaml: context(
+      "  type: Git\n  git: {repository: 'https://git.example.test/r.git', depth: 100000}\n",
+    ),
+    expect: ["spec.git.depth", "less than or equal to 1000"],
+  },
+  {
     what: "Agent with humanInTheLoop but no command",
     yaml: agent("  humanInTheLoop: {enabled: true}\n"),
     expect: ["spec.command", "humanInTheLoop.enabled requires command"],

@@ -4,7 +4,8 @@
 import assert from "assert";
 import { join } from "node:path";
 import { CLIS } from "../../../agents/clis.ts";
-import { DEFAULT_IMAGE_PREFIX } from "../../../agents/images.ts";
+import { DEFAULT_IMAGE_PREFIX, LOCAL_TAG } from "../../../agents/images.ts";
+import { DEFAULT_GIT_IMAGE } from "../../../controllers/task/git.ts";
 import { dockerfileStages, readDocs, repoRoot } from "../ship/manifests.ts";
 
 const final = async (folder: string) =>
@@ -44,4 +45,8 @@ Deno.test("agents: the shipped Claude Code Agent runs the image agents/ builds",
     return c.env;
   });
   assert.deepEqual(envs, ["ANTHROPIC_API_KEY", "GIT_TOKEN"]);
+});
+
+Deno.test("agents: the operator's default clone image is the one agents/git builds", () => {
+  assert.equal(DEFAULT_GIT_IMAGE, `${DEFAULT_IMAGE_PREFIX}/kubetask-git:${LOCAL_TAG}`);
 });

@@ -233,7 +233,10 @@ Deno.test("job: a Git context clones in an init container at ref/depth, with opt
   assert.equal(env.GIT_HOST, "git.example.test");
   const script = init?.command?.join(" ") ?? "";
   // Options end before every user value, so a ref can never be an option.
-  assert.match(script, /fetch -q --depth "\$GIT_DEPTH" -- origin "\$GIT_REF"/);
+  assert.match(
+    script,
+    /timeout "\$GIT_TIMEOUT" git fetch -q --depth "\$GIT_DEPTH" -- origin "\$GIT_REF"/,
+  );
   assert.match(script, /remote add -- origin "\$GIT_REPOSITORY"/);
   // Only https and ssh; no redirects; credentials only for the repository's host.
   assert.match(script, /protocol\.allow never/);
@@ -248,7 +251,15 @@ Deno.test("job: a Git context clones in an init container at ref/depth, with opt
   );
   assert.equal(agentMount?.subPath, "repo/docs");
   assert.ok(init?.volumeMounts?.some((m) => m.name === agentMount?.name));
-  assert.ok(pod.volumes?.some((v) => v.name === agentMount?.name && v.emptyDir));
+  // A hostile or huge repository is bounded: disk, memory and CPU, time, and stalls.
+  assert.deepEqual(
+    pod.volumes?.find((v) => v.name === agentMount?.name)?.emptyDir,
+    { sizeLimit: "2Gi" },
+  );
+  assert.deepEqual(init?.resources?.limits, { cpu: "1", memory: "1Gi" });
+  assert.equal(env.GIT_TIMEOUT, "600");
+  assert.equal(env.GIT_HTTP_LOW_SPEED_LIMIT, "1000");
+  assert.equal(env.GIT_HTTP_LOW_SPEED_TIME, "60");
   const secretVolume = pod.volumes?.find((v) => v.secret?.secretName === "git-creds");
   assert.ok(secretVolume);
   // Only the keys the clone uses are mounted, never the whole Secret.
