@@ -96,14 +96,14 @@ async function main() {
   const hosts = configureGitCredentials(workspace, process.env);
   if (hosts.length) log(`git uses $GIT_TOKEN for https://${hosts.join(", https://")}`);
 
-  const { command, args, promptOnStdin } = adapter.command(extraArgs, prompt);
+  const { command, args, promptOnStdin, model } = adapter.command(extraArgs, prompt, process.env);
   log(`running ${adapter.name}: ${command} ${args.join(" ")} (task.md: ${prompt.length} bytes)`);
   const child = spawn(command, promptOnStdin ? args : [...args, prompt], {
     cwd: workspace,
     stdio: ["pipe", "pipe", "pipe"],
   });
   /** @type {import("./adapters/adapter.mjs").RunState} */
-  const run = {};
+  const run = { model };
   /** @type {string[]} */
   const toolText = [];
   /** @type {string[]} */

@@ -9,14 +9,18 @@
  * @typedef {object} RunState
  * @property {string} [model]
  * @property {string} [finalText] the CLI's last answer
+ * @property {string} [pendingText] an answer still streaming in pieces
  * @property {boolean} [failed] the CLI said the run failed
  * @property {string} [lastError] the last error the CLI reported (e.g. from the model API)
  * @property {Usage} [usage]
  *
+ * How to start the CLI: with promptOnStdin the task goes to its standard
+ * input, else it is in args; model names the model when the arguments do.
+ * @typedef {{ command: string; args: string[]; promptOnStdin?: boolean; model?: string }} Invocation
+ *
  * @typedef {object} Adapter
  * @property {string} name
- * @property {(extraArgs: string[], prompt: string) => { command: string; args: string[]; promptOnStdin?: boolean }} command
- *   the CLI's command line; with promptOnStdin the task goes to its standard input, else it is in args
+ * @property {(extraArgs: string[], prompt: string, env: NodeJS.ProcessEnv) => Invocation} command
  * @property {(event: any, run: RunState) => string[]} onEvent
  *   reads one JSON event into `run`; returns the log lines to print for it
  */

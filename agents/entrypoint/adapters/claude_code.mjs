@@ -2,9 +2,9 @@
 // Claude Code, headless: `claude -p` with the task on standard input and its
 // stream-json events on standard output (one JSON object a line).
 
-/** @typedef {import("./adapter.mjs").Adapter} Adapter */
+import { oneLine } from "./text.mjs";
 
-/** @type {Adapter} */
+/** @type {import("./adapter.mjs").Adapter} */
 export const claudeCode = {
   name: "claude-code",
   command(extraArgs) {
@@ -23,6 +23,7 @@ export const claudeCode = {
     };
   },
   onEvent(event, run) {
+    /** @type {string[]} */
     const out = [];
     if (event.type === "system" && event.subtype === "init") {
       run.model = event.model;
@@ -34,7 +35,9 @@ export const claudeCode = {
       run.lastError = `model API error ${event.error_status}: ${event.error}`;
     } else if (event.type === "assistant") {
       for (const block of event.message?.content ?? []) {
-        if (block.type === "text" && block.text?.trim()) out.push(`says: ${block.text.trim()}`);
+        if (block.type === "text" && block.text?.trim()) {
+          out.push(`says: ${oneLine(block.text, 1000)}`);
+        }
         if (block.type === "tool_use") out.push(`tool ${block.name}: ${toolInput(block.input)}`);
       }
     } else if (event.type === "user") {
@@ -65,19 +68,13 @@ export const claudeCode = {
   },
 };
 
+/** A tool's result (text or text blocks) on one line. */
+function toolResult(/** @type {any} */ content) {
+  return oneLine(Array.isArray(content) ? content.map((c) => c?.text ?? "").join(" ") : content);
+}
+
 /** A tool's input as one line: the command for a shell, else compact JSON. */
 function toolInput(/** @type {any} */ input) {
   if (typeof input?.command === "string") return input.command;
   return JSON.stringify(input ?? {});
-}
-
-/** The start of a tool's result, on one line. */
-export function toolResult(/** @type {any} */ content) {
-  const text = typeof content === "string"
-    ? content
-    : Array.isArray(content)
-    ? content.map((c) => c?.text ?? "").join(" ")
-    : "";
-  const flat = text.replace(/\s+/g, " ").trim();
-  return flat.length > 300 ? `${flat.slice(0, 299)}…` : flat;
 }

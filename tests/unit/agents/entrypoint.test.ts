@@ -83,7 +83,7 @@ const GIT_ENV =
  * `claude` on PATH that records its standard input, does `work` in the clone
  * (as the agent's tools would) and prints `fixture`.
  */
-async function workspace(fixture: string, exitCode: number, work = "true") {
+async function workspace(fixture: string, exitCode: number, work = "true", command = "claude") {
   const dir = await Deno.makeTempDir({ prefix: "kubetask-agent-" });
   const bin = join(dir, "bin");
   const ws = join(dir, "workspace");
@@ -91,7 +91,7 @@ async function workspace(fixture: string, exitCode: number, work = "true") {
   await Deno.mkdir(ws);
   await Deno.writeTextFile(join(ws, "task.md"), "Fix the calc project.\n");
   await Deno.writeTextFile(
-    join(bin, "claude"),
+    join(bin, command),
     `#!/bin/sh\ncat > "${dir}/stdin"\necho "$@" > "${dir}/args"\n` +
       `(cd "${ws}/calc" && export ${GIT_ENV} && ${work}) >/dev/null 2>&1\n` +
       `cat "${join(FIXTURES, fixture)}"\nexit ${exitCode}\n`,
@@ -105,9 +105,9 @@ async function workspace(fixture: string, exitCode: number, work = "true") {
   return { dir, bin, ws };
 }
 
-async function runEntrypoint(w: { dir: string; bin: string; ws: string }) {
+async function runEntrypoint(w: { dir: string; bin: string; ws: string }, cli = "claude-code") {
   const out = await new Deno.Command("node", {
-    args: [ENTRYPOINT, "claude-code"],
+    args: [ENTRYPOINT, cli],
     cwd: w.ws,
     env: {
       PATH: `${w.bin}:${Deno.env.get("PATH")}`,
@@ -179,6 +179,71 @@ Deno.test("entrypoint: a key the model API refuses: the CLI's exit code, a summa
   }
 });
 
+// Each CLI's recorded run of the same script (two shell commands, then "Done: both commands ran.").
+const CLIS = [
+  {
+    cli: "codex",
+    command: "codex",
+    args: /^exec --json --skip-git-repo-check --dangerously-bypass-approvals-and-sandbox -$/m,
+    tool: "tool shell: /usr/bin/bash -lc 'pwd > step1.txt && echo one'",
+    result: "tool result (exit 0): one",
+    usage: { inputTokens: 30117, outputTokens: 33 },
+    error: /^unexpected status 401 Unauthorized: invalid API key/,
+    errorExit: 1,
+  },
+  {
+    cli: "gemini-cli",
+    command: "gemini",
+    args: /^--yolo --output-format stream-json -p $/m,
+    tool: "tool run_shell_command: pwd > step1.txt && echo one",
+    result: "tool result: one",
+    usage: { inputTokens: 36396, outputTokens: 57, model: "gemini-3.8-flash" },
+    error: /"code":401/,
+    errorExit: 145,
+  },
+  {
+    cli: "opencode",
+    command: "opencode",
+    args: /^run --format json --auto Fix the calc project\.$/m,
+    tool: "tool bash: pwd > step1.txt && echo one",
+    result: "tool result: one",
+    usage: { inputTokens: 23246, outputTokens: 35, costUSD: "0" },
+    error: /^model API answered 401: invalid API key/,
+    errorExit: 1,
+  },
+];
+
+for (const c of CLIS) {
+  Deno.test(`entrypoint: ${c.cli}: its tool calls logged, its answer and usage reported`, async () => {
+    const w = await workspace(`${c.cli}.jsonl`, 0, "true", c.command);
+    try {
+      const run = await runEntrypoint(w, c.cli);
+      assert.equal(run.code, 0, run.log);
+      assert.match(await Deno.readTextFile(join(w.dir, "args")), c.args);
+      assert.ok(run.log.includes(`[kubetask-agent] ${c.tool}\n`), run.log);
+      assert.ok(run.log.includes(`[kubetask-agent] ${c.result}\n`), run.log);
+      assert.ok(run.log.includes(`[kubetask-agent] says: Done: both commands ran.\n`), run.log);
+      assert.deepEqual(parseTerminationMessage(run.message), {
+        summary: "Done: both commands ran.",
+        usage: c.usage,
+      });
+    } finally {
+      await Deno.remove(w.dir, { recursive: true });
+    }
+  });
+
+  Deno.test(`entrypoint: ${c.cli}: a refused key fails with the CLI's code and error`, async () => {
+    const w = await workspace(`${c.cli}-401.jsonl`, c.errorExit, "true", c.command);
+    try {
+      const run = await runEntrypoint(w, c.cli);
+      assert.equal(run.code, c.errorExit);
+      assert.match(parseTerminationMessage(run.message).summary ?? "", c.error);
+    } finally {
+      await Deno.remove(w.dir, { recursive: true });
+    }
+  });
+}
+
 Deno.test("entrypoint: an unknown CLI exits 2 and says which ones it knows", async () => {
   const dir = await Deno.makeTempDir();
   try {
@@ -190,7 +255,7 @@ Deno.test("entrypoint: an unknown CLI exits 2 and says which ones it knows", asy
     assert.equal(out.code, 2);
     assert.match(
       await Deno.readTextFile(join(dir, "log")),
-      /unknown agent CLI "nope" \(known: claude-code/,
+      /unknown agent CLI "nope" \(known: claude-code, codex, gemini-cli, opencode\)/,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -1,0 +1,64 @@
+// @ts-check
+// Codex, headless: `codex exec --json` with the task on standard input ("-")
+// and its events on standard output (one JSON object a line).
+import { oneLine } from "./text.mjs";
+
+/** @type {import("./adapter.mjs").Adapter} */
+export const codex = {
+  name: "codex",
+  command(extraArgs) {
+    return {
+      command: "codex",
+      args: [
+        "exec",
+        "--json",
+        "--skip-git-repo-check",
+        // The pod is the sandbox; Codex's own needs privileges the pod does not give.
+        "--dangerously-bypass-approvals-and-sandbox",
+        ...extraArgs,
+        "-",
+      ],
+      promptOnStdin: true,
+      model: optionValue(extraArgs, ["-m", "--model"]),
+    };
+  },
+  onEvent(event, run) {
+    const item = event.item ?? {};
+    if (event.type === "item.started" && item.type === "command_execution") {
+      return [`tool shell: ${item.command}`];
+    }
+    if (event.type === "item.completed") {
+      if (item.type === "command_execution") {
+        return [`tool result (exit ${item.exit_code}): ${oneLine(item.aggregated_output)}`];
+      }
+      if (item.type === "agent_message") {
+        run.finalText = item.text ?? "";
+        return [`says: ${oneLine(item.text, 1000)}`];
+      }
+      if (item.type === "error") return [`note: ${oneLine(item.message)}`];
+      return [];
+    }
+    if (event.type === "turn.completed") {
+      const u = event.usage ?? {};
+      run.usage = {
+        // OpenAI counts cached input inside input_tokens.
+        inputTokens: (run.usage?.inputTokens ?? 0) + (u.input_tokens ?? 0),
+        outputTokens: (run.usage?.outputTokens ?? 0) + (u.output_tokens ?? 0),
+        model: run.model,
+      };
+      return [`turn done: ${u.input_tokens} input + ${u.output_tokens} output tokens`];
+    }
+    if (event.type === "turn.failed" || event.type === "error") {
+      run.lastError = event.error?.message ?? event.message;
+      if (event.type === "turn.failed") run.failed = true;
+      return [`error: ${oneLine(run.lastError)}`];
+    }
+    return [];
+  },
+};
+
+/** The value after the first of `names` in `args`, if any. */
+export function optionValue(/** @type {string[]} */ args, /** @type {string[]} */ names) {
+  const i = args.findIndex((a) => names.includes(a));
+  return i >= 0 ? args[i + 1] : undefined;
+}
