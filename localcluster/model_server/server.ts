@@ -2,6 +2,7 @@
 // picks the script and turn, serves scripted failures, records every request
 // and sums the token usage it reported per script.
 import { anthropic } from "./anthropic.ts";
+import { chatCompletions } from "./chat_completions.ts";
 import { gemini } from "./gemini.ts";
 import { openaiResponses } from "./openai_responses.ts";
 import { type Answer, type Incoming, json, type Protocol, type ProtocolName } from "./protocol.ts";
@@ -43,7 +44,7 @@ export interface ModelServerOptions {
   tls?: { cert: string; key: string };
 }
 
-const protocols: Protocol[] = [anthropic, openaiResponses, gemini];
+const protocols: Protocol[] = [anthropic, openaiResponses, gemini, chatCompletions];
 
 /** The protocol a path belongs to, also for paths no protocol serves (to record them). */
 function protocolFor(url: URL): Protocol | undefined {
