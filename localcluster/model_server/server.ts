@@ -40,7 +40,7 @@ export interface ModelServerOptions {
   /** 0 or absent: a free port. */
   port?: number;
   scripts: Script[];
-  /** PEM certificate chain and key: serve https. */
+  /** Serve https: PEM certificate chain and key, each as the PEM text or a path to a PEM file. */
   tls?: { cert: string; key: string };
 }
 
@@ -145,12 +145,13 @@ export async function startModelServer(opts: ModelServerOptions): Promise<ModelS
     return respond(protocol.respond(answer, incoming));
   }
 
+  const tls = opts.tls && { cert: await pem(opts.tls.cert), key: await pem(opts.tls.key) };
   const listening = Promise.withResolvers<void>();
   const server = Deno.serve({
     hostname: opts.hostname,
     port: opts.port ?? 0,
     onListen: () => listening.resolve(),
-    ...(opts.tls ? { cert: opts.tls.cert, key: opts.tls.key } : {}),
+    ...(tls ?? {}),
   }, async (request) => {
     try {
       return await handle(request);
@@ -169,6 +170,10 @@ export async function startModelServer(opts: ModelServerOptions): Promise<ModelS
       await server.shutdown();
     },
   };
+}
+
+async function pem(textOrPath: string): Promise<string> {
+  return textOrPath.includes("-----BEGIN ") ? textOrPath : await Deno.readTextFile(textOrPath);
 }
 
 function modelFromPath(url: URL): string | undefined {
