@@ -92,8 +92,22 @@ export async function startModelServer(opts: ModelServerOptions): Promise<ModelS
       return r;
     };
 
-    const protocol = request.method === "POST" ? protocolFor(url) : undefined;
-    if (!protocol) return respond(notServed(request.method, url));
+    try {
+      return respond(reply(request.method, url, body, bodyText, record));
+    } catch (e) {
+      return respond(json({ error: { message: `model server: ${e}` } }, 500));
+    }
+  }
+
+  function reply(
+    method: string,
+    url: URL,
+    body: Record<string, unknown>,
+    bodyText: string,
+    record: RecordedRequest,
+  ): Response {
+    const protocol = method === "POST" ? protocolFor(url) : undefined;
+    if (!protocol) return notServed(method, url);
     record.protocol = protocol.name;
     const incoming: Incoming = { path: url.pathname, url, body, bodyText };
     const conversation = protocol.conversation(incoming);
@@ -102,7 +116,7 @@ export async function startModelServer(opts: ModelServerOptions): Promise<ModelS
     const tool = conversation && pickShellTool(conversation.tools);
     // Side requests (title generation, routing, probes) offer no tools: they get the generic answer.
     if (!conversation || !script || conversation.tools.length === 0) {
-      return respond(protocol.generic(incoming));
+      return protocol.generic(incoming);
     }
     const index = conversation.toolResults;
     record.turn = index;
@@ -115,7 +129,7 @@ export async function startModelServer(opts: ModelServerOptions): Promise<ModelS
       const count = served.get(key) ?? 0;
       if (count >= f.times) continue;
       served.set(key, count + 1);
-      return respond(protocol.error(f.status, f.message ?? defaultMessage(f.status)));
+      return protocol.error(f.status, f.message ?? defaultMessage(f.status));
     }
 
     const turn = turnAt(script, index);
@@ -142,7 +156,7 @@ export async function startModelServer(opts: ModelServerOptions): Promise<ModelS
     sum.inputTokens += answer.inputTokens;
     sum.outputTokens += answer.outputTokens;
     usage.set(script.marker, sum);
-    return respond(protocol.respond(answer, incoming));
+    return protocol.respond(answer, incoming);
   }
 
   const tls = opts.tls && { cert: await pem(opts.tls.cert), key: await pem(opts.tls.key) };
@@ -152,13 +166,7 @@ export async function startModelServer(opts: ModelServerOptions): Promise<ModelS
     port: opts.port ?? 0,
     onListen: () => listening.resolve(),
     ...(tls ?? {}),
-  }, async (request) => {
-    try {
-      return await handle(request);
-    } catch (e) {
-      return json({ error: { message: `model server: ${e}` } }, 500);
-    }
-  });
+  }, handle);
   await listening.promise;
   const addr = server.addr as Deno.NetAddr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
