@@ -27,7 +27,12 @@ interface Pin {
   executable: (arch: Arch) => string;
 }
 
-/** The pinned versions, one place. Native CLIs come from their platform packages. */
+/**
+ * The pinned versions, one place. Native CLIs come from their platform packages
+ * (one tarball each). gemini-cli is its Node bundle alone: its optional native
+ * dependencies (node-pty, keytar) are not fetched, and it runs shell commands
+ * and talks to the API without them (tests/unit/model_server/real_clis.test.ts).
+ */
 export const PINNED_CLIS: Record<CliName, Pin> = {
   "claude-code": {
     version: "2.1.328",
