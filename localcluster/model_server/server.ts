@@ -2,6 +2,8 @@
 // picks the script and turn, serves scripted failures, records every request
 // and sums the token usage it reported per script.
 import { anthropic } from "./anthropic.ts";
+import { chatCompletions } from "./chat_completions.ts";
+import { gemini } from "./gemini.ts";
 import { openaiResponses } from "./openai_responses.ts";
 import { type Answer, type Incoming, json, type Protocol, type ProtocolName } from "./protocol.ts";
 import {
@@ -38,11 +40,11 @@ export interface ModelServerOptions {
   /** 0 or absent: a free port. */
   port?: number;
   scripts: Script[];
-  /** PEM certificate chain and key: serve https. */
+  /** Serve https: PEM certificate chain and key, each as the PEM text or a path to a PEM file. */
   tls?: { cert: string; key: string };
 }
 
-const protocols: Protocol[] = [anthropic, openaiResponses];
+const protocols: Protocol[] = [anthropic, openaiResponses, gemini, chatCompletions];
 
 /** The protocol a path belongs to, also for paths no protocol serves (to record them). */
 function protocolFor(url: URL): Protocol | undefined {
@@ -90,8 +92,22 @@ export async function startModelServer(opts: ModelServerOptions): Promise<ModelS
       return r;
     };
 
-    const protocol = request.method === "POST" ? protocolFor(url) : undefined;
-    if (!protocol) return respond(notServed(request.method, url));
+    try {
+      return respond(reply(request.method, url, body, bodyText, record));
+    } catch (e) {
+      return respond(json({ error: { message: `model server: ${e}` } }, 500));
+    }
+  }
+
+  function reply(
+    method: string,
+    url: URL,
+    body: Record<string, unknown>,
+    bodyText: string,
+    record: RecordedRequest,
+  ): Response {
+    const protocol = method === "POST" ? protocolFor(url) : undefined;
+    if (!protocol) return notServed(method, url);
     record.protocol = protocol.name;
     const incoming: Incoming = { path: url.pathname, url, body, bodyText };
     const conversation = protocol.conversation(incoming);
@@ -100,7 +116,7 @@ export async function startModelServer(opts: ModelServerOptions): Promise<ModelS
     const tool = conversation && pickShellTool(conversation.tools);
     // Side requests (title generation, routing, probes) offer no tools: they get the generic answer.
     if (!conversation || !script || conversation.tools.length === 0) {
-      return respond(protocol.generic(incoming));
+      return protocol.generic(incoming);
     }
     const index = conversation.toolResults;
     record.turn = index;
@@ -113,7 +129,7 @@ export async function startModelServer(opts: ModelServerOptions): Promise<ModelS
       const count = served.get(key) ?? 0;
       if (count >= f.times) continue;
       served.set(key, count + 1);
-      return respond(protocol.error(f.status, f.message ?? defaultMessage(f.status)));
+      return protocol.error(f.status, f.message ?? defaultMessage(f.status));
     }
 
     const turn = turnAt(script, index);
@@ -140,22 +156,17 @@ export async function startModelServer(opts: ModelServerOptions): Promise<ModelS
     sum.inputTokens += answer.inputTokens;
     sum.outputTokens += answer.outputTokens;
     usage.set(script.marker, sum);
-    return respond(protocol.respond(answer, incoming));
+    return protocol.respond(answer, incoming);
   }
 
+  const tls = opts.tls && { cert: await pem(opts.tls.cert), key: await pem(opts.tls.key) };
   const listening = Promise.withResolvers<void>();
   const server = Deno.serve({
     hostname: opts.hostname,
     port: opts.port ?? 0,
     onListen: () => listening.resolve(),
-    ...(opts.tls ? { cert: opts.tls.cert, key: opts.tls.key } : {}),
-  }, async (request) => {
-    try {
-      return await handle(request);
-    } catch (e) {
-      return json({ error: { message: `model server: ${e}` } }, 500);
-    }
-  });
+    ...(tls ?? {}),
+  }, handle);
   await listening.promise;
   const addr = server.addr as Deno.NetAddr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
@@ -167,6 +178,10 @@ export async function startModelServer(opts: ModelServerOptions): Promise<ModelS
       await server.shutdown();
     },
   };
+}
+
+async function pem(textOrPath: string): Promise<string> {
+  return textOrPath.includes("-----BEGIN ") ? textOrPath : await Deno.readTextFile(textOrPath);
 }
 
 function modelFromPath(url: URL): string | undefined {
