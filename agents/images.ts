@@ -9,11 +9,12 @@ import { join } from "node:path";
 import { repoRoot } from "../localcluster/paths.ts";
 import {
   addHostBinaries,
+  addHostTree,
   busyboxBase,
   type ImageFile,
   type ImageSpec,
 } from "../localcluster/realnode/images.ts";
-import { CLIS, ensureCli } from "./clis.ts";
+import { type CliName, ensureCli, PINNED_CLIS } from "./clis.ts";
 
 export const DEFAULT_IMAGE_PREFIX = "quay.io/kubetask";
 /** The unprivileged user every agent image runs as (and the Git clone, see controllers/task/git.ts). */
@@ -32,7 +33,29 @@ export function agentImage(short: string, tag: string): string {
 
 export const ECHO_AGENT_IMAGE = agentImage("echo", LOCAL_TAG);
 export const GIT_IMAGE = `${imagePrefix()}/kubetask-git:${LOCAL_TAG}`;
-export const CLAUDE_CODE_IMAGE = agentImage("claude", CLIS["claude-code"].version);
+
+/** What each agent CLI image holds besides the common base: its command and environment. */
+export const CLI_IMAGES: Record<CliName, { short: string; command: string; env: string[] }> = {
+  "claude-code": {
+    short: "claude",
+    command: "claude",
+    env: ["DISABLE_AUTOUPDATER=1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1"],
+  },
+  codex: { short: "codex", command: "codex", env: [] },
+  "gemini-cli": { short: "gemini", command: "gemini", env: [] },
+  opencode: {
+    short: "opencode",
+    command: "opencode",
+    env: ["OPENCODE_DISABLE_AUTOUPDATE=1", "OPENCODE_DISABLE_SHARE=1"],
+  },
+};
+
+/** prefix/kubetask-agent-<short>:<the pinned CLI version> */
+export function cliImage(cli: CliName): string {
+  return agentImage(CLI_IMAGES[cli].short, PINNED_CLIS[cli].version);
+}
+
+export const CLAUDE_CODE_IMAGE = cliImage("claude-code");
 
 const file = (path: string, mode = 0o644): ImageFile => ({ host: join(repoRoot, path), mode });
 
@@ -131,16 +154,28 @@ function walk(dir: string, prefix = ""): string[] {
   );
 }
 
-/** Claude Code (agents/claude-code). */
-export async function claudeCodeSpec(caBundle: string): Promise<ImageSpec> {
-  const cli = await ensureCli("claude-code");
-  const spec = await agentBase([CLAUDE_CODE_IMAGE], "claude-code", caBundle);
-  await addHostBinaries(spec, { "usr/local/bin/claude": cli.executable });
-  spec.env.push("DISABLE_AUTOUPDATER=1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1");
+/**
+ * An agent CLI's image (agents/<cli>): the base, the pinned package below
+ * /usr/local/lib/<cli> with its program on PATH, and the libraries it links.
+ */
+export async function cliImageSpec(cli: CliName, caBundle: string): Promise<ImageSpec> {
+  const installed = await ensureCli(cli);
+  const { command, env } = CLI_IMAGES[cli];
+  const spec = await agentBase([cliImage(cli)], cli, caBundle);
+  addHostTree(spec, installed.dir, `usr/local/lib/${cli}`);
+  const program = installed.executable.slice(installed.dir.length + 1);
+  spec.symlinks.set(`usr/local/bin/${command}`, `../lib/${cli}/${program}`);
+  // Native programs need their libraries; a static one or a script (gemini's bundle) has none.
+  await addHostBinaries(spec, { [`usr/local/lib/${cli}/${program}`]: installed.executable });
+  spec.env.push(...env);
   return spec;
 }
 
 /** Every image the real node gets, besides its sandbox. */
 export async function agentImageSpecs(caBundle: string): Promise<ImageSpec[]> {
-  return [echoAgentSpec(), await gitSpec(caBundle), await claudeCodeSpec(caBundle)];
+  const specs = [echoAgentSpec(), await gitSpec(caBundle)];
+  for (const cli of Object.keys(CLI_IMAGES) as CliName[]) {
+    specs.push(await cliImageSpec(cli, caBundle));
+  }
+  return specs;
 }

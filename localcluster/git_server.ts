@@ -20,11 +20,16 @@ export interface GitServer {
   close(): Promise<void>;
 }
 
-export async function git(cwd: string, ...args: string[]): Promise<string> {
+export function git(cwd: string, ...args: string[]): Promise<string> {
+  return gitWith({}, cwd, ...args);
+}
+
+async function gitWith(env: Record<string, string>, cwd: string, ...args: string[]) {
   const out = await new Deno.Command("git", {
     args,
     cwd,
     env: {
+      ...env,
       GIT_AUTHOR_NAME: "e2e",
       GIT_AUTHOR_EMAIL: "e2e@kubetask.test",
       GIT_COMMITTER_NAME: "e2e",
@@ -180,11 +185,11 @@ export async function startGitServer(address: string): Promise<GitServer> {
     },
     clone: async (name, branch) => {
       const dir = await Deno.makeTempDir({ dir: root, prefix: "clone-" });
+      // GIT_SSL_CAINFO, if the environment sets it, would win over http.sslCAInfo.
       const ca = (await ensureGitCa()).cert;
-      await git(
+      await gitWith(
+        { GIT_SSL_CAINFO: ca },
         dir,
-        "-c",
-        `http.sslCAInfo=${ca}`,
         "clone",
         "-q",
         "-b",

@@ -97,7 +97,8 @@ async function main() {
   if (hosts.length) log(`git uses $GIT_TOKEN for https://${hosts.join(", https://")}`);
 
   const { command, args, promptOnStdin, model } = adapter.command(extraArgs, prompt, process.env);
-  log(`running ${adapter.name}: ${command} ${args.join(" ")} (task.md: ${prompt.length} bytes)`);
+  const shown = args.map((a) => a === prompt ? "<task.md>" : a).join(" ");
+  log(`running ${adapter.name}: ${command} ${shown} (task.md: ${prompt.length} bytes)`);
   const child = spawn(command, promptOnStdin ? args : [...args, prompt], {
     cwd: workspace,
     stdio: ["pipe", "pipe", "pipe"],

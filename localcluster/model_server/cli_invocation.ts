@@ -2,7 +2,7 @@
 // line (structured output, no prompts), its environment and the config files
 // it needs in HOME. Proven against the real CLIs by
 // tests/unit/model_server/real_clis.test.ts.
-import type { CliName } from "./clis.ts";
+import type { CliName } from "../../agents/clis.ts";
 
 export interface CliRun {
   /** argv, starting with the executable. */

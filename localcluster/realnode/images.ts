@@ -95,9 +95,26 @@ export function busyboxBase(): Pick<ImageSpec, "files" | "symlinks"> {
 }
 
 /** The shared libraries `binary` loads, from ldd. */
+/** The shared libraries `binary` loads, from ldd; none for a static executable or a script. */
 async function librariesOf(binary: string): Promise<string[]> {
-  const out = await run("ldd", [binary]);
-  return [...out.matchAll(/(\/[^\s]+) \(0x/g)].map((m) => m[1]);
+  const out = await new Deno.Command("ldd", { args: [binary], stdout: "piped", stderr: "null" })
+    .output();
+  const text = new TextDecoder().decode(out.stdout);
+  return [...text.matchAll(/(\/[^\s]+) \(0x/g)].map((m) => m[1]);
+}
+
+/** Adds every file below `hostDir` under `imageDir`, with its mode. */
+export function addHostTree(spec: Pick<ImageSpec, "files">, hostDir: string, imageDir: string) {
+  for (const entry of Deno.readDirSync(hostDir)) {
+    const host = join(hostDir, entry.name);
+    if (entry.isDirectory) addHostTree(spec, host, `${imageDir}/${entry.name}`);
+    else if (entry.isFile) {
+      spec.files.set(`${imageDir}/${entry.name}`, {
+        host,
+        mode: Deno.statSync(host).mode! & 0o755,
+      });
+    }
+  }
 }
 
 /**
@@ -161,10 +178,8 @@ async function fingerprint(spec: ImageSpec): Promise<string> {
 export async function buildImage(spec: ImageSpec): Promise<string> {
   const dir = join(cacheDir(), "images");
   await Deno.mkdir(dir, { recursive: true });
-  const tarball = join(
-    dir,
-    `${spec.names[0].replace(/[^a-z0-9.-]/g, "_")}-${await fingerprint(spec)}.tar`,
-  );
+  const stem = spec.names[0].replace(/[^a-z0-9.-]/g, "_");
+  const tarball = join(dir, `${stem}-${await fingerprint(spec)}.tar`);
   if (await Deno.stat(tarball).then(() => true, () => false)) return tarball;
 
   const work = await Deno.makeTempDir({ dir, prefix: "build-" });
@@ -223,6 +238,12 @@ export async function buildImage(spec: ImageSpec): Promise<string> {
     const partial = `${tarball}.partial`;
     await run("tar", ["-C", image, "-cf", partial, "manifest.json", "config.json", "layer.tar"]);
     await Deno.rename(partial, tarball);
+    // Earlier builds of the same image are stale now (an agent image is hundreds of MB).
+    for (const e of Deno.readDirSync(dir)) {
+      if (e.name.startsWith(`${stem}-`) && join(dir, e.name) !== tarball) {
+        await Deno.remove(join(dir, e.name)).catch(() => {});
+      }
+    }
     return tarball;
   } finally {
     await Deno.remove(work, { recursive: true }).catch(() => {});

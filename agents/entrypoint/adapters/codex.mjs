@@ -1,12 +1,37 @@
 // @ts-check
 // Codex, headless: `codex exec --json` with the task on standard input ("-")
 // and its events on standard output (one JSON object a line).
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { oneLine } from "./text.mjs";
+
+/**
+ * Codex ignores OPENAI_BASE_URL: with it set (a gateway, a proxy), the run
+ * gets a model provider of that URL with the key from OPENAI_API_KEY.
+ */
+export function providerArgs(/** @type {NodeJS.ProcessEnv} */ env) {
+  const base = env.OPENAI_BASE_URL;
+  if (!base) return [];
+  const url = new URL(base); // throws on a value that is not a URL: the run fails saying so
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new Error(`OPENAI_BASE_URL must be an http(s) URL, not ${url.protocol}`);
+  }
+  const toml = JSON.stringify(url.href.replace(/\/$/, "")); // a JSON string is a TOML basic string
+  return [
+    "-c",
+    `model_providers.kubetask={name="kubetask",base_url=${toml},env_key="OPENAI_API_KEY",wire_api="responses"}`,
+    "-c",
+    "model_provider=kubetask",
+  ];
+}
 
 /** @type {import("./adapter.mjs").Adapter} */
 export const codex = {
   name: "codex",
-  command(extraArgs) {
+  command(extraArgs, _prompt, env) {
+    // Codex keeps its state in CODEX_HOME (default ~/.codex) and wants it to exist.
+    const home = env.CODEX_HOME ?? (env.HOME ? join(env.HOME, ".codex") : undefined);
+    if (home) mkdirSync(home, { recursive: true });
     return {
       command: "codex",
       args: [
@@ -15,6 +40,7 @@ export const codex = {
         "--skip-git-repo-check",
         // The pod is the sandbox; Codex's own needs privileges the pod does not give.
         "--dangerously-bypass-approvals-and-sandbox",
+        ...providerArgs(env),
         ...extraArgs,
         "-",
       ],

@@ -91,7 +91,10 @@ Deno.test(
       const log = await agentLog(w.h, "fix");
       // The CLI's own tool calls, as the entrypoint printed them.
       assert.match(log, /\[kubetask-agent\] tool Bash: cd \/workspace\/calc && sh test\.sh$/m);
-      assert.match(log, /\[kubetask-agent\] tool result: FAIL add 2 3 = -1, want 5/);
+      assert.match(
+        log,
+        /\[kubetask-agent\] tool result \(error\): Exit code 1 FAIL add 2 3 = -1, want 5/,
+      );
       assert.match(log, /\[kubetask-agent\] tool result: PASS add 2 3 = 5/);
       assert.match(log, /\[kubetask-agent\] tool Bash: .*git push -q origin HEAD/);
 
@@ -208,6 +211,9 @@ Deno.test(
       assert.equal(condition(done, "Succeeded").reason, "Stopped");
       const log = await agentLog(w.h, "halt");
       assert.match(log, /tool Bash: echo working; sleep 600/, "the log is kept");
+      // The kubelet's SIGTERM reached the CLI through the entrypoint, which still reported.
+      assert.match(log, /^\[kubetask-agent\] claude-code exited with code 143$/m);
+      assert.match(done.status.summary ?? "", /^stopped by SIGTERM/);
     } finally {
       await close();
     }

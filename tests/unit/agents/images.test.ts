@@ -3,7 +3,7 @@
 // the shipped Agent YAML points at that image.
 import assert from "assert";
 import { join } from "node:path";
-import { CLIS } from "../../../agents/clis.ts";
+import { PINNED_CLIS } from "../../../agents/clis.ts";
 import { DEFAULT_IMAGE_PREFIX, LOCAL_TAG } from "../../../agents/images.ts";
 import { DEFAULT_GIT_IMAGE } from "../../../controllers/task/git.ts";
 import { dockerfileStages, readDocs, repoRoot } from "../ship/manifests.ts";
@@ -25,7 +25,7 @@ Deno.test("agents: the Claude Code Dockerfile pins the CLI version the local bui
   const stage = await final("claude-code");
   assert.ok(
     stage.some((i) =>
-      i.op === "ARG" && i.args === `CLAUDE_CODE_VERSION=${CLIS["claude-code"].version}`
+      i.op === "ARG" && i.args === `CLAUDE_CODE_VERSION=${PINNED_CLIS["claude-code"].version}`
     ),
   );
   assert.ok(stage.some((i) => i.op === "ENV" && /KUBETASK_AGENT_CLI=claude-code/.test(i.args)));
@@ -37,7 +37,7 @@ Deno.test("agents: the shipped Claude Code Agent runs the image agents/ builds",
   const agent = docs.find((d) => d.kind === "Agent")!;
   assert.equal(
     agent.spec.agentImage,
-    `${DEFAULT_IMAGE_PREFIX}/kubetask-agent-claude:${CLIS["claude-code"].version}`,
+    `${DEFAULT_IMAGE_PREFIX}/kubetask-agent-claude:${PINNED_CLIS["claude-code"].version}`,
   );
   const secret = docs.find((d) => d.kind === "Secret")!;
   const envs = agent.spec.credentials.map((c: { env: string; secretRef: { name: string } }) => {

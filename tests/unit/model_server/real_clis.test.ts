@@ -1,12 +1,12 @@
 // The real agent CLIs against the scripted model server, on this host: each
-// pinned CLI (when localcluster/model_server/clis.ts has put it in the cache)
+// pinned CLI (when agents/clis.ts has put it in the cache)
 // runs headless in a scratch git repository as an unprivileged user, and the
 // script makes it run two shell commands with its own shell tool, then end.
 // Not in the cache: the test is ignored, and its name says how to get it.
 import assert from "assert";
 import { join } from "node:path";
 import { cliInvocation } from "../../../localcluster/model_server/cli_invocation.ts";
-import { cachedCli, CLI_NAMES, type CliName } from "../../../localcluster/model_server/clis.ts";
+import { cachedCli, CLI_NAMES, type CliName } from "../../../agents/clis.ts";
 import { startModelServer } from "../../../localcluster/model_server/mod.ts";
 
 const UID = 65532;
@@ -51,7 +51,7 @@ for (const name of CLI_NAMES) {
   Deno.test({
     name: cli
       ? `real CLI ${name}: two scripted shell commands run in its workspace, then it exits 0`
-      : `real CLI ${name} (ignored: not in the cache; deno run -A localcluster/model_server/clis.ts ${name})`,
+      : `real CLI ${name} (ignored: not in the cache; deno run -A agents/clis.ts ${name})`,
     ignore: !cli,
     sanitizeResources: false,
     sanitizeOps: false,
