@@ -50,26 +50,31 @@ export async function shippedAgent(folder: string): Promise<{ secret: Json; agen
   };
 }
 
-/** The Secret key that holds the scripted model server's URL, for ANTHROPIC_BASE_URL. */
+/** The Secret key that holds the scripted model server's URL. */
 export const BASE_URL_KEY = "base-url";
 
 /**
  * The shipped Agent spec as the demo and tests run it: on the real node, with
- * ANTHROPIC_BASE_URL from its Secret's `base-url` key (the scripted model
- * server), and `serviceAccount`.
+ * `serviceAccount`, and each of `env` (variable name → key of its Secret) as a
+ * credential, such as the variable that points the CLI at the model server.
  */
-export function agentOnRealNode(agent: Json, secretName: string, serviceAccount: string): Json {
+export function agentOnRealNode(
+  agent: Json,
+  secretName: string,
+  serviceAccount: string,
+  env: Record<string, string> = {},
+): Json {
   return {
     ...agent.spec,
     serviceAccountName: serviceAccount,
     podSpec: { ...agent.spec.podSpec, scheduling: REAL_NODE_SCHEDULING },
     credentials: [
       ...agent.spec.credentials,
-      {
-        name: BASE_URL_KEY,
-        secretRef: { name: secretName, key: BASE_URL_KEY },
-        env: "ANTHROPIC_BASE_URL",
-      },
+      ...Object.entries(env).map(([name, key]) => ({
+        name: name.toLowerCase().replaceAll("_", "-"),
+        secretRef: { name: secretName, key },
+        env: name,
+      })),
     ],
   };
 }
@@ -95,7 +100,12 @@ export async function claudeCodeDemo(opts: {
         [BASE_URL_KEY]: opts.modelUrl,
       },
     },
-    { ...agent, spec: agentOnRealNode(agent, secretName, opts.serviceAccount) },
+    {
+      ...agent,
+      spec: agentOnRealNode(agent, secretName, opts.serviceAccount, {
+        ANTHROPIC_BASE_URL: BASE_URL_KEY,
+      }),
+    },
     {
       apiVersion: "kubetask.io/v1alpha1",
       kind: "Context",

@@ -4,142 +4,20 @@
 // from the local git server, fixes it, commits and pushes a branch with the
 // token from the Agent's Secret. Then the failure paths.
 import assert from "assert";
-import { git, type GitServer, startGitServer } from "../../../localcluster/git_server.ts";
-import { type ModelServer, startModelServer } from "../../../localcluster/model_server/mod.ts";
-import { GIT_IMAGE } from "../../../agents/images.ts";
+import { PROJECT_DIR } from "../../../localcluster/demo_project.ts";
 import { eventually, kubectl } from "../../integration/env.ts";
-import { AGENT_SA, condition, TaskHarness } from "../../integration/task/harness.ts";
-import { agentLog, onRealNode, realNode } from "../real_node.ts";
-import {
-  agentOnRealNode,
-  BASE_URL_KEY,
-  fixAndPushScript,
-  PROJECT_DIR,
-  PROJECT_FILES,
-  shippedAgent,
-} from "../../../localcluster/demo_project.ts";
+import { condition } from "../../integration/task/harness.ts";
+import { agentLog, onRealNode } from "../real_node.ts";
+import { CLI_CASES } from "./cli_cases.ts";
+import { fixAndPush } from "./fix_and_push.ts";
+import { startWorld } from "./world.ts";
 
-const KEY = `sk-ant-e2e-${crypto.randomUUID().slice(0, 8)}`;
-
-interface World {
-  h: TaskHarness;
-  gitServer: GitServer;
-  model: ModelServer;
-  project: string;
-  /** Creates the shipped Agent and its Secret (the test's key, token and model server). */
-  agent(): Promise<void>;
-  /** A Task on the project whose description carries `marker`. */
-  task(name: string, marker: string): Promise<void>;
-}
-
-async function world(
-  scripts: (project: string) => Parameters<typeof startModelServer>[0]["scripts"],
-) {
-  const address = realNode!.gateway;
-  const gitServer = await startGitServer(address);
-  const project = `calc-${crypto.randomUUID().slice(0, 6)}`;
-  const url = await gitServer.addRepository(project, PROJECT_FILES);
-  const model = await startModelServer({ hostname: address, scripts: scripts(project) });
-  const h = await TaskHarness.start({ settings: () => ({ gitImage: GIT_IMAGE }) });
-  const { secret, agent } = await shippedAgent("claude-code");
-  const w: World = {
-    h,
-    gitServer,
-    model,
-    project,
-    async agent() {
-      await h.apply({
-        ...secret,
-        stringData: {
-          "anthropic-api-key": KEY,
-          "git-token": gitServer.token,
-          [BASE_URL_KEY]: model.url,
-        },
-      });
-      await h.agent(agent.metadata.name, agentOnRealNode(agent, secret.metadata.name, AGENT_SA));
-    },
-    async task(name, marker) {
-      await h.context(`${name}-src`, { type: "Git", git: { repository: url, ref: "main" } });
-      await h.task(name, {
-        agentRef: agent.metadata.name,
-        description: `Make the tests of the calc project pass (${marker}).`,
-        contexts: [{ name: `${name}-src`, mountPath: PROJECT_DIR }],
-      });
-    },
-  };
-  return {
-    w,
-    async close() {
-      await h.cleanup();
-      await model.close();
-      await gitServer.close();
-    },
-  };
-}
+const CLAUDE = CLI_CASES["claude-code"];
 
 Deno.test(
   onRealNode("e2e: Claude Code fixes a failing test, commits and pushes a branch"),
   async () => {
-    const marker = `MARK-claude-${crypto.randomUUID().slice(0, 8)}`;
-    const { w, close } = await world(() => [fixAndPushScript(marker, "fix")]);
-    try {
-      await w.agent();
-      await w.task("fix", marker);
-      const done = await w.h.waitForPhase("fix", "Completed", 240_000).catch(async (err) => {
-        throw new Error(`${err}\n${await agentLog(w.h, "fix").catch(() => "")}`);
-      });
-      const log = await agentLog(w.h, "fix");
-      // The CLI's own tool calls, as the entrypoint printed them.
-      assert.match(log, /\[kubetask-agent\] tool Bash: cd \/workspace\/calc && sh test\.sh$/m);
-      assert.match(
-        log,
-        /\[kubetask-agent\] tool result \(error\): Exit code 1 FAIL add 2 3 = -1, want 5/,
-      );
-      assert.match(log, /\[kubetask-agent\] tool result: PASS add 2 3 = 5/);
-      assert.match(log, /\[kubetask-agent\] tool Bash: .*git push -q origin HEAD/);
-
-      // What the git server has: the branch, at the commit the Task reports, with the fix.
-      const clone = await w.gitServer.clone(w.project, "kubetask/fix");
-      const head = await git(clone, "rev-parse", "HEAD");
-      assert.deepEqual(done.status.outputs, { branch: "kubetask/fix", commit: head });
-      assert.match(await Deno.readTextFile(`${clone}/add.sh`), /\$\(\( \$1 \+ \$2 \)\)/);
-      const test = await new Deno.Command("sh", { args: ["test.sh"], cwd: clone }).output();
-      assert.equal(new TextDecoder().decode(test.stdout), "PASS add 2 3 = 5\n");
-      assert.equal(
-        await git(clone, "log", "-1", "--format=%an <%ae>: %s"),
-        "KubeTask Agent <agent@kubetask.io>: Fix add.sh: add, do not subtract",
-      );
-
-      // What the model saw: task.md's text, and the Secret's key.
-      const mine = w.model.requests.filter((r) => r.marker === marker);
-      assert.ok(mine.length >= 4, `${mine.length} scripted requests`);
-      assert.ok(JSON.stringify(mine[0].body).includes("Make the tests of the calc project pass"));
-      assert.ok(
-        mine.every((r) => r.headers["x-api-key"] === KEY),
-        "the Secret's key on every request",
-      );
-
-      // Usage as the server reported it, and the summary from the final answer.
-      const served = w.model.usage(marker);
-      assert.equal(done.status.usage.inputTokens, served.inputTokens);
-      assert.equal(done.status.usage.outputTokens, served.outputTokens);
-      assert.match(done.status.usage.costUSD, /^[0-9.]+$/);
-      assert.ok(done.status.usage.model, "the model is named");
-      assert.equal(
-        done.status.summary,
-        "Fixed add.sh (it subtracted); test.sh passes. Pushed branch kubetask/fix.",
-      );
-      assert.equal(done.status.exitCode, 0);
-      if (Deno.env.get("KUBETASK_E2E_SHOW_LOGS")) {
-        console.error(
-          `[e2e] git server kubetask/fix = ${head}; status.usage ${
-            JSON.stringify(done.status.usage)
-          }`,
-        );
-      }
-    } finally {
-      await close();
-    }
+    await fixAndPush(CLAUDE);
   },
 );
 
@@ -147,7 +25,7 @@ Deno.test(
   onRealNode("e2e: Claude Code with a key the model API refuses fails, naming the error"),
   async () => {
     const marker = `MARK-claude-401-${crypto.randomUUID().slice(0, 8)}`;
-    const { w, close } = await world(() => [{
+    const w = await startWorld(CLAUDE, [{
       marker,
       turns: [{ text: "never answered" }],
       failures: [{ at: 0, status: 401, times: Infinity, message: "invalid x-api-key" }],
@@ -158,10 +36,10 @@ Deno.test(
       const done = await w.h.waitForPhase("badkey", "Failed", 240_000);
       assert.equal(condition(done, "Succeeded").reason, "JobFailed");
       assert.notEqual(done.status.exitCode, 0);
-      assert.match(done.status.summary, /401/);
+      assert.match(done.status.summary, /^model API answered 401\n/);
       assert.equal(done.status.outputs, undefined, "nothing was pushed");
     } finally {
-      await close();
+      await w.close();
     }
   },
 );
@@ -170,7 +48,7 @@ Deno.test(
   onRealNode("e2e: Claude Code retries a 429 by itself and completes"),
   async () => {
     const marker = `MARK-claude-429-${crypto.randomUUID().slice(0, 8)}`;
-    const { w, close } = await world(() => [{
+    const w = await startWorld(CLAUDE, [{
       marker,
       turns: [{ shell: `cd ${PROJECT_DIR} && sh test.sh; true` }, { text: "Looked at it." }],
       failures: [{ at: 0, status: 429, times: 1, message: "rate limited" }],
@@ -184,7 +62,7 @@ Deno.test(
       assert.deepEqual(statuses.slice(0, 2), [429, 200], "refused once, then answered");
       assert.match(await agentLog(w.h, "busy"), /model API answered 429/);
     } finally {
-      await close();
+      await w.close();
     }
   },
 );
@@ -193,7 +71,7 @@ Deno.test(
   onRealNode("e2e: stopping a Task ends Claude Code mid-run and keeps its log"),
   async () => {
     const marker = `MARK-claude-stop-${crypto.randomUUID().slice(0, 8)}`;
-    const { w, close } = await world(() => [{
+    const w = await startWorld(CLAUDE, [{
       marker,
       turns: [{ text: "This takes a while.", shell: "echo working; sleep 600" }, { text: "done" }],
     }]);
@@ -215,7 +93,7 @@ Deno.test(
       assert.match(log, /^\[kubetask-agent\] claude-code exited with code 143$/m);
       assert.match(done.status.summary ?? "", /^stopped by SIGTERM/);
     } finally {
-      await close();
+      await w.close();
     }
   },
 );
