@@ -5,6 +5,7 @@
 // Named as the published images are: $KUBETASK_IMAGE_PREFIX (default
 // quay.io/kubetask) + /kubetask-agent-<name>, so an Agent written for a real
 // cluster runs unchanged on the local node.
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "../localcluster/paths.ts";
 import {
@@ -17,6 +18,7 @@ import {
 import { type CliName, ensureCli, PINNED_CLIS } from "./clis.ts";
 
 export const DEFAULT_IMAGE_PREFIX = "quay.io/kubetask";
+const HOST_C_UTF8 = "/usr/lib/locale/C.utf8";
 /** The unprivileged user every agent image runs as (and the Git clone, see controllers/task/git.ts). */
 export const AGENT_UID = 65532;
 /** Local builds of the project's own images are tagged so; `latest` would make the kubelet pull. */
@@ -130,6 +132,8 @@ async function agentBase(names: string[], cli: string, caBundle: string): Promis
   spec.symlinks.set("usr/bin/env", "../../bin/busybox");
   await addGit(spec, caBundle);
   spec.files.set("etc/gitconfig", file("agents/gitconfig"));
+  // The C.UTF-8 locale, which CLIs set for the commands they run.
+  if (existsSync(HOST_C_UTF8)) addHostTree(spec, HOST_C_UTF8, HOST_C_UTF8.slice(1));
   for (const entry of walk(join(repoRoot, "agents/entrypoint"))) {
     spec.files.set(
       `usr/local/lib/kubetask-agent/${entry}`,

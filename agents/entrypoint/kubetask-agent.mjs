@@ -22,6 +22,7 @@ import {
   pushedBranch,
   repositories,
   terminationMessage,
+  usageLine,
 } from "./report.mjs";
 
 const log = (/** @type {string} */ line) => process.stdout.write(`[kubetask-agent] ${line}\n`);
@@ -34,6 +35,21 @@ export function parseArgs(/** @type {string[]} */ argv, /** @type {NodeJS.Proces
     cli: own[0] ?? env.KUBETASK_AGENT_CLI ?? "",
     extraArgs: dash < 0 ? [] : argv.slice(dash + 1),
   };
+}
+
+/**
+ * The image's system git config names the agent as author; some CLIs run
+ * their shell tool without the system config, so the user's config says it
+ * too, unless it already names someone.
+ */
+export function configureGitIdentity(/** @type {string} */ workspace) {
+  for (
+    const [key, value] of [["user.name", "KubeTask Agent"], ["user.email", "agent@kubetask.io"]]
+  ) {
+    if (!git(workspace, "config", "--global", "--get", key)) {
+      git(workspace, "config", "--global", key, git(workspace, "config", "--get", key) ?? value);
+    }
+  }
 }
 
 /**
@@ -93,6 +109,7 @@ async function main() {
     return 2;
   }
   const startHeads = heads(workspace);
+  configureGitIdentity(workspace);
   const hosts = configureGitCredentials(workspace, process.env);
   if (hosts.length) log(`git uses $GIT_TOKEN for https://${hosts.join(", https://")}`);
 
@@ -161,7 +178,7 @@ async function main() {
     : run.finalText ?? "";
   report({ summary, outputs, usage: run.usage });
   for (const [name, value] of Object.entries(outputs)) log(`output ${name}=${value}`);
-  if (run.usage) log(`usage ${JSON.stringify(run.usage)}`);
+  if (run.usage) log(`usage ${usageLine(run.usage).slice("::kubetask-usage ".length, -2)}`);
   log(`${adapter.name} exited with code ${exitCode}`);
   return exitCode;
 }

@@ -19,7 +19,7 @@ Deno.test("deno task demo takes its Task to Completed", async () => {
   if (/^real node /m.test(stdout)) {
     // Claude Code really ran: its tool calls, the branch on the git server, the usage.
     assert.match(stdout, /fix-calc\s+Running/);
-    assert.match(stdout, /fix-calc\s+Completed\s+fix-calc/);
+    assert.match(stdout, /fix-calc\s+Completed\s+claude-code\s+fix-calc/);
     assert.match(stdout, /^\[kubetask-agent\] tool Bash: cd \/workspace\/calc && sh test\.sh$/m);
     assert.match(stdout, /^\[kubetask-agent\] tool result: PASS add 2 3 = 5$/m);
     assert.match(

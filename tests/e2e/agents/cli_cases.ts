@@ -43,7 +43,8 @@ export const CLI_CASES: Record<CliName, CliCase> = {
     // A model whose tools the scripted server knows (Codex's default uses others).
     command: ["kubetask-agent", "codex", "--", "-m", "gpt-5"],
     keyOf: bearer,
-    toolLine: (c) => `tool shell: /usr/bin/bash -lc '${c.replaceAll("'", `'"'"'`)}'`,
+    // Codex runs commands through $SHELL -lc, quoting as the shell needs.
+    toolLine: (c) => `tool shell: /bin/bash -lc '${c}'`,
   },
   "gemini-cli": {
     cli: "gemini-cli",
