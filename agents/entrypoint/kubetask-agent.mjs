@@ -38,44 +38,45 @@ export function parseArgs(/** @type {string[]} */ argv, /** @type {NodeJS.Proces
 }
 
 /**
- * The image's system git config names the agent as author; some CLIs run
- * their shell tool without the system config, so the user's config says it
- * too, unless it already names someone.
+ * Git settings the workspace's repositories carry in their own config, since
+ * some CLIs run their shell tool with the system and user git configs (and
+ * credential helpers) switched off (Gemini CLI does): the author, unless the
+ * configs name one, and with $GIT_TOKEN an Authorization header for the host
+ * each repository came from (https only), and for no other host. Returns the
+ * hosts that got the token.
  */
-export function configureGitIdentity(/** @type {string} */ workspace) {
-  for (
-    const [key, value] of [["user.name", "KubeTask Agent"], ["user.email", "agent@kubetask.io"]]
-  ) {
-    if (!git(workspace, "config", "--global", "--get", key)) {
-      git(workspace, "config", "--global", key, git(workspace, "config", "--get", key) ?? value);
-    }
-  }
-}
-
-/**
- * With $GIT_TOKEN, git answers https credential requests for the hosts the
- * workspace's repositories came from, and for no other host.
- */
-export function configureGitCredentials(
+export function configureRepositories(
   /** @type {string} */ workspace,
   /** @type {NodeJS.ProcessEnv} */ env,
 ) {
-  if (!env.GIT_TOKEN) return [];
   const hosts = new Set();
   for (const repo of repositories(workspace)) {
-    const url = git(repo, "remote", "get-url", "origin");
+    for (
+      const [key, fallback] of [["user.name", "KubeTask Agent"], [
+        "user.email",
+        "agent@kubetask.io",
+      ]]
+    ) {
+      git(repo, "config", "--local", key, git(repo, "config", "--get", key) || fallback);
+    }
+    if (!env.GIT_TOKEN) continue;
+    let url;
     try {
-      if (url && new URL(url).protocol === "https:") hosts.add(new URL(url).host);
-    } catch { /* not a URL: an ssh remote needs no token */ }
-  }
-  for (const host of hosts) {
+      url = new URL(git(repo, "remote", "get-url", "origin") ?? "");
+    } catch {
+      continue; // not a URL: an ssh remote needs no token
+    }
+    if (url.protocol !== "https:") continue;
+    const basic = Buffer.from(`${env.GIT_USERNAME || "x-access-token"}:${env.GIT_TOKEN}`)
+      .toString("base64");
     git(
-      workspace,
+      repo,
       "config",
-      "--global",
-      `credential.https://${host}.helper`,
-      '!f() { echo "username=${GIT_USERNAME:-x-access-token}"; echo "password=$GIT_TOKEN"; }; f',
+      "--local",
+      `http.https://${url.host}/.extraHeader`,
+      `Authorization: Basic ${basic}`,
     );
+    hosts.add(url.host);
   }
   return [...hosts];
 }
@@ -109,8 +110,7 @@ async function main() {
     return 2;
   }
   const startHeads = heads(workspace);
-  configureGitIdentity(workspace);
-  const hosts = configureGitCredentials(workspace, process.env);
+  const hosts = configureRepositories(workspace, process.env);
   if (hosts.length) log(`git uses $GIT_TOKEN for https://${hosts.join(", https://")}`);
 
   const { command, args, promptOnStdin, model } = adapter.command(extraArgs, prompt, process.env);

@@ -12,7 +12,7 @@ import {
   terminationMessage,
   usageLine,
 } from "../../../agents/entrypoint/report.mjs";
-import { parseArgs } from "../../../agents/entrypoint/kubetask-agent.mjs";
+import { configureRepositories, parseArgs } from "../../../agents/entrypoint/kubetask-agent.mjs";
 
 const ENTRYPOINT = join(repoRoot, "agents/entrypoint/kubetask-agent.mjs");
 const FIXTURES = join(repoRoot, "tests/unit/agents/fixtures");
@@ -257,6 +257,40 @@ Deno.test("entrypoint: an unknown CLI exits 2 and says which ones it knows", asy
       await Deno.readTextFile(join(dir, "log")),
       /unknown agent CLI "nope" \(known: claude-code, codex, gemini-cli, opencode\)/,
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("entrypoint: each repository gets the author and the token for its own https host only", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kubetask-agent-" });
+  try {
+    await sh(
+      dir,
+      "git init -q https-repo && git -C https-repo remote add origin https://git.example.test:8443/org/x.git && " +
+        "git init -q ssh-repo && git -C ssh-repo remote add origin ssh://git@git.example.test/org/y.git",
+    );
+    const hosts = configureRepositories(dir, { GIT_TOKEN: "tok-123" });
+    assert.deepEqual(hosts, ["git.example.test:8443"]);
+    const local = (repo: string) => sh(join(dir, repo), "git config --local --list");
+    const https = await local("https-repo");
+    assert.match(https, /^user\.name=.+$/m);
+    assert.match(https, /^user\.email=.+$/m);
+    assert.ok(
+      https.includes(
+        `http.https://git.example.test:8443/.extraheader=Authorization: Basic ${
+          btoa("x-access-token:tok-123")
+        }`,
+      ),
+      https,
+    );
+    assert.doesNotMatch(await local("ssh-repo"), /extraheader/, "no token for an ssh remote");
+    // Without a token, only the author.
+    const none = await Deno.makeTempDir({ prefix: "kubetask-agent-" });
+    await sh(none, "git init -q r && git -C r remote add origin https://other.example.test/r.git");
+    assert.deepEqual(configureRepositories(none, {}), []);
+    assert.doesNotMatch(await sh(join(none, "r"), "git config --local --list"), /extraheader/);
+    await Deno.remove(none, { recursive: true });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
