@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type ControlPlaneBinaries, ensureBinaries } from "./binaries.ts";
 import { createPki, type Pki } from "./pki.ts";
-import { clusterStateDir } from "./paths.ts";
+import { checkClusterName, clusterStateDir } from "./paths.ts";
 import { auditLogPath, auditPolicyYaml, operatorTokenLine } from "./operator_identity.ts";
 import { freePort, isAlive, kubectl, startProcess, waitFor } from "./process.ts";
 import { realNodeUnavailable } from "./realnode/host.ts";
@@ -56,8 +56,9 @@ current-context: kubetask-local
 }
 
 export async function readState(name: string): Promise<ClusterState | undefined> {
+  const file = join(clusterStateDir(name), "state.json"); // an invalid name throws, never "absent"
   try {
-    return JSON.parse(await Deno.readTextFile(join(clusterStateDir(name), "state.json")));
+    return JSON.parse(await Deno.readTextFile(file));
   } catch {
     return undefined;
   }
@@ -79,6 +80,7 @@ export interface UpOptions {
 
 /** Starts a fresh cluster named `name`; a previous one of that name is stopped first. */
 export async function up(name = "default", options: UpOptions = {}): Promise<ClusterState> {
+  checkClusterName(name); // before a build that takes minutes
   const bin: ControlPlaneBinaries = await ensureBinaries();
   await down(name);
   const dir = clusterStateDir(name);
