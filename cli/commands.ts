@@ -53,7 +53,7 @@ export function logsCommand(args: string[], out: Output): Promise<number> {
         const task = await getTask(s, name);
         const pod = await agentPod(s, task);
         if (agentStarted(pod)) {
-          await streamLog(s, pod!, follow, out.stdout);
+          await streamLog(s, pod!, follow, out);
           return 0;
         }
         if (!follow || isFinished(task.status?.phase)) {

@@ -11,6 +11,7 @@ import {
 import type { KubeObject } from "../controllers/runtime/types.ts";
 import { configMapNameFor } from "../controllers/task/names.ts";
 import { AGENT_CONTAINER } from "../controllers/task/results.ts";
+import type { Output } from "./output.ts";
 import type { Session } from "./session.ts";
 
 /** A Task that is missing is an error the user can act on. */
@@ -67,7 +68,7 @@ export async function streamLog(
   s: Session,
   pod: KubeObject,
   follow: boolean,
-  out: WritableStreamDefaultWriter<Uint8Array>,
+  out: Output,
 ): Promise<void> {
   const path = `${resourcePath(PodResource, s.namespace, pod.metadata?.name ?? "")}/log`;
   const res = await s.transport.send("GET", path, {
@@ -78,8 +79,7 @@ export async function streamLog(
     throw new CommandError(`cannot read the agent's log (HTTP ${res.status}): ${await res.text()}`);
   }
   const body = res.stream();
-  if (!body) return;
-  for await (const chunk of body) await out.write(chunk);
+  if (body) await out.stream(body);
 }
 
 export async function taskEvents(s: Session, name: string): Promise<KubeObject[]> {
