@@ -5,9 +5,17 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type ControlPlaneBinaries, ensureBinaries } from "./binaries.ts";
 import { createPki, type Pki } from "./pki.ts";
+import { makePrivateDir, writePrivateFile } from "./private_files.ts";
 import { checkClusterName, clusterStateDir } from "./paths.ts";
 import { auditLogPath, auditPolicyYaml, operatorTokenLine } from "./operator_identity.ts";
-import { freePort, isAlive, kubectl, startProcess, waitFor } from "./process.ts";
+import {
+  freePort,
+  kubectl,
+  type StartedProcess,
+  startProcess,
+  stopProcesses,
+  waitFor,
+} from "./process.ts";
 import { realNodeUnavailable } from "./realnode/host.ts";
 import { type RealNode, startRealNode, stopRealNode, unrecordedNode } from "./realnode/node.ts";
 
@@ -17,7 +25,10 @@ export interface ClusterState {
   kubeconfig: string;
   server: string;
   kubectl: string;
-  pids: Record<string, number>;
+  /** Each component's process, checked to be still the same one before it is signalled. */
+  processes: Record<string, StartedProcess>;
+  /** Before processes were recorded: PIDs alone (read from an older state.json). */
+  pids?: Record<string, number>;
   /** How each component was started, so a test can restart it on the same port. */
   commands: Record<string, { binary: string; args: string[] }>;
   etcdUrl: string;
@@ -64,6 +75,11 @@ export async function readState(name: string): Promise<ClusterState | undefined>
   }
 }
 
+/** state.json is private: it holds the operator's token when there is one. */
+function saveState(state: ClusterState): Promise<void> {
+  return writePrivateFile(join(state.dir, "state.json"), JSON.stringify(state, null, 2));
+}
+
 export interface UpOptions {
   /**
    * Give an operator under measurement its own user (kubeconfig
@@ -84,24 +100,26 @@ export async function up(name = "default", options: UpOptions = {}): Promise<Clu
   const bin: ControlPlaneBinaries = await ensureBinaries();
   await down(name);
   const dir = clusterStateDir(name);
+  // Private: it holds the keys, tokens and kubeconfigs (and logs that may quote them).
+  await makePrivateDir(dir);
   await Deno.mkdir(join(dir, "logs"), { recursive: true });
   const pki: Pki = await createPki(join(dir, "pki"));
-  const pids: Record<string, number> = {};
+  const processes: Record<string, StartedProcess> = {};
   const state: ClusterState = {
     name,
     dir,
     kubeconfig: join(dir, "admin.kubeconfig"),
     server: "",
     kubectl: bin.kubectl,
-    pids,
+    processes,
     commands: {},
     etcdUrl: "",
   };
   const start = async (component: string, binary: string, args: string[]) => {
     state.commands[component] = { binary, args };
-    pids[component] = await startProcess(component, dir, binary, args);
+    processes[component] = await startProcess(component, dir, binary, args);
   };
-  const save = () => Deno.writeTextFile(join(dir, "state.json"), JSON.stringify(state, null, 2));
+  const save = () => saveState(state);
   try {
     const etcdPort = freePort();
     const peerPort = freePort();
@@ -123,7 +141,7 @@ export async function up(name = "default", options: UpOptions = {}): Promise<Clu
       "etcd",
       async () => (await fetch(`${state.etcdUrl}/health`)).ok,
       30_000,
-      pids["etcd"],
+      processes["etcd"].pid,
       join(dir, "logs", "etcd.log"),
     );
 
@@ -132,7 +150,7 @@ export async function up(name = "default", options: UpOptions = {}): Promise<Clu
     const extraArgs: string[] = [];
     if (options.auditedOperator) {
       const token = crypto.randomUUID().replaceAll("-", "");
-      await Deno.writeTextFile(pki.tokenFile, operatorTokenLine(token), { append: true });
+      await writePrivateFile(pki.tokenFile, operatorTokenLine(token), { append: true });
       const policy = join(dir, "audit-policy.yaml");
       await Deno.writeTextFile(policy, auditPolicyYaml());
       extraArgs.push(`--audit-policy-file=${policy}`, `--audit-log-path=${auditLogPath(dir)}`);
@@ -156,16 +174,16 @@ export async function up(name = "default", options: UpOptions = {}): Promise<Clu
         return res.ok;
       },
       90_000,
-      pids["kube-apiserver"],
+      processes["kube-apiserver"].pid,
       join(dir, "logs", "kube-apiserver.log"),
     );
     client.close();
-    await Deno.writeTextFile(
+    await writePrivateFile(
       state.kubeconfig,
       kubeconfigYaml(state.server, pki.caCert, pki.adminToken),
     );
     if (state.operatorKubeconfig && state.operatorToken) {
-      await Deno.writeTextFile(
+      await writePrivateFile(
         state.operatorKubeconfig,
         kubeconfigYaml(state.server, pki.caCert, state.operatorToken),
       );
@@ -210,7 +228,7 @@ export async function up(name = "default", options: UpOptions = {}): Promise<Clu
         return out.trim() === "True";
       },
       60_000,
-      pids["kwok"],
+      processes["kwok"].pid,
       join(dir, "logs", "kwok.log"),
     );
     // Admission taints new nodes not-ready; the node lifecycle controller (off
@@ -224,7 +242,7 @@ export async function up(name = "default", options: UpOptions = {}): Promise<Clu
         return true;
       },
       60_000,
-      pids["kube-controller-manager"],
+      processes["kube-controller-manager"].pid,
       join(dir, "logs", "kube-controller-manager.log"),
     );
     if (options.realNode !== false) {
@@ -306,41 +324,33 @@ export async function down(name = "default"): Promise<void> {
   }
   if (state) {
     // Reverse start order: clients of the apiserver first, etcd last.
-    const pids = Object.values(state.pids).reverse();
-    for (const pid of pids) {
-      try {
-        Deno.kill(pid, "SIGTERM");
-      } catch { /* already gone */ }
-    }
-    const deadline = Date.now() + 10_000;
-    while (pids.some(isAlive) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    for (const pid of pids.filter(isAlive)) {
-      try {
-        Deno.kill(pid, "SIGKILL");
-      } catch { /* already gone */ }
-    }
+    await stopProcesses(recordedProcesses(state).reverse(), 10_000);
   }
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
 
 /** Stops one component (e.g. "kube-apiserver") to test how clients ride out an outage. */
 export async function stopComponent(state: ClusterState, component: string): Promise<void> {
-  const pid = state.pids[component];
-  try {
-    Deno.kill(pid, "SIGTERM");
-  } catch { /* already gone */ }
-  const deadline = Date.now() + 15_000;
-  while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  if (isAlive(pid)) Deno.kill(pid, "SIGKILL");
+  await stopProcesses([state.processes[component]], 15_000);
+}
+
+/**
+ * The processes a state file records. An older one has PIDs only: their
+ * command lines are still checked against how they were started.
+ */
+function recordedProcesses(state: ClusterState): StartedProcess[] {
+  if (state.processes) return Object.values(state.processes);
+  return Object.entries(state.pids ?? {}).map(([component, pid]) => {
+    const command = state.commands?.[component];
+    return { pid, argv: command ? [command.binary, ...command.args] : [] };
+  }).filter((p) => p.argv.length > 0);
 }
 
 /** Starts a stopped component again with the same flags (and so the same port). */
 export async function startComponent(state: ClusterState, component: string): Promise<void> {
   const { binary, args } = state.commands[component];
-  state.pids[component] = await startProcess(component, state.dir, binary, args);
-  await Deno.writeTextFile(join(state.dir, "state.json"), JSON.stringify(state, null, 2));
+  state.processes[component] = await startProcess(component, state.dir, binary, args);
+  await saveState(state);
 }
 
 export { kubectl };

@@ -3,6 +3,7 @@
 // certificate towards kubelets, a service-account
 // signing key pair, and static bearer tokens for the components and the admin.
 import { join } from "node:path";
+import { makePrivate, makePrivateDir, writePrivateFile } from "./private_files.ts";
 
 export interface Pki {
   caCert: string;
@@ -36,15 +37,21 @@ function randomToken(): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** A self-signed CA in `dir` (`<name>.key`, `<name>.crt`). */
+/** A new RSA key `<name>.key` in `dir`, readable by its owner only. */
+async function privateKey(dir: string, name: string): Promise<void> {
+  await openssl(["genrsa", "-out", `${name}.key`, "2048"], dir);
+  await makePrivate(join(dir, `${name}.key`));
+}
+
+/** A self-signed CA in `dir` (`<name>.key`, `<name>.crt`); `dir` is made private. */
 export async function createCa(
   dir: string,
   name: string,
   commonName: string,
   days: number,
 ): Promise<{ cert: string; key: string }> {
-  await Deno.mkdir(dir, { recursive: true });
-  await openssl(["genrsa", "-out", `${name}.key`, "2048"], dir);
+  await makePrivateDir(dir);
+  await privateKey(dir, name);
   await openssl(
     [
       "req",
@@ -76,7 +83,7 @@ export async function signCertificate(
   ca: { cert: string; key: string },
   days: number,
 ): Promise<{ cert: string; key: string }> {
-  await openssl(["genrsa", "-out", `${name}.key`, "2048"], dir);
+  await privateKey(dir, name);
   await openssl(
     ["req", "-new", "-key", `${name}.key`, "-subj", subject, "-out", `${name}.csr`],
     dir,
@@ -125,13 +132,13 @@ export async function createPki(dir: string): Promise<Pki> {
     ca,
     30,
   );
-  await openssl(["genrsa", "-out", "sa.key", "2048"], dir);
+  await privateKey(dir, "sa");
   await openssl(["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"], dir);
 
   // One static bearer token (user, uid, groups) shared by the admin and the
   // components: this cluster exists only for tests on loopback.
   const adminToken = randomToken();
-  await Deno.writeTextFile(p("tokens.csv"), `${adminToken},admin,admin-uid,"system:masters"\n`);
+  await writePrivateFile(p("tokens.csv"), `${adminToken},admin,admin-uid,"system:masters"\n`);
   return {
     caCert: p("ca.crt"),
     caKey: p("ca.key"),
