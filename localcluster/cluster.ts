@@ -123,27 +123,40 @@ export async function up(name = "default", options: UpOptions = {}): Promise<Clu
   try {
     const etcdPort = freePort();
     const peerPort = freePort();
-    state.etcdUrl = `http://127.0.0.1:${etcdPort}`;
+    // Clients and the peer port speak TLS and must show a certificate of the cluster CA:
+    // any local user could otherwise read and write every object, Secrets included.
+    state.etcdUrl = `https://127.0.0.1:${etcdPort}`;
+    const peerUrl = `https://127.0.0.1:${peerPort}`;
     await start("etcd", bin.etcd, [
       "--name=local",
       `--data-dir=${join(dir, "etcd")}`,
       `--listen-client-urls=${state.etcdUrl}`,
       `--advertise-client-urls=${state.etcdUrl}`,
-      `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
-      `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
-      `--initial-cluster=local=http://127.0.0.1:${peerPort}`,
+      `--cert-file=${pki.etcdCert}`,
+      `--key-file=${pki.etcdKey}`,
+      "--client-cert-auth",
+      `--trusted-ca-file=${pki.caCert}`,
+      `--listen-peer-urls=${peerUrl}`,
+      `--initial-advertise-peer-urls=${peerUrl}`,
+      `--initial-cluster=local=${peerUrl}`,
+      `--peer-cert-file=${pki.etcdCert}`,
+      `--peer-key-file=${pki.etcdKey}`,
+      "--peer-client-cert-auth",
+      `--peer-trusted-ca-file=${pki.caCert}`,
       "--listen-metrics-urls=",
       "--unsafe-no-fsync",
       "--log-level=warn",
     ]);
     await save();
+    const etcdClient = await etcdHttpClient(pki);
     await waitFor(
       "etcd",
-      async () => (await fetch(`${state.etcdUrl}/health`)).ok,
+      async () => (await fetch(`${state.etcdUrl}/health`, { client: etcdClient })).ok,
       30_000,
       processes["etcd"].pid,
       join(dir, "logs", "etcd.log"),
     );
+    etcdClient.close();
 
     const apiPort = freePort();
     state.server = `https://127.0.0.1:${apiPort}`;
@@ -268,9 +281,23 @@ export async function up(name = "default", options: UpOptions = {}): Promise<Clu
   }
 }
 
+/** An HTTP client that etcd accepts: the apiserver's etcd client certificate. */
+export async function etcdHttpClient(
+  pki: Pick<Pki, "caCert" | "etcdClientCert" | "etcdClientKey">,
+): Promise<Deno.HttpClient> {
+  return Deno.createHttpClient({
+    caCerts: [await Deno.readTextFile(pki.caCert)],
+    cert: await Deno.readTextFile(pki.etcdClientCert),
+    key: await Deno.readTextFile(pki.etcdClientKey),
+  });
+}
+
 function apiserverArgs(state: ClusterState, pki: Pki, port: number): string[] {
   return [
     `--etcd-servers=${state.etcdUrl}`,
+    `--etcd-cafile=${pki.caCert}`,
+    `--etcd-certfile=${pki.etcdClientCert}`,
+    `--etcd-keyfile=${pki.etcdClientKey}`,
     "--bind-address=127.0.0.1",
     "--advertise-address=127.0.0.1",
     `--secure-port=${port}`,
