@@ -6,6 +6,9 @@
 import { join } from "node:path";
 import { makePrivate, makePrivateDir, writePrivateFile } from "./private_files.ts";
 
+/** The apiserver's user towards kubelets (its client certificate's common name). */
+export const KUBELET_CLIENT_USER = "kube-apiserver-kubelet-client";
+
 export interface Pki {
   caCert: string;
   caKey: string;
@@ -153,7 +156,8 @@ export async function createPki(dir: string): Promise<Pki> {
   await signCertificate(
     dir,
     "kubelet-client",
-    "/O=system:masters/CN=kube-apiserver-kubelet-client",
+    // No group: kubelets authorize this user by its binding to system:kubelet-api-admin.
+    `/CN=${KUBELET_CLIENT_USER}`,
     "extendedKeyUsage=clientAuth\n",
     ca,
     30,

@@ -16,6 +16,7 @@ import {
   stopProcesses,
   waitFor,
 } from "../process.ts";
+import { KUBELET_CLIENT_USER } from "../pki.ts";
 import { ensureGitCa } from "./git_ca.ts";
 import { CNI_BIN_DIR } from "./host.ts";
 import { bridgeOf, createNetwork, deleteBridge, type NodeNetwork } from "./network.ts";
@@ -112,13 +113,19 @@ function kubeletConfig(dir: string, socket: string, caCert: string, ip: string):
       enforceNodeAllocatable: [],
       failSwapOn: false,
       podLogsDir: join(dir, "pod-logs"),
+      // As on real nodes: a client is who its certificate (of the cluster CA) or its bearer
+      // token (a TokenReview) says, and may do what the apiserver's RBAC allows it on this
+      // node (a SubjectAccessReview). The apiserver's own user is bound to
+      // system:kubelet-api-admin (kubeletApiAdminBinding); anyone else is refused.
       authentication: {
         anonymous: { enabled: false },
-        webhook: { enabled: false },
+        webhook: { enabled: true, cacheTTL: "30s" },
         x509: { clientCAFile: caCert },
       },
-      // Only the apiserver (client certificate from the cluster CA) can connect, on loopback.
-      authorization: { mode: "AlwaysAllow" },
+      authorization: {
+        mode: "Webhook",
+        webhook: { cacheAuthorizedTTL: "30s", cacheUnauthorizedTTL: "5s" },
+      },
       registerWithTaints: [{
         key: REAL_NODE_LABEL,
         value: REAL_NODE_LABEL_VALUE,
@@ -138,6 +145,23 @@ function kubeletConfig(dir: string, socket: string, caCert: string, ip: string):
     null,
     2,
   );
+}
+
+/** Lets the apiserver's kubelet client (logs, exec, port-forward) through the kubelet's authorizer. */
+export function kubeletApiAdminBinding(): string {
+  return `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: kubetask-local:apiserver-kubelet-api-admin
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: system:kubelet-api-admin
+subjects:
+- apiGroup: rbac.authorization.k8s.io
+  kind: User
+  name: ${KUBELET_CLIENT_USER}
+`;
 }
 
 async function ctr(socket: string, args: string[]): Promise<string> {
@@ -199,6 +223,7 @@ export async function startRealNode(c: ClusterRef): Promise<RealNode> {
     ];
     await importImages(socket, images);
 
+    await kubectl(c, ["apply", "-f", "-"], kubeletApiAdminBinding());
     await Deno.writeTextFile(
       join(c.dir, "kubelet", "config.json"),
       kubeletConfig(c.dir, socket, c.caCert, net.gateway),
