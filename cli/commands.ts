@@ -119,7 +119,7 @@ export async function listCommand(args: string[], out: Output): Promise<number> 
       t.spec?.agentRef ?? "",
       duration(t.metadata?.creationTimestamp),
       t.status?.startTime ? duration(t.status.startTime, t.status.completionTime) : "",
-      shortResult(t),
+      shortResult(t, 60, (text) => out.shownOnStdout(text)),
     ]);
     out.line(table([head, ...rows]));
     return 0;

@@ -44,7 +44,8 @@ export class Output {
     this.colour = streams.stderrIsTerminal && !Deno.env.get("NO_COLOR");
   }
 
-  private forStdout(text: string): string {
+  /** `text` as line() will show it: what a table must measure and truncate. */
+  shownOnStdout(text: string): string {
     return this.streams.stdoutIsTerminal ? terminalSafe(text) : text;
   }
 
@@ -62,7 +63,7 @@ export class Output {
   /** A result line (stdout). */
   line(text: string): void {
     this.endLive();
-    const bytes = this.encoder.encode(this.forStdout(text) + "\n");
+    const bytes = this.encoder.encode(this.shownOnStdout(text) + "\n");
     this.pending = this.pending.then(() => this.stdout.write(bytes));
   }
 

@@ -108,10 +108,17 @@ export function duration(fromIso: string | undefined, toIso?: string): string {
   return h ? `${h}h${m}m` : m ? `${m}m${s}s` : `${s}s`;
 }
 
-/** A short result: an output named pr or url first, else the summary's first line. */
-export function shortResult(task: KubeObject, width = 60): string {
+/**
+ * A short result: an output named pr or url first, else the summary's first
+ * line; `shown` is how it will be printed (cut after, not inside, a sequence).
+ */
+export function shortResult(
+  task: KubeObject,
+  width = 60,
+  shown: (text: string) => string = (text) => text,
+): string {
   const outputs: Record<string, string> = task.status?.outputs ?? {};
   const first = outputs.pr ?? outputs.url ?? Object.values(outputs)[0];
-  const text = first ?? String(task.status?.summary ?? "").split("\n")[0];
+  const text = shown(first ?? String(task.status?.summary ?? "").split("\n")[0]);
   return text.length > width ? `${text.slice(0, width - 1)}…` : text;
 }

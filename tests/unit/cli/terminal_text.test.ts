@@ -2,6 +2,7 @@
 // control sequence is dropped on the way to a terminal, `\n` and `\t` stay.
 import assert from "assert";
 import { Output } from "../../../cli/output.ts";
+import { shortResult } from "../../../cli/tasks.ts";
 import { terminalSafe, TerminalTextFilter } from "../../../cli/terminal_text.ts";
 
 const ESC = "\x1b";
@@ -100,4 +101,12 @@ Deno.test("terminal text: pipes and files get the agent's bytes unchanged", asyn
   await m.out.stream(chunks(log));
   await m.out.close();
   assert.equal(m.stdout(), `${log}\n${log}`);
+});
+
+Deno.test("terminal text: list cuts a result after stripping it, never inside a sequence", () => {
+  const link =
+    `${ESC}]8;;https://evil.example/${ST}https://github.com/org/repo/pull/42${ESC}]8;;${ST}`;
+  const task = { status: { outputs: { pr: link } } };
+  assert.equal(shortResult(task, 60, terminalSafe), "https://github.com/org/repo/pull/42");
+  assert.equal(shortResult(task, 60).includes("github.com/org/repo/pull/42"), false, "cut raw");
 });
