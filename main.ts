@@ -75,6 +75,8 @@ async function main(): Promise<number> {
       }
       : false,
     metricsAddr: config.metricsAddr,
+    metricsSecure: config.metricsSecure,
+    metricsCertDir: config.metricsCertDir,
     logger: log,
     access,
     // Like controller-runtime: a replica that lost the lease exits and is restarted fresh.

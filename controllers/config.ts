@@ -19,6 +19,9 @@ export interface OperatorConfig {
   leaderElectionNamespace?: string;
   leaderElectionId: string;
   metricsAddr: string;
+  /** HTTPS with /metrics authorized by the apiserver; false: plain HTTP, open (development). */
+  metricsSecure: boolean;
+  metricsCertDir?: string;
   logLevel: LogLevel;
   applyCrds: boolean;
 }
@@ -37,7 +40,11 @@ export const USAGE = `usage: main.ts [flags]
   --leader-elect true|false           use a Lease so only one replica reconciles (default true)
   --leader-election-namespace NS      namespace of the Lease (default: own namespace or "default")
   --leader-election-id NAME           name of the Lease (default kubetask-controller-leader)
-  --metrics-addr HOST:PORT            /healthz, /readyz and /metrics (default :8080)
+  --metrics-addr HOST:PORT            /healthz, /readyz and /metrics (default :8443)
+  --metrics-secure true|false         HTTPS, /metrics only for bearer tokens the apiserver
+                                      authorizes for get on /metrics (default true);
+                                      false: plain HTTP open to anyone, for development
+  --metrics-cert-dir DIR              tls.crt and tls.key for HTTPS (default: self-signed)
   --log-level debug|info|warn|error   (default info)
   --apply-crds                        create or update the CRDs at startup
 Each flag may also be set as KUBETASK_<FLAG> (e.g. KUBETASK_NAMESPACES).`;
@@ -96,6 +103,8 @@ export function parseConfig(
     "leader-election-namespace",
     "leader-election-id",
     "metrics-addr",
+    "metrics-secure",
+    "metrics-cert-dir",
     "log-level",
     "apply-crds",
   ] as const;
@@ -129,7 +138,9 @@ export function parseConfig(
     leaderElect: parseBool("leader-elect", get("leader-elect") ?? "true"),
     leaderElectionNamespace: get("leader-election-namespace"),
     leaderElectionId: get("leader-election-id") ?? "kubetask-controller-leader",
-    metricsAddr: get("metrics-addr") ?? ":8080",
+    metricsAddr: get("metrics-addr") ?? ":8443",
+    metricsSecure: parseBool("metrics-secure", get("metrics-secure") ?? "true"),
+    metricsCertDir: get("metrics-cert-dir") || undefined,
     logLevel,
     applyCrds: parseBool("apply-crds", get("apply-crds") ?? "false"),
   };

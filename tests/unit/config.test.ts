@@ -11,7 +11,9 @@ Deno.test("config: defaults", () => {
   assert.equal(c.qps, 0);
   assert.equal(c.gitImage, "quay.io/kubetask/kubetask-git:1");
   assert.equal(c.leaderElect, true);
-  assert.equal(c.metricsAddr, ":8080");
+  assert.equal(c.metricsAddr, ":8443");
+  assert.equal(c.metricsSecure, true, "HTTPS, /metrics authorized by the apiserver");
+  assert.equal(c.metricsCertDir, undefined, "a self-signed certificate");
   assert.equal(c.logLevel, "info");
   assert.equal(c.applyCrds, false);
   assert.equal(c.operatorServiceAccount, undefined);
@@ -32,6 +34,8 @@ Deno.test("config: flags, with environment fallbacks", () => {
       "--apply-crds",
       "--log-level",
       "debug",
+      "--metrics-secure=false",
+      "--metrics-cert-dir=/certs",
     ],
     (name) => (name === "KUBETASK_METRICS_ADDR" ? "127.0.0.1:9090" : undefined),
   );
@@ -44,6 +48,8 @@ Deno.test("config: flags, with environment fallbacks", () => {
   assert.equal(c.applyCrds, true);
   assert.equal(c.logLevel, "debug");
   assert.equal(c.metricsAddr, "127.0.0.1:9090");
+  assert.equal(c.metricsSecure, false);
+  assert.equal(c.metricsCertDir, "/certs");
 });
 
 Deno.test("config: bad values are rejected with the flag's name", () => {
