@@ -98,6 +98,68 @@ Deno.test("reconcile: the Task follows its Job to Completed and then waits for t
   assert.equal(result.requeueAfterMs, 604800_000 - 30_000);
 });
 
+/** A finished agent pod of the Job with `message` as its termination message. */
+function agentPod(c: FakeCluster, message: string) {
+  const job = c.stored<KubeObject>(JobResource, NS, "fix")!;
+  c.seed(PodResource, {
+    metadata: {
+      namespace: NS,
+      name: "fix-pod",
+      labels: { "batch.kubernetes.io/controller-uid": job.metadata!.uid! },
+    },
+    status: {
+      containerStatuses: [{
+        name: "agent",
+        state: { terminated: { exitCode: 0, finishedAt: "2029-12-31T23:59:30Z", message } },
+      }],
+    },
+  });
+}
+
+Deno.test("reconcile: a status refused for the agent's report is written once without it, with a condition and a Warning", async () => {
+  const c = setup();
+  // An apiserver whose rules are stricter than the parser's (as maxProperties
+  // was, before names like "constructor" were counted): at most one output.
+  const refusal = 'Task.kubetask.io "fix" is invalid: status.outputs: Too many: 2: ' +
+    "must have at most 1 items";
+  c.statusInvalid = (_, obj) =>
+    Object.keys(obj.status?.outputs ?? {}).length > 1 ? refusal : undefined;
+  await reconcileTask(req(), c.context());
+  agentPod(c, "Done.\n::kubetask-output a=1::\n::kubetask-output b=2::");
+  finishJob(c, "Complete", "2029-12-31T23:59:30Z");
+  const before = c.writes().length;
+  await reconcileTask(req(), c.context());
+  assert.deepEqual(c.writes().slice(before), ["updateStatus tasks/fix", "updateStatus tasks/fix"]);
+  const status = statusOf(c);
+  assert.equal(status.phase, "Completed");
+  assert.equal(status.exitCode, 0, "the exit code is the kubelet's, not the agent's text");
+  assert.equal(status.outputs, undefined);
+  assert.equal(status.summary, undefined);
+  const recorded = condition(c, "ResultRecorded");
+  assert.equal(recorded.status, "False");
+  assert.equal(recorded.reason, "AgentResultRejected");
+  assert.equal(
+    recorded.message,
+    `status.summary, status.outputs not recorded: the apiserver refused the status: ${refusal}`,
+  );
+  assert.deepEqual(
+    c.events.filter((e) => e.type === "Warning").map((e) => [e.reason, e.message]),
+    [["AgentResultRejected", recorded.message]],
+  );
+  // Never retried as is: the next reconcile has nothing to write.
+  await reconcileTask(req(), c.context());
+  assert.equal(c.writes().length, before + 2);
+});
+
+Deno.test("reconcile: a status refused for something other than the agent's report is not rewritten", async () => {
+  const c = setup();
+  c.statusInvalid = () => 'Task.kubetask.io "fix" is invalid: status.jobName: Invalid value';
+  await assert.rejects(reconcileTask(req(), c.context()), /status.jobName/);
+  assert.deepEqual(c.writes().filter((w) => w.startsWith("updateStatus")), [
+    "updateStatus tasks/fix",
+  ]);
+});
+
 Deno.test("reconcile: past its TTL a finished Task is deleted with a uid precondition", async () => {
   const c = setup();
   c.seed(KubeTaskConfigResource, {
