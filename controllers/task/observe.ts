@@ -129,11 +129,19 @@ export async function observeTask(
   return { ...base, start: await observeStart(task, raw, ctx, ledger) };
 }
 
-/** The spec's built-in Agent: the default image with the namespace's default ServiceAccount. */
+/**
+ * The spec's built-in Agent: the default image with the namespace's default
+ * ServiceAccount, without its token. Nobody chose to give that account's
+ * rights to an agent; an Agent admin who wants to, writes an Agent.
+ */
 function builtInAgent(namespace: string): KubeObject {
   return {
     metadata: { name: DEFAULT_AGENT_NAME, namespace },
-    spec: { agentImage: DEFAULT_AGENT_IMAGE, serviceAccountName: "default" },
+    spec: {
+      agentImage: DEFAULT_AGENT_IMAGE,
+      serviceAccountName: "default",
+      podSpec: { automountServiceAccountToken: false },
+    },
   };
 }
 

@@ -25,7 +25,7 @@ const BUILT_IN_AGENT_EVENT: PlannedEvent = {
   type: "Normal",
   reason: "BuiltInAgent",
   message: `No agentRef and no Agent "default" in this namespace: running the built-in Agent ` +
-    `(${DEFAULT_AGENT_IMAGE}, ServiceAccount "default")`,
+    `(${DEFAULT_AGENT_IMAGE}, ServiceAccount "default" without its token)`,
 };
 
 const STOPPED_BEFORE_START =

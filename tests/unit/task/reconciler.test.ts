@@ -505,6 +505,7 @@ Deno.test('reconcile: no agentRef and no Agent "default": the built-in Agent run
   const pod = job?.spec?.template?.spec;
   assert.equal(pod?.containers[0].image, "quay.io/kubetask/kubetask-agent-gemini:latest");
   assert.equal(pod?.serviceAccountName, "default");
+  assert.equal(pod?.automountServiceAccountToken, false, "nobody chose to give it the token");
   const event = c.events.find((e) => e.reason === "BuiltInAgent");
   assert.equal(event?.type, "Normal");
   assert.match(event?.message ?? "", /built-in Agent/);
