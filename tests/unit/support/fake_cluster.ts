@@ -10,6 +10,7 @@
 import { silentLogger } from "../../../controllers/runtime/log.ts";
 import { OwnWrites } from "../../../controllers/runtime/own_writes.ts";
 import { typeKey } from "../../../controllers/runtime/cache.ts";
+import { ownerIndexValues } from "../../../controllers/runtime/owners.ts";
 import { ApiError } from "../../../controllers/runtime/transport.ts";
 import {
   AlreadyExistsError,
@@ -155,7 +156,7 @@ export class FakeCluster implements KubeWriter, CacheReader, EventRecorder {
   byIndex<T extends KubeObject>(type: ResourceType, index: string, value: string): T[] {
     const fns: Record<string, IndexFunc> = {
       [NAMESPACE_INDEX]: (o) => [o.metadata?.namespace ?? ""],
-      [OWNER_INDEX]: (o) => (o.metadata?.ownerReferences ?? []).map((r) => r.uid),
+      [OWNER_INDEX]: ownerIndexValues,
       ...this.indexes.get(typeKey(type)),
     };
     const fn = fns[index];

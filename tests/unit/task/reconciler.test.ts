@@ -388,13 +388,21 @@ Deno.test("reconcile: a Job the cluster gives no pod shows the FailedCreate mess
   const c = setup();
   await reconcileTask(req(), c.context());
   const job = c.stored<KubeObject>(JobResource, NS, "fix")!;
-  c.seed(EventResource, {
-    metadata: { namespace: NS, name: "fix.1" },
-    involvedObject: { kind: "Job", name: "fix", uid: job.metadata?.uid },
-    reason: "FailedCreate",
-    message: 'pods "fix-abc" is forbidden: exceeded quota: pods',
-    lastTimestamp: "2030-01-01T00:00:01Z",
-  });
+  const failedCreate = (namespace: string, component: string, message: string) =>
+    c.seed(EventResource, {
+      metadata: { namespace, name: `fix.${component}` },
+      involvedObject: { kind: "Job", name: "fix", uid: job.metadata?.uid },
+      reason: "FailedCreate",
+      source: { component },
+      message,
+      lastTimestamp: "2030-01-01T00:00:01Z",
+    });
+  // Forged: our Job's uid, written from another namespace, or by someone else here.
+  failedCreate("elsewhere", "job-controller", "forged in another namespace");
+  failedCreate(NS, "kubectl", "forged by another reporter");
+  await reconcileTask(req(), c.context());
+  assert.equal(condition(c, "Ready")?.reason, "JobCreated", "forged Events are not shown");
+  failedCreate(NS, "job-controller", 'pods "fix-abc" is forbidden: exceeded quota: pods');
   await reconcileTask(req(), c.context());
   assert.equal(statusOf(c)?.phase, "Pending");
   assert.equal(condition(c, "Ready")?.reason, "FailedCreate");
