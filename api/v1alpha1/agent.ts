@@ -1,6 +1,6 @@
 // Agent: how a Task runs (image, command, credentials, pod settings).
 import { z } from "zod";
-import { contextMount, humanInTheLoop, objectMeta } from "./common.ts";
+import { contextMount, humanInTheLoop, MAX_KEEP_ALIVE_SECONDS, objectMeta } from "./common.ts";
 import {
   absolutePath,
   celRules,
@@ -77,6 +77,15 @@ export const agentSpec = z.object({
   ),
   timeout: duration("timeout").optional().describe(
     'Default longest run for Tasks using this Agent, e.g. "1h"; a Task\'s own timeout wins.',
+  ),
+  maxTimeout: duration("maxTimeout").optional().describe(
+    'Longest timeout a Task using this Agent may ask for, e.g. "4h": a Task asking for more ' +
+      "fails with reason AgentLimitExceeded. Also the timeout of a Task that sets none when " +
+      "the Agent sets no timeout either.",
+  ),
+  maxKeepAliveSeconds: z.int32().min(0).max(MAX_KEEP_ALIVE_SECONDS).optional().describe(
+    "Most humanInTheLoop.keepAliveSeconds a Task using this Agent may ask for: a Task asking " +
+      "for more fails with reason AgentLimitExceeded.",
   ),
   contexts: z.array(contextMount).max(MAX_CONTEXTS).optional().describe(
     "Contexts applied to every Task using this Agent.",

@@ -12,6 +12,7 @@ import {
   type UntrustedStatus,
 } from "../runtime/apply.ts";
 import { mountPathProblem, serviceAccountProblem, sizeProblem } from "./checks.ts";
+import { limitProblem } from "./limits.ts";
 import { ConfigMapResource, JobResource, PodResource, TaskResource } from "../runtime/resources.ts";
 import type { KubeObject } from "../runtime/types.ts";
 import { buildAgentJob, buildContextConfigMap, type JobSettings } from "./job.ts";
@@ -130,6 +131,7 @@ function planFor(
     const { agent, contexts } = obs.start;
     const configMap = buildContextConfigMap(task, agent, contexts) as KubeObject;
     const problem = serviceAccountProblem(agent, settings.operatorServiceAccount) ??
+      limitProblem(task, agent) ??
       mountPathProblem(agent, contexts) ?? sizeProblem(configMap);
     if (problem) {
       state = { kind: "invalid", ...problem };
