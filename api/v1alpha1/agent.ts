@@ -90,6 +90,12 @@ export const agentSpec = z.object({
   contexts: z.array(contextMount).max(MAX_CONTEXTS).optional().describe(
     "Contexts applied to every Task using this Agent.",
   ),
+  allowedMountPrefixes: z.array(absolutePath("allowedMountPrefixes[]")).max(MAX_CONTEXTS)
+    .optional().describe(
+      "Directories besides workspaceDir under which a Task's own contexts may be mounted. A " +
+        "Task's mount elsewhere is refused (it could replace the agent's binary, settings or " +
+        "credential files); the Agent's own contexts and credentials may use any path.",
+    ),
   credentials: z.array(credential).max(MAX_CREDENTIALS).optional().describe(
     "Secrets exposed to the agent (at most 32); names must be unique.",
   ).meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] }),

@@ -11,7 +11,12 @@ import {
   type Refusal,
   type UntrustedStatus,
 } from "../runtime/apply.ts";
-import { mountPathProblem, serviceAccountProblem, sizeProblem } from "./checks.ts";
+import {
+  mountPathProblem,
+  serviceAccountProblem,
+  sizeProblem,
+  taskMountProblem,
+} from "./checks.ts";
 import { limitProblem } from "./limits.ts";
 import { ConfigMapResource, JobResource, PodResource, TaskResource } from "../runtime/resources.ts";
 import type { KubeObject } from "../runtime/types.ts";
@@ -131,7 +136,7 @@ function planFor(
     const { agent, contexts } = obs.start;
     const configMap = buildContextConfigMap(task, agent, contexts) as KubeObject;
     const problem = serviceAccountProblem(agent, settings.operatorServiceAccount) ??
-      limitProblem(task, agent) ??
+      limitProblem(task, agent) ?? taskMountProblem(task, agent) ??
       mountPathProblem(agent, contexts) ?? sizeProblem(configMap);
     if (problem) {
       state = { kind: "invalid", ...problem };
