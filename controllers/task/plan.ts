@@ -17,6 +17,7 @@ import {
   sizeProblem,
   taskMountProblem,
 } from "./checks.ts";
+import { baselineProblem } from "./baseline.ts";
 import { limitProblem } from "./limits.ts";
 import { ConfigMapResource, JobResource, PodResource, TaskResource } from "../runtime/resources.ts";
 import type { KubeObject } from "../runtime/types.ts";
@@ -136,6 +137,7 @@ function planFor(
     const { agent, contexts } = obs.start;
     const configMap = buildContextConfigMap(task, agent, contexts) as KubeObject;
     const problem = serviceAccountProblem(agent, settings.operatorServiceAccount) ??
+      baselineProblem(agent, settings.allowPrivilegedAgents ?? false) ??
       limitProblem(task, agent) ?? taskMountProblem(task, agent) ??
       mountPathProblem(agent, contexts) ?? sizeProblem(configMap);
     if (problem) {

@@ -15,6 +15,7 @@ Deno.test("config: defaults", () => {
   assert.equal(c.logLevel, "info");
   assert.equal(c.applyCrds, false);
   assert.equal(c.operatorServiceAccount, undefined);
+  assert.equal(c.allowPrivilegedAgents, false, "privileged Agents only when asked for");
   assert.equal(c.queueQps, 50);
   assert.equal(c.queueBurst, 500);
 });
@@ -30,6 +31,7 @@ Deno.test("config: flags, with environment fallbacks", () => {
       "--queue-qps=5",
       "--leader-elect=false",
       "--apply-crds",
+      "--allow-privileged-agents",
       "--log-level",
       "debug",
     ],
@@ -42,6 +44,7 @@ Deno.test("config: flags, with environment fallbacks", () => {
   assert.equal(c.operatorServiceAccount, "kubetask-system/kubetask-controller");
   assert.equal(c.leaderElect, false);
   assert.equal(c.applyCrds, true);
+  assert.equal(c.allowPrivilegedAgents, true);
   assert.equal(c.logLevel, "debug");
   assert.equal(c.metricsAddr, "127.0.0.1:9090");
 });

@@ -123,11 +123,15 @@ Deno.test("everything namespaced lands in kubetask-system", async () => {
   const objects = await kustomizeObjects();
   find(objects, "Namespace", "kubetask-system");
   find(objects, "ServiceAccount", "kubetask-controller");
+  // Agents stay within Pod Security baseline from apply time on (api/crdgen/agent_policy.ts).
+  find(objects, "ValidatingAdmissionPolicyBinding", "kubetask-agent-baseline");
   const clusterScoped = [
     "Namespace",
     "ClusterRole",
     "ClusterRoleBinding",
     "CustomResourceDefinition",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
   ];
   for (const o of objects.filter((o) => !clusterScoped.includes(o.kind))) {
     assert.equal(o.metadata.namespace, "kubetask-system", `${o.kind}/${o.metadata.name}`);
@@ -187,6 +191,6 @@ Deno.test("user ClusterRoles: submitters run Tasks but cannot define Agents; nei
     assert.ok(!verbsOn(rules, "batch/jobs").includes("create"));
   }
   // Not bound by the install: a platform team binds them per namespace.
-  const bound = objects.filter((o) => /Binding$/.test(o.kind)).map((o) => o.roleRef.name);
+  const bound = objects.filter((o) => /RoleBinding$/.test(o.kind)).map((o) => o.roleRef.name);
   assert.ok(!bound.includes("kubetask-task-submitter") && !bound.includes("kubetask-agent-admin"));
 });

@@ -82,6 +82,7 @@ Deno.test("the operator chart offers the configurable knobs and grants deploy/'s
       "watchNamespaces",
       "leaderElection.enabled",
       "gitImage",
+      "allowPrivilegedAgents",
     ]
   ) {
     assert.notEqual(lookup(values, path), undefined, `values.${path}`);
@@ -107,6 +108,7 @@ Deno.test("the operator chart offers the configurable knobs and grants deploy/'s
       "--namespaces=",
       "--metrics-addr=",
       "--git-image=",
+      "--allow-privileged-agents",
       "/healthz",
       "/readyz",
     ]
