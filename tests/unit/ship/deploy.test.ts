@@ -70,7 +70,7 @@ Deno.test("leader election gets leases only, and only in the operator namespace"
   assert.equal(roles.length, 1);
   assert.equal(roles[0].metadata.namespace, "kubetask-system");
   assert.deepEqual(flattenRules(roles[0].rules), [
-    "coordination.k8s.io/leases: create,get,patch,update",
+    "coordination.k8s.io/leases: create,get,patch",
   ]);
   const binding = find(objects, "RoleBinding", roles[0].metadata.name);
   assert.equal(binding.roleRef.name, roles[0].metadata.name);
