@@ -59,6 +59,7 @@ async function main(): Promise<number> {
   const controllers = createControllers({
     gitImage: config.gitImage,
     operatorServiceAccount: config.operatorServiceAccount,
+    allowPrivilegedAgents: config.allowPrivilegedAgents,
   });
   const manager = await startManager({
     controllers,

@@ -16,6 +16,7 @@ export interface OperatorConfig {
   leaderElect: boolean;
   gitImage: string;
   operatorServiceAccount?: string;
+  allowPrivilegedAgents: boolean;
   leaderElectionNamespace?: string;
   leaderElectionId: string;
   metricsAddr: string;
@@ -37,6 +38,8 @@ export const USAGE = `usage: main.ts [flags]
                                       (default ${DEFAULT_GIT_IMAGE})
   --operator-service-account NS/NAME  the operator's own ServiceAccount: Agents naming it
                                       are refused (the Deployment sets it from the pod)
+  --allow-privileged-agents           run Agents that set what Pod Security baseline forbids
+                                      (privileged, added capabilities, ...); default: refused
   --leader-elect true|false           use a Lease so only one replica reconciles (default true)
   --leader-election-namespace NS      namespace of the Lease (default: own namespace or "default")
   --leader-election-id NAME           name of the Lease (default kubetask-controller-leader)
@@ -100,6 +103,7 @@ export function parseConfig(
     "leader-elect",
     "git-image",
     "operator-service-account",
+    "allow-privileged-agents",
     "leader-election-namespace",
     "leader-election-id",
     "metrics-addr",
@@ -109,7 +113,9 @@ export function parseConfig(
     "apply-crds",
   ] as const;
   // Every flag is read as a string so "--leader-elect=false" and "--apply-crds" both work.
-  const normalized = args.map((a) => (a === "--apply-crds" ? "--apply-crds=true" : a));
+  const normalized = args.map((a) =>
+    a === "--apply-crds" || a === "--allow-privileged-agents" ? `${a}=true` : a
+  );
   const { values } = parseArgs({
     args: normalized,
     options: Object.fromEntries(names.map((n) => [n, { type: "string" as const }])),
@@ -135,6 +141,10 @@ export function parseConfig(
     ),
     gitImage: get("git-image") || DEFAULT_GIT_IMAGE,
     operatorServiceAccount: serviceAccountRef(get("operator-service-account")),
+    allowPrivilegedAgents: parseBool(
+      "allow-privileged-agents",
+      get("allow-privileged-agents") ?? "false",
+    ),
     leaderElect: parseBool("leader-elect", get("leader-elect") ?? "true"),
     leaderElectionNamespace: get("leader-election-namespace"),
     leaderElectionId: get("leader-election-id") ?? "kubetask-controller-leader",

@@ -17,6 +17,7 @@ Deno.test("config: defaults", () => {
   assert.equal(c.logLevel, "info");
   assert.equal(c.applyCrds, false);
   assert.equal(c.operatorServiceAccount, undefined);
+  assert.equal(c.allowPrivilegedAgents, false, "privileged Agents only when asked for");
   assert.equal(c.queueQps, 50);
   assert.equal(c.queueBurst, 500);
 });
@@ -32,6 +33,7 @@ Deno.test("config: flags, with environment fallbacks", () => {
       "--queue-qps=5",
       "--leader-elect=false",
       "--apply-crds",
+      "--allow-privileged-agents",
       "--log-level",
       "debug",
       "--metrics-secure=false",
@@ -46,6 +48,7 @@ Deno.test("config: flags, with environment fallbacks", () => {
   assert.equal(c.operatorServiceAccount, "kubetask-system/kubetask-controller");
   assert.equal(c.leaderElect, false);
   assert.equal(c.applyCrds, true);
+  assert.equal(c.allowPrivilegedAgents, true);
   assert.equal(c.logLevel, "debug");
   assert.equal(c.metricsAddr, "127.0.0.1:9090");
   assert.equal(c.metricsSecure, false);

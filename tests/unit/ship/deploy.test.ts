@@ -79,7 +79,9 @@ Deno.test("/metrics: the operator may review tokens and access; a reader role fo
   }]);
   const reader = find(objects, "ClusterRole", "kubetask-metrics-reader");
   assert.deepEqual(flattenRules(reader.rules), ["url:/metrics: get"]);
-  const bound = objects.filter((o) => /Binding$/.test(o.kind)).map((o) => o.roleRef.name);
+  const bound = objects.filter((o) => /^(Cluster)?RoleBinding$/.test(o.kind)).map((o) =>
+    o.roleRef.name
+  );
   assert.ok(!bound.includes("kubetask-metrics-reader"), "bound by whoever runs Prometheus");
 });
 
@@ -89,7 +91,7 @@ Deno.test("leader election gets leases only, and only in the operator namespace"
   assert.equal(roles.length, 1);
   assert.equal(roles[0].metadata.namespace, "kubetask-system");
   assert.deepEqual(flattenRules(roles[0].rules), [
-    "coordination.k8s.io/leases: create,get,patch,update",
+    "coordination.k8s.io/leases: create,get,patch",
   ]);
   const binding = find(objects, "RoleBinding", roles[0].metadata.name);
   assert.equal(binding.roleRef.name, roles[0].metadata.name);
@@ -144,11 +146,15 @@ Deno.test("everything namespaced lands in kubetask-system", async () => {
   const objects = await kustomizeObjects();
   find(objects, "Namespace", "kubetask-system");
   find(objects, "ServiceAccount", "kubetask-controller");
+  // Agents stay within Pod Security baseline from apply time on (api/crdgen/agent_policy.ts).
+  find(objects, "ValidatingAdmissionPolicyBinding", "kubetask-agent-baseline");
   const clusterScoped = [
     "Namespace",
     "ClusterRole",
     "ClusterRoleBinding",
     "CustomResourceDefinition",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
   ];
   for (const o of objects.filter((o) => !clusterScoped.includes(o.kind))) {
     assert.equal(o.metadata.namespace, "kubetask-system", `${o.kind}/${o.metadata.name}`);
@@ -209,6 +215,6 @@ Deno.test("user ClusterRoles: submitters run Tasks but cannot define Agents; nei
     assert.ok(!verbsOn(rules, "batch/jobs").includes("create"));
   }
   // Not bound by the install: a platform team binds them per namespace.
-  const bound = objects.filter((o) => /Binding$/.test(o.kind)).map((o) => o.roleRef.name);
+  const bound = objects.filter((o) => /RoleBinding$/.test(o.kind)).map((o) => o.roleRef.name);
   assert.ok(!bound.includes("kubetask-task-submitter") && !bound.includes("kubetask-agent-admin"));
 });

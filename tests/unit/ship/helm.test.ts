@@ -82,6 +82,7 @@ Deno.test("the operator chart offers the configurable knobs and grants deploy/'s
       "watchNamespaces",
       "leaderElection.enabled",
       "gitImage",
+      "allowPrivilegedAgents",
     ]
   ) {
     assert.notEqual(lookup(values, path), undefined, `values.${path}`);
@@ -108,6 +109,7 @@ Deno.test("the operator chart offers the configurable knobs and grants deploy/'s
       "--metrics-addr=",
       "--metrics-secure={{ .Values.metricsSecure }}",
       "--git-image=",
+      "--allow-privileged-agents",
       "/healthz",
       "/readyz",
     ]
