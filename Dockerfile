@@ -20,6 +20,6 @@ FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /src/dist/kubetask /kubetask
 # Numeric so the kubelet can verify runAsNonRoot (65532 is distroless "nonroot").
 USER 65532:65532
-EXPOSE 8080
+EXPOSE 8443
 # The same binary is the CLI (kubetask run ...); the image runs the operator.
 ENTRYPOINT ["/kubetask", "operator"]

@@ -59,6 +59,7 @@ async function main(): Promise<number> {
   const controllers = createControllers({
     gitImage: config.gitImage,
     operatorServiceAccount: config.operatorServiceAccount,
+    allowPrivilegedAgents: config.allowPrivilegedAgents,
   });
   const manager = await startManager({
     controllers,
@@ -75,6 +76,8 @@ async function main(): Promise<number> {
       }
       : false,
     metricsAddr: config.metricsAddr,
+    metricsSecure: config.metricsSecure,
+    metricsCertDir: config.metricsCertDir,
     logger: log,
     access,
     // Like controller-runtime: a replica that lost the lease exits and is restarted fresh.

@@ -1,6 +1,7 @@
 // `deno task crds`: writes the CRDs generated from the zod schemas in
 // api/v1alpha1 into the installers (deploy/crds for kustomize, the Helm
-// chart's crds/), and removes CRD files of kinds that no longer exist.
+// chart's crds/), and removes CRD files of kinds that no longer exist; also
+// the Agent admission policy (api/crdgen/agent_policy.ts) for both.
 import { CRD_DIRS, renderInstallerFiles } from "./crdgen/render.ts";
 
 const root = new URL("../", import.meta.url);

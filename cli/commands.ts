@@ -55,7 +55,7 @@ export function logsCommand(args: string[], out: Output): Promise<number> {
         const task = await getTask(s, name);
         const pod = await agentPod(s, task);
         if (agentStarted(pod)) {
-          await streamLog(s, pod!, follow, out.stdout);
+          await streamLog(s, pod!, follow, out);
           return 0;
         }
         if (!follow || isFinished(task.status?.phase)) {
@@ -125,7 +125,7 @@ export async function listCommand(args: string[], out: Output): Promise<number> 
       t.status?.startTime ? duration(t.status.startTime, t.status.completionTime) : "",
       tokensText(t.status?.usage),
       t.status?.usage?.costUSD ? `$${t.status.usage.costUSD}` : "",
-      shortResult(t),
+      shortResult(t, 60, (text) => out.shownOnStdout(text)),
     ]);
     out.line(table([head, ...rows]));
     return 0;

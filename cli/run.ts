@@ -152,7 +152,7 @@ export async function follow(s: Session, name: string, out: Output): Promise<num
       if (agentStarted(pod)) {
         streamed = true;
         out.endLive();
-        await streamLog(s, pod!, !finished, out.stdout).catch((err) =>
+        await streamLog(s, pod!, !finished, out).catch((err) =>
           out.info(`(log stream ended: ${(err as Error).message})`)
         );
         continue;

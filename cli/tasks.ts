@@ -12,6 +12,7 @@ import {
 import type { KubeObject } from "../controllers/runtime/types.ts";
 import { configMapNameFor } from "../controllers/task/names.ts";
 import { AGENT_CONTAINER } from "../controllers/task/results.ts";
+import type { Output } from "./output.ts";
 import type { Session } from "./session.ts";
 
 /** A Task that is missing is an error the user can act on. */
@@ -68,7 +69,7 @@ export async function streamLog(
   s: Session,
   pod: KubeObject,
   follow: boolean,
-  out: WritableStreamDefaultWriter<Uint8Array>,
+  out: Output,
 ): Promise<void> {
   const path = `${resourcePath(PodResource, s.namespace, pod.metadata?.name ?? "")}/log`;
   const res = await s.transport.send("GET", path, {
@@ -79,8 +80,7 @@ export async function streamLog(
     throw new CommandError(`cannot read the agent's log (HTTP ${res.status}): ${await res.text()}`);
   }
   const body = res.stream();
-  if (!body) return;
-  for await (const chunk of body) await out.write(chunk);
+  if (body) await out.stream(body);
 }
 
 export async function taskEvents(s: Session, name: string): Promise<KubeObject[]> {
@@ -109,11 +109,18 @@ export function duration(fromIso: string | undefined, toIso?: string): string {
   return h ? `${h}h${m}m` : m ? `${m}m${s}s` : `${s}s`;
 }
 
-/** A short result: an output named pr or url first, else the summary's first line. */
-export function shortResult(task: KubeObject, width = 60): string {
+/**
+ * A short result: an output named pr or url first, else the summary's first
+ * line; `shown` is how it will be printed (cut after, not inside, a sequence).
+ */
+export function shortResult(
+  task: KubeObject,
+  width = 60,
+  shown: (text: string) => string = (text) => text,
+): string {
   const outputs: Record<string, string> = task.status?.outputs ?? {};
   const first = outputs.pr ?? outputs.url ?? Object.values(outputs)[0];
-  const text = first ?? String(task.status?.summary ?? "").split("\n")[0];
+  const text = shown(first ?? String(task.status?.summary ?? "").split("\n")[0]);
   return text.length > width ? `${text.slice(0, width - 1)}…` : text;
 }
 

@@ -16,9 +16,13 @@ export interface OperatorConfig {
   leaderElect: boolean;
   gitImage: string;
   operatorServiceAccount?: string;
+  allowPrivilegedAgents: boolean;
   leaderElectionNamespace?: string;
   leaderElectionId: string;
   metricsAddr: string;
+  /** HTTPS with /metrics authorized by the apiserver; false: plain HTTP, open (development). */
+  metricsSecure: boolean;
+  metricsCertDir?: string;
   logLevel: LogLevel;
   applyCrds: boolean;
 }
@@ -34,10 +38,16 @@ export const USAGE = `usage: main.ts [flags]
                                       (default ${DEFAULT_GIT_IMAGE})
   --operator-service-account NS/NAME  the operator's own ServiceAccount: Agents naming it
                                       are refused (the Deployment sets it from the pod)
+  --allow-privileged-agents           run Agents that set what Pod Security baseline forbids
+                                      (privileged, added capabilities, ...); default: refused
   --leader-elect true|false           use a Lease so only one replica reconciles (default true)
   --leader-election-namespace NS      namespace of the Lease (default: own namespace or "default")
   --leader-election-id NAME           name of the Lease (default kubetask-controller-leader)
-  --metrics-addr HOST:PORT            /healthz, /readyz and /metrics (default :8080)
+  --metrics-addr HOST:PORT            /healthz, /readyz and /metrics (default :8443)
+  --metrics-secure true|false         HTTPS, /metrics only for bearer tokens the apiserver
+                                      authorizes for get on /metrics (default true);
+                                      false: plain HTTP open to anyone, for development
+  --metrics-cert-dir DIR              tls.crt and tls.key for HTTPS (default: self-signed)
   --log-level debug|info|warn|error   (default info)
   --apply-crds                        create or update the CRDs at startup
 Each flag may also be set as KUBETASK_<FLAG> (e.g. KUBETASK_NAMESPACES).`;
@@ -93,14 +103,19 @@ export function parseConfig(
     "leader-elect",
     "git-image",
     "operator-service-account",
+    "allow-privileged-agents",
     "leader-election-namespace",
     "leader-election-id",
     "metrics-addr",
+    "metrics-secure",
+    "metrics-cert-dir",
     "log-level",
     "apply-crds",
   ] as const;
   // Every flag is read as a string so "--leader-elect=false" and "--apply-crds" both work.
-  const normalized = args.map((a) => (a === "--apply-crds" ? "--apply-crds=true" : a));
+  const normalized = args.map((a) =>
+    a === "--apply-crds" || a === "--allow-privileged-agents" ? `${a}=true` : a
+  );
   const { values } = parseArgs({
     args: normalized,
     options: Object.fromEntries(names.map((n) => [n, { type: "string" as const }])),
@@ -126,10 +141,16 @@ export function parseConfig(
     ),
     gitImage: get("git-image") || DEFAULT_GIT_IMAGE,
     operatorServiceAccount: serviceAccountRef(get("operator-service-account")),
+    allowPrivilegedAgents: parseBool(
+      "allow-privileged-agents",
+      get("allow-privileged-agents") ?? "false",
+    ),
     leaderElect: parseBool("leader-elect", get("leader-elect") ?? "true"),
     leaderElectionNamespace: get("leader-election-namespace"),
     leaderElectionId: get("leader-election-id") ?? "kubetask-controller-leader",
-    metricsAddr: get("metrics-addr") ?? ":8080",
+    metricsAddr: get("metrics-addr") ?? ":8443",
+    metricsSecure: parseBool("metrics-secure", get("metrics-secure") ?? "true"),
+    metricsCertDir: get("metrics-cert-dir") || undefined,
     logLevel,
     applyCrds: parseBool("apply-crds", get("apply-crds") ?? "false"),
   };

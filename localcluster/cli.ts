@@ -1,7 +1,16 @@
 // `deno task cluster up|down|env [name]`: the local control plane by hand.
 import { down, readState, up } from "./cluster.ts";
+import { CLUSTER_NAME } from "./paths.ts";
 
 const [command, name = "default"] = Deno.args;
+
+// The name becomes a folder that `down` removes: refuse it before any path is built.
+if (!CLUSTER_NAME.test(name)) {
+  console.error(
+    `[cluster] invalid cluster name ${JSON.stringify(name)}: it must match ${CLUSTER_NAME.source}`,
+  );
+  Deno.exit(2);
+}
 
 function envLines(kubeconfig: string, kubectl: string): string {
   const binDir = kubectl.slice(0, kubectl.lastIndexOf("/"));

@@ -5,9 +5,17 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type ControlPlaneBinaries, ensureBinaries } from "./binaries.ts";
 import { createPki, type Pki } from "./pki.ts";
-import { clusterStateDir } from "./paths.ts";
+import { makePrivateDir, writePrivateFile } from "./private_files.ts";
+import { checkClusterName, clusterStateDir } from "./paths.ts";
 import { auditLogPath, auditPolicyYaml, operatorTokenLine } from "./operator_identity.ts";
-import { freePort, isAlive, kubectl, startProcess, waitFor } from "./process.ts";
+import {
+  freePort,
+  kubectl,
+  type StartedProcess,
+  startProcess,
+  stopProcesses,
+  waitFor,
+} from "./process.ts";
 import { realNodeUnavailable } from "./realnode/host.ts";
 import { type RealNode, startRealNode, stopRealNode, unrecordedNode } from "./realnode/node.ts";
 
@@ -17,7 +25,10 @@ export interface ClusterState {
   kubeconfig: string;
   server: string;
   kubectl: string;
-  pids: Record<string, number>;
+  /** Each component's process, checked to be still the same one before it is signalled. */
+  processes: Record<string, StartedProcess>;
+  /** Before processes were recorded: PIDs alone (read from an older state.json). */
+  pids?: Record<string, number>;
   /** How each component was started, so a test can restart it on the same port. */
   commands: Record<string, { binary: string; args: string[] }>;
   etcdUrl: string;
@@ -56,11 +67,17 @@ current-context: kubetask-local
 }
 
 export async function readState(name: string): Promise<ClusterState | undefined> {
+  const file = join(clusterStateDir(name), "state.json"); // an invalid name throws, never "absent"
   try {
-    return JSON.parse(await Deno.readTextFile(join(clusterStateDir(name), "state.json")));
+    return JSON.parse(await Deno.readTextFile(file));
   } catch {
     return undefined;
   }
+}
+
+/** state.json is private: it holds the operator's token when there is one. */
+function saveState(state: ClusterState): Promise<void> {
+  return writePrivateFile(join(state.dir, "state.json"), JSON.stringify(state, null, 2));
 }
 
 export interface UpOptions {
@@ -79,58 +96,74 @@ export interface UpOptions {
 
 /** Starts a fresh cluster named `name`; a previous one of that name is stopped first. */
 export async function up(name = "default", options: UpOptions = {}): Promise<ClusterState> {
+  checkClusterName(name); // before a build that takes minutes
   const bin: ControlPlaneBinaries = await ensureBinaries();
   await down(name);
   const dir = clusterStateDir(name);
+  // Private: it holds the keys, tokens and kubeconfigs (and logs that may quote them).
+  await makePrivateDir(dir);
   await Deno.mkdir(join(dir, "logs"), { recursive: true });
   const pki: Pki = await createPki(join(dir, "pki"));
-  const pids: Record<string, number> = {};
+  const processes: Record<string, StartedProcess> = {};
   const state: ClusterState = {
     name,
     dir,
     kubeconfig: join(dir, "admin.kubeconfig"),
     server: "",
     kubectl: bin.kubectl,
-    pids,
+    processes,
     commands: {},
     etcdUrl: "",
   };
   const start = async (component: string, binary: string, args: string[]) => {
     state.commands[component] = { binary, args };
-    pids[component] = await startProcess(component, dir, binary, args);
+    processes[component] = await startProcess(component, dir, binary, args);
   };
-  const save = () => Deno.writeTextFile(join(dir, "state.json"), JSON.stringify(state, null, 2));
+  const save = () => saveState(state);
   try {
     const etcdPort = freePort();
     const peerPort = freePort();
-    state.etcdUrl = `http://127.0.0.1:${etcdPort}`;
+    // Clients and the peer port speak TLS and must show a certificate of the cluster CA:
+    // any local user could otherwise read and write every object, Secrets included.
+    state.etcdUrl = `https://127.0.0.1:${etcdPort}`;
+    const peerUrl = `https://127.0.0.1:${peerPort}`;
     await start("etcd", bin.etcd, [
       "--name=local",
       `--data-dir=${join(dir, "etcd")}`,
       `--listen-client-urls=${state.etcdUrl}`,
       `--advertise-client-urls=${state.etcdUrl}`,
-      `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
-      `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
-      `--initial-cluster=local=http://127.0.0.1:${peerPort}`,
+      `--cert-file=${pki.etcdCert}`,
+      `--key-file=${pki.etcdKey}`,
+      "--client-cert-auth",
+      `--trusted-ca-file=${pki.caCert}`,
+      `--listen-peer-urls=${peerUrl}`,
+      `--initial-advertise-peer-urls=${peerUrl}`,
+      `--initial-cluster=local=${peerUrl}`,
+      `--peer-cert-file=${pki.etcdCert}`,
+      `--peer-key-file=${pki.etcdKey}`,
+      "--peer-client-cert-auth",
+      `--peer-trusted-ca-file=${pki.caCert}`,
       "--listen-metrics-urls=",
       "--unsafe-no-fsync",
       "--log-level=warn",
     ]);
     await save();
+    const etcdClient = await etcdHttpClient(pki);
     await waitFor(
       "etcd",
-      async () => (await fetch(`${state.etcdUrl}/health`)).ok,
+      async () => (await fetch(`${state.etcdUrl}/health`, { client: etcdClient })).ok,
       30_000,
-      pids["etcd"],
+      processes["etcd"].pid,
       join(dir, "logs", "etcd.log"),
     );
+    etcdClient.close();
 
     const apiPort = freePort();
     state.server = `https://127.0.0.1:${apiPort}`;
     const extraArgs: string[] = [];
     if (options.auditedOperator) {
       const token = crypto.randomUUID().replaceAll("-", "");
-      await Deno.writeTextFile(pki.tokenFile, operatorTokenLine(token), { append: true });
+      await writePrivateFile(pki.tokenFile, operatorTokenLine(token), { append: true });
       const policy = join(dir, "audit-policy.yaml");
       await Deno.writeTextFile(policy, auditPolicyYaml());
       extraArgs.push(`--audit-policy-file=${policy}`, `--audit-log-path=${auditLogPath(dir)}`);
@@ -154,16 +187,16 @@ export async function up(name = "default", options: UpOptions = {}): Promise<Clu
         return res.ok;
       },
       90_000,
-      pids["kube-apiserver"],
+      processes["kube-apiserver"].pid,
       join(dir, "logs", "kube-apiserver.log"),
     );
     client.close();
-    await Deno.writeTextFile(
+    await writePrivateFile(
       state.kubeconfig,
       kubeconfigYaml(state.server, pki.caCert, pki.adminToken),
     );
     if (state.operatorKubeconfig && state.operatorToken) {
-      await Deno.writeTextFile(
+      await writePrivateFile(
         state.operatorKubeconfig,
         kubeconfigYaml(state.server, pki.caCert, state.operatorToken),
       );
@@ -208,7 +241,7 @@ export async function up(name = "default", options: UpOptions = {}): Promise<Clu
         return out.trim() === "True";
       },
       60_000,
-      pids["kwok"],
+      processes["kwok"].pid,
       join(dir, "logs", "kwok.log"),
     );
     // Admission taints new nodes not-ready; the node lifecycle controller (off
@@ -222,7 +255,7 @@ export async function up(name = "default", options: UpOptions = {}): Promise<Clu
         return true;
       },
       60_000,
-      pids["kube-controller-manager"],
+      processes["kube-controller-manager"].pid,
       join(dir, "logs", "kube-controller-manager.log"),
     );
     if (options.realNode !== false) {
@@ -248,9 +281,23 @@ export async function up(name = "default", options: UpOptions = {}): Promise<Clu
   }
 }
 
+/** An HTTP client that etcd accepts: the apiserver's etcd client certificate. */
+export async function etcdHttpClient(
+  pki: Pick<Pki, "caCert" | "etcdClientCert" | "etcdClientKey">,
+): Promise<Deno.HttpClient> {
+  return Deno.createHttpClient({
+    caCerts: [await Deno.readTextFile(pki.caCert)],
+    cert: await Deno.readTextFile(pki.etcdClientCert),
+    key: await Deno.readTextFile(pki.etcdClientKey),
+  });
+}
+
 function apiserverArgs(state: ClusterState, pki: Pki, port: number): string[] {
   return [
     `--etcd-servers=${state.etcdUrl}`,
+    `--etcd-cafile=${pki.caCert}`,
+    `--etcd-certfile=${pki.etcdClientCert}`,
+    `--etcd-keyfile=${pki.etcdClientKey}`,
     "--bind-address=127.0.0.1",
     "--advertise-address=127.0.0.1",
     `--secure-port=${port}`,
@@ -304,41 +351,33 @@ export async function down(name = "default"): Promise<void> {
   }
   if (state) {
     // Reverse start order: clients of the apiserver first, etcd last.
-    const pids = Object.values(state.pids).reverse();
-    for (const pid of pids) {
-      try {
-        Deno.kill(pid, "SIGTERM");
-      } catch { /* already gone */ }
-    }
-    const deadline = Date.now() + 10_000;
-    while (pids.some(isAlive) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    for (const pid of pids.filter(isAlive)) {
-      try {
-        Deno.kill(pid, "SIGKILL");
-      } catch { /* already gone */ }
-    }
+    await stopProcesses(recordedProcesses(state).reverse(), 10_000);
   }
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
 
 /** Stops one component (e.g. "kube-apiserver") to test how clients ride out an outage. */
 export async function stopComponent(state: ClusterState, component: string): Promise<void> {
-  const pid = state.pids[component];
-  try {
-    Deno.kill(pid, "SIGTERM");
-  } catch { /* already gone */ }
-  const deadline = Date.now() + 15_000;
-  while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  if (isAlive(pid)) Deno.kill(pid, "SIGKILL");
+  await stopProcesses([state.processes[component]], 15_000);
+}
+
+/**
+ * The processes a state file records. An older one has PIDs only: their
+ * command lines are still checked against how they were started.
+ */
+function recordedProcesses(state: ClusterState): StartedProcess[] {
+  if (state.processes) return Object.values(state.processes);
+  return Object.entries(state.pids ?? {}).map(([component, pid]) => {
+    const command = state.commands?.[component];
+    return { pid, argv: command ? [command.binary, ...command.args] : [] };
+  }).filter((p) => p.argv.length > 0);
 }
 
 /** Starts a stopped component again with the same flags (and so the same port). */
 export async function startComponent(state: ClusterState, component: string): Promise<void> {
   const { binary, args } = state.commands[component];
-  state.pids[component] = await startProcess(component, state.dir, binary, args);
-  await Deno.writeTextFile(join(state.dir, "state.json"), JSON.stringify(state, null, 2));
+  state.processes[component] = await startProcess(component, state.dir, binary, args);
+  await saveState(state);
 }
 
 export { kubectl };

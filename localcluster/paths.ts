@@ -28,7 +28,30 @@ export function helmBinDir(): string {
   return join(cacheDir(), "bin", `helm-${HELM_VERSION}`);
 }
 
+/**
+ * A cluster's name becomes a folder (removed whole by `down`), a bridge and a
+ * network name, so it is a DNS label: no `/`, no `..`, nothing outside the
+ * clusters folder. At most 40 characters leaves room for suffixes such as `-down`.
+ */
+export const CLUSTER_NAME = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
+
+export class InvalidClusterName extends Error {
+  constructor(name: string) {
+    super(
+      `invalid cluster name ${JSON.stringify(name)}: lower-case letters, digits and '-', ` +
+        "at most 40, starting and ending with a letter or digit",
+    );
+    this.name = "InvalidClusterName";
+  }
+}
+
+/** `name`, when it is a valid cluster name; throws InvalidClusterName otherwise. */
+export function checkClusterName(name: string): string {
+  if (!CLUSTER_NAME.test(name)) throw new InvalidClusterName(name);
+  return name;
+}
+
 /** State of one named cluster: PKI, etcd data, logs, pids, kubeconfig. */
 export function clusterStateDir(name: string): string {
-  return join(cacheDir(), "clusters", name);
+  return join(cacheDir(), "clusters", checkClusterName(name));
 }

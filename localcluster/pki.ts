@@ -1,8 +1,13 @@
 // Local PKI for the test control plane, made with the openssl CLI:
 // a CA, the apiserver's serving certificate for 127.0.0.1, its client
-// certificate towards kubelets, a service-account
-// signing key pair, and static bearer tokens for the components and the admin.
+// certificates towards kubelets and etcd, etcd's own certificate (serving
+// clients and its peer port), a service-account signing key pair, and static
+// bearer tokens for the components and the admin.
 import { join } from "node:path";
+import { makePrivate, makePrivateDir, writePrivateFile } from "./private_files.ts";
+
+/** The apiserver's user towards kubelets (its client certificate's common name). */
+export const KUBELET_CLIENT_USER = "kube-apiserver-kubelet-client";
 
 export interface Pki {
   caCert: string;
@@ -16,6 +21,32 @@ export interface Pki {
   /** The apiserver's client certificate towards kubelets (logs, exec). */
   kubeletClientCert: string;
   kubeletClientKey: string;
+  /** etcd's certificate: it serves clients and peers over TLS and requires client certificates. */
+  etcdCert: string;
+  etcdKey: string;
+  /** The apiserver's client certificate towards etcd. */
+  etcdClientCert: string;
+  etcdClientKey: string;
+}
+
+/** Where createPki(dir) writes each file. */
+export function pkiFiles(dir: string): Omit<Pki, "adminToken"> {
+  const p = (f: string) => join(dir, f);
+  return {
+    caCert: p("ca.crt"),
+    caKey: p("ca.key"),
+    servingCert: p("apiserver.crt"),
+    servingKey: p("apiserver.key"),
+    serviceAccountKey: p("sa.key"),
+    serviceAccountPub: p("sa.pub"),
+    tokenFile: p("tokens.csv"),
+    kubeletClientCert: p("kubelet-client.crt"),
+    kubeletClientKey: p("kubelet-client.key"),
+    etcdCert: p("etcd.crt"),
+    etcdKey: p("etcd.key"),
+    etcdClientCert: p("apiserver-etcd-client.crt"),
+    etcdClientKey: p("apiserver-etcd-client.key"),
+  };
 }
 
 export async function openssl(args: string[], cwd: string): Promise<void> {
@@ -36,15 +67,21 @@ function randomToken(): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** A self-signed CA in `dir` (`<name>.key`, `<name>.crt`). */
+/** A new RSA key `<name>.key` in `dir`, readable by its owner only. */
+async function privateKey(dir: string, name: string): Promise<void> {
+  await openssl(["genrsa", "-out", `${name}.key`, "2048"], dir);
+  await makePrivate(join(dir, `${name}.key`));
+}
+
+/** A self-signed CA in `dir` (`<name>.key`, `<name>.crt`); `dir` is made private. */
 export async function createCa(
   dir: string,
   name: string,
   commonName: string,
   days: number,
 ): Promise<{ cert: string; key: string }> {
-  await Deno.mkdir(dir, { recursive: true });
-  await openssl(["genrsa", "-out", `${name}.key`, "2048"], dir);
+  await makePrivateDir(dir);
+  await privateKey(dir, name);
   await openssl(
     [
       "req",
@@ -76,7 +113,7 @@ export async function signCertificate(
   ca: { cert: string; key: string },
   days: number,
 ): Promise<{ cert: string; key: string }> {
-  await openssl(["genrsa", "-out", `${name}.key`, "2048"], dir);
+  await privateKey(dir, name);
   await openssl(
     ["req", "-new", "-key", `${name}.key`, "-subj", subject, "-out", `${name}.csr`],
     dir,
@@ -106,7 +143,6 @@ export async function signCertificate(
 }
 
 export async function createPki(dir: string): Promise<Pki> {
-  const p = (f: string) => join(dir, f);
   const ca = await createCa(dir, "ca", "kubetask-test-ca", 30);
   await signCertificate(
     dir,
@@ -120,28 +156,38 @@ export async function createPki(dir: string): Promise<Pki> {
   await signCertificate(
     dir,
     "kubelet-client",
-    "/O=system:masters/CN=kube-apiserver-kubelet-client",
+    // No group: kubelets authorize this user by its binding to system:kubelet-api-admin.
+    `/CN=${KUBELET_CLIENT_USER}`,
     "extendedKeyUsage=clientAuth\n",
     ca,
     30,
   );
-  await openssl(["genrsa", "-out", "sa.key", "2048"], dir);
+  await signCertificate(
+    dir,
+    "etcd",
+    "/CN=etcd",
+    // The same certificate serves clients and, as client and server, the peer port.
+    "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n",
+    ca,
+    30,
+  );
+  await signCertificate(
+    dir,
+    "apiserver-etcd-client",
+    "/CN=kube-apiserver-etcd-client",
+    "extendedKeyUsage=clientAuth\n",
+    ca,
+    30,
+  );
+  await privateKey(dir, "sa");
   await openssl(["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"], dir);
 
   // One static bearer token (user, uid, groups) shared by the admin and the
   // components: this cluster exists only for tests on loopback.
   const adminToken = randomToken();
-  await Deno.writeTextFile(p("tokens.csv"), `${adminToken},admin,admin-uid,"system:masters"\n`);
-  return {
-    caCert: p("ca.crt"),
-    caKey: p("ca.key"),
-    servingCert: p("apiserver.crt"),
-    servingKey: p("apiserver.key"),
-    serviceAccountKey: p("sa.key"),
-    serviceAccountPub: p("sa.pub"),
-    tokenFile: p("tokens.csv"),
-    adminToken,
-    kubeletClientCert: p("kubelet-client.crt"),
-    kubeletClientKey: p("kubelet-client.key"),
-  };
+  await writePrivateFile(
+    pkiFiles(dir).tokenFile,
+    `${adminToken},admin,admin-uid,"system:masters"\n`,
+  );
+  return { ...pkiFiles(dir), adminToken };
 }

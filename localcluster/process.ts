@@ -1,5 +1,6 @@
 // Processes of the local cluster: started detached with a log file, watched
-// by PID, and the kubectl calls the scripts make.
+// by PID, stopped only while the PID is still theirs, and the kubectl calls
+// the scripts make.
 import { join } from "node:path";
 
 export function freePort(): number {
@@ -9,13 +10,72 @@ export function freePort(): number {
   return port;
 }
 
-/** Starts a process in its own session with output to a log file; returns its PID. */
+/**
+ * A process this code started, told apart from whatever gets its PID later
+ * (once it exited, or after a reboot: state.json outlives both).
+ */
+export interface StartedProcess {
+  pid: number;
+  /** The command line it runs. */
+  argv: string[];
+  /** This boot's id and the process's start time in clock ticks after boot (/proc/PID/stat). */
+  started?: string;
+}
+
+/** The boot and start time of `pid`, or undefined when there is no such process. */
+function startStamp(pid: number): string | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // Fields after the command name (which may hold spaces) start at field 3; start time is 22.
+    const startTicks = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[22 - 3];
+    const boot = Deno.readTextFileSync("/proc/sys/kernel/random/boot_id").trim();
+    return `${boot}/${startTicks}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function commandLine(pid: number): string[] | undefined {
+  try {
+    const raw = Deno.readTextFileSync(`/proc/${pid}/cmdline`);
+    return raw.endsWith("\0") ? raw.slice(0, -1).split("\0") : raw.split("\0");
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `p` still runs: its PID is alive with the same start time and command line. */
+export function isOurs(p: StartedProcess | undefined): boolean {
+  if (!p?.pid || !isAlive(p.pid)) return false;
+  if (p.started !== undefined && startStamp(p.pid) !== p.started) return false;
+  const argv = commandLine(p.pid);
+  return !!argv && argv.length === p.argv.length && argv.every((a, i) => a === p.argv[i]);
+}
+
+/**
+ * SIGTERM to each process that is still ours, SIGKILL after `graceMs` to
+ * those still running. A PID now used by another process is never signalled.
+ */
+export async function stopProcesses(processes: StartedProcess[], graceMs: number): Promise<void> {
+  const ours = processes.filter(isOurs);
+  const signal = (p: StartedProcess, sig: Deno.Signal) => {
+    try {
+      Deno.kill(p.pid, sig);
+    } catch { /* already gone */ }
+  };
+  for (const p of ours) signal(p, "SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (ours.some(isOurs) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  for (const p of ours.filter(isOurs)) signal(p, "SIGKILL");
+}
+
+/** Starts a process in its own session with output to a log file. */
 export async function startProcess(
   name: string,
   dir: string,
   binary: string,
   args: string[],
-): Promise<number> {
+): Promise<StartedProcess> {
   const log = join(dir, "logs", `${name}.log`);
   const out = await new Deno.Command("sh", {
     args: [
@@ -31,7 +91,13 @@ export async function startProcess(
   }).output();
   const pid = Number(new TextDecoder().decode(out.stdout).trim());
   if (!Number.isInteger(pid) || pid <= 0) throw new Error(`could not start ${name}`);
-  return pid;
+  const started: StartedProcess = { pid, argv: [binary, ...args], started: startStamp(pid) };
+  // `setsid` execs the binary in the same PID: wait for it, so isOurs() knows it from now on.
+  const deadline = Date.now() + 5_000;
+  while (!isOurs(started) && isAlive(pid) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return started;
 }
 
 export function isAlive(pid: number): boolean {
@@ -89,13 +155,15 @@ export async function kubectl(
   return text;
 }
 
-/** PIDs (other than this one) whose command line, arguments joined by spaces, contains `text`. */
-export async function pidsMentioning(text: string): Promise<number[]> {
-  const found: number[] = [];
+/** Processes (other than this one) whose command line, arguments joined by spaces, contains `text`. */
+export async function processesMentioning(text: string): Promise<StartedProcess[]> {
+  const found: StartedProcess[] = [];
   for await (const entry of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(entry.name) || Number(entry.name) === Deno.pid) continue;
-    const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`).catch(() => "");
-    if (cmdline.replaceAll("\0", " ").includes(text)) found.push(Number(entry.name));
+    const pid = Number(entry.name);
+    if (!/^\d+$/.test(entry.name) || pid === Deno.pid) continue;
+    const started = startStamp(pid);
+    const argv = commandLine(pid);
+    if (started && argv?.join(" ").includes(text)) found.push({ pid, argv, started });
   }
   return found;
 }

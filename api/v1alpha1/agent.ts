@@ -1,6 +1,6 @@
 // Agent: how a Task runs (image, command, credentials, pod settings).
 import { z } from "zod";
-import { contextMount, humanInTheLoop, objectMeta } from "./common.ts";
+import { contextMount, humanInTheLoop, MAX_KEEP_ALIVE_SECONDS, objectMeta } from "./common.ts";
 import {
   absolutePath,
   celRules,
@@ -78,9 +78,24 @@ export const agentSpec = z.object({
   timeout: duration("timeout").optional().describe(
     'Default longest run for Tasks using this Agent, e.g. "1h"; a Task\'s own timeout wins.',
   ),
+  maxTimeout: duration("maxTimeout").optional().describe(
+    'Longest timeout a Task using this Agent may ask for, e.g. "4h": a Task asking for more ' +
+      "fails with reason AgentLimitExceeded. Also the timeout of a Task that sets none when " +
+      "the Agent sets no timeout either.",
+  ),
+  maxKeepAliveSeconds: z.int32().min(0).max(MAX_KEEP_ALIVE_SECONDS).optional().describe(
+    "Most humanInTheLoop.keepAliveSeconds a Task using this Agent may ask for: a Task asking " +
+      "for more fails with reason AgentLimitExceeded.",
+  ),
   contexts: z.array(contextMount).max(MAX_CONTEXTS).optional().describe(
     "Contexts applied to every Task using this Agent.",
   ),
+  allowedMountPrefixes: z.array(absolutePath("allowedMountPrefixes[]")).max(MAX_CONTEXTS)
+    .optional().describe(
+      "Directories besides workspaceDir under which a Task's own contexts may be mounted. A " +
+        "Task's mount elsewhere is refused (it could replace the agent's binary, settings or " +
+        "credential files); the Agent's own contexts and credentials may use any path.",
+    ),
   credentials: z.array(credential).max(MAX_CREDENTIALS).optional().describe(
     "Secrets exposed to the agent (at most 32); names must be unique.",
   ).meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] }),

@@ -8,3 +8,4 @@ export * from "./context.ts";
 export * from "./contextgrant.ts";
 export * from "./agent.ts";
 export * from "./kubetaskconfig.ts";
+export * from "./baseline.ts";

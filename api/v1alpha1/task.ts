@@ -1,7 +1,13 @@
 // Task: one AI agent run, executed as a Kubernetes Job.
 import { z } from "zod";
 import { condition, contextMount, humanInTheLoop, objectMeta } from "./common.ts";
-import { duration, MAX_CONTEXTS, MAX_TEXT_LENGTH, objectName } from "./validation.ts";
+import {
+  duration,
+  MAX_CONTEXTS,
+  MAX_TEXT_LENGTH,
+  objectName,
+  taskMountPath,
+} from "./validation.ts";
 
 /** Set to "true" on a Task to stop it (no Job started, or the running agent stopped). */
 export const STOP_ANNOTATION = "kubetask.io/stop";
@@ -12,11 +18,23 @@ export const TASK_PHASES = ["Pending", "Queued", "Running", "Completed", "Failed
 export const taskPhase = z.enum(TASK_PHASES);
 export type TaskPhase = z.infer<typeof taskPhase>;
 
+/**
+ * A Context reference on a Task: its mountPath must lie under the Agent's
+ * workspaceDir or allowedMountPrefixes (the controller checks that, knowing
+ * the Agent) and may not climb out of them with "..".
+ */
+export const taskContextMount = contextMount.extend({
+  mountPath: taskMountPath("mountPath").optional().describe(
+    "Absolute path to mount the content at, under the Agent's workspaceDir (or one of its " +
+      "allowedMountPrefixes). Empty: appended to task.md inside <context> tags.",
+  ),
+});
+
 export const taskSpec = z.object({
   description: z.string().max(MAX_TEXT_LENGTH).optional().describe(
     "Task instruction; becomes the start of task.md (at most 256 KiB).",
   ),
-  contexts: z.array(contextMount).max(MAX_CONTEXTS).optional().describe(
+  contexts: z.array(taskContextMount).max(MAX_CONTEXTS).optional().describe(
     "References to reusable Context resources (at most 32).",
   ),
   agentRef: objectName("agentRef").optional().describe(

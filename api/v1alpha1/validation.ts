@@ -39,6 +39,21 @@ export function absolutePath(field: string, { allowEmpty = false } = {}) {
   }));
 }
 
+/**
+ * A mount path a Task supplies: absolute (or "" for none) and without ".."
+ * segments, so what it names is what the controller's prefix check sees.
+ */
+export function taskMountPath(field: string) {
+  const absolute = `${field} must be an absolute path starting with "/"`;
+  const climbs = `${field} must not contain ".." segments`;
+  return z.string().max(MAX_PATH_LENGTH)
+    .refine((v) => !v.split("/").includes(".."), { message: climbs })
+    .meta(celRules(
+      { rule: "self == '' || self.startsWith('/')", message: absolute },
+      { rule: "!self.matches('(^|/)[.][.](/|$)')", message: climbs },
+    ));
+}
+
 // Names that end up in API request paths, volumes and environments. Each is
 // checked twice: by the apiserver (a CEL rule with a message a user can act
 // on) and by the controller (the same test as a zod refinement), so a bad

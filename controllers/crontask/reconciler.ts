@@ -2,7 +2,7 @@
 // plan.ts) → apply (the shared layer).
 import { cronTaskSpec } from "../../api/v1alpha1/index.ts";
 import { applyPlan } from "../runtime/apply.ts";
-import { isControlledBy } from "../runtime/owners.ts";
+import { isControlledBy, ownerIndexKey } from "../runtime/owners.ts";
 import { CronTaskResource, TaskResource } from "../runtime/resources.ts";
 import { OWNER_INDEX, type ReconcileContext, type Request, type Result } from "../runtime/types.ts";
 import { invalidSpecPlan, planCronTask, refusedPlan, toApplyPlan } from "./plan.ts";
@@ -51,16 +51,13 @@ export async function reconcileCronTask(
  */
 async function ownedTasks(ctx: ReconcileContext, cronTask: CronTaskObject): Promise<TaskObject[]> {
   const ns = cronTask.metadata.namespace ?? "";
-  const owned = ctx.cache.byIndex<TaskObject>(
-    TaskResource,
-    OWNER_INDEX,
-    cronTask.metadata.uid ?? "",
-  )
+  const owned = ctx.cache.byIndex<TaskObject>(TaskResource, OWNER_INDEX, ownerIndexKey(cronTask))
     .filter((t) => isControlledBy(t, cronTask));
   const names = new Set(owned.map((t) => t.metadata.name));
   for (const ref of cronTask.status?.active ?? []) {
     if (names.has(ref.name)) continue;
-    const task = await ctx.live.get<TaskObject>(TaskResource, ref.namespace ?? ns, ref.name);
+    // Our own runs live in our namespace, whatever a status says.
+    const task = await ctx.live.get<TaskObject>(TaskResource, ns, ref.name);
     if (task && isControlledBy(task, cronTask)) owned.push(task);
   }
   return owned;

@@ -16,8 +16,12 @@
 // - status: written only when it differs from what was observed; a primary
 //   still cached at the version our own last status write replaced is not
 //   reconciled at all (own_writes.ts): the event of that write is coming.
+// - untrusted status: a status refused as invalid (422) is written once more
+//   without the fields the plan marks as someone else's input (an agent's
+//   report), with a condition and a Warning Event quoting the apiserver.
+//   Retrying it as is would fail forever and the primary would never move on.
 // - Events: recorded after the writes they describe succeeded.
-import { sameJson } from "../status.ts";
+import { rfc3339, sameJson, setCondition } from "../status.ts";
 import { controllerReference, isControlledBy } from "./owners.ts";
 import { ApiError } from "./transport.ts";
 import {
@@ -72,6 +76,19 @@ export interface Plan<Status> {
   status?: Status;
   events: PlannedEvent[];
   requeueAfterMs?: number;
+  /** Status fields that carry input from outside the operator; see UntrustedStatus. */
+  untrustedStatus?: UntrustedStatus;
+}
+
+/**
+ * Top-level status fields filled from input the operator does not control
+ * (an agent's report). If the apiserver refuses the status as invalid, it is
+ * written again without them and with this condition (status False, the
+ * apiserver's message), and a Warning Event of the same reason is recorded.
+ */
+export interface UntrustedStatus {
+  fields: readonly string[];
+  condition: { type: string; reason: string };
 }
 
 /** Why an ensured object could not be created. */
@@ -129,20 +146,69 @@ export async function applyPlan<Status>(
       break;
     }
   }
-  await writeStatus(ctx, primary, effective.status);
+  const rejected = await writeStatus(ctx, primary, effective.status, effective.untrustedStatus);
+  if (rejected) ctx.events.event(primary.object, "Warning", rejected.reason, rejected.message);
   for (const e of effective.events) ctx.events.event(primary.object, e.type, e.reason, e.message);
   return effective.requeueAfterMs === undefined ? {} : { requeueAfterMs: effective.requeueAfterMs };
 }
 
+/** Writes the status; returns the Warning to record if its untrusted fields had to go. */
 async function writeStatus<Status>(
   ctx: ReconcileContext,
   primary: Primary,
   status: Status | undefined,
-): Promise<void> {
-  if (status === undefined || sameJson(primary.object.status ?? {}, status)) return;
-  // Carries the observed resourceVersion: a stale observation gets a 409.
-  await ctx.client.updateStatus(primary.type, { ...primary.object, status });
+  untrusted?: UntrustedStatus,
+): Promise<PlannedEvent | undefined> {
+  if (status === undefined || sameJson(primary.object.status ?? {}, status)) return undefined;
+  let rejected: PlannedEvent | undefined;
+  try {
+    // Carries the observed resourceVersion: a stale observation gets a 409.
+    await ctx.client.updateStatus(primary.type, { ...primary.object, status });
+  } catch (err) {
+    const fallback = untrusted && err instanceof ApiError && err.status === 422
+      ? withoutUntrusted(status, untrusted, err.detail, primary.object, ctx.now())
+      : undefined;
+    if (!fallback) throw err;
+    // Same resourceVersion: the refused write changed nothing.
+    await ctx.client.updateStatus(primary.type, { ...primary.object, status: fallback.status });
+    rejected = fallback.event;
+  }
   ctx.ownWrites.wrote(primary.object);
+  return rejected;
+}
+
+/**
+ * `status` without the untrusted fields it has, plus the condition saying why;
+ * undefined when it has none (then they are not why it was refused).
+ */
+export function withoutUntrusted<Status>(
+  status: Status,
+  untrusted: UntrustedStatus,
+  detail: string,
+  primary: KubeObject,
+  now: Date,
+): { status: Status; event: PlannedEvent } | undefined {
+  const record = status as Record<string, unknown>;
+  const dropped = untrusted.fields.filter((f) => record[f] !== undefined);
+  if (dropped.length === 0) return undefined;
+  const rest = Object.fromEntries(
+    Object.entries(record).filter(([k]) => !dropped.includes(k)),
+  );
+  const message = `${dropped.map((f) => `status.${f}`).join(", ")} not recorded: ` +
+    `the apiserver refused the status: ${detail}`;
+  const conditions = setCondition(rest.conditions as Parameters<typeof setCondition>[0], {
+    type: untrusted.condition.type,
+    status: "False",
+    reason: untrusted.condition.reason,
+    message,
+    ...(primary.metadata?.generation !== undefined
+      ? { observedGeneration: primary.metadata.generation }
+      : {}),
+  }, rfc3339(now));
+  return {
+    status: { ...rest, conditions } as Status,
+    event: { type: "Warning", reason: untrusted.condition.reason, message },
+  };
 }
 
 async function createOrAdopt(

@@ -1,6 +1,23 @@
 // The operator's HTTP endpoints: /healthz (process alive), /readyz (informer
-// caches synced) and /metrics (Prometheus text).
+// caches synced) and /metrics (Prometheus text). Served over HTTPS with
+// /metrics for authorized readers only (metrics_auth.ts); the probes stay open
+// (they say nothing about tenants). Plain HTTP and open metrics are for
+// development only (--metrics-secure=false).
 import type { Metrics } from "./metrics.ts";
+import { METRICS_PATH, type MetricsDecision } from "./metrics_auth.ts";
+
+export interface HealthServing {
+  /** Certificate and key (PEM) to serve HTTPS; absent: plain HTTP. */
+  tls?: { cert: string; key: string };
+  /** Who may read /metrics, from the Authorization header; absent: anyone. */
+  authorize?: (authorization: string | null) => Promise<MetricsDecision>;
+}
+
+const REFUSALS: Record<Exclude<MetricsDecision, 200>, string> = {
+  401: "Unauthorized: a bearer token is required\n",
+  403: "Forbidden: get on /metrics is not allowed\n",
+  500: "could not authorize the request\n",
+};
 
 export interface HealthServer {
   /** The address actually bound (useful with port 0). */
@@ -18,10 +35,24 @@ export function parseAddr(addr: string): { hostname: string; port: number } {
   return { hostname: host || "0.0.0.0", port };
 }
 
-export function serveHealth(addr: string, metrics: Metrics, isReady: () => boolean): HealthServer {
+export function serveHealth(
+  addr: string,
+  metrics: Metrics,
+  isReady: () => boolean,
+  serving: HealthServing = {},
+): HealthServer {
   const { hostname, port } = parseAddr(addr);
-  const server = Deno.serve({ hostname, port, onListen: () => {} }, (req) => {
+  const server = Deno.serve({ hostname, port, onListen: () => {}, ...serving.tls }, async (req) => {
     const path = new URL(req.url).pathname;
+    if (path === METRICS_PATH && serving.authorize) {
+      const decision = await serving.authorize(req.headers.get("authorization"));
+      if (decision !== 200) {
+        return new Response(REFUSALS[decision], {
+          status: decision,
+          headers: decision === 401 ? { "www-authenticate": 'Bearer realm="kubetask"' } : {},
+        });
+      }
+    }
     switch (path) {
       case "/healthz":
         return new Response("ok\n");
@@ -29,7 +60,7 @@ export function serveHealth(addr: string, metrics: Metrics, isReady: () => boole
         return isReady()
           ? new Response("ok\n")
           : new Response("informer caches not synced\n", { status: 503 });
-      case "/metrics":
+      case METRICS_PATH:
         return new Response(metrics.render(), {
           headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
         });

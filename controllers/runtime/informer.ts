@@ -12,6 +12,7 @@
 // a 410 re-lists at once, and any other failure (apiserver down, connection
 // reset) re-lists after an exponential backoff. Handlers see a re-list as the
 // differences against the cache, so nothing is missed or duplicated.
+import { ownerIndexValues } from "./owners.ts";
 import { resourcePath } from "./resources.ts";
 import { ApiTransport, statusError } from "./transport.ts";
 import {
@@ -67,7 +68,7 @@ export function trimForCache(obj: KubeObject): KubeObject {
 
 const BUILTIN_INDEXES: Record<string, IndexFunc> = {
   [NAMESPACE_INDEX]: (obj) => [obj.metadata?.namespace ?? ""],
-  [OWNER_INDEX]: (obj) => (obj.metadata?.ownerReferences ?? []).map((ref) => ref.uid),
+  [OWNER_INDEX]: ownerIndexValues,
 };
 
 /** A watch that ended and needs a fresh list (410 Gone). */

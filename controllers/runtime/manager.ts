@@ -32,6 +32,8 @@ import { type LeaderElectionOptions, LeaderElector } from "./leader.ts";
 import { OwnWrites } from "./own_writes.ts";
 import { silentLogger, withFields } from "./log.ts";
 import { Metrics } from "./metrics.ts";
+import { MetricsAuthorizer } from "./metrics_auth.ts";
+import { selfSignedCertificate } from "./self_signed.ts";
 import { DefaultControllerRateLimiter, TokenBucket } from "./ratelimit.ts";
 import { ApiTransport } from "./transport.ts";
 import {
@@ -59,6 +61,13 @@ export interface ManagerOptions {
   leaderElection?: LeaderElectionOptions | false;
   /** "host:port" for /healthz, /readyz, /metrics; false = no server (default false). */
   metricsAddr?: string | false;
+  /**
+   * HTTPS, and /metrics only for whom the apiserver authorizes (default true);
+   * false: plain HTTP, open to anyone (development).
+   */
+  metricsSecure?: boolean;
+  /** Folder with tls.crt and tls.key for HTTPS; absent: a self-signed certificate made at start. */
+  metricsCertDir?: string;
   logger?: Logger;
   /** The clock reconcilers see as ctx.now (tests inject a fake one). */
   now?: () => Date;
@@ -98,7 +107,21 @@ function selfRequest(kind: string, obj: KubeObject): Request {
 
 /** Starts informers, workers (once synced and leading) and the metrics server. */
 export async function startManager(opts: ManagerOptions): Promise<RunningManager> {
-  return buildManager(opts, opts.access ?? await AccessProvider.load());
+  const tls = opts.metricsAddr && opts.metricsSecure !== false
+    ? await metricsTls(opts.metricsCertDir)
+    : undefined;
+  return buildManager(opts, opts.access ?? await AccessProvider.load(), tls);
+}
+
+/** The metrics server's certificate: the given one, else a self-signed one. */
+async function metricsTls(certDir?: string): Promise<{ cert: string; key: string }> {
+  if (certDir) {
+    return {
+      cert: await Deno.readTextFile(`${certDir}/tls.crt`),
+      key: await Deno.readTextFile(`${certDir}/tls.key`),
+    };
+  }
+  return await selfSignedCertificate("kubetask-metrics", ["localhost", "127.0.0.1"]);
 }
 
 interface InformerSpec {
@@ -109,7 +132,11 @@ interface InformerSpec {
   indexes?: Record<string, IndexFunc>;
 }
 
-function buildManager(opts: ManagerOptions, access: AccessProvider): RunningManager {
+function buildManager(
+  opts: ManagerOptions,
+  access: AccessProvider,
+  metricsTls?: { cert: string; key: string },
+): RunningManager {
   const log = opts.logger ?? silentLogger;
   const now = opts.now ?? (() => new Date());
   const metrics = new Metrics();
@@ -203,8 +230,15 @@ function buildManager(opts: ManagerOptions, access: AccessProvider): RunningMana
   let health: HealthServer | undefined;
   let synced = false;
   if (opts.metricsAddr) {
-    health = serveHealth(opts.metricsAddr, metrics, () => synced);
-    log.info("serving health and metrics", { addr: `${health.addr.hostname}:${health.addr.port}` });
+    const authorizer = metricsTls ? new MetricsAuthorizer(transport, log) : undefined;
+    health = serveHealth(opts.metricsAddr, metrics, () => synced, {
+      tls: metricsTls,
+      authorize: authorizer && ((header) => authorizer.decide(header)),
+    });
+    log.info("serving health and metrics", {
+      addr: `${health.addr.hostname}:${health.addr.port}`,
+      scheme: metricsTls ? "https" : "http",
+    });
   }
 
   for (const inf of informers.values()) inf.start();

@@ -21,11 +21,29 @@ export function controllerOf(obj: KubeObject, type: ResourceType): OwnerReferenc
   );
 }
 
-/** True if `owner` (by uid) is the controller of `obj`. */
+/**
+ * True if `owner` (by uid) is the controller of `obj`. A namespaced owner
+ * controls only objects of its own namespace, as the garbage collector holds:
+ * anyone can write another namespace's uid into a reference.
+ */
 export function isControlledBy(obj: KubeObject, owner: KubeObject): boolean {
   const uid = owner.metadata?.uid;
-  return !!uid &&
-    (obj.metadata?.ownerReferences ?? []).some((ref) => ref.controller === true && ref.uid === uid);
+  const ns = owner.metadata?.namespace ?? "";
+  if (!uid || (ns !== "" && ns !== (obj.metadata?.namespace ?? ""))) return false;
+  return (obj.metadata?.ownerReferences ?? []).some((ref) =>
+    ref.controller === true && ref.uid === uid
+  );
+}
+
+/** The owner index's value for an owner: its namespace and uid (a uid alone can be forged). */
+export function ownerIndexKey(owner: KubeObject): string {
+  return `${owner.metadata?.namespace ?? ""}/${owner.metadata?.uid ?? ""}`;
+}
+
+/** The owner index: an object under each of its owners, as if they shared its namespace. */
+export function ownerIndexValues(obj: KubeObject): string[] {
+  const ns = obj.metadata?.namespace ?? "";
+  return (obj.metadata?.ownerReferences ?? []).map((ref) => `${ns}/${ref.uid}`);
 }
 
 /** A watch mapper: an owned object → the key of its controller of `type`. */

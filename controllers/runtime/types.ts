@@ -110,7 +110,7 @@ export interface KubeClient extends LiveReader, KubeWriter {}
 
 /** Built-in indexes every informer keeps. */
 export const NAMESPACE_INDEX = "namespace";
-/** Objects by the uid of each of their ownerReferences. */
+/** Objects by "namespace/uid" of each of their ownerReferences (owners.ts ownerIndexKey). */
 export const OWNER_INDEX = "owner";
 
 /** An index function: the values under which an object is found. */

@@ -2,7 +2,7 @@
 // input the apiserver (or the kubelet) would refuse becomes a Failed Task with
 // a condition naming the culprit instead of a create retried forever.
 import { posix } from "node:path";
-import type { Agent } from "../../api/v1alpha1/index.ts";
+import type { Agent, Task } from "../../api/v1alpha1/index.ts";
 import type { KubeObject } from "../runtime/types.ts";
 import { absoluteMountPath, type ResolvedContext } from "./contexts.ts";
 import { TASK_MD_KEY } from "./job.ts";
@@ -32,7 +32,7 @@ export function mountPathProblem(agent: Agent, contexts: ResolvedContext[]): Pro
   }
   const seen = new Map<string, string>();
   for (const { path, what } of mounts) {
-    const key = posix.normalize(path).replace(/(.)\/+$/, "$1");
+    const key = normalized(path);
     const first = seen.get(key);
     if (first) {
       return {
@@ -41,6 +41,38 @@ export function mountPathProblem(agent: Agent, contexts: ResolvedContext[]): Pro
       };
     }
     seen.set(key, what);
+  }
+  return undefined;
+}
+
+/** A path without "." or ".." segments, repeated or trailing slashes. */
+function normalized(path: string): string {
+  return posix.normalize(path).replace(/(.)\/+$/, "$1");
+}
+
+/**
+ * A Task's own contexts mount under its Agent's workspaceDir or one of the
+ * Agent's allowedMountPrefixes: elsewhere a submitter could replace the
+ * agent's binary, its settings (which may run commands) or its credential
+ * files. The Agent's own contexts and credentials may use any path.
+ */
+export function taskMountProblem(task: Task, agent: Agent): Problem | undefined {
+  const workspace = agent.spec.workspaceDir || "/workspace";
+  const prefixes = [workspace, ...agent.spec.allowedMountPrefixes ?? []].map(normalized);
+  const under = (path: string) =>
+    prefixes.some((p) => path === p || path.startsWith(p === "/" ? p : `${p}/`));
+  for (const [i, c] of (task.spec.contexts ?? []).entries()) {
+    if (!c.mountPath) continue;
+    const path = absoluteMountPath(c.mountPath, workspace);
+    if (path.split("/").includes("..") || !under(normalized(path))) {
+      return {
+        reason: "MountPathNotAllowed",
+        message: `spec.contexts[${i}].mountPath "${c.mountPath}" is outside what Agent ` +
+          `"${agent.metadata.name}" allows Tasks to mount (${prefixes.join(", ")}): mount it ` +
+          `under "${prefixes[0]}/", or ask the Agent's admin to add a prefix to ` +
+          "spec.allowedMountPrefixes",
+      };
+    }
   }
   return undefined;
 }

@@ -31,6 +31,8 @@ export interface JobSettings {
   gitImage: string;
   /** "namespace/name" of the operator's ServiceAccount, which no Agent may use. */
   operatorServiceAccount?: string;
+  /** Agents may set what Pod Security baseline forbids (baseline.ts); off unless asked for. */
+  allowPrivilegedAgents?: boolean;
 }
 
 export const DEFAULT_JOB_SETTINGS: JobSettings = { gitImage: DEFAULT_GIT_IMAGE };

@@ -27,7 +27,7 @@ import { agentProblem } from "./job.ts";
 import { admit, DEFAULT_AGENT_NAME, SlotLedger } from "./capacity.ts";
 import { jobNameFor } from "./names.ts";
 import { isFinished, jobPhase, type JobView, type Observation } from "./status.ts";
-import { JOB_UID_INDEX, latestFailedCreate } from "./pod_creation.ts";
+import { JOB_UID_INDEX, jobUidKey, latestFailedCreate } from "./pod_creation.ts";
 import { stopReason } from "./stop.ts";
 import { KUBETASK_CONFIG_NAME, ttlSecondsFrom } from "./ttl.ts";
 import { beyondLimit, maxFinishedFrom } from "./retention.ts";
@@ -109,7 +109,7 @@ export async function observeTask(
     if (!isControlledBy(job, raw)) return { ...base, foreignJob: true };
     const phase = jobPhase(job as JobView);
     const podCreateFailure = phase === "Pending"
-      ? latestFailedCreate(ctx.cache.byIndex(EventResource, JOB_UID_INDEX, job.metadata?.uid ?? ""))
+      ? latestFailedCreate(ctx.cache.byIndex(EventResource, JOB_UID_INDEX, jobUidKey(job)))
       : undefined;
     // Pods are read (live: we do not cache pods) only to stop a running agent
     // and, once, to collect what a finished agent reported.
@@ -129,11 +129,19 @@ export async function observeTask(
   return { ...base, start: await observeStart(task, raw, ctx, ledger) };
 }
 
-/** The spec's built-in Agent: the default image with the namespace's default ServiceAccount. */
+/**
+ * The spec's built-in Agent: the default image with the namespace's default
+ * ServiceAccount, without its token. Nobody chose to give that account's
+ * rights to an agent; an Agent admin who wants to, writes an Agent.
+ */
 function builtInAgent(namespace: string): KubeObject {
   return {
     metadata: { name: DEFAULT_AGENT_NAME, namespace },
-    spec: { agentImage: DEFAULT_AGENT_IMAGE, serviceAccountName: "default" },
+    spec: {
+      agentImage: DEFAULT_AGENT_IMAGE,
+      serviceAccountName: "default",
+      podSpec: { automountServiceAccountToken: false },
+    },
   };
 }
 

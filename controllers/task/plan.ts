@@ -9,14 +9,22 @@ import {
   type Plan,
   type PlannedEvent,
   type Refusal,
+  type UntrustedStatus,
 } from "../runtime/apply.ts";
-import { mountPathProblem, serviceAccountProblem, sizeProblem } from "./checks.ts";
+import {
+  mountPathProblem,
+  serviceAccountProblem,
+  sizeProblem,
+  taskMountProblem,
+} from "./checks.ts";
+import { baselineProblem } from "./baseline.ts";
+import { limitProblem } from "./limits.ts";
 import { ConfigMapResource, JobResource, PodResource, TaskResource } from "../runtime/resources.ts";
 import type { KubeObject } from "../runtime/types.ts";
 import { buildAgentJob, buildContextConfigMap, type JobSettings } from "./job.ts";
 import type { TaskObservation } from "./observe.ts";
 import { deriveStatus, isFinished, jobPhase, type Observation, transitionEvent } from "./status.ts";
-import { agentResult } from "./results.ts";
+import { AGENT_SUPPLIED_FIELDS, agentResult } from "./results.ts";
 import { deadlineOf, podStopPatch, type StopReason, stopReason, stopRequested } from "./stop.ts";
 import { ttlDecision } from "./ttl.ts";
 
@@ -24,7 +32,7 @@ const BUILT_IN_AGENT_EVENT: PlannedEvent = {
   type: "Normal",
   reason: "BuiltInAgent",
   message: `No agentRef and no Agent "default" in this namespace: running the built-in Agent ` +
-    `(${DEFAULT_AGENT_IMAGE}, ServiceAccount "default")`,
+    `(${DEFAULT_AGENT_IMAGE}, ServiceAccount "default" without its token)`,
 };
 
 const STOPPED_BEFORE_START =
@@ -46,8 +54,23 @@ function stopOf(obs: TaskObservation, now: Date): StopReason | undefined {
 /** Only for a name held by an object we do not own; its deletion also wakes us. */
 export const NAME_CONFLICT_RETRY_MS = 10_000;
 
+/** What the agent reported is its input, not ours: a status refused for it is written without it. */
+export const AGENT_RESULT: UntrustedStatus = {
+  fields: AGENT_SUPPLIED_FIELDS,
+  condition: { type: "ResultRecorded", reason: "AgentResultRejected" },
+};
+
 /** The plan for one Task; `refusal` is set when the apply layer could not create an object. */
 export function planTask(
+  obs: TaskObservation,
+  settings: JobSettings,
+  now: Date,
+  refusal?: Refusal,
+): Plan<TaskStatus> {
+  return { ...planFor(obs, settings, now, refusal), untrustedStatus: AGENT_RESULT };
+}
+
+function planFor(
   obs: TaskObservation,
   settings: JobSettings,
   now: Date,
@@ -114,6 +137,8 @@ export function planTask(
     const { agent, contexts } = obs.start;
     const configMap = buildContextConfigMap(task, agent, contexts) as KubeObject;
     const problem = serviceAccountProblem(agent, settings.operatorServiceAccount) ??
+      baselineProblem(agent, settings.allowPrivilegedAgents ?? false) ??
+      limitProblem(task, agent) ?? taskMountProblem(task, agent) ??
       mountPathProblem(agent, contexts) ?? sizeProblem(configMap);
     if (problem) {
       state = { kind: "invalid", ...problem };

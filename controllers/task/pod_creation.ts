@@ -6,25 +6,56 @@ import { controllerOf } from "../runtime/owners.ts";
 import { JobResource, TaskResource } from "../runtime/resources.ts";
 import type { CacheReader, KubeObject, Request } from "../runtime/types.ts";
 
-/** Server-side filter: only the Job controller's pod-creation failures are listed and watched. */
-export const FAILED_CREATE_SELECTOR = "involvedObject.kind=Job,reason=FailedCreate";
+/** The Job controller's name as Events give it (source.component, reportingComponent). */
+export const JOB_CONTROLLER = "job-controller";
 
-/** Event cache index: the uid of the Job an Event is about. */
+/**
+ * Server-side filter: only the Job controller's pod-creation failures are
+ * listed and watched ("source" is source.component, else reportingComponent).
+ */
+export const FAILED_CREATE_SELECTOR =
+  `involvedObject.kind=Job,reason=FailedCreate,source=${JOB_CONTROLLER}`;
+
+/** Event cache index: the namespace and uid of the Job an Event is about (jobUidKey). */
 export const JOB_UID_INDEX = "job-uid";
 
-export function jobUidOf(event: KubeObject): string[] {
-  const uid = event.involvedObject?.uid;
-  return uid ? [uid] : [];
+/** The index value for a Job: a uid alone can be written into any Event anywhere. */
+export function jobUidKey(job: KubeObject): string {
+  return `${job.metadata?.namespace ?? ""}/${job.metadata?.uid ?? ""}`;
 }
 
-/** What the cache keeps of an Event: whom it is about, what it says and when. */
+/**
+ * An Event counts only if the Job controller reported it, in the Job's own
+ * namespace (an Event lives in its object's namespace): someone who may write
+ * Events elsewhere cannot put words on another team's Task.
+ */
+export function jobUidOf(event: KubeObject): string[] {
+  const uid = event.involvedObject?.uid;
+  const reporter = event.source?.component || event.reportingComponent;
+  if (!uid || reporter !== JOB_CONTROLLER) return [];
+  return [`${event.metadata?.namespace ?? ""}/${uid}`];
+}
+
+/** What the cache keeps of an Event: whom it is about, who said it, what and when. */
 export function eventForCache(event: KubeObject): KubeObject {
-  const { apiVersion, kind, metadata, involvedObject, message, lastTimestamp, eventTime } = event;
+  const {
+    apiVersion,
+    kind,
+    metadata,
+    involvedObject,
+    source,
+    reportingComponent,
+    message,
+    lastTimestamp,
+    eventTime,
+  } = event;
   return {
     apiVersion,
     kind,
     metadata,
     involvedObject: { name: involvedObject?.name, uid: involvedObject?.uid },
+    ...(source?.component ? { source: { component: source.component } } : {}),
+    ...(reportingComponent ? { reportingComponent } : {}),
     message,
     lastTimestamp,
     eventTime,
@@ -35,7 +66,7 @@ export function eventForCache(event: KubeObject): KubeObject {
 export function mapFailedCreateToTask(event: KubeObject, cache: CacheReader): Request[] {
   const namespace = event.metadata?.namespace ?? "";
   const job = cache.get(JobResource, namespace, event.involvedObject?.name ?? "");
-  if (!job || job.metadata?.uid !== event.involvedObject?.uid) return [];
+  if (!job || !jobUidOf(event).includes(jobUidKey(job))) return [];
   const ref = controllerOf(job, TaskResource);
   return ref ? [{ kind: "Task", namespace, name: ref.name }] : [];
 }

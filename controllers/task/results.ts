@@ -49,9 +49,18 @@ export function parseUsageLine(line: string): TaskUsage | undefined {
   return Object.keys(usage).length ? usage : undefined;
 }
 
+/**
+ * The status fields that carry what the agent wrote, and nothing else: the one
+ * list of untrusted status parts (a status the apiserver refuses is written
+ * again without them; see runtime/apply.ts).
+ */
+export const AGENT_SUPPLIED_FIELDS: readonly string[] = ["summary", "outputs", "usage"];
+
 /** Splits a termination message into outputs and the summary, within the bounds above. */
 export function parseTerminationMessage(message: string): Omit<AgentResult, "exitCode"> {
-  const outputs: Record<string, string> = {};
+  // A Map, not an object: names such as "constructor" or "toString" are the
+  // agent's to choose, and an object would count them as already present.
+  const outputs = new Map<string, string>();
   const rest: string[] = [];
   let usage: TaskUsage | undefined;
   for (const line of message.split("\n")) {
@@ -60,8 +69,8 @@ export function parseTerminationMessage(message: string): Omit<AgentResult, "exi
       continue;
     }
     const m = OUTPUT_LINE.exec(line.trimEnd());
-    if (m && (m[1] in outputs || Object.keys(outputs).length < MAX_OUTPUTS)) {
-      outputs[m[1]] = m[2].slice(0, MAX_OUTPUT_VALUE);
+    if (m && (outputs.has(m[1]) || outputs.size < MAX_OUTPUTS)) {
+      outputs.set(m[1], m[2].slice(0, MAX_OUTPUT_VALUE));
     } else {
       rest.push(line);
     }
@@ -69,7 +78,7 @@ export function parseTerminationMessage(message: string): Omit<AgentResult, "exi
   const summary = rest.join("\n").trim().slice(0, MAX_SUMMARY);
   return {
     ...(summary ? { summary } : {}),
-    ...(Object.keys(outputs).length ? { outputs } : {}),
+    ...(outputs.size ? { outputs: Object.fromEntries(outputs) } : {}),
     ...(usage ? { usage } : {}),
   };
 }

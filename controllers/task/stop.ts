@@ -29,9 +29,12 @@ export function stopRequested(task: Task | KubeObject): boolean {
   return annotations[STOP_ANNOTATION] === "true" || annotations[TERMINATE_ANNOTATION] === "true";
 }
 
-/** The Task's timeout, else its Agent's, in whole seconds; undefined for none. */
+/**
+ * The Task's timeout, else its Agent's, else the Agent's maxTimeout (a Task
+ * with no timeout would outlast it), in whole seconds; undefined for none.
+ */
 export function timeoutSecondsOf(task: Task, agent: Agent): number | undefined {
-  const value = task.spec.timeout ?? agent.spec.timeout;
+  const value = task.spec.timeout ?? agent.spec.timeout ?? agent.spec.maxTimeout;
   if (!value) return undefined;
   const ms = parseDuration(value);
   return Number.isFinite(ms) && ms > 0 ? Math.ceil(ms / 1000) : undefined;

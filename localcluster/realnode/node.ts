@@ -6,7 +6,17 @@
 // kwok's simulated node stays the default for everything else.
 import { join } from "node:path";
 import { ensureKubelet } from "../binaries.ts";
-import { freePort, isAlive, kubectl, pidsMentioning, startProcess, waitFor } from "../process.ts";
+import {
+  freePort,
+  isOurs,
+  kubectl,
+  processesMentioning,
+  type StartedProcess,
+  startProcess,
+  stopProcesses,
+  waitFor,
+} from "../process.ts";
+import { KUBELET_CLIENT_USER } from "../pki.ts";
 import { ensureGitCa } from "./git_ca.ts";
 import { CNI_BIN_DIR } from "./host.ts";
 import { bridgeOf, createNetwork, deleteBridge, type NodeNetwork } from "./network.ts";
@@ -27,7 +37,7 @@ export const REAL_NODE_SCHEDULING = {
 export interface RealNode extends NodeNetwork {
   node: string;
   containerdSocket: string;
-  pids: { containerd: number; kubelet: number };
+  processes: { containerd?: StartedProcess; kubelet?: StartedProcess };
 }
 
 interface ClusterRef {
@@ -102,13 +112,19 @@ function kubeletConfig(dir: string, socket: string, caCert: string, ip: string):
       enforceNodeAllocatable: [],
       failSwapOn: false,
       podLogsDir: join(dir, "pod-logs"),
+      // As on real nodes: a client is who its certificate (of the cluster CA) or its bearer
+      // token (a TokenReview) says, and may do what the apiserver's RBAC allows it on this
+      // node (a SubjectAccessReview). The apiserver's own user is bound to
+      // system:kubelet-api-admin (kubeletApiAdminBinding); anyone else is refused.
       authentication: {
         anonymous: { enabled: false },
-        webhook: { enabled: false },
+        webhook: { enabled: true, cacheTTL: "30s" },
         x509: { clientCAFile: caCert },
       },
-      // Only the apiserver (client certificate from the cluster CA) can connect, on loopback.
-      authorization: { mode: "AlwaysAllow" },
+      authorization: {
+        mode: "Webhook",
+        webhook: { cacheAuthorizedTTL: "30s", cacheUnauthorizedTTL: "5s" },
+      },
       registerWithTaints: [{
         key: REAL_NODE_LABEL,
         value: REAL_NODE_LABEL_VALUE,
@@ -128,6 +144,23 @@ function kubeletConfig(dir: string, socket: string, caCert: string, ip: string):
     null,
     2,
   );
+}
+
+/** Lets the apiserver's kubelet client (logs, exec, port-forward) through the kubelet's authorizer. */
+export function kubeletApiAdminBinding(): string {
+  return `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: kubetask-local:apiserver-kubelet-api-admin
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: system:kubelet-api-admin
+subjects:
+- apiGroup: rbac.authorization.k8s.io
+  kind: User
+  name: ${KUBELET_CLIENT_USER}
+`;
 }
 
 async function ctr(socket: string, args: string[]): Promise<string> {
@@ -160,7 +193,7 @@ export async function startRealNode(c: ClusterRef): Promise<RealNode> {
     node: REAL_NODE,
     ...net,
     containerdSocket: socket,
-    pids: { containerd: 0, kubelet: 0 },
+    processes: {},
   };
   try {
     await Deno.writeTextFile(
@@ -171,12 +204,12 @@ export async function startRealNode(c: ClusterRef): Promise<RealNode> {
       "--config",
       join(c.dir, "containerd", "config.toml"),
     ]);
-    node.pids.containerd = containerd;
+    node.processes.containerd = containerd;
     await waitFor(
       "containerd",
       async () => !!(await ctr(socket, ["version"])),
       30_000,
-      containerd,
+      containerd.pid,
       join(c.dir, "logs", "containerd.log"),
     );
 
@@ -186,11 +219,12 @@ export async function startRealNode(c: ClusterRef): Promise<RealNode> {
     for (const spec of await agentImageSpecs(caBundle)) images.push(await buildImage(spec));
     await importImages(socket, images);
 
+    await kubectl(c, ["apply", "-f", "-"], kubeletApiAdminBinding());
     await Deno.writeTextFile(
       join(c.dir, "kubelet", "config.json"),
       kubeletConfig(c.dir, socket, c.caCert, net.gateway),
     );
-    node.pids.kubelet = await startProcess("kubelet", c.dir, kubelet, [
+    node.processes.kubelet = await startProcess("kubelet", c.dir, kubelet, [
       `--config=${join(c.dir, "kubelet", "config.json")}`,
       `--kubeconfig=${c.kubeconfig}`,
       `--root-dir=${join(c.dir, "kubelet")}`,
@@ -213,7 +247,7 @@ export async function startRealNode(c: ClusterRef): Promise<RealNode> {
           'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
         ])).trim() === "True",
       120_000,
-      node.pids.kubelet,
+      node.processes.kubelet.pid,
       join(c.dir, "logs", "kubelet.log"),
     );
     // The local controller-manager runs no node lifecycle controller to lift it.
@@ -227,20 +261,6 @@ export async function startRealNode(c: ClusterRef): Promise<RealNode> {
     throw err;
   }
   return node;
-}
-
-async function stopPid(pid: number, graceMs: number): Promise<void> {
-  if (!pid || !isAlive(pid)) return;
-  try {
-    Deno.kill(pid, "SIGTERM");
-  } catch { /* gone */ }
-  const deadline = Date.now() + graceMs;
-  while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  if (isAlive(pid)) {
-    try {
-      Deno.kill(pid, "SIGKILL");
-    } catch { /* gone */ }
-  }
 }
 
 /** Mount points under `dir`, deepest first. */
@@ -277,7 +297,7 @@ export function unrecordedNode(name: string, dir: string): RealNode {
     subnet: "",
     gateway: "",
     containerdSocket: join(dir, "containerd", "containerd.sock"),
-    pids: { containerd: 0, kubelet: 0 },
+    processes: {},
   };
 }
 
@@ -287,7 +307,8 @@ export function unrecordedNode(name: string, dir: string): RealNode {
  */
 export async function stopRealNode(c: ClusterRef, node: RealNode): Promise<void> {
   // The kubelet tears pods down properly (CNI DEL, volume unmounts) if asked while running.
-  if (isAlive(node.pids.kubelet)) {
+  const { containerd, kubelet } = node.processes ?? {};
+  if (isOurs(kubelet)) {
     await kubectl(c, [
       "delete",
       "pods",
@@ -298,9 +319,9 @@ export async function stopRealNode(c: ClusterRef, node: RealNode): Promise<void>
       "--timeout=30s",
     ]).catch(() => {});
   }
-  await stopPid(node.pids.kubelet, 10_000);
-  const netns = isAlive(node.pids.containerd) ? await sandboxNetns(node.containerdSocket) : [];
-  if (isAlive(node.pids.containerd)) {
+  if (kubelet) await stopProcesses([kubelet], 10_000);
+  const netns = isOurs(containerd) ? await sandboxNetns(node.containerdSocket) : [];
+  if (isOurs(containerd)) {
     const tasks =
       (await ctr(node.containerdSocket, ["-n", "k8s.io", "tasks", "ls", "-q"]).catch(() => ""))
         .split("\n").filter(Boolean);
@@ -312,11 +333,11 @@ export async function stopRealNode(c: ClusterRef, node: RealNode): Promise<void>
       );
     }
   }
-  await stopPid(node.pids.containerd, 10_000);
+  if (containerd) await stopProcesses([containerd], 10_000);
   // Whatever is left by path on its command line: the shims name our containerd's
   // socket; a node that never finished starting has no recorded PIDs at all.
   for (const sub of ["kubelet", "containerd"]) {
-    for (const pid of await pidsMentioning(join(c.dir, sub) + "/")) await stopPid(pid, 2_000);
+    await stopProcesses(await processesMentioning(join(c.dir, sub) + "/"), 2_000);
   }
   for (const mount of await mountsUnder(c.dir)) {
     if (!(await run("umount", [mount]))) await run("umount", ["-l", mount]);

@@ -3,7 +3,7 @@
 // state. The second cluster runs beside the test run's own, which keeps working.
 import assert from "assert";
 import { down, readState, up } from "../../localcluster/cluster.ts";
-import { kubectl, pidsMentioning } from "../../localcluster/process.ts";
+import { kubectl, processesMentioning } from "../../localcluster/process.ts";
 import {
   containerLogLinks,
   mountsUnder,
@@ -41,7 +41,7 @@ Deno.test(onRealNode("e2e: cluster down removes every trace of the real node"), 
       }),
     );
     await kubectl(state, ["wait", "pod/sleeper", "--for=condition=Ready", "--timeout=120s"]);
-    assert.ok((await pidsMentioning(state.dir)).length >= 2, "containerd and kubelet run");
+    assert.ok((await processesMentioning(state.dir)).length >= 2, "containerd and kubelet run");
     assert.ok((await mountsUnder(state.dir)).length > 0, "the kubelet mounted volumes");
     // Other clusters' pods come and go meanwhile: follow this node's own namespaces.
     podNetns = await sandboxNetns(state.realNode.containerdSocket);
@@ -55,7 +55,7 @@ Deno.test(onRealNode("e2e: cluster down removes every trace of the real node"), 
   } finally {
     await down(NAME);
   }
-  assert.deepEqual(await pidsMentioning(state.dir), [], "no process of the cluster is left");
+  assert.deepEqual(await processesMentioning(state.dir), [], "no process of the cluster is left");
   assert.deepEqual(await mountsUnder(state.dir), [], "no mount is left");
   for (const path of podNetns) assert.equal(await exists(path), false, `${path} is left`);
   const links = await new Deno.Command("ip", { args: ["-o", "link", "show"], stdout: "piped" })

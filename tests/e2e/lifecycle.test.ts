@@ -4,7 +4,7 @@ import assert from "assert";
 import { eventually, kubectl } from "../integration/env.ts";
 import { condition, type Json, TaskHarness } from "../integration/task/harness.ts";
 import { agentLog, onRealNode, realNodeAgent } from "./real_node.ts";
-import { pidsMentioning } from "../../localcluster/process.ts";
+import { processesMentioning } from "../../localcluster/process.ts";
 
 /** An agent that says it started and then sleeps for a number no other process uses. */
 function sleeper(): { seconds: string; spec: Json } {
@@ -29,7 +29,7 @@ Deno.test(
         120_000,
       );
       assert.equal(
-        (await pidsMentioning(`sleep ${seconds}`)).length,
+        (await processesMentioning(`sleep ${seconds}`)).length,
         1,
         "the agent runs on this machine",
       );
@@ -37,7 +37,7 @@ Deno.test(
       await eventually("the pod is gone", async () => (await h.list("pods")).length === 0, 120_000);
       await eventually(
         "the process is gone",
-        async () => (await pidsMentioning(`sleep ${seconds}`)).length === 0,
+        async () => (await processesMentioning(`sleep ${seconds}`)).length === 0,
         60_000,
       );
     } finally {
@@ -62,7 +62,11 @@ Deno.test(
       await kubectl(["annotate", "task", "halt", "-n", h.ns, "kubetask.io/stop=true"]);
       const stopped = await h.waitForPhase("halt", "Failed", 120_000);
       assert.equal(condition(stopped, "Succeeded").reason, "Stopped");
-      assert.equal((await pidsMentioning(`sleep ${seconds}`)).length, 0, "the process was killed");
+      assert.equal(
+        (await processesMentioning(`sleep ${seconds}`)).length,
+        0,
+        "the process was killed",
+      );
       const [pod] = await h.list("pods");
       assert.equal(pod?.status.reason, "DeadlineExceeded", "the kubelet ended it and kept it");
       assert.match(await agentLog(h, "halt"), /^started$/m, "its log is still readable");

@@ -11,10 +11,13 @@ Deno.test("config: defaults", () => {
   assert.equal(c.qps, 0);
   assert.equal(c.gitImage, "quay.io/kubetask/kubetask-git:1");
   assert.equal(c.leaderElect, true);
-  assert.equal(c.metricsAddr, ":8080");
+  assert.equal(c.metricsAddr, ":8443");
+  assert.equal(c.metricsSecure, true, "HTTPS, /metrics authorized by the apiserver");
+  assert.equal(c.metricsCertDir, undefined, "a self-signed certificate");
   assert.equal(c.logLevel, "info");
   assert.equal(c.applyCrds, false);
   assert.equal(c.operatorServiceAccount, undefined);
+  assert.equal(c.allowPrivilegedAgents, false, "privileged Agents only when asked for");
   assert.equal(c.queueQps, 50);
   assert.equal(c.queueBurst, 500);
 });
@@ -30,8 +33,11 @@ Deno.test("config: flags, with environment fallbacks", () => {
       "--queue-qps=5",
       "--leader-elect=false",
       "--apply-crds",
+      "--allow-privileged-agents",
       "--log-level",
       "debug",
+      "--metrics-secure=false",
+      "--metrics-cert-dir=/certs",
     ],
     (name) => (name === "KUBETASK_METRICS_ADDR" ? "127.0.0.1:9090" : undefined),
   );
@@ -42,8 +48,11 @@ Deno.test("config: flags, with environment fallbacks", () => {
   assert.equal(c.operatorServiceAccount, "kubetask-system/kubetask-controller");
   assert.equal(c.leaderElect, false);
   assert.equal(c.applyCrds, true);
+  assert.equal(c.allowPrivilegedAgents, true);
   assert.equal(c.logLevel, "debug");
   assert.equal(c.metricsAddr, "127.0.0.1:9090");
+  assert.equal(c.metricsSecure, false);
+  assert.equal(c.metricsCertDir, "/certs");
 });
 
 Deno.test("config: bad values are rejected with the flag's name", () => {

@@ -37,6 +37,7 @@ export class OperatorProcess {
         `--namespaces=${namespace}`,
         "--leader-elect=false",
         `--metrics-addr=127.0.0.1:${this.port}`,
+        "--metrics-secure=false", // plain HTTP on loopback: the benchmark reads its counters
         "--log-level=warn",
         ...extraArgs,
       ],

@@ -2,7 +2,7 @@
 // clock: runs are created on schedule, concurrency policies, suspend, history
 // limits and restarts behave as a CronJob user would expect.
 import assert from "assert";
-import { eventually, kubectl } from "../env.ts";
+import { eventually, kubectl, testNamespace } from "../env.ts";
 import { withCronTask } from "./harness.ts";
 
 // The manager keeps long-lived watches and timers between awaits.
@@ -148,4 +148,48 @@ Deno.test({
       });
       assert.equal(after.status.active?.[0]?.name, h.taskName(0));
     }),
+});
+
+Deno.test({
+  name:
+    "crontask: a Task in another namespace with a forged controller reference is not its active run",
+  ...opts,
+  fn: async () => {
+    const other = await testNamespace("crontask-other");
+    try {
+      await withCronTask({ concurrencyPolicy: "Forbid" }, async (h) => {
+        // Someone in another namespace writes our CronTask's uid into a Task
+        // there. An apiVersion nobody serves keeps the garbage collector from
+        // deleting it (it cannot look the owner up), so it stays as long as wanted.
+        const uid = (await h.cronTask()).metadata.uid;
+        const forged = {
+          apiVersion: "kubetask.io/v1alpha1",
+          kind: "Task",
+          metadata: {
+            name: "forged",
+            namespace: other.name,
+            ownerReferences: [{
+              apiVersion: "kubetask.io/v0",
+              kind: "CronTask",
+              name: h.name,
+              uid,
+              controller: true,
+            }],
+          },
+          spec: { description: "counted as your active run?" },
+        };
+        await kubectl(["create", "-f", "-"], JSON.stringify(forged));
+        await h.advanceTo(0);
+        // Forbid would skip the run if the forged Task counted as active.
+        await h.waitForTasks([h.taskName(0)]);
+        const cond = await h.scheduledCondition();
+        console.log(`Scheduled: ${cond.reason}: ${cond.message}`);
+        assert.equal(cond.reason, "TaskCreated");
+        const ct = await h.cronTask();
+        assert.deepEqual(ct.status.active.map((r: { name: string }) => r.name), [h.taskName(0)]);
+      }, [other.name]);
+    } finally {
+      await other.cleanup();
+    }
+  },
 });

@@ -26,6 +26,8 @@ export class CronTaskHarness {
     readonly ns: string,
     readonly name: string,
     private cleanupNs: () => Promise<void>,
+    /** Further namespaces the manager watches (for objects elsewhere that name ours). */
+    private readonly alsoWatch: string[] = [],
   ) {
     // An hourly schedule whose first run is ~30 minutes away, so no run falls
     // between the CronTask's (real) creation and the first advanceTo.
@@ -37,10 +39,13 @@ export class CronTaskHarness {
   }
 
   /** Creates the namespace, starts the controller and creates an hourly CronTask with `spec` merged in. */
-  static async start(spec: Record<string, unknown> = {}): Promise<CronTaskHarness> {
+  static async start(
+    spec: Record<string, unknown> = {},
+    alsoWatch: string[] = [],
+  ): Promise<CronTaskHarness> {
     await installCrds();
     const ns = await testNamespace("crontask");
-    const h = new CronTaskHarness(ns.name, "report", ns.cleanup);
+    const h = new CronTaskHarness(ns.name, "report", ns.cleanup, alsoWatch);
     await h.startManager();
     const body = {
       apiVersion: "kubetask.io/v1alpha1",
@@ -63,7 +68,7 @@ export class CronTaskHarness {
   async startManager(): Promise<void> {
     this.manager = await startManager({
       controllers: [cronTaskController],
-      namespaces: [this.ns],
+      namespaces: [this.ns, ...this.alsoWatch],
       leaderElection: false,
       metricsAddr: false,
       now: () => this.clock,
@@ -193,8 +198,9 @@ export class CronTaskHarness {
 export async function withCronTask(
   spec: Record<string, unknown>,
   body: (h: CronTaskHarness) => Promise<void>,
+  alsoWatch: string[] = [],
 ): Promise<void> {
-  const h = await CronTaskHarness.start(spec);
+  const h = await CronTaskHarness.start(spec, alsoWatch);
   try {
     await body(h);
   } finally {

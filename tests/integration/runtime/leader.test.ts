@@ -33,6 +33,7 @@ class Operator {
         `--namespaces=${ns}`,
         `--leader-election-namespace=${ns}`,
         `--metrics-addr=127.0.0.1:${this.port}`,
+        "--metrics-secure=false", // plain HTTP on loopback: the test reads leadership there
       ],
       stdin: "null",
       stdout: "null",

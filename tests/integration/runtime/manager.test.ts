@@ -55,6 +55,7 @@ Deno.test("manager: reconciles primary objects, retries failures and maps owned 
     namespaces: [ns.name],
     leaderElection: false,
     metricsAddr: "127.0.0.1:0",
+    metricsSecure: false, // plain HTTP on loopback: the test reads its own metrics
     now: () => fixedNow,
   });
   try {

@@ -58,7 +58,7 @@ Deno.test("kubectl apply -k deploy/ installs the operator, and its RBAC is least
       ["patch", "configmaps", anyNamespace],
       ["create", "events", anyNamespace],
       ["patch", "events", anyNamespace],
-      ["update", "leases.coordination.k8s.io", "kubetask-system"],
+      ["patch", "leases.coordination.k8s.io", "kubetask-system"],
     ];
     const denied: [string, string, string][] = [
       ["get", "secrets", anyNamespace],
@@ -76,6 +76,8 @@ Deno.test("kubectl apply -k deploy/ installs the operator, and its RBAC is least
       ["create", "pods", anyNamespace],
       ["get", "leases.coordination.k8s.io", anyNamespace],
       ["delete", "leases.coordination.k8s.io", "kubetask-system"],
+      // Leader election only ever patches (leader.ts): no PUT.
+      ["update", "leases.coordination.k8s.io", "kubetask-system"],
       ["create", "clusterroles.rbac.authorization.k8s.io", anyNamespace],
     ];
     for (const [verb, resource, ns] of allowed) {

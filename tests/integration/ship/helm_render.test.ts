@@ -54,6 +54,11 @@ Deno.test("helm template: deploy/'s RBAC and the Deployment's flags, with the kn
   const args: string[] = deployment.spec.template.spec.containers[0].args;
   assert.ok(args.includes("--operator-service-account=$(POD_NAMESPACE)/$(SERVICE_ACCOUNT)"));
   assert.ok(!args.some((a) => a.startsWith("--git-image")), "the operator's default unless set");
+  assert.ok(!args.includes("--allow-privileged-agents"), "privileged Agents refused by default");
+  assert.ok(
+    named(objects, "ValidatingAdmissionPolicy", "kubetask-agent-baseline"),
+    "the Agent baseline policy is installed by default",
+  );
 
   const tuned = await render(
     "kt",
@@ -66,10 +71,18 @@ Deno.test("helm template: deploy/'s RBAC and the Deployment's flags, with the kn
     "watchNamespaces={team-a,team-b}",
     "--set",
     "userRoles.create=false",
+    "--set",
+    "allowPrivilegedAgents=true",
   );
   const tunedArgs: string[] =
     tuned.find((o) => o.kind === "Deployment")!.spec.template.spec.containers[0].args;
   assert.ok(tunedArgs.includes("--git-image=mirror.test/git:2"));
+  assert.ok(tunedArgs.includes("--allow-privileged-agents"));
+  assert.equal(
+    tuned.filter((o) => o.kind.startsWith("ValidatingAdmissionPolicy")).length,
+    0,
+    "no baseline policy where privileged agents are wanted",
+  );
   assert.ok(tunedArgs.includes("--namespaces=team-a,team-b"));
   const roles = tuned.filter((o) => o.kind === "Role" && o.metadata.name === "kubetask-controller");
   assert.deepEqual(roles.map((o) => o.metadata.namespace).sort(), ["team-a", "team-b"]);

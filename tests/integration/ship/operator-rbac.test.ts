@@ -1,10 +1,14 @@
 // The operator, run as a separate process with exactly the binary's compile
 // permissions, acting as the deployed ServiceAccount (kubeconfig `as:` on top
 // of the admin token), drives a Task to Completed: deploy/'s RBAC is enough.
+// With the same permissions it serves /metrics over HTTPS to the tokens the
+// apiserver authorizes (a ServiceAccount bound to kubetask-metrics-reader),
+// and refuses everyone else.
 import assert from "assert";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { RUNTIME_PERMISSIONS, RUNTIME_V8_FLAGS } from "../../../deploy/compile.ts";
+import { selfSignedCertificate } from "../../../controllers/runtime/self_signed.ts";
 import { eventually, kubectl, testNamespace } from "../env.ts";
 import { installDeploy, repoRoot } from "./install.ts";
 
@@ -102,8 +106,15 @@ Deno.test("the operator completes a Task with only the deployed ServiceAccount's
       }),
     );
 
+    // A certificate the test can verify (the default is a self-signed one made at start).
+    const certDir = join(dir, "metrics-tls");
+    await Deno.mkdir(certDir);
+    const tls = await selfSignedCertificate("kubetask-metrics", ["127.0.0.1"]);
+    await Deno.writeTextFile(join(certDir, "tls.crt"), tls.cert);
+    await Deno.writeTextFile(join(certDir, "tls.key"), tls.key);
     operator = startOperator([
       `--kubeconfig=${kubeconfig}`,
+      `--metrics-cert-dir=${certDir}`,
       `--namespaces=${ns.name}`,
       "--leader-elect=true",
       "--leader-election-namespace=kubetask-system",
@@ -138,6 +149,51 @@ Deno.test("the operator completes a Task with only the deployed ServiceAccount's
       return l.spec.renewTime !== l.spec.acquireTime ? l : undefined;
     }, 60_000);
     assert.ok(lease.spec.holderIdentity, "the operator holds the leader Lease");
+
+    // /metrics: the apiserver decides who reads it (TokenReview, SubjectAccessReview).
+    const port = op.logs().match(/"serving health and metrics".*"addr":"127\.0\.0\.1:(\d+)"/)?.[1];
+    assert.ok(port, "the operator said where it serves metrics");
+    const client = Deno.createHttpClient({ caCerts: [tls.cert] });
+    const scrape = async (token?: string) => {
+      const res = await fetch(`https://127.0.0.1:${port}/metrics`, {
+        client,
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+      });
+      return { status: res.status, text: await res.text() };
+    };
+    try {
+      for (const sa of ["prometheus", "tenant"]) {
+        await kubectl(["create", "serviceaccount", sa, "-n", ns.name]);
+      }
+      await kubectl([
+        "create",
+        "clusterrolebinding",
+        `${ns.name}-metrics-reader`,
+        "--clusterrole=kubetask-metrics-reader",
+        `--serviceaccount=${ns.name}:prometheus`,
+      ]);
+      const token = async (sa: string) =>
+        (await kubectl(["create", "token", sa, "-n", ns.name])).trim();
+      const reader = await scrape(await token("prometheus"));
+      const tenant = await scrape(await token("tenant"));
+      const anonymous = await scrape();
+      console.log(
+        `/metrics: reader ${reader.status}, tenant ${tenant.status}, no token ${anonymous.status}`,
+      );
+      assert.equal(reader.status, 200, reader.text);
+      assert.match(reader.text, /^kubetask_tasks\{namespace="/m, "it names namespaces");
+      assert.equal(tenant.status, 403, tenant.text);
+      assert.equal(anonymous.status, 401, anonymous.text);
+      assert.doesNotMatch(tenant.text + anonymous.text, /kubetask_/, "nothing leaks in a refusal");
+    } finally {
+      client.close();
+      await kubectl([
+        "delete",
+        "clusterrolebinding",
+        `${ns.name}-metrics-reader`,
+        "--ignore-not-found",
+      ]).catch(() => {});
+    }
     assert.ok(!op.exited(), "the operator is still running");
     assert.doesNotMatch(op.logs(), /forbidden/i, "no request was refused");
   } finally {

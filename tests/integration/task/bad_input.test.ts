@@ -116,7 +116,7 @@ Deno.test("attack: a Git Context with a secretRef in another namespace never bin
       }),
     );
     await h.task("borrow", {
-      contexts: [{ name: "repo", namespace: other.name, mountPath: "/r" }],
+      contexts: [{ name: "repo", namespace: other.name, mountPath: "/workspace/r" }],
     });
     await failedWith(h, "borrow", "InvalidContext", /Secrets are never used across namespaces/);
     assert.equal((await h.list("jobs")).length, 0);

@@ -45,6 +45,7 @@ export class TaskHarness {
       namespaces: [this.ns, ...this.alsoWatch],
       leaderElection: false,
       metricsAddr: "127.0.0.1:0",
+      metricsSecure: false, // plain HTTP on loopback: the test reads its own metrics
       // KUBETASK_TEST_LOG=debug shows the operator's logs while debugging a test.
       ...(Deno.env.get("KUBETASK_TEST_LOG") ? { logger: createLogger({ level: "debug" }) } : {}),
     });

@@ -130,6 +130,16 @@ Deno.test('task: without agentRef or an Agent "default", the built-in Agent runs
     const pod = job.spec.template.spec;
     assert.equal(pod.containers[0].image, "quay.io/kubetask/kubetask-agent-gemini:latest");
     assert.equal(pod.serviceAccountName, "default");
+    // The namespace's default ServiceAccount, but not its token: the pod the
+    // Job controller created has no token volume.
+    assert.equal(pod.automountServiceAccountToken, false);
+    const created = await eventually(
+      "the pod of plain",
+      async () => (await h.list("pods")).find((p) => p.metadata.labels?.["job-name"] === "plain"),
+    );
+    const volumes = created.spec.volumes.map((v: Json) => v.name);
+    console.log(`built-in Agent pod volumes: ${volumes.join(", ")}`);
+    assert.ok(!volumes.some((v: string) => v.startsWith("kube-api-access")), volumes.join(", "));
     await h.waitForPhase("plain", "Completed");
     const events = await h.eventsFor("plain");
     assert.ok(events.some((e) => e.startsWith("Normal BuiltInAgent")), events.join("\n"));

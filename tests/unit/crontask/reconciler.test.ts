@@ -1,6 +1,7 @@
 // The CronTask reconciler on the in-memory fake: the run it creates, the
 // restart case with a lagging cache, and a name held by a stranger.
 import assert from "assert";
+import { cronTaskController } from "../../../controllers/crontask/controller.ts";
 import { reconcileCronTask } from "../../../controllers/crontask/reconciler.ts";
 import { CronTaskResource, TaskResource } from "../../../controllers/runtime/resources.ts";
 import type { KubeObject } from "../../../controllers/runtime/types.ts";
@@ -41,6 +42,30 @@ Deno.test("crontask reconcile: a due run creates one owned Task and records it",
   assert.deepEqual(status(c).active.map((r: { name: string }) => r.name), [RUN]);
   assert.deepEqual(c.events.map((e) => e.reason), ["SuccessfulCreate"]);
   assert.equal(result.requeueAfterMs, 24 * 3_600_000 - 60_000, "wakes up for the next run");
+});
+
+Deno.test("crontask reconcile: a Task elsewhere with a forged controller reference is not an active run", async () => {
+  const c = setup();
+  c.declareIndexes(cronTaskController);
+  const cronTask = c.stored(CronTaskResource, NS, "nightly")!;
+  // Someone in another namespace writes our CronTask's uid into their Task.
+  c.seed(TaskResource, {
+    metadata: {
+      namespace: "other",
+      name: "nightly-1",
+      ownerReferences: [{
+        apiVersion: "kubetask.io/v1alpha1",
+        kind: "CronTask",
+        name: "nightly",
+        uid: cronTask.metadata!.uid!,
+        controller: true,
+      }],
+    },
+    spec: {},
+  });
+  await reconcileCronTask(req, c.context(() => NOW));
+  assert.deepEqual(c.writes(), [`create tasks/${RUN}`, "updateStatus crontasks/nightly"]);
+  assert.deepEqual(status(c).active.map((r: { name: string }) => r.name), [RUN]);
 });
 
 Deno.test("crontask reconcile: a cache that lags behind our create reads the active Task live, no duplicate", async () => {

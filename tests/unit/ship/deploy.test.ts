@@ -64,20 +64,41 @@ Deno.test("the operator's ClusterRole grants exactly the controllers' permission
   }]);
 });
 
+Deno.test("/metrics: the operator may review tokens and access; a reader role for Prometheus, unbound", async () => {
+  const objects = await kustomizeObjects();
+  assert.deepEqual(flattenRules(find(objects, "ClusterRole", "kubetask-metrics-auth").rules), [
+    "authentication.k8s.io/tokenreviews: create",
+    "authorization.k8s.io/subjectaccessreviews: create",
+  ]);
+  const binding = find(objects, "ClusterRoleBinding", "kubetask-metrics-auth");
+  assert.equal(binding.roleRef.name, "kubetask-metrics-auth");
+  assert.deepEqual(binding.subjects, [{
+    kind: "ServiceAccount",
+    name: "kubetask-controller",
+    namespace: "kubetask-system",
+  }]);
+  const reader = find(objects, "ClusterRole", "kubetask-metrics-reader");
+  assert.deepEqual(flattenRules(reader.rules), ["url:/metrics: get"]);
+  const bound = objects.filter((o) => /^(Cluster)?RoleBinding$/.test(o.kind)).map((o) =>
+    o.roleRef.name
+  );
+  assert.ok(!bound.includes("kubetask-metrics-reader"), "bound by whoever runs Prometheus");
+});
+
 Deno.test("leader election gets leases only, and only in the operator namespace", async () => {
   const objects = await kustomizeObjects();
   const roles = objects.filter((o) => o.kind === "Role");
   assert.equal(roles.length, 1);
   assert.equal(roles[0].metadata.namespace, "kubetask-system");
   assert.deepEqual(flattenRules(roles[0].rules), [
-    "coordination.k8s.io/leases: create,get,patch,update",
+    "coordination.k8s.io/leases: create,get,patch",
   ]);
   const binding = find(objects, "RoleBinding", roles[0].metadata.name);
   assert.equal(binding.roleRef.name, roles[0].metadata.name);
   assert.deepEqual(binding.subjects.map((s: Doc) => s.name), ["kubetask-controller"]);
 });
 
-Deno.test("the Deployment runs one hardened, leader-elected replica with probes on 8080", async () => {
+Deno.test("the Deployment runs one hardened, leader-elected replica with HTTPS probes on 8443", async () => {
   const objects = await kustomizeObjects();
   const deployment = find(objects, "Deployment", "kubetask-controller");
   assert.equal(deployment.metadata.namespace, "kubetask-system");
@@ -91,8 +112,9 @@ Deno.test("the Deployment runs one hardened, leader-elected replica with probes 
   assert.ok(container.args.includes("--leader-elect=true"));
   assert.ok(container.args.includes("--leader-election-namespace=$(POD_NAMESPACE)"));
   assert.ok(
-    container.args.some((a: string) => a.startsWith("--metrics-addr=") && a.endsWith(":8080")),
+    container.args.some((a: string) => a.startsWith("--metrics-addr=") && a.endsWith(":8443")),
   );
+  assert.ok(!container.args.includes("--metrics-secure=false"), "metrics over HTTPS, authorized");
   assert.deepEqual(container.securityContext, {
     allowPrivilegeEscalation: false,
     readOnlyRootFilesystem: true,
@@ -100,12 +122,13 @@ Deno.test("the Deployment runs one hardened, leader-elected replica with probes 
     capabilities: { drop: ["ALL"] },
     seccompProfile: { type: "RuntimeDefault" },
   });
-  const port = container.ports.find((p: Doc) => p.containerPort === 8080);
+  const port = container.ports.find((p: Doc) => p.containerPort === 8443);
   assert.ok(port);
   assert.equal(container.livenessProbe.httpGet.path, "/healthz");
   assert.equal(container.readinessProbe.httpGet.path, "/readyz");
   for (const probe of [container.livenessProbe, container.readinessProbe]) {
-    assert.ok(probe.httpGet.port === port.name || probe.httpGet.port === 8080);
+    assert.ok(probe.httpGet.port === port.name || probe.httpGet.port === 8443);
+    assert.equal(probe.httpGet.scheme, "HTTPS");
   }
   for (const kind of ["requests", "limits"]) {
     assert.ok(
@@ -123,11 +146,15 @@ Deno.test("everything namespaced lands in kubetask-system", async () => {
   const objects = await kustomizeObjects();
   find(objects, "Namespace", "kubetask-system");
   find(objects, "ServiceAccount", "kubetask-controller");
+  // Agents stay within Pod Security baseline from apply time on (api/crdgen/agent_policy.ts).
+  find(objects, "ValidatingAdmissionPolicyBinding", "kubetask-agent-baseline");
   const clusterScoped = [
     "Namespace",
     "ClusterRole",
     "ClusterRoleBinding",
     "CustomResourceDefinition",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
   ];
   for (const o of objects.filter((o) => !clusterScoped.includes(o.kind))) {
     assert.equal(o.metadata.namespace, "kubetask-system", `${o.kind}/${o.metadata.name}`);
@@ -165,7 +192,8 @@ Deno.test("the operator accepts the Deployment's arguments as written", async ()
   assert.equal(config.operatorServiceAccount, "kubetask-system/kubetask-controller");
   assert.equal(config.leaderElect, true);
   assert.equal(config.leaderElectionNamespace, "kubetask-system");
-  assert.equal(config.metricsAddr.split(":").at(-1), "8080");
+  assert.equal(config.metricsAddr.split(":").at(-1), "8443");
+  assert.equal(config.metricsSecure, true);
   assert.deepEqual(config.namespaces, [], "watches every namespace");
 });
 
@@ -187,6 +215,6 @@ Deno.test("user ClusterRoles: submitters run Tasks but cannot define Agents; nei
     assert.ok(!verbsOn(rules, "batch/jobs").includes("create"));
   }
   // Not bound by the install: a platform team binds them per namespace.
-  const bound = objects.filter((o) => /Binding$/.test(o.kind)).map((o) => o.roleRef.name);
+  const bound = objects.filter((o) => /RoleBinding$/.test(o.kind)).map((o) => o.roleRef.name);
   assert.ok(!bound.includes("kubetask-task-submitter") && !bound.includes("kubetask-agent-admin"));
 });

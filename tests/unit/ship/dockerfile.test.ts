@@ -1,6 +1,7 @@
 // The image ships only the compiled binary on distroless, as non-root.
 import assert from "assert";
 import { join } from "node:path";
+import { parseConfig } from "../../../controllers/config.ts";
 import { dockerfileStages, repoRoot } from "./manifests.ts";
 
 const stages = () => dockerfileStages(join(repoRoot, "Dockerfile"));
@@ -26,6 +27,10 @@ Deno.test("the final image stage is distroless nonroot and holds only the binary
   const uid = user.split(":")[0];
   assert.ok(uid !== "0" && uid !== "root", `non-root user, got ${user}`);
   assert.equal(uid, "65532", "numeric uid so the kubelet can enforce runAsNonRoot");
+
+  // The port the operator serves /metrics on by default (HTTPS).
+  const defaultPort = parseConfig([], () => undefined).metricsAddr.split(":").at(-1);
+  assert.equal(final.find((i) => i.op === "EXPOSE")?.args, defaultPort);
 });
 
 Deno.test("the build stage uses the official Deno image at the project's Deno version", async () => {

@@ -82,6 +82,7 @@ Deno.test("the operator chart offers the configurable knobs and grants deploy/'s
       "watchNamespaces",
       "leaderElection.enabled",
       "gitImage",
+      "allowPrivilegedAgents",
     ]
   ) {
     assert.notEqual(lookup(values, path), undefined, `values.${path}`);
@@ -106,7 +107,9 @@ Deno.test("the operator chart offers the configurable knobs and grants deploy/'s
       "--leader-elect={{ .Values.leaderElection.enabled }}",
       "--namespaces=",
       "--metrics-addr=",
+      "--metrics-secure={{ .Values.metricsSecure }}",
       "--git-image=",
+      "--allow-privileged-agents",
       "/healthz",
       "/readyz",
     ]
@@ -121,6 +124,19 @@ Deno.test("the operator chart offers the configurable knobs and grants deploy/'s
     ]
   ) {
     assert.ok(deployment.includes(hardening), hardening);
+  }
+});
+
+Deno.test("the chart's metrics roles grant deploy/'s exact rules", async () => {
+  const template = await Deno.readTextFile(join(chartDir, "templates", "metrics-rbac.yaml"));
+  const docs = parseAllDocuments(stripActions(template)).map((d) => d.toJS()).filter(Boolean);
+  const kustomized = await kustomizeObjects();
+  for (const name of ["kubetask-metrics-auth", "kubetask-metrics-reader"]) {
+    const rules = (objects: Doc[]) =>
+      flattenRules(
+        objects.find((o) => o.kind === "ClusterRole" && o.metadata.name === name)!.rules,
+      );
+    assert.deepEqual(rules(docs), rules(kustomized), name);
   }
 });
 

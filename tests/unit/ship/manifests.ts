@@ -30,11 +30,17 @@ export async function kustomizeObjects(dir = deployDir): Promise<Doc[]> {
   return objects;
 }
 
-/** A rule list in a comparable form: one "group/resource: verbs" line per pair, sorted. */
+/**
+ * A rule list in a comparable form: one "group/resource: verbs" line per pair
+ * (or "url:/path: verbs" for a non-resource URL), sorted.
+ */
 export function flattenRules(rules: Doc[]): string[] {
   const lines: string[] = [];
   for (const rule of rules) {
-    for (const group of rule.apiGroups) {
+    for (const url of rule.nonResourceURLs ?? []) {
+      lines.push(`url:${url}: ${[...rule.verbs].sort().join(",")}`);
+    }
+    for (const group of rule.apiGroups ?? []) {
       for (const resource of rule.resources) {
         lines.push(`${group || "core"}/${resource}: ${[...rule.verbs].sort().join(",")}`);
       }

@@ -10,6 +10,8 @@
 import { silentLogger } from "../../../controllers/runtime/log.ts";
 import { OwnWrites } from "../../../controllers/runtime/own_writes.ts";
 import { typeKey } from "../../../controllers/runtime/cache.ts";
+import { ownerIndexValues } from "../../../controllers/runtime/owners.ts";
+import { ApiError } from "../../../controllers/runtime/transport.ts";
 import {
   AlreadyExistsError,
   type CacheReader,
@@ -63,6 +65,11 @@ export class FakeCluster implements KubeWriter, CacheReader, EventRecorder {
   readonly ownWrites = new OwnWrites();
   /** When set, writes reach the cache only on sync(). */
   laggingCache = false;
+  /**
+   * The apiserver's schema for a status, where a test needs one: the message
+   * of a 422 for a status it would refuse, else undefined.
+   */
+  statusInvalid?: (type: ResourceType, obj: KubeObject) => string | undefined;
   /** The clock reconcilers see through context(). */
   now = new Date("2030-01-01T00:00:00Z");
 
@@ -149,7 +156,7 @@ export class FakeCluster implements KubeWriter, CacheReader, EventRecorder {
   byIndex<T extends KubeObject>(type: ResourceType, index: string, value: string): T[] {
     const fns: Record<string, IndexFunc> = {
       [NAMESPACE_INDEX]: (o) => [o.metadata?.namespace ?? ""],
-      [OWNER_INDEX]: (o) => (o.metadata?.ownerReferences ?? []).map((r) => r.uid),
+      [OWNER_INDEX]: ownerIndexValues,
       ...this.indexes.get(typeKey(type)),
     };
     const fn = fns[index];
@@ -220,6 +227,17 @@ export class FakeCluster implements KubeWriter, CacheReader, EventRecorder {
     if (!got) return Promise.reject(new NotFoundError(`${type.plural} "${name}" not found`));
     if (got.obj.metadata?.resourceVersion !== obj.metadata?.resourceVersion) {
       return Promise.reject(new ConflictError(`${type.plural} "${name}" was modified`));
+    }
+    const invalid = this.statusInvalid?.(type, obj);
+    if (invalid) {
+      return Promise.reject(
+        new ApiError(
+          422,
+          "Invalid",
+          `PUT ${type.plural}/${name}/status: 422 Invalid ${invalid}`,
+          invalid,
+        ),
+      );
     }
     got.obj = { ...got.obj, status: structuredClone(obj.status) };
     got.obj.metadata = { ...got.obj.metadata, resourceVersion: String(this.nextRv++) };

@@ -7,9 +7,10 @@ import {
   mountPathProblem,
   serviceAccountProblem,
   sizeProblem,
+  taskMountProblem,
 } from "../../../controllers/task/checks.ts";
 import type { ResolvedContext } from "../../../controllers/task/contexts.ts";
-import { makeAgent } from "./fixtures.ts";
+import { makeAgent, makeTask } from "./fixtures.ts";
 
 const file = (name: string, mountPath: string): ResolvedContext => ({
   kind: "file",
@@ -74,4 +75,29 @@ Deno.test("checks: an Agent may not run as the operator's own ServiceAccount", (
   const problem = serviceAccountProblem(agent, "team-a/kubetask-controller");
   assert.equal(problem?.reason, "InvalidAgent");
   assert.match(problem?.message ?? "", /"kubetask-controller", the operator's own ServiceAccount/);
+});
+
+Deno.test("checks: a Task mounts its contexts only under the workspace or an allowed prefix", () => {
+  const at = (...paths: string[]) =>
+    makeTask({ contexts: paths.map((mountPath, i) => ({ name: `c${i}`, mountPath })) });
+  const agent = makeAgent();
+  assert.equal(taskMountProblem(at("/workspace/guide.md", "/workspace/a/b", ""), agent), undefined);
+  const problem = taskMountProblem(at("/workspace/ok.md", "/usr/local/bin/echo-agent"), agent);
+  assert.equal(problem?.reason, "MountPathNotAllowed");
+  assert.equal(
+    problem?.message,
+    'spec.contexts[1].mountPath "/usr/local/bin/echo-agent" is outside what Agent "default" ' +
+      'allows Tasks to mount (/workspace): mount it under "/workspace/", or ask the Agent\'s ' +
+      "admin to add a prefix to spec.allowedMountPrefixes",
+  );
+  // A sibling that shares the prefix's letters is not under it.
+  assert.ok(taskMountProblem(at("/workspace-evil/x"), agent));
+  // The Agent may allow more; its own contexts are not the Task's to check.
+  const wider = makeAgent({
+    allowedMountPrefixes: ["/home/agent/docs/"],
+    contexts: [{ name: "settings", mountPath: "/home/agent/.config/settings.json" }],
+  });
+  assert.equal(taskMountProblem(at("/home/agent/docs/x.md"), wider), undefined);
+  assert.ok(taskMountProblem(at("/home/agent/.config/settings.json"), wider));
+  assert.equal(taskMountProblem(makeTask(), wider), undefined);
 });

@@ -26,12 +26,27 @@ function failedCreate(job: string, uid: string, message: string, at: string) {
   };
 }
 
-Deno.test("pod creation: the cache keeps whom an Event is about, its message and time", () => {
+Deno.test("pod creation: the cache keeps whom an Event is about, who said it, its message and time", () => {
   const kept = eventForCache(failedCreate("fix-bug", "u1", FORBIDDEN, "2026-01-01T00:00:01Z"));
   assert.deepEqual(kept.involvedObject, { name: "fix-bug", uid: "u1" });
   assert.equal(kept.message, FORBIDDEN);
-  assert.equal(kept.source, undefined);
-  assert.deepEqual(jobUidOf(kept), ["u1"]);
+  assert.deepEqual(kept.source, { component: "job-controller" });
+  assert.deepEqual(jobUidOf(kept), ["team-a/u1"]);
+});
+
+Deno.test("pod creation: only the Job controller's Events count, under their own namespace", () => {
+  const event = failedCreate("fix-bug", "u1", FORBIDDEN, "2026-01-01T00:00:01Z");
+  // The newer field alone is enough (Events written through events.k8s.io).
+  const { source: _source, ...reported } = event;
+  assert.deepEqual(jobUidOf({ ...reported, reportingComponent: "job-controller" }), [
+    "team-a/u1",
+  ]);
+  // Anyone else's Event, or none named: not indexed at all.
+  assert.deepEqual(jobUidOf({ ...event, source: { component: "kubectl" } }), []);
+  assert.deepEqual(jobUidOf(reported), []);
+  // Another namespace's Event about the same uid is indexed under that namespace.
+  const elsewhere = { ...event, metadata: { ...event.metadata, namespace: "team-b" } };
+  assert.deepEqual(jobUidOf(elsewhere), ["team-b/u1"]);
 });
 
 Deno.test("pod creation: an Event maps to the Task controlling that very Job (uid checked)", () => {
@@ -55,6 +70,11 @@ Deno.test("pod creation: an Event maps to the Task controlling that very Job (ui
   assert.deepEqual(mapFailedCreateToTask(failedCreate("fix-bug", "u1", FORBIDDEN, at), c), [
     { kind: "Task", namespace: "team-a", name: "fix-bug" },
   ]);
+  // Said by someone other than the Job controller: nothing.
+  assert.deepEqual(
+    mapFailedCreateToTask({ ...failedCreate("fix-bug", "u1", FORBIDDEN, at), source: {} }, c),
+    [],
+  );
   // An Event about an earlier Job of the same name, or a Job we do not control: nothing.
   assert.deepEqual(mapFailedCreateToTask(failedCreate("fix-bug", "old", FORBIDDEN, at), c), []);
   assert.deepEqual(

@@ -98,6 +98,68 @@ Deno.test("reconcile: the Task follows its Job to Completed and then waits for t
   assert.equal(result.requeueAfterMs, 604800_000 - 30_000);
 });
 
+/** A finished agent pod of the Job with `message` as its termination message. */
+function agentPod(c: FakeCluster, message: string) {
+  const job = c.stored<KubeObject>(JobResource, NS, "fix")!;
+  c.seed(PodResource, {
+    metadata: {
+      namespace: NS,
+      name: "fix-pod",
+      labels: { "batch.kubernetes.io/controller-uid": job.metadata!.uid! },
+    },
+    status: {
+      containerStatuses: [{
+        name: "agent",
+        state: { terminated: { exitCode: 0, finishedAt: "2029-12-31T23:59:30Z", message } },
+      }],
+    },
+  });
+}
+
+Deno.test("reconcile: a status refused for the agent's report is written once without it, with a condition and a Warning", async () => {
+  const c = setup();
+  // An apiserver whose rules are stricter than the parser's (as maxProperties
+  // was, before names like "constructor" were counted): at most one output.
+  const refusal = 'Task.kubetask.io "fix" is invalid: status.outputs: Too many: 2: ' +
+    "must have at most 1 items";
+  c.statusInvalid = (_, obj) =>
+    Object.keys(obj.status?.outputs ?? {}).length > 1 ? refusal : undefined;
+  await reconcileTask(req(), c.context());
+  agentPod(c, "Done.\n::kubetask-output a=1::\n::kubetask-output b=2::");
+  finishJob(c, "Complete", "2029-12-31T23:59:30Z");
+  const before = c.writes().length;
+  await reconcileTask(req(), c.context());
+  assert.deepEqual(c.writes().slice(before), ["updateStatus tasks/fix", "updateStatus tasks/fix"]);
+  const status = statusOf(c);
+  assert.equal(status.phase, "Completed");
+  assert.equal(status.exitCode, 0, "the exit code is the kubelet's, not the agent's text");
+  assert.equal(status.outputs, undefined);
+  assert.equal(status.summary, undefined);
+  const recorded = condition(c, "ResultRecorded");
+  assert.equal(recorded.status, "False");
+  assert.equal(recorded.reason, "AgentResultRejected");
+  assert.equal(
+    recorded.message,
+    `status.summary, status.outputs not recorded: the apiserver refused the status: ${refusal}`,
+  );
+  assert.deepEqual(
+    c.events.filter((e) => e.type === "Warning").map((e) => [e.reason, e.message]),
+    [["AgentResultRejected", recorded.message]],
+  );
+  // Never retried as is: the next reconcile has nothing to write.
+  await reconcileTask(req(), c.context());
+  assert.equal(c.writes().length, before + 2);
+});
+
+Deno.test("reconcile: a status refused for something other than the agent's report is not rewritten", async () => {
+  const c = setup();
+  c.statusInvalid = () => 'Task.kubetask.io "fix" is invalid: status.jobName: Invalid value';
+  await assert.rejects(reconcileTask(req(), c.context()), /status.jobName/);
+  assert.deepEqual(c.writes().filter((w) => w.startsWith("updateStatus")), [
+    "updateStatus tasks/fix",
+  ]);
+});
+
 Deno.test("reconcile: past its TTL a finished Task is deleted with a uid precondition", async () => {
   const c = setup();
   c.seed(KubeTaskConfigResource, {
@@ -326,13 +388,21 @@ Deno.test("reconcile: a Job the cluster gives no pod shows the FailedCreate mess
   const c = setup();
   await reconcileTask(req(), c.context());
   const job = c.stored<KubeObject>(JobResource, NS, "fix")!;
-  c.seed(EventResource, {
-    metadata: { namespace: NS, name: "fix.1" },
-    involvedObject: { kind: "Job", name: "fix", uid: job.metadata?.uid },
-    reason: "FailedCreate",
-    message: 'pods "fix-abc" is forbidden: exceeded quota: pods',
-    lastTimestamp: "2030-01-01T00:00:01Z",
-  });
+  const failedCreate = (namespace: string, component: string, message: string) =>
+    c.seed(EventResource, {
+      metadata: { namespace, name: `fix.${component}` },
+      involvedObject: { kind: "Job", name: "fix", uid: job.metadata?.uid },
+      reason: "FailedCreate",
+      source: { component },
+      message,
+      lastTimestamp: "2030-01-01T00:00:01Z",
+    });
+  // Forged: our Job's uid, written from another namespace, or by someone else here.
+  failedCreate("elsewhere", "job-controller", "forged in another namespace");
+  failedCreate(NS, "kubectl", "forged by another reporter");
+  await reconcileTask(req(), c.context());
+  assert.equal(condition(c, "Ready")?.reason, "JobCreated", "forged Events are not shown");
+  failedCreate(NS, "job-controller", 'pods "fix-abc" is forbidden: exceeded quota: pods');
   await reconcileTask(req(), c.context());
   assert.equal(statusOf(c)?.phase, "Pending");
   assert.equal(condition(c, "Ready")?.reason, "FailedCreate");
@@ -443,6 +513,7 @@ Deno.test('reconcile: no agentRef and no Agent "default": the built-in Agent run
   const pod = job?.spec?.template?.spec;
   assert.equal(pod?.containers[0].image, "quay.io/kubetask/kubetask-agent-gemini:latest");
   assert.equal(pod?.serviceAccountName, "default");
+  assert.equal(pod?.automountServiceAccountToken, false, "nobody chose to give it the token");
   const event = c.events.find((e) => e.reason === "BuiltInAgent");
   assert.equal(event?.type, "Normal");
   assert.match(event?.message ?? "", /built-in Agent/);

@@ -67,6 +67,20 @@ Deno.test("results: usage values outside their bounds are left out, not passed o
   assert.equal(parseUsageLine("no usage here"), undefined);
 });
 
+Deno.test("results: names an object inherits (constructor, toString, valueOf) count like any other", () => {
+  const lines = Array.from({ length: MAX_OUTPUTS }, (_, i) => `::kubetask-output k${i}=v::`);
+  const wedge = ["constructor", "toString", "valueOf", "hasOwnProperty"]
+    .map((n) => `::kubetask-output ${n}=x::`);
+  const parsed = parseTerminationMessage([...lines, ...wedge].join("\n"));
+  assert.equal(Object.keys(parsed.outputs ?? {}).length, MAX_OUTPUTS);
+  assert.ok(parsed.summary?.includes("::kubetask-output constructor=x::"), String(parsed.summary));
+  // As outputs of their own, they are kept like any name.
+  const own = parseTerminationMessage(
+    "::kubetask-output constructor=c::\n::kubetask-output toString=t::",
+  );
+  assert.deepEqual(own, { outputs: { constructor: "c", toString: "t" } });
+});
+
 Deno.test("results: the agent container of the newest finished pod", () => {
   const pod = (finishedAt: string, exitCode: number, message: string) => ({
     status: {
