@@ -37,6 +37,3 @@ export function sameJson(a: unknown, b: unknown): boolean {
     JSON.parse(JSON.stringify(b ?? null)),
   );
 }
-
-/** How often a status write is retried after a conflict (re-reading each time). */
-export const STATUS_WRITE_ATTEMPTS = 5;

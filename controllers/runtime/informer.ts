@@ -109,10 +109,6 @@ export class Informer {
     this.handlers.push(handler);
   }
 
-  hasSynced(): boolean {
-    return this.pendingScopes.size === 0;
-  }
-
   get(namespace: string, name: string): KubeObject | undefined {
     return this.cache.get(`${namespace}/${name}`);
   }

@@ -81,10 +81,6 @@ export class WorkQueue {
     return this.queue.length;
   }
 
-  isShuttingDown(): boolean {
-    return this.shuttingDown;
-  }
-
   add(key: string): void {
     if (this.shuttingDown || this.dirty.has(key)) return;
     this.metrics?.added();

@@ -79,7 +79,7 @@ const byCreation = (a: KubeObject, b: KubeObject) =>
     String(b.metadata?.creationTimestamp ?? ""),
   ) || String(a.metadata?.name).localeCompare(String(b.metadata?.name));
 
-export type Admission = { admitted: true } | { admitted: false; running: number };
+export type Admission = { admitted: boolean };
 
 /** May `task` start now under a limit of `limit` running Tasks for its Agent? */
 export function admit(
@@ -94,14 +94,14 @@ export function admit(
   if (holdsSlot(task, cache, ledger)) return { admitted: true };
   const running = peers.filter((t) => holdsSlot(t, cache, ledger)).length;
   const free = limit - running;
-  if (free <= 0) return { admitted: false, running };
+  if (free <= 0) return { admitted: false };
   // Waiting: not started (no Job, no reservation), not finished, not being stopped.
   const waiting = peers.filter((t) =>
     !isFinished(t.status?.phase) && !t.metadata?.deletionTimestamp && !stopRequested(t) &&
     !t.status?.jobName && !cachedJobOf(t, cache) && !ledger.has(t)
   ).sort(byCreation);
   const place = waiting.findIndex((t) => taskKeyOf(t) === taskKeyOf(task));
-  return place >= 0 && place < free ? { admitted: true } : { admitted: false, running };
+  return { admitted: place >= 0 && place < free };
 }
 
 /**
