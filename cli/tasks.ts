@@ -10,7 +10,7 @@ import {
   TaskResource,
 } from "../controllers/runtime/resources.ts";
 import type { KubeObject } from "../controllers/runtime/types.ts";
-import { configMapNameFor } from "../controllers/task/names.ts";
+import { configMapNameFor, TASK_MD_KEY } from "../controllers/task/names.ts";
 import { AGENT_CONTAINER } from "../controllers/task/results.ts";
 import type { Output } from "./output.ts";
 import type { Session } from "./session.ts";
@@ -94,7 +94,7 @@ export async function taskEvents(s: Session, name: string): Promise<KubeObject[]
 /** The task.md the agent was given (the Task's generated ConfigMap). */
 export async function taskMd(s: Session, name: string): Promise<string | undefined> {
   const cm = await s.client.get(ConfigMapResource, s.namespace, configMapNameFor(name));
-  return cm?.data?.["task.md"];
+  return cm?.data?.[TASK_MD_KEY];
 }
 
 /** "3m12s" */

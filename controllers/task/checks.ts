@@ -5,7 +5,7 @@ import { posix } from "node:path";
 import type { Agent, Task } from "../../api/v1alpha1/index.ts";
 import type { KubeObject } from "../runtime/types.ts";
 import { absoluteMountPath, type ResolvedContext } from "./contexts.ts";
-import { TASK_MD_KEY } from "./job.ts";
+import { TASK_MD_KEY } from "./names.ts";
 
 /** A ConfigMap holds at most 1 MiB in total; keep room for its metadata. */
 export const MAX_CONFIGMAP_DATA_BYTES = 1024 * 1024 - 16 * 1024;
@@ -17,7 +17,7 @@ export interface Problem {
 
 /** Two things mounted at one path: the second would hide the first. */
 export function mountPathProblem(agent: Agent, contexts: ResolvedContext[]): Problem | undefined {
-  const workspace = agent.spec.workspaceDir || "/workspace";
+  const workspace = agent.spec.workspaceDir;
   const mounts: { path: string; what: string }[] = [
     { path: workspace, what: "the workspace (workspaceDir)" },
     { path: absoluteMountPath(TASK_MD_KEY, workspace), what: TASK_MD_KEY },
@@ -57,7 +57,7 @@ function normalized(path: string): string {
  * files. The Agent's own contexts and credentials may use any path.
  */
 export function taskMountProblem(task: Task, agent: Agent): Problem | undefined {
-  const workspace = agent.spec.workspaceDir || "/workspace";
+  const workspace = agent.spec.workspaceDir;
   const prefixes = [workspace, ...agent.spec.allowedMountPrefixes ?? []].map(normalized);
   const under = (path: string) =>
     prefixes.some((p) => path === p || path.startsWith(p === "/" ? p : `${p}/`));

@@ -18,7 +18,7 @@ import {
 } from "../../api/v1alpha1/index.ts";
 import type { ResolvedContext } from "./contexts.ts";
 import { DEFAULT_GIT_IMAGE, gitMountPlan } from "./git.ts";
-import { configMapNameFor, jobNameFor, TASK_LABEL, taskLabelValue } from "./names.ts";
+import { configMapNameFor, jobNameFor, TASK_LABEL, TASK_MD_KEY, taskLabelValue } from "./names.ts";
 import { humanInTheLoopCommand } from "./shell.ts";
 import { HARDENED_SECURITY_CONTEXT } from "./security.ts";
 import { AGENT_CONTAINER } from "./results.ts";
@@ -36,8 +36,6 @@ export interface JobSettings {
 }
 
 export const DEFAULT_JOB_SETTINGS: JobSettings = { gitImage: DEFAULT_GIT_IMAGE };
-
-export const TASK_MD_KEY = "task.md";
 
 const CONTEXT_VOLUME = "task-context";
 const WORKSPACE_VOLUME = "workspace";
@@ -111,17 +109,13 @@ function planContextVolume(
   return plan;
 }
 
-function workspaceOf(agent: Agent): string {
-  return agent.spec.workspaceDir || "/workspace";
-}
-
 /** ConfigMap owned by the Task: task.md plus every mounted file context. */
 export function buildContextConfigMap(
   task: Task,
   agent: Agent,
   contexts: ResolvedContext[],
 ): V1ConfigMap {
-  const plan = planContextVolume(task, workspaceOf(agent), contexts);
+  const plan = planContextVolume(task, agent.spec.workspaceDir, contexts);
   const name = task.metadata.name ?? "";
   return {
     apiVersion: "v1",
@@ -183,7 +177,7 @@ export function buildAgentJob(
 ): V1Job {
   const name = task.metadata.name ?? "";
   const namespace = task.metadata.namespace ?? "";
-  const workspaceDir = workspaceOf(agent);
+  const workspaceDir = agent.spec.workspaceDir;
   const plan = planContextVolume(task, workspaceDir, contexts);
   const creds = credentialsOf(agent);
   const timeout = timeoutSecondsOf(task, agent);

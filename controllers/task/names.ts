@@ -44,3 +44,6 @@ export function taskLabelValue(taskName: string): string {
 }
 
 export const TASK_LABEL = "kubetask.io/task";
+
+/** The key of task.md in a Task's ConfigMap, and its file name in the workspace. */
+export const TASK_MD_KEY = "task.md";

@@ -176,7 +176,7 @@ async function observeStart(
     const contexts = await resolveContexts(
       [...agent.spec.contexts ?? [], ...task.spec.contexts ?? []],
       namespace,
-      agent.spec.workspaceDir || "/workspace",
+      agent.spec.workspaceDir,
       {
         // A Context created just before its Task may not be cached yet: ask the
         // apiserver before failing the Task for it.
