@@ -2,6 +2,7 @@
 import { STOP_ANNOTATION } from "../api/v1alpha1/index.ts";
 import { TaskResource } from "../controllers/runtime/resources.ts";
 import type { KubeObject } from "../controllers/runtime/types.ts";
+import { isFinishedPhase } from "../controllers/status.ts";
 import { parseCommand, UsageError } from "./args.ts";
 import type { Output } from "./output.ts";
 import { openSession, type Session } from "./session.ts";
@@ -12,7 +13,6 @@ import {
   condition,
   duration,
   getTask,
-  isFinished,
   phaseLine,
   shortResult,
   streamLog,
@@ -58,7 +58,7 @@ export function logsCommand(args: string[], out: Output): Promise<number> {
           await streamLog(s, pod!, follow, out);
           return 0;
         }
-        if (!follow || isFinished(task.status?.phase)) {
+        if (!follow || isFinishedPhase(task.status?.phase)) {
           throw new CommandError(`Task "${name}" has no agent log yet: ${phaseLine(task)}`);
         }
         await new Promise((r) => setTimeout(r, 500)); // -f waits for the agent to start
@@ -72,7 +72,7 @@ export const STOP_USAGE = "usage: kubetask stop TASK [-n NS]";
 export function stopCommand(args: string[], out: Output): Promise<number> {
   return withTask(args, {}, STOP_USAGE, out, async (s, name) => {
     const task = await getTask(s, name);
-    if (isFinished(task.status?.phase)) {
+    if (isFinishedPhase(task.status?.phase)) {
       out.info(`task/${name} already finished: ${phaseLine(task)}`);
       return 0;
     }

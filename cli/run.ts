@@ -4,18 +4,11 @@ import { API_VERSION, type ContextMount } from "../api/v1alpha1/index.ts";
 import { ApiError } from "../controllers/runtime/transport.ts";
 import { TaskResource } from "../controllers/runtime/resources.ts";
 import type { KubeObject } from "../controllers/runtime/types.ts";
+import { isFinishedPhase } from "../controllers/status.ts";
 import { parseCommand, UsageError } from "./args.ts";
 import type { Output } from "./output.ts";
 import { openSession, type Session } from "./session.ts";
-import {
-  agentPod,
-  agentStarted,
-  getTask,
-  isFinished,
-  phaseLine,
-  streamLog,
-  usageText,
-} from "./tasks.ts";
+import { agentPod, agentStarted, getTask, phaseLine, streamLog, usageText } from "./tasks.ts";
 
 export const RUN_USAGE = `usage: kubetask run "DESCRIPTION" [flags]
   --agent NAME              the Agent (default: "default", else the built-in one)
@@ -139,7 +132,7 @@ export async function follow(s: Session, name: string, out: Output): Promise<num
   let streamed = false;
   for (;;) {
     const task = await getTask(s, name);
-    const finished = isFinished(task.status?.phase);
+    const finished = isFinishedPhase(task.status?.phase);
     const line = phaseLine(task);
     // The final line (with the exit code) is finish()'s.
     if (!finished && line !== said) {

@@ -2,6 +2,7 @@
 // agent's log, its Events; and how to say a phase and a result in a line.
 import type { TaskUsage } from "../api/v1alpha1/index.ts";
 import { NotFoundError } from "../controllers/runtime/types.ts";
+import { isFinishedPhase } from "../controllers/status.ts";
 import {
   ConfigMapResource,
   EventResource,
@@ -28,9 +29,6 @@ export async function getTask(s: Session, name: string): Promise<KubeObject> {
   return task;
 }
 
-export const isFinished = (phase: string | undefined) =>
-  phase === "Completed" || phase === "Failed";
-
 export function condition(task: KubeObject, type: string): KubeObject | undefined {
   return (task.status?.conditions ?? []).find((c: KubeObject) => c.type === type);
 }
@@ -40,8 +38,8 @@ export function phaseLine(task: KubeObject): string {
   const phase = task.status?.phase ?? "Pending";
   const ready = condition(task, "Ready");
   const succeeded = condition(task, "Succeeded");
-  const waiting = ready?.status === "False" && !isFinished(phase) ? ready : undefined;
-  const detail = waiting ?? (isFinished(phase) ? succeeded : undefined);
+  const waiting = ready?.status === "False" && !isFinishedPhase(phase) ? ready : undefined;
+  const detail = waiting ?? (isFinishedPhase(phase) ? succeeded : undefined);
   return detail?.message ? `${phase} (${detail.reason}): ${detail.message}` : phase;
 }
 

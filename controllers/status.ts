@@ -8,7 +8,8 @@ export function rfc3339(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
-export function isFinishedPhase(phase: TaskPhase | undefined): boolean {
+/** Whether a Task in `phase` has finished: Completed or Failed, for good. */
+export function isFinishedPhase(phase: TaskPhase | string | undefined): boolean {
   return phase === "Completed" || phase === "Failed";
 }
 

@@ -12,8 +12,9 @@ import type { CacheReader, KubeObject } from "../runtime/types.ts";
 import { isControlledBy } from "../runtime/owners.ts";
 import { KeyedMutex } from "../runtime/keyed_mutex.ts";
 import { jobNameFor } from "./names.ts";
-import { isFinished, jobPhase, type JobView } from "./status.ts";
+import { jobPhase, type JobView } from "./status.ts";
 import { stopRequested } from "./stop.ts";
+import { isFinishedPhase } from "../status.ts";
 
 export const DEFAULT_AGENT_NAME = "default";
 
@@ -51,7 +52,7 @@ export class SlotLedger {
     const byKey = new Map(peers.map((t) => [taskKeyOf(t), t]));
     for (const k of tasks) {
       const task = byKey.get(k);
-      if (!task || isFinished(task.status?.phase) || cachedJobOf(task, cache)) tasks.delete(k);
+      if (!task || isFinishedPhase(task.status?.phase) || cachedJobOf(task, cache)) tasks.delete(k);
     }
     if (tasks.size === 0) this.held.delete(key);
   }
@@ -65,7 +66,7 @@ function cachedJobOf(task: KubeObject, cache: CacheReader): JobView | undefined 
 
 /** Whether `task` occupies a slot of its Agent now. */
 function holdsSlot(task: KubeObject, cache: CacheReader, ledger: SlotLedger): boolean {
-  if (isFinished(task.status?.phase) || task.metadata?.deletionTimestamp) return false;
+  if (isFinishedPhase(task.status?.phase) || task.metadata?.deletionTimestamp) return false;
   const job = cachedJobOf(task, cache);
   if (job) {
     const phase = jobPhase(job);
@@ -97,7 +98,7 @@ export function admit(
   if (free <= 0) return { admitted: false };
   // Waiting: not started (no Job, no reservation), not finished, not being stopped.
   const waiting = peers.filter((t) =>
-    !isFinished(t.status?.phase) && !t.metadata?.deletionTimestamp && !stopRequested(t) &&
+    !isFinishedPhase(t.status?.phase) && !t.metadata?.deletionTimestamp && !stopRequested(t) &&
     !t.status?.jobName && !cachedJobOf(t, cache) && !ledger.has(t)
   ).sort(byCreation);
   const place = waiting.findIndex((t) => taskKeyOf(t) === taskKeyOf(task));
@@ -110,14 +111,14 @@ export function admit(
  * the same Agent, if that Agent has a limit.
  */
 export function waitingPeers(task: KubeObject, cache: CacheReader): KubeObject[] {
-  const startedOrDone = task.status?.jobName || isFinished(task.status?.phase) ||
+  const startedOrDone = task.status?.jobName || isFinishedPhase(task.status?.phase) ||
     task.metadata?.deletionTimestamp;
   if (!startedOrDone) return [];
   const namespace = task.metadata?.namespace ?? "";
   const agent = cache.get(AgentResource, namespace, task.spec?.agentRef || DEFAULT_AGENT_NAME);
   if (!(Number(agent?.spec?.maxConcurrentTasks) > 0)) return [];
   return cache.byIndex(TaskResource, AGENT_INDEX, agentKeyOf(task)).filter((t) =>
-    !t.status?.jobName && !isFinished(t.status?.phase)
+    !t.status?.jobName && !isFinishedPhase(t.status?.phase)
   );
 }
 
@@ -131,7 +132,7 @@ export class Capacity {
    * not started and the Agent has a limit; otherwise none.
    */
   lockFor(task: KubeObject | undefined, cache: CacheReader): string | undefined {
-    if (!task || task.status?.jobName || isFinished(task.status?.phase)) return undefined;
+    if (!task || task.status?.jobName || isFinishedPhase(task.status?.phase)) return undefined;
     const agent = cache.get(
       AgentResource,
       task.metadata?.namespace ?? "",

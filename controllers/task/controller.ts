@@ -28,10 +28,10 @@ import {
 } from "./pod_creation.ts";
 import { AGENT_INDEX, agentKey, Capacity, DEFAULT_AGENT_NAME, waitingPeers } from "./capacity.ts";
 import { reconcileTask } from "./reconciler.ts";
-import { isFinished } from "./status.ts";
 import { KUBETASK_CONFIG_NAME } from "./ttl.ts";
 import { beyondLimit, maxFinishedFrom } from "./retention.ts";
 import { TaskMetrics } from "./metrics.ts";
+import { isFinishedPhase } from "../status.ts";
 
 const KIND = "Task";
 
@@ -40,7 +40,8 @@ function keyOf(task: KubeObject): Request {
 }
 
 /** Agents and Contexts are read only to start a Job: afterwards they no longer matter. */
-const notStarted = (task: KubeObject) => !task.status?.jobName && !isFinished(task.status?.phase);
+const notStarted = (task: KubeObject) =>
+  !task.status?.jobName && !isFinishedPhase(task.status?.phase);
 
 /** A Task that started or ended may make room for waiting Tasks of its Agent. */
 export function mapTaskToWaitingPeers(task: KubeObject, cache: CacheReader): Request[] {
@@ -49,7 +50,7 @@ export function mapTaskToWaitingPeers(task: KubeObject, cache: CacheReader): Req
 
 /** A Task that finished may push the oldest finished ones past maxFinishedTasks. */
 export function mapTaskToExcessFinished(task: KubeObject, cache: CacheReader): Request[] {
-  if (!isFinished(task.status?.phase)) return [];
+  if (!isFinishedPhase(task.status?.phase)) return [];
   const namespace = task.metadata?.namespace ?? "";
   const limit = maxFinishedFrom(cache.get(KubeTaskConfigResource, namespace, KUBETASK_CONFIG_NAME));
   return beyondLimit(() => cache.list(TaskResource, namespace), limit).map(keyOf);

@@ -8,7 +8,7 @@ import { CounterFamily, gaugeLines, HistogramFamily } from "../runtime/metric_fa
 import { TaskResource } from "../runtime/resources.ts";
 import type { CacheReader, KubeObject, MetricsCollector } from "../runtime/types.ts";
 import { DEFAULT_AGENT_NAME } from "./capacity.ts";
-import { isFinished } from "./status.ts";
+import { isFinishedPhase } from "../status.ts";
 
 /** Agent runs last minutes to hours; queues seconds to hours. */
 const SECONDS_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 43200, 86400];
@@ -60,14 +60,14 @@ export class TaskMetrics implements MetricsCollector {
       const seconds = secondsBetween(since, now.toISOString());
       if (seconds >= 0) this.queuedDuration.observe([namespace, agent], seconds);
     }
-    if (!isFinished(was?.phase) && isFinished(after.phase) && after.startTime) {
+    if (!isFinishedPhase(was?.phase) && isFinishedPhase(after.phase) && after.startTime) {
       const reason = reasonOf(after, "Succeeded")?.reason ?? "";
       const seconds = secondsBetween(after.startTime, after.completionTime);
       if (seconds >= 0) {
         this.runDuration.observe([namespace, agent, OUTCOMES[reason] ?? "failed"], seconds);
       }
     }
-    if (!isFinished(was?.phase) && isFinished(after.phase) && after.usage) {
+    if (!isFinishedPhase(was?.phase) && isFinishedPhase(after.phase) && after.usage) {
       const { inputTokens, outputTokens, costUSD } = after.usage;
       if (inputTokens) this.tokens.inc([namespace, agent, "input"], inputTokens);
       if (outputTokens) this.tokens.inc([namespace, agent, "output"], outputTokens);

@@ -26,11 +26,12 @@ import { ContextError, resolveContexts, type ResolvedContext } from "./contexts.
 import { agentProblem } from "./job.ts";
 import { admit, DEFAULT_AGENT_NAME, SlotLedger } from "./capacity.ts";
 import { jobNameFor } from "./names.ts";
-import { isFinished, jobPhase, type JobView, type Observation } from "./status.ts";
+import { jobPhase, type JobView, type Observation } from "./status.ts";
 import { JOB_UID_INDEX, jobUidKey, latestFailedCreate } from "./pod_creation.ts";
 import { stopReason } from "./stop.ts";
 import { KUBETASK_CONFIG_NAME, ttlSecondsFrom } from "./ttl.ts";
 import { beyondLimit, maxFinishedFrom } from "./retention.ts";
+import { isFinishedPhase } from "../status.ts";
 
 export { DEFAULT_AGENT_NAME };
 
@@ -90,7 +91,7 @@ export async function observeTask(
   const task = parsed.data;
   const jobName = task.status?.jobName ?? jobNameFor(req.name);
   const base = { raw, task, jobName, ttlSeconds };
-  if (isFinished(task.status?.phase)) {
+  if (isFinishedPhase(task.status?.phase)) {
     const excess = beyondLimit(
       () => ctx.cache.list(TaskResource, namespace),
       maxFinishedFrom(config),
@@ -113,7 +114,7 @@ export async function observeTask(
       : undefined;
     // Pods are read (live: we do not cache pods) only to stop a running agent
     // and, once, to collect what a finished agent reported.
-    const finishedNow = phase === "Completed" || phase === "Failed";
+    const finishedNow = isFinishedPhase(phase);
     const pods = finishedNow || (phase === "Running" && stopReason(raw, job, ctx.now()))
       ? await ctx.live.list(PodResource, namespace, {
         labelSelector: `batch.kubernetes.io/controller-uid=${job.metadata?.uid ?? ""}`,

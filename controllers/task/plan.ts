@@ -23,10 +23,11 @@ import { ConfigMapResource, JobResource, PodResource, TaskResource } from "../ru
 import type { KubeObject } from "../runtime/types.ts";
 import { buildAgentJob, buildContextConfigMap, type JobSettings } from "./job.ts";
 import type { TaskObservation } from "./observe.ts";
-import { deriveStatus, isFinished, jobPhase, type Observation, transitionEvent } from "./status.ts";
+import { deriveStatus, jobPhase, type Observation, transitionEvent } from "./status.ts";
 import { AGENT_SUPPLIED_FIELDS, agentResult } from "./results.ts";
 import { deadlineOf, podStopPatch, type StopReason, stopReason, stopRequested } from "./stop.ts";
 import { ttlDecision } from "./ttl.ts";
+import { isFinishedPhase } from "../status.ts";
 
 const BUILT_IN_AGENT_EVENT: PlannedEvent = {
   type: "Normal",
@@ -78,7 +79,7 @@ function planFor(
 ): Plan<TaskStatus> {
   const { task } = obs;
   // A finished Task is never rebuilt; only its TTL matters.
-  if (isFinished(task.status?.phase)) return ttlPlan(obs, task.status!, now, undefined, []);
+  if (isFinishedPhase(task.status?.phase)) return ttlPlan(obs, task.status!, now, undefined, []);
 
   const ensure: Desired[] = [];
   const patch: Patch[] = [];
@@ -165,7 +166,7 @@ function planFor(
   const status = deriveStatus(task.status, state, obs.raw.metadata?.generation, now);
   const event = transitionEvent(task.status, status);
   const events: PlannedEvent[] = event ? [event] : [];
-  if (isFinished(status.phase)) return { ...ttlPlan(obs, status, now, ensure, events), patch };
+  if (isFinishedPhase(status.phase)) return { ...ttlPlan(obs, status, now, ensure, events), patch };
   if (state.kind === "nameConflict") requeueAfterMs = NAME_CONFLICT_RETRY_MS;
   return emptyPlan({ ensure, patch, status, events, requeueAfterMs });
 }

@@ -4,7 +4,7 @@
 // for itself from the cache; a Task that finishes wakes the ones it pushes out.
 import { kubeTaskConfig } from "../../api/v1alpha1/index.ts";
 import type { KubeObject } from "../runtime/types.ts";
-import { isFinished } from "./status.ts";
+import { isFinishedPhase } from "../status.ts";
 
 /** The namespace's limit on finished Tasks; undefined for none. */
 export function maxFinishedFrom(config: KubeObject | undefined): number | undefined {
@@ -24,7 +24,7 @@ const oldestFirst = (a: KubeObject, b: KubeObject) =>
 export function beyondLimit(tasks: () => KubeObject[], limit: number | undefined): KubeObject[] {
   if (limit === undefined) return [];
   const finished = tasks().filter((t) =>
-    isFinished(t.status?.phase) && !t.metadata?.deletionTimestamp
+    isFinishedPhase(t.status?.phase) && !t.metadata?.deletionTimestamp
   );
   return finished.sort(oldestFirst).slice(0, Math.max(0, finished.length - limit));
 }

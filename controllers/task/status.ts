@@ -7,8 +7,6 @@ import type { StopReason } from "./stop.ts";
 import type { AgentResult } from "./results.ts";
 import { isFinishedPhase, rfc3339, setCondition } from "../status.ts";
 
-export { isFinishedPhase as isFinished, rfc3339, setCondition };
-
 /** The parts of a batch/v1 Job the status depends on. */
 export interface JobView extends KubeObject {
   status?: {
