@@ -11,22 +11,20 @@ import { AgentResource, JobResource, TaskResource } from "../runtime/resources.t
 import type { CacheReader, KubeObject } from "../runtime/types.ts";
 import { isControlledBy } from "../runtime/owners.ts";
 import { KeyedMutex } from "../runtime/keyed_mutex.ts";
-import { jobNameFor } from "./names.ts";
+import { agentNameOf, jobNameFor } from "./names.ts";
 import { jobPhase, type JobView } from "./status.ts";
 import { stopRequested } from "./stop.ts";
 import { isFinishedPhase } from "../status.ts";
 
-export const DEFAULT_AGENT_NAME = "default";
-
 /** Task cache index: "<namespace>/<agent name>" of the Agent a Task runs with. */
 export const AGENT_INDEX = "agent";
 
-export function agentKey(namespace: string | undefined, agentName: string | undefined): string {
-  return `${namespace ?? ""}/${agentName || DEFAULT_AGENT_NAME}`;
+export function agentKey(namespace: string | undefined, agentName: string): string {
+  return `${namespace ?? ""}/${agentName}`;
 }
 
 export const agentKeyOf = (task: KubeObject) =>
-  agentKey(task.metadata?.namespace, task.spec?.agentRef);
+  agentKey(task.metadata?.namespace, agentNameOf(task.spec));
 
 const taskKeyOf = (task: KubeObject) => `${task.metadata?.namespace}/${task.metadata?.name}`;
 
@@ -115,7 +113,7 @@ export function waitingPeers(task: KubeObject, cache: CacheReader): KubeObject[]
     task.metadata?.deletionTimestamp;
   if (!startedOrDone) return [];
   const namespace = task.metadata?.namespace ?? "";
-  const agent = cache.get(AgentResource, namespace, task.spec?.agentRef || DEFAULT_AGENT_NAME);
+  const agent = cache.get(AgentResource, namespace, agentNameOf(task.spec));
   if (!(Number(agent?.spec?.maxConcurrentTasks) > 0)) return [];
   return cache.byIndex(TaskResource, AGENT_INDEX, agentKeyOf(task)).filter((t) =>
     !t.status?.jobName && !isFinishedPhase(t.status?.phase)
@@ -136,7 +134,7 @@ export class Capacity {
     const agent = cache.get(
       AgentResource,
       task.metadata?.namespace ?? "",
-      task.spec?.agentRef || DEFAULT_AGENT_NAME,
+      agentNameOf(task.spec),
     );
     return Number(agent?.spec?.maxConcurrentTasks) > 0 ? agentKeyOf(task) : undefined;
   }

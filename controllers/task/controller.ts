@@ -18,7 +18,7 @@ import type {
   WatchSource,
 } from "../runtime/types.ts";
 import { DEFAULT_JOB_SETTINGS, type JobSettings } from "./job.ts";
-import { TASK_LABEL } from "./names.ts";
+import { agentNameOf, TASK_LABEL } from "./names.ts";
 import {
   eventForCache,
   FAILED_CREATE_SELECTOR,
@@ -26,7 +26,7 @@ import {
   jobUidOf,
   mapFailedCreateToTask,
 } from "./pod_creation.ts";
-import { AGENT_INDEX, agentKey, Capacity, DEFAULT_AGENT_NAME, waitingPeers } from "./capacity.ts";
+import { AGENT_INDEX, agentKey, agentKeyOf, Capacity, waitingPeers } from "./capacity.ts";
 import { reconcileTask } from "./reconciler.ts";
 import { KUBETASK_CONFIG_NAME } from "./ttl.ts";
 import { beyondLimit, maxFinishedFrom } from "./retention.ts";
@@ -64,7 +64,7 @@ export function mapJobToTask(job: KubeObject): Request[] {
 
 /** An Agent matters to the Tasks that run with it and have not started their Job. */
 export function mapAgentToTasks(agent: KubeObject, cache: CacheReader): Request[] {
-  const key = agentKey(agent.metadata?.namespace, agent.metadata?.name);
+  const key = agentKey(agent.metadata?.namespace, agent.metadata?.name ?? "");
   return cache.byIndex(TaskResource, AGENT_INDEX, key).filter(notStarted).map(keyOf);
 }
 
@@ -79,7 +79,7 @@ function tasksUsingContexts(
     if (!notStarted(task)) return false;
     const home = task.metadata?.namespace ?? "";
     if (names(task.spec?.contexts, home)) return true;
-    const agentName = task.spec?.agentRef || DEFAULT_AGENT_NAME;
+    const agentName = agentNameOf(task.spec);
     return names(cache.get(AgentResource, home, agentName)?.spec?.contexts, home);
   }).map(keyOf);
 }
@@ -140,7 +140,7 @@ export function createTaskController(settings: JobSettings = DEFAULT_JOB_SETTING
     kind: KIND,
     type: TaskResource,
     indexes: {
-      [AGENT_INDEX]: (task) => [agentKey(task.metadata?.namespace, task.spec?.agentRef)],
+      [AGENT_INDEX]: (task) => [agentKeyOf(task)],
     },
     watches,
     reconcile: (req, ctx) => reconcileTask(req, ctx, settings, capacity, metrics),

@@ -7,7 +7,7 @@ import type { TaskStatus } from "../../api/v1alpha1/index.ts";
 import { CounterFamily, gaugeLines, HistogramFamily } from "../runtime/metric_families.ts";
 import { TaskResource } from "../runtime/resources.ts";
 import type { CacheReader, KubeObject, MetricsCollector } from "../runtime/types.ts";
-import { DEFAULT_AGENT_NAME } from "./capacity.ts";
+import { agentNameOf } from "./names.ts";
 import { isFinishedPhase } from "../status.ts";
 
 /** Agent runs last minutes to hours; queues seconds to hours. */
@@ -19,7 +19,6 @@ const OUTCOMES: Record<string, string> = {
   Timeout: "timeout",
 };
 
-const agentOf = (task: KubeObject) => String(task.spec?.agentRef || DEFAULT_AGENT_NAME);
 const reasonOf = (status: TaskStatus | undefined, type: string) =>
   status?.conditions?.find((c) => c.type === type);
 const secondsBetween = (from: string | undefined, to: string | undefined) =>
@@ -54,7 +53,7 @@ export class TaskMetrics implements MetricsCollector {
   statusWritten(before: KubeObject, after: TaskStatus, now: Date): void {
     const was = before.status as TaskStatus | undefined;
     const namespace = before.metadata?.namespace ?? "";
-    const agent = agentOf(before);
+    const agent = agentNameOf(before.spec);
     if (was?.phase === "Queued" && after.phase !== "Queued") {
       const since = reasonOf(was, "Ready")?.lastTransitionTime;
       const seconds = secondsBetween(since, now.toISOString());
@@ -81,11 +80,11 @@ export class TaskMetrics implements MetricsCollector {
     for (const task of cache.list(TaskResource, "")) {
       const namespace = task.metadata?.namespace ?? "";
       const phase = String(task.status?.phase ?? "Pending");
-      const labels = [namespace, agentOf(task), phase];
+      const labels = [namespace, agentNameOf(task.spec), phase];
       const key = labels.join("\n");
       byPhase.set(key, { labels, value: (byPhase.get(key)?.value ?? 0) + 1 });
       if (phase === "Queued") {
-        const q = [namespace, agentOf(task)];
+        const q = [namespace, agentNameOf(task.spec)];
         queued.set(q.join("\n"), { labels: q, value: (queued.get(q.join("\n"))?.value ?? 0) + 1 });
       }
     }

@@ -47,3 +47,11 @@ export const TASK_LABEL = "kubetask.io/task";
 
 /** The key of task.md in a Task's ConfigMap, and its file name in the workspace. */
 export const TASK_MD_KEY = "task.md";
+
+/** The Agent a Task names, or the one it falls back to. */
+export const DEFAULT_AGENT_NAME = "default";
+
+/** The name of the Agent that runs a Task of this spec: its agentRef, else "default". */
+export function agentNameOf(spec: { agentRef?: string } | undefined): string {
+  return spec?.agentRef || DEFAULT_AGENT_NAME;
+}

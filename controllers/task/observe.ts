@@ -24,16 +24,14 @@ import {
 import type { KubeObject, ReconcileContext, Request } from "../runtime/types.ts";
 import { ContextError, resolveContexts, type ResolvedContext } from "./contexts.ts";
 import { agentProblem } from "./job.ts";
-import { admit, DEFAULT_AGENT_NAME, SlotLedger } from "./capacity.ts";
-import { jobNameFor } from "./names.ts";
+import { admit, SlotLedger } from "./capacity.ts";
+import { agentNameOf, DEFAULT_AGENT_NAME, jobNameFor } from "./names.ts";
 import { jobPhase, type JobView, type Observation } from "./status.ts";
 import { JOB_UID_INDEX, jobUidKey, latestFailedCreate } from "./pod_creation.ts";
 import { stopReason } from "./stop.ts";
 import { KUBETASK_CONFIG_NAME, ttlSecondsFrom } from "./ttl.ts";
 import { beyondLimit, maxFinishedFrom } from "./retention.ts";
 import { isFinishedPhase } from "../status.ts";
-
-export { DEFAULT_AGENT_NAME };
 
 /** Why a Job cannot be started (yet), as the Task's condition will say. */
 export type Blocked = Extract<Observation, { kind: "agentNotFound" | "invalid" | "queued" }>;
@@ -153,7 +151,7 @@ async function observeStart(
   ledger: SlotLedger,
 ): Promise<Start | Blocked> {
   const namespace = task.metadata.namespace ?? "";
-  const agentName = task.spec.agentRef || DEFAULT_AGENT_NAME;
+  const agentName = agentNameOf(task.spec);
   const named = ctx.cache.get(AgentResource, namespace, agentName);
   // A Task that names no Agent falls back to the built-in one; one that names a
   // missing Agent waits for it.
