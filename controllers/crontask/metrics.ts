@@ -1,7 +1,8 @@
 // CronTask runs started, postponed (Forbid: a Task still active) and missed
 // (later than startingDeadlineSeconds), counted once per scheduled time: a
-// run counts when the reconcile that created it, or first reported it
-// postponed or missed, wrote its status.
+// run counts when its Task is created (whatever then happens to the status
+// write), or when the status that first reports it postponed or missed is
+// written.
 import { CounterFamily } from "../runtime/metric_families.ts";
 import type { CacheReader, KubeObject, MetricsCollector } from "../runtime/types.ts";
 import { SCHEDULED } from "./conditions.ts";
@@ -22,10 +23,15 @@ export class CronTaskMetrics implements MetricsCollector {
     ["namespace", "crontask", "result"],
   );
 
-  /** After a status write of `cronTask`: `created` is whether a run's Task was created. */
-  statusWritten(cronTask: KubeObject, after: KubeObject, created: boolean): void {
+  /**
+   * After an apply for `cronTask`: `written` is the status it wrote (if any),
+   * `created` whether it created a run's Task.
+   */
+  applied(cronTask: KubeObject, written: KubeObject | undefined, created: boolean): void {
     const labels = [cronTask.metadata?.namespace ?? "", cronTask.metadata?.name ?? ""];
     if (created) return this.runs.inc([...labels, "started"]);
+    if (!written) return;
+    const after = written;
     const was = scheduled(cronTask.status);
     const now = scheduled(after);
     const result = RESULTS[now?.reason ?? ""];

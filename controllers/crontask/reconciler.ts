@@ -29,19 +29,17 @@ export async function reconcileCronTask(
   }
   const cronTask: CronTaskObject = { ...obj, spec: parsed.data };
   const plan = planCronTask(cronTask, await ownedTasks(ctx, cronTask), now);
-  const stale = ctx.ownWrites.isSuperseded(obj);
-  let refused = false;
-  const result = await applyPlan(
+  return await applyPlan(
     ctx,
     primary,
     toApplyPlan(cronTask, plan),
-    (refusal) => {
-      refused = true;
-      return refusedPlan(cronTask, plan, refusal, now);
+    (refusal) => refusedPlan(cronTask, plan, refusal, now),
+    (outcome) => {
+      if (!metrics || outcome.skipped) return;
+      const started = outcome.created.some((d) => d.type === TaskResource);
+      metrics.applied(obj, outcome.statusWritten, started);
     },
   );
-  if (metrics && !stale && !refused) metrics.statusWritten(obj, plan.status, !!plan.create);
-  return result;
 }
 
 /**

@@ -116,14 +116,47 @@ export function emptyPlan<Status>(extra: Partial<Plan<Status>> = {}): Plan<Statu
  * gives the plan to apply instead (its status, Events and requeue; it must
  * not ensure anything).
  */
+/** What one applyPlan did, for callers that count what happened (metrics). */
+export interface ApplyOutcome<Status> {
+  /** Nothing was applied: the cache is behind our own last status write. */
+  skipped: boolean;
+  /** The objects this apply created (not those it adopted). */
+  created: Desired[];
+  /** The status it wrote, when it wrote one. */
+  statusWritten?: Status;
+}
+
+/**
+ * Applies `plan` for `primary`. `onRefused` gives the plan to apply instead
+ * when a create is refused; `onApplied` hears what was done, also when a
+ * write fails part-way (a 409 on the status after a create: the create still
+ * happened, and the retry will adopt, not create).
+ */
 export async function applyPlan<Status>(
   ctx: ReconcileContext,
   primary: Primary,
   plan: Plan<Status>,
   onRefused?: (refusal: Refusal) => Plan<Status>,
+  onApplied?: (outcome: ApplyOutcome<Status>) => void,
+): Promise<Result> {
+  const outcome: ApplyOutcome<Status> = { skipped: false, created: [] };
+  try {
+    return await apply(ctx, primary, plan, outcome, onRefused);
+  } finally {
+    onApplied?.(outcome);
+  }
+}
+
+async function apply<Status>(
+  ctx: ReconcileContext,
+  primary: Primary,
+  plan: Plan<Status>,
+  outcome: ApplyOutcome<Status>,
+  onRefused?: (refusal: Refusal) => Plan<Status>,
 ): Promise<Result> {
   if (ctx.ownWrites.isSuperseded(primary.object)) {
     ctx.log.debug("cache behind our own status write; waiting for its event");
+    outcome.skipped = true;
     return {};
   }
   for (const d of plan.delete) {
@@ -139,28 +172,34 @@ export async function applyPlan<Status>(
   }
   let effective = plan;
   for (const desired of plan.ensure) {
-    const refusal = await createOrAdopt(ctx, primary, desired);
+    const { refusal, created } = await createOrAdopt(ctx, primary, desired);
+    if (created) outcome.created.push(desired);
     if (refusal) {
       if (!onRefused) throw new Error(`${desired.type.kind} "${refusal.name}": ${refusal.reason}`);
       effective = onRefused(refusal);
       break;
     }
   }
-  const rejected = await writeStatus(ctx, primary, effective.status, effective.untrustedStatus);
+  const written = await writeStatus(ctx, primary, effective.status, effective.untrustedStatus);
+  outcome.statusWritten = written?.status;
+  const rejected = written?.rejected;
   if (rejected) ctx.events.event(primary.object, "Warning", rejected.reason, rejected.message);
   for (const e of effective.events) ctx.events.event(primary.object, e.type, e.reason, e.message);
   return effective.requeueAfterMs === undefined ? {} : { requeueAfterMs: effective.requeueAfterMs };
 }
 
-/** Writes the status; returns the Warning to record if its untrusted fields had to go. */
+/**
+ * Writes the status when it changed; returns what was written, and the
+ * Warning to record if its untrusted fields had to go. Unchanged: undefined.
+ */
 async function writeStatus<Status>(
   ctx: ReconcileContext,
   primary: Primary,
   status: Status | undefined,
   untrusted?: UntrustedStatus,
-): Promise<PlannedEvent | undefined> {
+): Promise<{ status: Status; rejected?: PlannedEvent } | undefined> {
   if (status === undefined || sameJson(primary.object.status ?? {}, status)) return undefined;
-  let rejected: PlannedEvent | undefined;
+  let written = { status, rejected: undefined as PlannedEvent | undefined };
   try {
     // Carries the observed resourceVersion: a stale observation gets a 409.
     await ctx.client.updateStatus(primary.type, { ...primary.object, status });
@@ -171,10 +210,10 @@ async function writeStatus<Status>(
     if (!fallback) throw err;
     // Same resourceVersion: the refused write changed nothing.
     await ctx.client.updateStatus(primary.type, { ...primary.object, status: fallback.status });
-    rejected = fallback.event;
+    written = { status: fallback.status, rejected: fallback.event };
   }
   ctx.ownWrites.wrote(primary.object);
-  return rejected;
+  return written;
 }
 
 /**
@@ -211,11 +250,12 @@ export function withoutUntrusted<Status>(
   };
 }
 
+/** Creates `desired`, or adopts the one already there; says which, or why neither. */
 async function createOrAdopt(
   ctx: ReconcileContext,
   primary: Primary,
   desired: Desired,
-): Promise<Refusal | undefined> {
+): Promise<{ created: boolean; refusal?: Refusal }> {
   const meta = desired.object.metadata ?? {};
   const object: KubeObject = {
     ...desired.object,
@@ -227,16 +267,17 @@ async function createOrAdopt(
     await ctx.client.create(desired.type, object);
     const e = desired.createdEvent;
     if (e) ctx.events.event(primary.object, e.type, e.reason, e.message);
-    return undefined;
+    return { created: true };
   } catch (err) {
     if (err instanceof ApiError && REFUSED_CODES.has(err.status)) {
-      return {
+      const refusal: Refusal = {
         reason: "Rejected",
         type: desired.type,
         name,
         code: err.status,
         message: err.detail,
       };
+      return { created: false, refusal };
     }
     if (!(err instanceof AlreadyExistsError)) throw err;
   }
@@ -244,7 +285,7 @@ async function createOrAdopt(
   const existing = await ctx.live.get(desired.type, namespace, name);
   if (!existing) throw new Error(`${desired.type.kind} "${name}" vanished while adopting it`);
   if (!isControlledBy(existing, primary.object)) {
-    return { reason: "NameTaken", type: desired.type, name };
+    return { created: false, refusal: { reason: "NameTaken", type: desired.type, name } };
   }
   const patch: Record<string, unknown> = {};
   for (const field of desired.syncFields ?? []) {
@@ -254,7 +295,7 @@ async function createOrAdopt(
   }
   // Left over from an attempt that stopped half-way: bring it up to date.
   if (Object.keys(patch).length > 0) await ctx.client.patch(desired.type, namespace, name, patch);
-  return undefined;
+  return { created: false };
 }
 
 /** Merge patch of a string map that sets `want` and removes keys only `have` has. */

@@ -4,7 +4,6 @@ import { applyPlan } from "../runtime/apply.ts";
 import { JobResource, TaskResource } from "../runtime/resources.ts";
 import { Capacity } from "./capacity.ts";
 import type { TaskMetrics } from "./metrics.ts";
-import { sameJson } from "../status.ts";
 import type { ReconcileContext, Request, Result } from "../runtime/types.ts";
 import { DEFAULT_JOB_SETTINGS, type JobSettings } from "./job.ts";
 import { observeTask } from "./observe.ts";
@@ -36,18 +35,15 @@ async function reconcileOnce(
   const plan = planTask(observed, settings, now);
   // The slot is held from now: the cache will not show the Job at once.
   if (plan.ensure.some((d) => d.type === JobResource)) capacity.ledger.reserve(observed.raw);
-  // Applied is the plan, or its refusal variant; the apply layer skips a stale observation.
-  let applied = plan;
-  const stale = ctx.ownWrites.isSuperseded(observed.raw);
-  const result = await applyPlan(
+  return await applyPlan(
     ctx,
     { type: TaskResource, object: observed.raw },
     plan,
-    (refusal) => (applied = planTask(observed, settings, now, refusal)),
+    (refusal) => planTask(observed, settings, now, refusal),
+    (outcome) => {
+      if (metrics && outcome.statusWritten) {
+        metrics.statusWritten(observed.raw, outcome.statusWritten, now);
+      }
+    },
   );
-  const written = applied.status;
-  if (metrics && !stale && written && !sameJson(observed.raw.status ?? {}, written)) {
-    metrics.statusWritten(observed.raw, written, now);
-  }
-  return result;
 }

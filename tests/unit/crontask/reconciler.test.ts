@@ -3,6 +3,8 @@
 import assert from "assert";
 import { cronTaskController } from "../../../controllers/crontask/controller.ts";
 import { reconcileCronTask } from "../../../controllers/crontask/reconciler.ts";
+import { CronTaskMetrics } from "../../../controllers/crontask/metrics.ts";
+import { ConflictError } from "../../../controllers/runtime/types.ts";
 import { CronTaskResource, TaskResource } from "../../../controllers/runtime/resources.ts";
 import type { KubeObject } from "../../../controllers/runtime/types.ts";
 import { FakeCluster } from "../support/fake_cluster.ts";
@@ -98,4 +100,26 @@ Deno.test("crontask reconcile: a run whose name is taken by a stranger is skippe
   assert.equal(scheduled.reason, "TaskNameConflict");
   assert.equal(status(c).active, undefined);
   assert.deepEqual(c.events.map((e) => [e.type, e.reason]), [["Warning", "TaskNameConflict"]]);
+});
+
+Deno.test("crontask reconcile: a run created before its status write met a 409 is still counted started", async () => {
+  const c = setup();
+  const metrics = new CronTaskMetrics();
+  // Someone else writes the CronTask after we observed it: our status write gets a 409.
+  c.laggingCache = true;
+  await c.context().client.patch(CronTaskResource, NS, "nightly", {
+    metadata: { labels: { touched: "yes" } },
+  });
+  await assert.rejects(
+    reconcileCronTask(req, c.context(() => NOW), metrics),
+    ConflictError,
+  );
+  assert.ok(c.stored(TaskResource, NS, RUN), "the run was created");
+  assert.equal(metrics.runs.get([NS, "nightly", "started"]), 1, "and counted");
+  // The retry adopts the run and writes the status; it does not count it again.
+  c.laggingCache = false;
+  c.sync();
+  await reconcileCronTask(req, c.context(() => NOW), metrics);
+  assert.deepEqual(status(c).active.map((r: { name: string }) => r.name), [RUN]);
+  assert.equal(metrics.runs.get([NS, "nightly", "started"]), 1);
 });

@@ -88,12 +88,12 @@ Deno.test("crontask metrics: started, skipped and missed, each scheduled time on
     metadata: { namespace: "ns", name: "nightly" },
     status: reason ? { conditions: [{ type: "Scheduled", reason, message }] } : {},
   });
-  m.statusWritten(cron(), {}, true);
+  m.applied(cron(), {}, true);
   const skipped = cron("TaskAlreadyActive", "Skipped the run scheduled at 01:00").status;
-  m.statusWritten(cron(), skipped, false);
-  m.statusWritten(cron("TaskAlreadyActive", "Skipped the run scheduled at 01:00"), skipped, false);
+  m.applied(cron(), skipped, false);
+  m.applied(cron("TaskAlreadyActive", "Skipped the run scheduled at 01:00"), skipped, false);
   const missed = cron("MissedSchedule", "Missed the run scheduled at 02:00").status;
-  m.statusWritten(cron(), missed, false);
+  m.applied(cron(), missed, false);
   assert.equal(m.runs.get(["ns", "nightly", "started"]), 1);
   assert.equal(m.runs.get(["ns", "nightly", "skipped"]), 1, "the same postponed run counts once");
   assert.equal(m.runs.get(["ns", "nightly", "missed"]), 1);
