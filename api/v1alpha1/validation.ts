@@ -190,3 +190,8 @@ export function duration(field: string) {
       message,
     }));
 }
+
+/** A failed parse as one line a user can act on: "field.path: message; ...". */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+}

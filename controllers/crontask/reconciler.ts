@@ -1,6 +1,6 @@
 // Reconciles one CronTask: observe it and its Tasks (cache) → plan (pure,
 // plan.ts) → apply (the shared layer).
-import { cronTaskSpec } from "../../api/v1alpha1/index.ts";
+import { cronTaskSpec, describeIssues } from "../../api/v1alpha1/index.ts";
 import { applyPlan } from "../runtime/apply.ts";
 import { isControlledBy, ownerIndexKey } from "../runtime/owners.ts";
 import { CronTaskResource, TaskResource } from "../runtime/resources.ts";
@@ -22,9 +22,7 @@ export async function reconcileCronTask(
 
   const parsed = cronTaskSpec.safeParse(obj.spec);
   if (!parsed.success) {
-    const message = `invalid spec: ${
-      parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")
-    }`;
+    const message = `invalid spec: ${describeIssues(parsed.error)}`;
     return await applyPlan(ctx, primary, invalidSpecPlan(obj, message, now));
   }
   const cronTask: CronTaskObject = { ...obj, spec: parsed.data };

@@ -6,6 +6,7 @@ import {
   type Agent,
   agent as agentSchema,
   DEFAULT_AGENT_IMAGE,
+  describeIssues,
   type Task,
   task as taskSchema,
 } from "../../api/v1alpha1/index.ts";
@@ -81,8 +82,7 @@ export async function observeTask(
   const parsed = taskSchema.safeParse(raw);
   if (!parsed.success) {
     // Not silently dropped: the Task fails with the fields that are wrong.
-    const invalidSpec = parsed.error.issues
-      .map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    const invalidSpec = describeIssues(parsed.error);
     const task = { metadata: raw.metadata ?? {}, spec: {}, status: raw.status } as Task;
     return { raw, task, invalidSpec, jobName: jobNameFor(req.name), ttlSeconds };
   }

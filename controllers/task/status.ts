@@ -4,6 +4,7 @@
 import type { Condition, TaskPhase, TaskStatus } from "../../api/v1alpha1/index.ts";
 import type { KubeObject } from "../runtime/types.ts";
 import type { StopReason } from "./stop.ts";
+import type { PlannedEvent } from "../runtime/apply.ts";
 import type { AgentResult } from "./results.ts";
 import { isFinishedPhase, rfc3339, setCondition } from "../status.ts";
 
@@ -271,17 +272,11 @@ export function deriveStatus(
   };
 }
 
-export interface StatusEvent {
-  type: "Normal" | "Warning";
-  reason: string;
-  message: string;
-}
-
 /** An Event when the Succeeded condition's reason changed, else none. */
 export function transitionEvent(
   before: TaskStatus | undefined,
   after: TaskStatus,
-): StatusEvent | undefined {
+): PlannedEvent | undefined {
   const was = before?.conditions?.find((c) => c.type === "Succeeded");
   const now = after.conditions?.find((c) => c.type === "Succeeded");
   if (!now || (was?.reason === now.reason && was?.status === now.status)) return undefined;
