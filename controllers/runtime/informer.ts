@@ -23,6 +23,7 @@ import {
   OWNER_INDEX,
   type ResourceType,
 } from "./types.ts";
+import { sleepUnless } from "./sleep.ts";
 
 export type InformerEventType = "add" | "update" | "delete";
 export type InformerHandler = (type: InformerEventType, obj: KubeObject, old?: KubeObject) => void;
@@ -88,6 +89,8 @@ export class Informer {
   private readonly scopes: string[];
   private readonly pendingScopes: Set<string>;
   private readonly aborts = new Set<AbortController>();
+  /** Aborted by stop(): ends the waits between re-lists. */
+  private readonly stopping = new AbortController();
   private loops: Promise<void>[] = [];
   private resyncTimer: ReturnType<typeof setInterval> | undefined;
   private stopped = false;
@@ -145,6 +148,7 @@ export class Informer {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.resyncTimer !== undefined) clearInterval(this.resyncTimer);
+    this.stopping.abort();
     for (const a of this.aborts) a.abort();
     await Promise.all(this.loops);
   }
@@ -178,7 +182,7 @@ export class Informer {
           error: err,
           retryInMs: delay,
         });
-        await this.sleep(delay * (0.8 + Math.random() * 0.4));
+        await sleepUnless(delay * (0.8 + Math.random() * 0.4), this.stopping.signal);
         delay = Math.min(max, delay * 2);
       }
     }
@@ -384,19 +388,5 @@ export class Informer {
         this.opts.log.error("informer handler failed", { resource: this.type.plural, error: err });
       }
     }
-  }
-
-  /** A sleep that stop() cuts short. */
-  private sleep(ms: number): Promise<void> {
-    const abort = new AbortController();
-    this.aborts.add(abort);
-    return new Promise<void>((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        resolve();
-      }
-      abort.signal.addEventListener("abort", done);
-    }).finally(() => this.aborts.delete(abort));
   }
 }

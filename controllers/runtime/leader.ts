@@ -8,6 +8,7 @@
 import { processIdentity } from "./identity.ts";
 import { LeaseResource } from "./resources.ts";
 import { AlreadyExistsError, type KubeClient, type KubeObject, type Logger } from "./types.ts";
+import { sleepUnless } from "./sleep.ts";
 
 export interface LeaderElectionOptions {
   namespace: string;
@@ -49,7 +50,8 @@ export class LeaderElector {
   private lease: KubeObject | undefined;
   private leading = false;
   private stopped = false;
-  private wake: (() => void) | undefined;
+  /** Aborted by stop(): ends the wait between attempts. */
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly client: KubeClient,
@@ -85,7 +87,7 @@ export class LeaderElector {
         });
         return true;
       }
-      await this.sleep(this.retryPeriodMs);
+      await sleepUnless(this.retryPeriodMs, this.stopping.signal);
     }
     return false;
   }
@@ -102,7 +104,7 @@ export class LeaderElector {
     // duration another replica waits for: two leaders never overlap.
     let lastRenew = Date.now();
     while (!this.stopped) {
-      await this.sleep(this.retryPeriodMs);
+      await sleepUnless(this.retryPeriodMs, this.stopping.signal);
       if (this.stopped) break;
       const started = Date.now();
       const budget = this.renewDeadlineMs - (started - lastRenew);
@@ -127,7 +129,7 @@ export class LeaderElector {
   /** Stops acquire/holdLease loops (does not release; see release()). */
   stop(): void {
     this.stopped = true;
-    this.wake?.();
+    this.stopping.abort();
   }
 
   /** Gives the lease up so another replica can take over at once. */
@@ -219,17 +221,5 @@ export class LeaderElector {
     const spec = (lease.spec ?? {}) as LeaseSpec;
     const record = `${spec.holderIdentity}|${spec.renewTime}|${spec.leaseDurationSeconds}`;
     if (this.observed?.record !== record) this.observed = { record, at: now.getTime() };
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(t);
-        this.wake = undefined;
-        resolve();
-      };
-      const t = setTimeout(done, ms);
-      this.wake = done;
-    });
   }
 }
