@@ -36,6 +36,11 @@ export class CounterFamily {
     return this.values.get(JSON.stringify(labels))?.n ?? 0;
   }
 
+  /** Makes a series appear (at zero) before anything happened. */
+  declare(labels: string[]): void {
+    this.inc(labels, 0);
+  }
+
   render(): string[] {
     return [
       ...header(this.name, "counter", this.help),

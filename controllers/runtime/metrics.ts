@@ -1,6 +1,6 @@
 // The operator's metrics, rendered in the Prometheus text exposition format.
 // Hand-written because the set is small and fixed; no client library needed.
-import { escapeLabel, HistogramFamily } from "./metric_families.ts";
+import { CounterFamily, HistogramFamily } from "./metric_families.ts";
 
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
@@ -20,19 +20,33 @@ export class Metrics {
     ["kind"],
     DURATION_BUCKETS,
   );
-  private reconcileErrors = new Map<string, number>();
-  private watchRestarts = new Map<string, number>();
-  private reconcileConflicts = new Map<string, number>();
-  /** "METHOD code" → responses */
-  private apiResponses = new Map<string, number>();
+  private reconcileErrors = new CounterFamily(
+    "kubetask_reconcile_errors_total",
+    "Reconciles that failed, by kind.",
+    ["kind"],
+  );
+  private watchRestarts = new CounterFamily(
+    "kubetask_watch_restarts_total",
+    "Watches restarted after an error or expiry.",
+    ["resource"],
+  );
+  private reconcileConflicts = new CounterFamily(
+    "kubetask_reconcile_conflicts_total",
+    "Reconciles that met a stale resourceVersion and were requeued, by kind.",
+    ["kind"],
+  );
+  private apiResponses = new CounterFamily(
+    "kubetask_api_requests_total",
+    "Requests this process sent to the apiserver, by method and HTTP status code.",
+    ["method", "code"],
+  );
 
   apiResponse(method: string, status: number): void {
-    const key = `${method} ${status}`;
-    this.apiResponses.set(key, (this.apiResponses.get(key) ?? 0) + 1);
+    this.apiResponses.inc([method, String(status)]);
   }
 
   reconcileConflict(kind: string): void {
-    this.reconcileConflicts.set(kind, (this.reconcileConflicts.get(kind) ?? 0) + 1);
+    this.reconcileConflicts.inc([kind]);
   }
 
   observeReconcile(kind: string, seconds: number): void {
@@ -40,22 +54,22 @@ export class Metrics {
   }
 
   reconcileError(kind: string): void {
-    this.reconcileErrors.set(kind, (this.reconcileErrors.get(kind) ?? 0) + 1);
+    this.reconcileErrors.inc([kind]);
   }
 
   watchRestarted(resource: string): void {
-    this.watchRestarts.set(resource, (this.watchRestarts.get(resource) ?? 0) + 1);
+    this.watchRestarts.inc([resource]);
   }
 
   /** Makes series with a label appear (at zero) before anything happened. */
   declareKind(kind: string): void {
-    if (!this.reconcileErrors.has(kind)) this.reconcileErrors.set(kind, 0);
-    if (!this.reconcileConflicts.has(kind)) this.reconcileConflicts.set(kind, 0);
+    this.reconcileErrors.declare([kind]);
+    this.reconcileConflicts.declare([kind]);
     this.reconcileDurations.declare([kind]);
   }
 
   declareResource(resource: string): void {
-    if (!this.watchRestarts.has(resource)) this.watchRestarts.set(resource, 0);
+    this.watchRestarts.declare([resource]);
   }
 
   render(): string {
@@ -71,35 +85,10 @@ export class Metrics {
     out.push(`kubetask_workqueue_retries_total ${this.queueRetries}`);
 
     out.push(...this.reconcileDurations.render());
-    family("kubetask_reconcile_errors_total", "counter", "Reconciles that failed, by kind.");
-    for (const [kind, n] of this.reconcileErrors) {
-      out.push(`kubetask_reconcile_errors_total{kind="${escapeLabel(kind)}"} ${n}`);
-    }
-    family(
-      "kubetask_watch_restarts_total",
-      "counter",
-      "Watches restarted after an error or expiry.",
-    );
-    for (const [resource, n] of this.watchRestarts) {
-      out.push(`kubetask_watch_restarts_total{resource="${escapeLabel(resource)}"} ${n}`);
-    }
-    family(
-      "kubetask_reconcile_conflicts_total",
-      "counter",
-      "Reconciles that met a stale resourceVersion and were requeued, by kind.",
-    );
-    for (const [kind, n] of this.reconcileConflicts) {
-      out.push(`kubetask_reconcile_conflicts_total{kind="${escapeLabel(kind)}"} ${n}`);
-    }
-    family(
-      "kubetask_api_requests_total",
-      "counter",
-      "Requests this process sent to the apiserver, by method and HTTP status code.",
-    );
-    for (const [key, n] of [...this.apiResponses].sort()) {
-      const [method, code] = key.split(" ");
-      out.push(`kubetask_api_requests_total{method="${method}",code="${code}"} ${n}`);
-    }
+    out.push(...this.reconcileErrors.render());
+    out.push(...this.watchRestarts.render());
+    out.push(...this.reconcileConflicts.render());
+    out.push(...this.apiResponses.render());
     family("kubetask_cached_objects", "gauge", "Objects held in the informer caches.");
     out.push(`kubetask_cached_objects ${this.cachedObjects()}`);
     const memory = Deno.memoryUsage();
