@@ -1,7 +1,10 @@
-// What is true now for one Task, read from the informer caches. Two reads are
-// live on purpose: a user's ConfigMap that a Context names (we do not cache
-// other people's ConfigMaps), and a Job our status names but the cache lacks
-// (a Task is failed with JobNotFound only once the apiserver confirms it).
+// What is true now for one Task, read from the informer caches. Four reads
+// are live on purpose: a user's ConfigMap that a Context names (we do not
+// cache other people's ConfigMaps); a Context the cache does not have yet (one
+// created just before its Task); a Job our status names but the cache lacks
+// (a Task is failed with JobNotFound only once the apiserver confirms it); and
+// the pods of a Job that is being stopped or has just finished, listed by the
+// Job's controller-uid label (for the agent's result and the stop).
 import {
   type Agent,
   agent as agentSchema,
