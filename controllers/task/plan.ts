@@ -27,6 +27,7 @@ import { deriveStatus, isFinished, jobPhase, type Observation, transitionEvent }
 import { AGENT_SUPPLIED_FIELDS, agentResult } from "./results.ts";
 import { deadlineOf, podStopPatch, type StopReason, stopReason, stopRequested } from "./stop.ts";
 import { ttlDecision } from "./ttl.ts";
+import { taskEgressOf } from "../egress/mode.ts";
 
 const BUILT_IN_AGENT_EVENT: PlannedEvent = {
   type: "Normal",
@@ -84,6 +85,7 @@ function planFor(
   const patch: Patch[] = [];
   let requeueAfterMs: number | undefined;
   let state: Observation;
+  let egress: TaskStatus["egress"];
   if (refusal?.reason === "NameTaken") {
     state = { kind: "nameConflict", resource: refusal.type.kind, name: refusal.name };
   } else if (refusal) {
@@ -157,12 +159,20 @@ function planFor(
         ...(obs.start.builtInAgent ? { createdEvent: BUILT_IN_AGENT_EVENT } : {}),
       });
       state = { kind: "job", jobName: job.metadata?.name ?? obs.jobName, job: {} };
+      // Said once, as the pod starts: the policy its Agent's mode put it under.
+      egress = taskEgressOf(
+        agent.metadata.name ?? "",
+        agent.spec,
+        obs.config,
+        settings.defaultEgress,
+      );
     }
   } else {
     throw new Error("a Task without a Job was observed without what starting it needs");
   }
 
-  const status = deriveStatus(task.status, state, obs.raw.metadata?.generation, now);
+  const derived = deriveStatus(task.status, state, obs.raw.metadata?.generation, now);
+  const status = egress ? { ...derived, egress } : derived;
   const event = transitionEvent(task.status, status);
   const events: PlannedEvent[] = event ? [event] : [];
   if (isFinished(status.phase)) return { ...ttlPlan(obs, status, now, ensure, events), patch };

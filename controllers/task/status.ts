@@ -263,6 +263,7 @@ export function deriveStatus(
     ...(current?.summary !== undefined ? { summary: current.summary } : {}),
     ...(current?.outputs !== undefined ? { outputs: current.outputs } : {}),
     ...(current?.usage !== undefined ? { usage: current.usage } : {}),
+    ...(current?.egress !== undefined ? { egress: current.egress } : {}),
     ...result,
     phase: out.phase,
     ...(jobName ? { jobName } : {}),

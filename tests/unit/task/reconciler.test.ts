@@ -526,3 +526,24 @@ Deno.test('reconcile: no agentRef and no Agent "default": the built-in Agent run
   );
   assert.ok(!d.events.some((e) => e.reason === "BuiltInAgent"));
 });
+
+Deno.test("reconcile: the Task's status says which egress policy its pod runs under", async () => {
+  const open = setup();
+  await reconcileTask(req(), open.context());
+  assert.deepEqual(statusOf(open).egress, { mode: "Unrestricted" });
+
+  const restricted = setup();
+  restricted.mutate(AgentResource, NS, "default", (a) => {
+    a.spec.egress = { mode: "Restricted" };
+  });
+  await reconcileTask(req(), restricted.context());
+  assert.deepEqual(statusOf(restricted).egress, {
+    mode: "Restricted",
+    networkPolicy: "kubetask-egress-default",
+  });
+
+  // The operator's --default-egress, for an Agent that sets no mode.
+  const byFlag = setup();
+  await reconcileTask(req(), byFlag.context(), { gitImage: "git", defaultEgress: "Restricted" });
+  assert.equal(statusOf(byFlag).egress.mode, "Restricted");
+});
