@@ -5,11 +5,11 @@
 // it judges the packet against the policies in userspace. Only pods of this
 // cluster's node are in its sets, so only this node's bridge is affected.
 //
-// What it cannot see: a pod's connection to an address of the host itself
-// (the bridge's own address, where the git and model servers of the tests
-// listen) is delivered locally (INPUT), never reaching postrouting. Egress to
-// other pods (br_netfilter passes bridged packets through the IP hooks) and to
-// anything routed beyond the host is enforced.
+// Its table hooks postrouting only: a pod's connection to an address of the
+// host itself (the bridge's own address, where the tests' git and model
+// servers listen) is delivered locally (INPUT) and would never be judged.
+// Egress to other pods (br_netfilter passes bridged packets through the IP
+// hooks) and to anything routed beyond the host is.
 //
 // This machine's kernel has NFQUEUE (nfnetlink_queue, the xtables NFQUEUE
 // target) but not nftables' own queue expression (CONFIG_NFT_QUEUE is off):
@@ -20,6 +20,9 @@
 // (not established or related), not from the host's root (kubelet probes),
 // from or to this node's pod subnet. Every pod of the subnet is queued, not
 // only those a policy selects: the engine accepts what no policy governs.
+// A second chain on INPUT also queues the pods' new connections to the host's
+// own addresses, so an Agent's allow-list holds for the host's servers too
+// (as CNIs such as Calico and Cilium enforce egress to node addresses).
 //
 // Its settings, all from flags (read in its cmd/main.go at the pinned version):
 //   --hostname-override   the node whose pods it guards (default: the machine's
@@ -120,6 +123,11 @@ export function divertChain(bridge: string): string {
   return `KT-NP-${bridge}`;
 }
 
+/** The chain for the pods' connections to the host itself (INPUT allows no owner match). */
+function inputChain(bridge: string): string {
+  return `${divertChain(bridge)}-in`;
+}
+
 /** Sends the first packet of each connection of `subnet`'s pods to the engine's queue. */
 export async function divertToQueue(bridge: string, subnet: string, queue: number) {
   await removeDiversion(bridge);
@@ -134,6 +142,19 @@ export async function divertToQueue(bridge: string, subnet: string, queue: numbe
       ["-A", chain, "-s", subnet, ...toQueue],
       ["-A", chain, "-d", subnet, ...toQueue],
       ["-A", "POSTROUTING", "-j", chain],
+      ["-N", inputChain(bridge)],
+      [
+        "-A",
+        inputChain(bridge),
+        "-m",
+        "conntrack",
+        "--ctstate",
+        "ESTABLISHED,RELATED",
+        "-j",
+        "RETURN",
+      ],
+      ["-A", inputChain(bridge), "-s", subnet, ...toQueue],
+      ["-A", "INPUT", "-j", inputChain(bridge)],
     ]
   ) {
     const res = await iptables(["-w", "-t", "mangle", ...rule]);
@@ -144,14 +165,17 @@ export async function divertToQueue(bridge: string, subnet: string, queue: numbe
   }
 }
 
-/** Removes our chain and the jump to it; nothing there is not an error. */
+/** Removes our chains and the jumps to them; nothing there is not an error. */
 export async function removeDiversion(bridge: string): Promise<void> {
-  const chain = divertChain(bridge);
-  while ((await iptables(["-w", "-t", "mangle", "-D", "POSTROUTING", "-j", chain])).ok) {
-    // One jump is added per start; a crashed run may have left more.
+  for (
+    const [hook, chain] of [["POSTROUTING", divertChain(bridge)], ["INPUT", inputChain(bridge)]]
+  ) {
+    while ((await iptables(["-w", "-t", "mangle", "-D", hook, "-j", chain])).ok) {
+      // One jump is added per start; a crashed run may have left more.
+    }
+    await iptables(["-w", "-t", "mangle", "-F", chain]);
+    await iptables(["-w", "-t", "mangle", "-X", chain]);
   }
-  await iptables(["-w", "-t", "mangle", "-F", chain]);
-  await iptables(["-w", "-t", "mangle", "-X", chain]);
 }
 
 /** The node's name and network, as the engine needs them. */

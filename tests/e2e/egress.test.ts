@@ -3,11 +3,10 @@
 // nothing else; an Unrestricted one reaches everything; another policy that
 // re-opens egress raises the Agent's condition; the policy goes with its Agent.
 //
-// The address a Restricted Agent must not reach is a pod on the real node (a
-// busybox httpd): the engine sees pod-to-pod and routed traffic, but not a
-// pod's connection to the host's own addresses (delivered locally, past its
-// postrouting hook), where the test's git server listens. See
-// localcluster/realnode/network_policies.ts.
+// What a Restricted Agent must not reach: an HTTP server on the bridge's
+// address (the host itself, where the git server listens on another port) and
+// one in a pod on the real node (a busybox httpd). See
+// localcluster/realnode/network_policies.ts for how the node judges both.
 import assert from "assert";
 import { condition, type Json, TaskHarness } from "../integration/task/harness.ts";
 import { eventually, kubectl } from "../integration/env.ts";
@@ -61,21 +60,38 @@ async function startTarget(h: TaskHarness): Promise<string> {
 
 /**
  * The agent: waits for the engine to learn its pod's IP (it learns it from
- * the apiserver; without NRI a first packet can beat it), then tries the
- * target with a short timeout and says what happened.
+ * the apiserver; without NRI a first packet can beat it), then tries each
+ * endpoint ("ip:port") with a short timeout and says what happened.
  */
-function probe(ip: string): string[] {
+function probe(endpoints: string[]): string[] {
   // busybox wget's own -T crashes (a segmentation fault) once it expires: timeout(1) instead.
   return [
     "sh",
     "-c",
-    `sleep 5; ls /workspace/repo; ` +
-    `out=$(timeout 5 wget -q -O - http://${ip}:${PORT}/ 2>&1); rc=$?; ` +
-    `if [ $rc = 0 ]; then echo "ALLOWED ${ip}:${PORT}: $out"; ` +
-    `elif [ $rc = 143 ]; then echo "BLOCKED ${ip}:${PORT}: no answer in 5s, connection timed out"; ` +
-    `else echo "BLOCKED ${ip}:${PORT}: $out (exit $rc)"; fi`,
+    `sleep 5; ls /workspace/repo; for e in ${endpoints.join(" ")}; do ` +
+    `out=$(timeout 5 wget -q -O - http://$e/ 2>&1); rc=$?; ` +
+    `if [ $rc = 0 ]; then echo "ALLOWED $e: $out"; ` +
+    `elif [ $rc = 143 ]; then echo "BLOCKED $e: no answer in 5s, connection timed out"; ` +
+    `else echo "BLOCKED $e: $out (exit $rc)"; fi; done`,
   ];
 }
+
+/** An HTTP server of the test's own on the bridge's address (the host); "ip:port". */
+function startHostTarget(ip: string): { endpoint: string; close: () => Promise<void> } {
+  const server = Deno.serve(
+    { hostname: ip, port: 0, onListen: () => {} },
+    () => new Response("reachable\n"),
+  );
+  return { endpoint: `${ip}:${server.addr.port}`, close: () => server.shutdown() };
+}
+
+const allowed = (e: string) => new RegExp(`^ALLOWED ${e}: reachable$`, "m");
+const blocked = (e: string) =>
+  new RegExp(`^BLOCKED ${e}: no answer in 5s, connection timed out$`, "m");
+const ruleFor = (e: string) => {
+  const [ip, port] = e.split(":");
+  return { cidr: `${ip}/32`, ports: [{ port: Number(port) }] };
+};
 
 async function runTask(h: TaskHarness, name: string, agent: string): Promise<string> {
   await h.task(name, {
@@ -104,17 +120,22 @@ Deno.test(
   onRealNode("e2e: egress per Agent, enforced by NetworkPolicy on the real node"),
   async () => {
     const server = await startGitServer(realNode!.gateway);
+    const host = startHostTarget(realNode!.gateway);
     const h = await TaskHarness.start({ egress: true, settings: () => ({ gitImage: GIT_IMAGE }) });
     try {
-      const target = await startTarget(h);
+      const targets = [host.endpoint, `${await startTarget(h)}:${PORT}`];
       const git = new URL(server.url);
       await h.context("repo", { type: "Git", git: { repository: server.url, path: "docs" } });
       const gitRule = { cidr: `${git.hostname}/32`, ports: [{ port: Number(git.port) }] };
 
-      // Restricted: the git host allowed, the target not.
+      // Restricted: the git server allowed (same address as the host target, another port),
+      // the targets not.
       await h.agent(
         "restricted",
-        realNodeAgent({ command: probe(target), egress: { mode: "Restricted", allow: [gitRule] } }),
+        realNodeAgent({
+          command: probe(targets),
+          egress: { mode: "Restricted", allow: [gitRule] },
+        }),
       );
       const status = await egressStatus(h, "restricted");
       assert.deepEqual(status.egress, {
@@ -133,19 +154,16 @@ Deno.test(
         ]),
       );
       console.error(`[e2e] the operator's NetworkPolicy:\n${JSON.stringify(policy.spec, null, 2)}`);
-      const blocked = await runTask(h, "blocked", "restricted");
-      assert.match(blocked, /^guide\.md$/m, "the clone worked");
-      assert.match(
-        blocked,
-        new RegExp(`^BLOCKED ${target}:${PORT}: no answer in 5s, connection timed out$`, "m"),
-      );
+      const closed = await runTask(h, "blocked", "restricted");
+      assert.match(closed, /^guide\.md$/m, "the clone worked");
+      for (const e of targets) assert.match(closed, blocked(e));
       const task = await h.get("task", "blocked");
       assert.deepEqual(task!.status.egress, {
         mode: "Restricted",
         networkPolicy: "kubetask-egress-restricted",
       });
 
-      // Allowing the target makes it reachable.
+      // Allowing the targets makes them reachable.
       await kubectl([
         "patch",
         "agent",
@@ -154,41 +172,27 @@ Deno.test(
         h.ns,
         "--type=json",
         "-p",
-        JSON.stringify([{
+        JSON.stringify(targets.map((e) => ({
           op: "add",
           path: "/spec/egress/allow/-",
-          value: { cidr: `${target}/32`, ports: [{ port: PORT }] },
-        }]),
+          value: ruleFor(e),
+        }))),
       ]);
-      await eventually("the policy allows the target", async () => {
-        const p = JSON.parse(
-          await kubectl([
-            "get",
-            "networkpolicy",
-            "-n",
-            h.ns,
-            "kubetask-egress-restricted",
-            "-o",
-            "json",
-          ]),
-        );
-        return JSON.stringify(p.spec.egress).includes(`${target}/32`);
+      await eventually("the policy allows the targets", async () => {
+        const p = await h.get("networkpolicy", "kubetask-egress-restricted");
+        return p?.spec?.egress?.length === 4; // DNS, git and the two targets
       });
-      assert.match(
-        await runTask(h, "allowed", "restricted"),
-        new RegExp(`^ALLOWED ${target}:${PORT}: reachable`, "m"),
-      );
+      const opened = await runTask(h, "allowed", "restricted");
+      for (const e of targets) assert.match(opened, allowed(e));
 
       // Unrestricted: no policy, everything reachable.
       await h.agent(
         "open",
-        realNodeAgent({ command: probe(target), egress: { mode: "Unrestricted" } }),
+        realNodeAgent({ command: probe(targets), egress: { mode: "Unrestricted" } }),
       );
       assert.deepEqual((await egressStatus(h, "open")).egress, { mode: "Unrestricted" });
-      assert.match(
-        await runTask(h, "open", "open"),
-        new RegExp(`^ALLOWED ${target}:${PORT}: reachable`, "m"),
-      );
+      const open = await runTask(h, "open", "open");
+      for (const e of targets) assert.match(open, allowed(e));
       assert.deepEqual((await h.get("task", "open"))!.status.egress, { mode: "Unrestricted" });
 
       // The additive trap: a second Restricted Agent, and a namespace policy that
@@ -196,7 +200,10 @@ Deno.test(
       // agent indeed gets through.
       await h.agent(
         "trapped",
-        realNodeAgent({ command: probe(target), egress: { mode: "Restricted", allow: [gitRule] } }),
+        realNodeAgent({
+          command: probe(targets),
+          egress: { mode: "Restricted", allow: [gitRule] },
+        }),
       );
       await egressStatus(h, "trapped");
       await h.apply({
@@ -215,10 +222,8 @@ Deno.test(
       assert.ok(
         (await h.eventsFor("trapped")).some((e) => e.startsWith("Warning AdditivePolicy")),
       );
-      assert.match(
-        await runTask(h, "trapped", "trapped"),
-        new RegExp(`^ALLOWED ${target}:${PORT}`, "m"),
-      );
+      const trapped = await runTask(h, "trapped", "trapped");
+      for (const e of targets) assert.match(trapped, allowed(e));
 
       // The policy goes with its Agent (garbage collection, through the owner reference).
       await kubectl(["delete", "agent", "restricted", "-n", h.ns, "--wait=true"]);
@@ -230,6 +235,7 @@ Deno.test(
     } finally {
       await h.cleanup();
       await server.close();
+      await host.close();
     }
   },
 );
