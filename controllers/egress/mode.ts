@@ -31,6 +31,22 @@ export function effectiveEgressMode(
   return fromConfig.success ? fromConfig.data : operatorDefault;
 }
 
+/**
+ * Whether a Restricted Agent's NetworkPolicy is in force for its current spec
+ * (the egress controller says so in its status). Until then no agent pod may
+ * start: it would run before anything restricts it.
+ */
+export function restrictedPolicyInForce(agent: {
+  metadata: { name?: string; generation?: number };
+  status?: { observedGeneration?: number; egress?: { networkPolicy?: string } };
+}): boolean {
+  const status = agent.status;
+  return !!status?.egress?.networkPolicy &&
+    status.egress.networkPolicy === networkPolicyNameFor(agent.metadata.name ?? "") &&
+    (agent.metadata.generation === undefined ||
+      status.observedGeneration === agent.metadata.generation);
+}
+
 /** What a Task's status.egress says of the Agent it ran with. */
 export function taskEgressOf(
   agentName: string,

@@ -27,7 +27,7 @@ import { deriveStatus, isFinished, jobPhase, type Observation, transitionEvent }
 import { AGENT_SUPPLIED_FIELDS, agentResult } from "./results.ts";
 import { deadlineOf, podStopPatch, type StopReason, stopReason, stopRequested } from "./stop.ts";
 import { ttlDecision } from "./ttl.ts";
-import { taskEgressOf } from "../egress/mode.ts";
+import { restrictedPolicyInForce, taskEgressOf } from "../egress/mode.ts";
 
 const BUILT_IN_AGENT_EVENT: PlannedEvent = {
   type: "Normal",
@@ -142,8 +142,22 @@ function planFor(
       baselineProblem(agent, settings.allowPrivilegedAgents ?? false) ??
       limitProblem(task, agent) ?? taskMountProblem(task, agent) ??
       mountPathProblem(agent, contexts) ?? sizeProblem(configMap);
+    const taskEgress = taskEgressOf(
+      agent.metadata.name ?? "",
+      agent.spec,
+      obs.config,
+      settings.defaultEgress,
+    );
     if (problem) {
       state = { kind: "invalid", ...problem };
+    } else if (taskEgress.mode === "Restricted" && !restrictedPolicyInForce(agent)) {
+      // Never a pod before its policy: it would run unrestricted until then. The
+      // Agent's status change wakes this Task (the Task controller watches Agents).
+      state = {
+        kind: "egressPending",
+        agentName: agent.metadata.name ?? "",
+        networkPolicy: taskEgress.networkPolicy ?? "",
+      };
     } else {
       const job = buildAgentJob(task, agent, contexts, settings) as KubeObject;
       // The ConfigMap first: the Job's pod mounts it. A ConfigMap left by an
@@ -160,12 +174,7 @@ function planFor(
       });
       state = { kind: "job", jobName: job.metadata?.name ?? obs.jobName, job: {} };
       // Said once, as the pod starts: the policy its Agent's mode put it under.
-      egress = taskEgressOf(
-        agent.metadata.name ?? "",
-        agent.spec,
-        obs.config,
-        settings.defaultEgress,
-      );
+      egress = taskEgress;
     }
   } else {
     throw new Error("a Task without a Job was observed without what starting it needs");

@@ -32,6 +32,7 @@ export interface JobView extends KubeObject {
 export type Observation =
   | { kind: "agentNotFound"; agentName: string; namespace: string }
   | { kind: "queued"; agentName: string; limit: number }
+  | { kind: "egressPending"; agentName: string; networkPolicy: string }
   | { kind: "nameConflict"; resource: string; name: string }
   | { kind: "invalid"; reason: string; message: string }
   | {
@@ -96,6 +97,15 @@ function outcomeOf(obs: Observation, now: string): Outcome {
         phase: "Queued",
         ready: { status: "False", reason: "AgentAtCapacity", message },
         succeeded: { status: "Unknown", reason: "Queued", message },
+      };
+    }
+    case "egressPending": {
+      const message = `Agent "${obs.agentName}" is egress Restricted: the agent pod starts once ` +
+        `its NetworkPolicy "${obs.networkPolicy}" is in force (see the Agent's EgressReady condition)`;
+      return {
+        phase: "Pending",
+        ready: { status: "False", reason: "EgressPolicyPending", message },
+        succeeded: { status: "Unknown", reason: "EgressPolicyPending", message },
       };
     }
     case "nameConflict": {

@@ -142,18 +142,18 @@ Deno.test(
         mode: "Restricted",
         networkPolicy: "kubetask-egress-restricted",
       });
-      const policy = JSON.parse(
-        await kubectl([
-          "get",
-          "networkpolicy",
-          "-n",
-          h.ns,
-          "kubetask-egress-restricted",
-          "-o",
-          "json",
-        ]),
-      );
-      console.error(`[e2e] the operator's NetworkPolicy:\n${JSON.stringify(policy.spec, null, 2)}`);
+      const policy = await h.get("networkpolicy", "kubetask-egress-restricted");
+      assert.equal(policy?.metadata?.ownerReferences?.[0]?.kind, "Agent");
+      console.error(`[e2e] the operator's NetworkPolicy:\n${await kubectl([
+        "get",
+        "networkpolicy",
+        "-n",
+        h.ns,
+        "kubetask-egress-restricted",
+        "-o",
+        "yaml",
+        "--show-managed-fields=false",
+      ])}`);
       const closed = await runTask(h, "blocked", "restricted");
       assert.match(closed, /^guide\.md$/m, "the clone worked");
       for (const e of targets) assert.match(closed, blocked(e));
