@@ -60,6 +60,7 @@ async function main(): Promise<number> {
     gitImage: config.gitImage,
     operatorServiceAccount: config.operatorServiceAccount,
     allowPrivilegedAgents: config.allowPrivilegedAgents,
+    defaultEgress: config.defaultEgress,
   });
   const manager = await startManager({
     controllers,

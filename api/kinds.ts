@@ -48,8 +48,11 @@ export const KINDS: KindDefinition[] = [
     shortNames: ["agt"],
     description: "Agent configures how Tasks run: image, command, credentials and pod settings.",
     schema: agent,
-    hasStatus: false,
-    columns: [{ name: "Image", type: "string", jsonPath: ".spec.agentImage" }],
+    hasStatus: true,
+    columns: [
+      { name: "Image", type: "string", jsonPath: ".spec.agentImage" },
+      { name: "Egress", type: "string", jsonPath: ".status.egress.mode" },
+    ],
   },
   {
     kind: "Context",

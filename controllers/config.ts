@@ -3,6 +3,8 @@
 import { parseArgs } from "node:util";
 import { isLogLevel, type LogLevel } from "./runtime/log.ts";
 import { DEFAULT_GIT_IMAGE } from "./task/git.ts";
+import { type EgressMode, egressMode } from "../api/v1alpha1/index.ts";
+import { DEFAULT_EGRESS_MODE } from "./egress/mode.ts";
 import { DEFAULT_QUEUE_BURST, DEFAULT_QUEUE_QPS, DEFAULT_WORKERS } from "./runtime/defaults.ts";
 
 export interface OperatorConfig {
@@ -17,6 +19,8 @@ export interface OperatorConfig {
   gitImage: string;
   operatorServiceAccount?: string;
   allowPrivilegedAgents: boolean;
+  /** Egress mode of Agents that set none, where the namespace's KubeTaskConfig sets none either. */
+  defaultEgress: EgressMode;
   leaderElectionNamespace?: string;
   leaderElectionId: string;
   metricsAddr: string;
@@ -40,6 +44,9 @@ export const USAGE = `usage: main.ts [flags]
                                       are refused (the Deployment sets it from the pod)
   --allow-privileged-agents           run Agents that set what Pod Security baseline forbids
                                       (privileged, added capabilities, ...); default: refused
+  --default-egress MODE               Unrestricted or Restricted: egress of Agents that set no
+                                      spec.egress.mode and whose namespace's KubeTaskConfig
+                                      sets no defaultEgressMode (default Unrestricted)
   --leader-elect true|false           use a Lease so only one replica reconciles (default true)
   --leader-election-namespace NS      namespace of the Lease (default: own namespace or "default")
   --leader-election-id NAME           name of the Lease (default kubetask-controller-leader)
@@ -87,6 +94,15 @@ function serviceAccountRef(value: string | undefined): string | undefined {
   return value;
 }
 
+function parseEgressMode(value: string | undefined): EgressMode {
+  if (value === undefined || value === "") return DEFAULT_EGRESS_MODE;
+  const parsed = egressMode.safeParse(value);
+  if (!parsed.success) {
+    throw new Error(`--default-egress must be Unrestricted or Restricted, got ${value}`);
+  }
+  return parsed.data;
+}
+
 /** Parses flags; throws an Error with a readable message on bad input. */
 export function parseConfig(
   args: string[],
@@ -104,6 +120,7 @@ export function parseConfig(
     "git-image",
     "operator-service-account",
     "allow-privileged-agents",
+    "default-egress",
     "leader-election-namespace",
     "leader-election-id",
     "metrics-addr",
@@ -145,6 +162,7 @@ export function parseConfig(
       "allow-privileged-agents",
       get("allow-privileged-agents") ?? "false",
     ),
+    defaultEgress: parseEgressMode(get("default-egress")),
     leaderElect: parseBool("leader-elect", get("leader-elect") ?? "true"),
     leaderElectionNamespace: get("leader-election-namespace"),
     leaderElectionId: get("leader-election-id") ?? "kubetask-controller-leader",

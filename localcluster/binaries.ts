@@ -9,6 +9,8 @@ import { join } from "node:path";
 import {
   HELM_VERSION,
   helmBinDir,
+  KUBE_NETWORK_POLICIES_VERSION,
+  kubeNetworkPoliciesBinDir,
   kubernetesBinDir,
   KWOK_VERSION,
   kwokBinDir,
@@ -105,6 +107,29 @@ export async function ensureHelm(): Promise<string> {
       ["install", "-trimpath", "-ldflags=-s -w", `helm.sh/helm/v3/cmd/helm@${HELM_VERSION}`],
       repoRoot,
       { GOBIN: helmBinDir() },
+    );
+  }
+  return path;
+}
+
+/**
+ * kube-network-policies, by module path at the pinned version: the real node's
+ * NetworkPolicy engine. Its main package is the module's cmd/, so `go install`
+ * names the binary "cmd".
+ */
+export async function ensureKubeNetworkPolicies(): Promise<string> {
+  const path = join(kubeNetworkPoliciesBinDir(), "cmd");
+  if (!(await exists(path))) {
+    await Deno.mkdir(kubeNetworkPoliciesBinDir(), { recursive: true });
+    await go(
+      [
+        "install",
+        "-trimpath",
+        "-ldflags=-s -w",
+        `sigs.k8s.io/kube-network-policies/cmd@${KUBE_NETWORK_POLICIES_VERSION}`,
+      ],
+      repoRoot,
+      { GOBIN: kubeNetworkPoliciesBinDir() },
     );
   }
   return path;

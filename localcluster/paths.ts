@@ -9,6 +9,8 @@ import { fileURLToPath } from "node:url";
 export const KUBERNETES_VERSION = "v1.34.4";
 export const KWOK_VERSION = "v0.7.0";
 export const HELM_VERSION = "v3.22.0";
+/** The NetworkPolicy engine of the real node (sigs.k8s.io/kube-network-policies). */
+export const KUBE_NETWORK_POLICIES_VERSION = "v0.8.0";
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -22,6 +24,10 @@ export function kubernetesBinDir(): string {
 
 export function kwokBinDir(): string {
   return join(cacheDir(), "bin", `kwok-${KWOK_VERSION}`);
+}
+
+export function kubeNetworkPoliciesBinDir(): string {
+  return join(cacheDir(), "bin", `kube-network-policies-${KUBE_NETWORK_POLICIES_VERSION}`);
 }
 
 export function helmBinDir(): string {

@@ -100,6 +100,27 @@ export async function startProcess(
   return started;
 }
 
+/**
+ * A process started through wrappers that exec it in the same PID (`unshare`,
+ * `sh -c 'exec ...'`): once it runs `argv`, recorded as that, so isOurs() and
+ * stopProcesses() know it as they know a process startProcess() started.
+ */
+export async function execedAs(
+  first: StartedProcess,
+  argv: string[],
+  timeoutMs = 5_000,
+): Promise<StartedProcess> {
+  const deadline = Date.now() + timeoutMs;
+  while (isAlive(first.pid) && Date.now() < deadline) {
+    const now = commandLine(first.pid);
+    if (now && now.length === argv.length && now.every((a, i) => a === argv[i])) {
+      return { pid: first.pid, argv, started: startStamp(first.pid) };
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`${argv[0]} did not start (pid ${first.pid})`);
+}
+
 export function isAlive(pid: number): boolean {
   try {
     // A zombie (exited, not yet reaped by whoever adopted it) is not running.

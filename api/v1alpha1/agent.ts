@@ -1,6 +1,13 @@
 // Agent: how a Task runs (image, command, credentials, pod settings).
 import { z } from "zod";
-import { contextMount, humanInTheLoop, MAX_KEEP_ALIVE_SECONDS, objectMeta } from "./common.ts";
+import {
+  condition,
+  contextMount,
+  humanInTheLoop,
+  MAX_KEEP_ALIVE_SECONDS,
+  objectMeta,
+} from "./common.ts";
+import { AGENT_UID_LABEL, agentEgress, egressMode } from "./egress.ts";
 import {
   absolutePath,
   celRules,
@@ -47,7 +54,15 @@ export const podScheduling = z.object({
 });
 
 export const agentPodSpec = z.object({
-  labels: z.record(z.string(), z.string()).optional().describe("Extra labels for the agent pod."),
+  labels: z.record(z.string(), z.string()).optional().describe(
+    `Extra labels for the agent pod (not ${AGENT_UID_LABEL}: egress policies select by it).`,
+  ).meta(celRules({
+    // The operator sets it on its own pods; a pod carrying another Agent's uid
+    // would take on that Agent's egress policy.
+    rule: `!('${AGENT_UID_LABEL}' in self)`,
+    message: `podSpec.labels must not set ${AGENT_UID_LABEL}: the operator sets it on agent ` +
+      "pods and egress NetworkPolicies select by it",
+  })),
   annotations: z.record(z.string(), z.string()).optional().describe(
     "Extra annotations for the agent pod.",
   ),
@@ -108,6 +123,9 @@ export const agentSpec = z.object({
     "The agent container's requests and limits (core/v1 ResourceRequirements).",
   ),
   serviceAccountName: objectName("serviceAccountName").describe("ServiceAccount for agent pods."),
+  egress: agentEgress.optional().describe(
+    "Where the agent pods may connect (enforced by the cluster's NetworkPolicy engine).",
+  ),
 }).meta(celRules({
   rule:
     "!has(self.humanInTheLoop) || !self.humanInTheLoop.enabled || (has(self.command) && size(self.command) > 0)",
@@ -118,10 +136,25 @@ export const agentSpec = z.object({
 }));
 export type AgentSpec = z.infer<typeof agentSpec>;
 
+export const agentEgressStatus = z.object({
+  mode: egressMode.describe("The mode in force (the Agent's, or the default it got)."),
+  networkPolicy: z.string().optional().describe(
+    "The NetworkPolicy the operator owns for a Restricted Agent, in the Agent's namespace.",
+  ),
+});
+
+export const agentStatus = z.object({
+  observedGeneration: z.number().int().optional(),
+  conditions: z.array(condition).optional(),
+  egress: agentEgressStatus.optional(),
+});
+export type AgentStatus = z.infer<typeof agentStatus>;
+
 export const agent = z.object({
   apiVersion: z.string().optional(),
   kind: z.string().optional(),
   metadata: objectMeta,
   spec: agentSpec,
+  status: agentStatus.optional(),
 });
 export type Agent = z.infer<typeof agent>;

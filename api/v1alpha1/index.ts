@@ -6,6 +6,7 @@ export * from "./task.ts";
 export * from "./crontask.ts";
 export * from "./context.ts";
 export * from "./contextgrant.ts";
+export * from "./egress.ts";
 export * from "./agent.ts";
 export * from "./kubetaskconfig.ts";
 export * from "./baseline.ts";

@@ -1,6 +1,7 @@
 // KubeTaskConfig: namespace-level settings; the one named "default" applies.
 import { z } from "zod";
 import { objectMeta } from "./common.ts";
+import { egressMode } from "./egress.ts";
 
 export const DEFAULT_TTL_SECONDS_AFTER_FINISHED = 604800;
 
@@ -15,6 +16,10 @@ export const taskLifecycleConfig = z.object({
 
 export const kubeTaskConfigSpec = z.object({
   taskLifecycle: taskLifecycleConfig.optional(),
+  defaultEgressMode: egressMode.optional().describe(
+    "Egress mode of this namespace's Agents that set no spec.egress.mode (unset: the " +
+      "operator's --default-egress).",
+  ),
 });
 
 export const kubeTaskConfig = z.object({

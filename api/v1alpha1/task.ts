@@ -81,6 +81,13 @@ export const taskStatus = z.object({
     "Named results the agent reported as lines `::kubetask-output NAME=VALUE::` in its " +
       "termination message (at most 16), e.g. outputs.pr.",
   ).meta({ maxProperties: 16 }),
+  egress: z.object({
+    mode: z.enum(["Unrestricted", "Restricted"]),
+    networkPolicy: z.string().optional(),
+  }).optional().describe(
+    "The egress policy the agent pod ran under: its Agent's mode and, when Restricted, the " +
+      "NetworkPolicy that selects it.",
+  ),
   usage: taskUsage.optional().describe(
     "Model usage the agent reported as a line `::kubetask-usage inputTokens=N outputTokens=N " +
       "costUSD=D model=NAME::` in its termination message.",

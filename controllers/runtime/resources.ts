@@ -40,6 +40,18 @@ export const PodResource: ResourceType = {
   plural: "pods",
   namespaced: true,
 };
+export const NetworkPolicyResource: ResourceType = {
+  apiVersion: "networking.k8s.io/v1",
+  kind: "NetworkPolicy",
+  plural: "networkpolicies",
+  namespaced: true,
+};
+export const ServiceResource: ResourceType = {
+  apiVersion: "v1",
+  kind: "Service",
+  plural: "services",
+  namespaced: true,
+};
 export const EventResource: ResourceType = {
   apiVersion: "v1",
   kind: "Event",

@@ -12,7 +12,9 @@ import type {
 } from "@kubernetes/client-node";
 import {
   type Agent,
+  AGENT_UID_LABEL,
   DEFAULT_AGENT_IMAGE,
+  type EgressMode,
   type HumanInTheLoop,
   type Task,
 } from "../../api/v1alpha1/index.ts";
@@ -33,6 +35,8 @@ export interface JobSettings {
   operatorServiceAccount?: string;
   /** Agents may set what Pod Security baseline forbids (baseline.ts); off unless asked for. */
   allowPrivilegedAgents?: boolean;
+  /** Egress mode of Agents that set none and whose namespace's KubeTaskConfig sets none. */
+  defaultEgress?: EgressMode;
 }
 
 export const DEFAULT_JOB_SETTINGS: JobSettings = { gitImage: DEFAULT_GIT_IMAGE };
@@ -224,9 +228,10 @@ export function buildAgentJob(
     spec: {
       backoffLimit: 0,
       template: {
-        // Our label goes last so an Agent cannot hide which Task a pod runs.
+        // Our labels go last so an Agent cannot hide which Task a pod runs,
+        // nor take on another Agent's egress policy (podLabels).
         metadata: {
-          labels: { ...agent.spec.podSpec?.labels, ...labels },
+          labels: podLabels(agent, labels),
           ...(agent.spec.podSpec?.annotations
             ? { annotations: agent.spec.podSpec.annotations }
             : {}),
@@ -262,4 +267,17 @@ export function buildAgentJob(
       },
     },
   };
+}
+
+/**
+ * The agent pod's labels: the Agent's own, then ours. The Agent's uid label is
+ * always the operator's (or absent, for the built-in Agent): egress
+ * NetworkPolicies select pods by it, so a value from podSpec.labels (a CRD
+ * installed without its rule) is dropped, never kept.
+ */
+export function podLabels(agent: Agent, ours: Record<string, string>): Record<string, string> {
+  const own = Object.entries(agent.spec.podSpec?.labels ?? {})
+    .filter(([key]) => key !== AGENT_UID_LABEL);
+  const uid = agent.metadata.uid;
+  return { ...Object.fromEntries(own), ...ours, ...(uid ? { [AGENT_UID_LABEL]: uid } : {}) };
 }

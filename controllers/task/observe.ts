@@ -68,6 +68,8 @@ export interface TaskObservation {
   /** Without a Job: what starting it needs, or why it cannot start. */
   start?: Start | Blocked;
   ttlSeconds: number;
+  /** The namespace's KubeTaskConfig "default", if any (it may set the default egress mode). */
+  config?: KubeObject;
   /** Finished and among the oldest beyond the namespace's maxFinishedTasks. */
   beyondRetention?: boolean;
 }
@@ -91,7 +93,7 @@ export async function observeTask(
   }
   const task = parsed.data;
   const jobName = task.status?.jobName ?? jobNameFor(req.name);
-  const base = { raw, task, jobName, ttlSeconds };
+  const base = { raw, task, jobName, ttlSeconds, ...(config ? { config } : {}) };
   if (isFinishedPhase(task.status?.phase)) {
     const excess = beyondLimit(
       () => ctx.cache.list(TaskResource, namespace),

@@ -28,6 +28,7 @@ import { AGENT_SUPPLIED_FIELDS, agentResult } from "./results.ts";
 import { deadlineOf, podStopPatch, type StopReason, stopReason, stopRequested } from "./stop.ts";
 import { ttlDecision } from "./ttl.ts";
 import { isFinishedPhase } from "../status.ts";
+import { restrictedPolicyInForce, taskEgressOf } from "../egress/mode.ts";
 
 const BUILT_IN_AGENT_EVENT: PlannedEvent = {
   type: "Normal",
@@ -85,6 +86,7 @@ function planFor(
   const patch: Patch[] = [];
   let requeueAfterMs: number | undefined;
   let state: Observation;
+  let egress: TaskStatus["egress"];
   if (refusal?.reason === "NameTaken") {
     state = { kind: "nameConflict", resource: refusal.type.kind, name: refusal.name };
   } else if (refusal) {
@@ -141,8 +143,22 @@ function planFor(
       baselineProblem(agent, settings.allowPrivilegedAgents ?? false) ??
       limitProblem(task, agent) ?? taskMountProblem(task, agent) ??
       mountPathProblem(agent, contexts) ?? sizeProblem(configMap);
+    const taskEgress = taskEgressOf(
+      agent.metadata.name ?? "",
+      agent.spec,
+      obs.config,
+      settings.defaultEgress,
+    );
     if (problem) {
       state = { kind: "invalid", ...problem };
+    } else if (taskEgress.mode === "Restricted" && !restrictedPolicyInForce(agent)) {
+      // Never a pod before its policy: it would run unrestricted until then. The
+      // Agent's status change wakes this Task (the Task controller watches Agents).
+      state = {
+        kind: "egressPending",
+        agentName: agent.metadata.name ?? "",
+        networkPolicy: taskEgress.networkPolicy ?? "",
+      };
     } else {
       const job = buildAgentJob(task, agent, contexts, settings) as KubeObject;
       // The ConfigMap first: the Job's pod mounts it. A ConfigMap left by an
@@ -158,12 +174,15 @@ function planFor(
         ...(obs.start.builtInAgent ? { createdEvent: BUILT_IN_AGENT_EVENT } : {}),
       });
       state = { kind: "job", jobName: job.metadata?.name ?? obs.jobName, job: {} };
+      // Said once, as the pod starts: the policy its Agent's mode put it under.
+      egress = taskEgress;
     }
   } else {
     throw new Error("a Task without a Job was observed without what starting it needs");
   }
 
-  const status = deriveStatus(task.status, state, obs.raw.metadata?.generation, now);
+  const derived = deriveStatus(task.status, state, obs.raw.metadata?.generation, now);
+  const status = egress ? { ...derived, egress } : derived;
   const event = transitionEvent(task.status, status);
   const events: PlannedEvent[] = event ? [event] : [];
   if (isFinishedPhase(status.phase)) return { ...ttlPlan(obs, status, now, ensure, events), patch };

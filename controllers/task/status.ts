@@ -31,6 +31,7 @@ export interface JobView extends KubeObject {
 export type Observation =
   | { kind: "agentNotFound"; agentName: string; namespace: string }
   | { kind: "queued"; agentName: string; limit: number }
+  | { kind: "egressPending"; agentName: string; networkPolicy: string }
   | { kind: "nameConflict"; resource: string; name: string }
   | { kind: "invalid"; reason: string; message: string }
   | {
@@ -95,6 +96,15 @@ function outcomeOf(obs: Observation, now: string): Outcome {
         phase: "Queued",
         ready: { status: "False", reason: "AgentAtCapacity", message },
         succeeded: { status: "Unknown", reason: "Queued", message },
+      };
+    }
+    case "egressPending": {
+      const message = `Agent "${obs.agentName}" is egress Restricted: the agent pod starts once ` +
+        `its NetworkPolicy "${obs.networkPolicy}" is in force (see the Agent's EgressReady condition)`;
+      return {
+        phase: "Pending",
+        ready: { status: "False", reason: "EgressPolicyPending", message },
+        succeeded: { status: "Unknown", reason: "EgressPolicyPending", message },
       };
     }
     case "nameConflict": {
@@ -262,6 +272,7 @@ export function deriveStatus(
     ...(current?.summary !== undefined ? { summary: current.summary } : {}),
     ...(current?.outputs !== undefined ? { outputs: current.outputs } : {}),
     ...(current?.usage !== undefined ? { usage: current.usage } : {}),
+    ...(current?.egress !== undefined ? { egress: current.egress } : {}),
     ...result,
     phase: out.phase,
     ...(jobName ? { jobName } : {}),

@@ -22,6 +22,11 @@ import { CNI_BIN_DIR } from "./host.ts";
 import { bridgeOf, createNetwork, deleteBridge, type NodeNetwork } from "./network.ts";
 import { agentImageSpecs } from "../../agents/images.ts";
 import { buildImage, importImages, SANDBOX_IMAGE, sandboxSpec } from "./images.ts";
+import {
+  leftoverNetworkPolicies,
+  startNetworkPolicies,
+  stopNetworkPolicies,
+} from "./network_policies.ts";
 
 export const REAL_NODE = "kubetask-real-node";
 const CONTAINER_LOG_LINKS = "/var/log/containers";
@@ -37,7 +42,12 @@ export const REAL_NODE_SCHEDULING = {
 export interface RealNode extends NodeNetwork {
   node: string;
   containerdSocket: string;
-  processes: { containerd?: StartedProcess; kubelet?: StartedProcess };
+  processes: {
+    containerd?: StartedProcess;
+    kubelet?: StartedProcess;
+    /** The NetworkPolicy engine (network_policies.ts). */
+    networkPolicies?: StartedProcess;
+  };
 }
 
 interface ClusterRef {
@@ -46,6 +56,8 @@ interface ClusterRef {
   kubeconfig: string;
   kubectl: string;
   caCert: string;
+  /** The apiserver's URL (the NetworkPolicy engine connects to it). */
+  server: string;
 }
 
 function containerdConfig(dir: string, socket: string): string {
@@ -255,6 +267,12 @@ export async function startRealNode(c: ClusterRef): Promise<RealNode> {
       .catch(
         () => {},
       );
+    // NetworkPolicies are enforced on this node, as a CNI with policy support would.
+    node.processes.networkPolicies = await startNetworkPolicies(c, {
+      name: REAL_NODE,
+      bridge: net.bridge,
+      subnet: net.subnet,
+    });
   } catch (err) {
     // Nothing half-started is left behind.
     await stopRealNode(c, node);
@@ -320,6 +338,11 @@ export async function stopRealNode(c: ClusterRef, node: RealNode): Promise<void>
     ]).catch(() => {});
   }
   if (kubelet) await stopProcesses([kubelet], 10_000);
+  await stopNetworkPolicies(node.processes?.networkPolicies, node.bridge);
+  // One whose start was cut short before it was recorded: found by its queue number.
+  for (const p of await leftoverNetworkPolicies(c.name)) {
+    await stopNetworkPolicies(p, node.bridge);
+  }
   const netns = isOurs(containerd) ? await sandboxNetns(node.containerdSocket) : [];
   if (isOurs(containerd)) {
     const tasks =

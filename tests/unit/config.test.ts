@@ -64,3 +64,17 @@ Deno.test("config: bad values are rejected with the flag's name", () => {
     /--operator-service-account must be NAMESPACE\/NAME/,
   );
 });
+
+Deno.test("config: --default-egress is Unrestricted unless the platform opts in", () => {
+  assert.equal(parseConfig([], noEnv).defaultEgress, "Unrestricted");
+  assert.equal(parseConfig(["--default-egress=Restricted"], noEnv).defaultEgress, "Restricted");
+  assert.equal(
+    parseConfig([], (n) => (n === "KUBETASK_DEFAULT_EGRESS" ? "Restricted" : undefined))
+      .defaultEgress,
+    "Restricted",
+  );
+  assert.throws(
+    () => parseConfig(["--default-egress=deny"], noEnv),
+    /--default-egress must be Unrestricted or Restricted/,
+  );
+});

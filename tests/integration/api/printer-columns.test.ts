@@ -52,7 +52,7 @@ Deno.test("kubectl get prints each kind's printer columns", async () => {
     assert.deepEqual(headers, [
       "NAME PHASE AGENT JOB AGE",
       "NAME SCHEDULE SUSPEND ACTIVE LAST SCHEDULE AGE",
-      "NAME IMAGE AGE",
+      "NAME IMAGE EGRESS AGE",
       "NAME TYPE AGE",
       "NAME TTL AGE",
     ]);

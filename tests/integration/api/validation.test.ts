@@ -259,6 +259,65 @@ const CASES: InvalidCase[] = [
     expect: ["spec.timeout", "greater than zero"],
   },
   {
+    what: "Agent egress rule with both a CIDR and a Service",
+    yaml: agent(
+      "  egress:\n    mode: Restricted\n    allow:\n" +
+        "    - {cidr: 10.0.0.0/8, service: {name: git}}\n",
+    ),
+    expect: [
+      "spec.egress.allow[0]",
+      "an egress.allow rule must set exactly one of cidr or service",
+    ],
+  },
+  {
+    what: "Agent egress rule with neither a CIDR nor a Service",
+    yaml: agent("  egress:\n    allow:\n    - {ports: [{port: 443}]}\n"),
+    expect: [
+      "spec.egress.allow[0]",
+      "an egress.allow rule must set exactly one of cidr or service",
+    ],
+  },
+  {
+    what: "Agent egress CIDR that is a host name",
+    yaml: agent("  egress:\n    allow:\n    - {cidr: github.com}\n"),
+    expect: ["spec.egress.allow[0].cidr", "egress.allow[].cidr must be a CIDR"],
+  },
+  {
+    what: "Agent egress port range that ends below its start, and a port of 0",
+    yaml: agent(
+      "  egress:\n    allow:\n    - {cidr: 10.0.0.0/8, ports: [{port: 8000, endPort: 80}, {port: 0}]}\n",
+    ),
+    expect: [
+      "spec.egress.allow[0].ports[0].endPort",
+      "egress.allow[].ports[].endPort must not be below port",
+      "spec.egress.allow[0].ports[1].port",
+    ],
+  },
+  {
+    what: "Agent egress mode that is not a mode",
+    yaml: agent("  egress: {mode: Open}\n"),
+    expect: ["spec.egress.mode", "Unsupported value"],
+  },
+  {
+    what: "Agent egress Service name with a slash",
+    yaml: agent("  egress:\n    allow:\n    - {service: {name: ../x}}\n"),
+    expect: [
+      "spec.egress.allow[0].service.name",
+      "egress.allow[].service.name must be a Kubernetes object name",
+    ],
+  },
+  {
+    what: "Agent pod label forging the label egress policies select agent pods by",
+    yaml: agent("  podSpec:\n    labels: {kubetask.io/agent-uid: other-agents-uid}\n"),
+    expect: ["spec.podSpec.labels", "podSpec.labels must not set kubetask.io/agent-uid"],
+  },
+  {
+    what: "KubeTaskConfig with an unknown default egress mode",
+    yaml: "apiVersion: kubetask.io/v1alpha1\nkind: KubeTaskConfig\nmetadata: {name: default}\n" +
+      "spec: {defaultEgressMode: DenyAll}\n",
+    expect: ["spec.defaultEgressMode", "Unsupported value"],
+  },
+  {
     what: "Task keeping its pod alive for more than a day",
     yaml: task("  humanInTheLoop: {enabled: true, keepAliveSeconds: 86401}\n"),
     expect: ["spec.humanInTheLoop.keepAliveSeconds", "less than or equal to 86400"],

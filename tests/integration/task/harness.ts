@@ -3,6 +3,7 @@
 import { createLogger } from "../../../controllers/runtime/log.ts";
 import { type RunningManager, startManager } from "../../../controllers/runtime/manager.ts";
 import { createTaskController } from "../../../controllers/task/controller.ts";
+import { createEgressController } from "../../../controllers/egress/controller.ts";
 import { DEFAULT_JOB_SETTINGS, type JobSettings } from "../../../controllers/task/job.ts";
 import { installCrds } from "../api/crds.ts";
 import { eventually, kubectl, testNamespace } from "../env.ts";
@@ -15,6 +16,8 @@ export const AGENT_SA = "agent-sa";
 export interface HarnessOptions {
   /** Further namespaces the manager watches (for cross-namespace references). */
   alsoWatch?: string[];
+  /** Runs the Agent egress controller too (its NetworkPolicies). */
+  egress?: boolean;
   /** The controller's settings, given the test namespace's name. */
   settings?: (namespace: string) => JobSettings;
 }
@@ -27,13 +30,20 @@ export class TaskHarness {
     private cleanupNs: () => Promise<void>,
     private readonly alsoWatch: string[],
     private readonly settings: JobSettings,
+    private readonly egress = false,
   ) {}
 
   static async start(options: HarnessOptions = {}): Promise<TaskHarness> {
     await installCrds();
     const ns = await testNamespace("task");
     const settings = options.settings?.(ns.name) ?? DEFAULT_JOB_SETTINGS;
-    const h = new TaskHarness(ns.name, ns.cleanup, options.alsoWatch ?? [], settings);
+    const h = new TaskHarness(
+      ns.name,
+      ns.cleanup,
+      options.alsoWatch ?? [],
+      settings,
+      options.egress ?? false,
+    );
     await h.apply({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: AGENT_SA } });
     await h.startManager();
     return h;
@@ -41,7 +51,10 @@ export class TaskHarness {
 
   async startManager(): Promise<void> {
     this.manager = await startManager({
-      controllers: [createTaskController(this.settings)],
+      controllers: [
+        createTaskController(this.settings),
+        ...(this.egress ? [createEgressController(this.settings)] : []),
+      ],
       namespaces: [this.ns, ...this.alsoWatch],
       leaderElection: false,
       metricsAddr: "127.0.0.1:0",

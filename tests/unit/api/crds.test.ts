@@ -28,11 +28,11 @@ Deno.test("short names are unique across the kinds", () => {
   assert.equal(new Set(names).size, names.length);
 });
 
-Deno.test("only Task and CronTask have a status subresource", () => {
+Deno.test("only Task, CronTask and Agent have a status subresource", () => {
   const withStatus = KINDS.filter((k) => crdOf(k.kind).spec.versions[0].subresources?.status).map((
     k,
   ) => k.kind);
-  assert.deepEqual(withStatus, ["Task", "CronTask"]);
+  assert.deepEqual(withStatus, ["Task", "CronTask", "Agent"]);
 });
 
 Deno.test("printer columns: Task shows phase, agent and job; every kind ends with Age", () => {
@@ -40,7 +40,7 @@ Deno.test("printer columns: Task shows phase, agent and job; every kind ends wit
     crdOf(kind).spec.versions[0].additionalPrinterColumns.map((c: { name: string }) => c.name);
   assert.deepEqual(columns("Task"), ["Phase", "Agent", "Job", "Age"]);
   assert.deepEqual(columns("CronTask"), ["Schedule", "Suspend", "Active", "Last Schedule", "Age"]);
-  assert.deepEqual(columns("Agent"), ["Image", "Age"]);
+  assert.deepEqual(columns("Agent"), ["Image", "Egress", "Age"]);
   assert.deepEqual(columns("Context"), ["Type", "Age"]);
   assert.deepEqual(columns("KubeTaskConfig"), ["TTL", "Age"]);
 });

@@ -326,3 +326,20 @@ Deno.test("job: every container is hardened; the Agent adds a user, resources an
   assert.deepEqual(podOf(job).securityContext, { fsGroup: 65532 });
   assert.equal(podOf(job).automountServiceAccountToken, false);
 });
+
+Deno.test("job: the agent pod carries its Agent's uid, which podSpec.labels cannot set", () => {
+  const agent = makeAgent({
+    podSpec: { labels: { team: "ai", "kubetask.io/agent-uid": "another-agents-uid" } },
+  });
+  agent.metadata.uid = "uid-of-this-agent";
+  const labels = buildAgentJob(makeTask(), agent, []).spec!.template.metadata!.labels;
+  assert.deepEqual(labels, {
+    team: "ai",
+    "kubetask.io/task": "fix-bug",
+    "kubetask.io/agent-uid": "uid-of-this-agent",
+  });
+  // The built-in Agent has no uid: no egress label at all, not the forged one.
+  agent.metadata.uid = undefined;
+  const builtIn = buildAgentJob(makeTask(), agent, []).spec!.template.metadata!.labels!;
+  assert.equal(builtIn["kubetask.io/agent-uid"], undefined);
+});

@@ -526,3 +526,44 @@ Deno.test('reconcile: no agentRef and no Agent "default": the built-in Agent run
   );
   assert.ok(!d.events.some((e) => e.reason === "BuiltInAgent"));
 });
+
+Deno.test("reconcile: the Task's status says which egress policy its pod runs under", async () => {
+  const open = setup();
+  await reconcileTask(req(), open.context());
+  assert.deepEqual(statusOf(open).egress, { mode: "Unrestricted" });
+
+  // Restricted: no pod before the Agent's NetworkPolicy is in force.
+  const restricted = setup();
+  restricted.mutate(AgentResource, NS, "default", (a) => {
+    a.metadata = { ...a.metadata, generation: 2 };
+    a.spec.egress = { mode: "Restricted" };
+  });
+  await reconcileTask(req(), restricted.context());
+  assert.equal(restricted.stored(JobResource, NS, "fix"), undefined, "no Job yet");
+  assert.equal(condition(restricted, "Ready").reason, "EgressPolicyPending");
+  assert.match(condition(restricted, "Ready").message, /NetworkPolicy "kubetask-egress-default"/);
+
+  // The egress controller's status for an older generation is not enough either.
+  const inForce = (generation: number) => (a: KubeObject) => {
+    a.status = {
+      observedGeneration: generation,
+      egress: { mode: "Restricted", networkPolicy: "kubetask-egress-default" },
+    };
+  };
+  restricted.mutate(AgentResource, NS, "default", inForce(1));
+  await reconcileTask(req(), restricted.context());
+  assert.equal(restricted.stored(JobResource, NS, "fix"), undefined, "not for an older spec");
+
+  restricted.mutate(AgentResource, NS, "default", inForce(2));
+  await reconcileTask(req(), restricted.context());
+  assert.ok(restricted.stored(JobResource, NS, "fix"), "the Job, once the policy is in force");
+  assert.deepEqual(statusOf(restricted).egress, {
+    mode: "Restricted",
+    networkPolicy: "kubetask-egress-default",
+  });
+
+  // The operator's --default-egress, for an Agent that sets no mode.
+  const byFlag = setup();
+  await reconcileTask(req(), byFlag.context(), { gitImage: "git", defaultEgress: "Restricted" });
+  assert.equal(condition(byFlag, "Ready").reason, "EgressPolicyPending");
+});
