@@ -1,7 +1,12 @@
 // Reconciles one Agent's egress: observe the Agent, its NetworkPolicy and the
 // namespace's others (cache), the Services it names (live) → plan (pure,
 // plan.ts) → apply (the shared layer).
-import { type AgentEgress, agentSpec, type EgressMode } from "../../api/v1alpha1/index.ts";
+import {
+  type AgentEgress,
+  agentSpec,
+  describeIssues,
+  type EgressMode,
+} from "../../api/v1alpha1/index.ts";
 import { applyPlan } from "../runtime/apply.ts";
 import { isControlledBy, ownerIndexKey } from "../runtime/owners.ts";
 import {
@@ -63,8 +68,7 @@ async function observe(
   const base = { raw, own, services: new Map(), problems: [], reopening: [] };
   const parsed = agentSpec.safeParse(raw.spec);
   if (!parsed.success) {
-    const invalidSpec = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`)
-      .join("; ");
+    const invalidSpec = describeIssues(parsed.error);
     return { ...base, mode: effectiveEgressMode(undefined, config, operatorDefault), invalidSpec };
   }
   const egress = parsed.data.egress;
