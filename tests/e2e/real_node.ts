@@ -43,8 +43,9 @@ export function realNodeAgent(spec: Json = {}): Json {
 
 /**
  * What the agent container printed, through the apiserver and the kubelet.
- * Retried for a while: once (of many runs) the kubelet answered 404 for a
- * pod it had just run, right after the node started.
+ * Retried for a while: now and then (about one full run in five) the kubelet
+ * answered 404 for a pod it had just run, right after the node started, for
+ * over 30 s once; the cause is not found yet.
  */
 export async function agentLog(h: TaskHarness, task: string): Promise<string> {
   const t = await eventually(`Task ${task} has a Job`, async () => {
@@ -70,7 +71,7 @@ export async function agentLog(h: TaskHarness, task: string): Promise<string> {
       lastError = err;
       return undefined;
     }
-  }, 30_000).catch((err) => {
+  }, 90_000).catch((err) => {
     throw lastError ?? err;
   });
   // KUBETASK_E2E_SHOW_LOGS=1 shows what each agent printed (to quote it, or to debug a test).
