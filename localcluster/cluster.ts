@@ -7,7 +7,12 @@ import { type ControlPlaneBinaries, ensureBinaries } from "./binaries.ts";
 import { createPki, type Pki } from "./pki.ts";
 import { makePrivateDir, writePrivateFile } from "./private_files.ts";
 import { checkClusterName, clusterStateDir } from "./paths.ts";
-import { auditLogPath, auditPolicyYaml, operatorTokenLine } from "./operator_identity.ts";
+import {
+  auditLogPath,
+  auditPolicyYaml,
+  operatorBindingYaml,
+  operatorTokenLine,
+} from "./operator_identity.ts";
 import {
   freePort,
   kubectl,
@@ -200,6 +205,7 @@ export async function up(name = "default", options: UpOptions = {}): Promise<Clu
         state.operatorKubeconfig,
         kubeconfigYaml(state.server, pki.caCert, state.operatorToken),
       );
+      await kubectl(state, ["apply", "-f", "-"], operatorBindingYaml());
     }
 
     await start("kube-controller-manager", bin.controllerManager, [
@@ -311,7 +317,8 @@ function apiserverArgs(state: ClusterState, pki: Pki, port: number): string[] {
     `--service-account-signing-key-file=${pki.serviceAccountKey}`,
     "--service-cluster-ip-range=10.96.0.0/16",
     "--allow-privileged=true",
-    "--enable-priority-and-fairness=false",
+    // API Priority and Fairness stays on, its default: every real cluster queues and rejects
+    // (429 with Retry-After) what it cannot serve, and the operator must ride that out.
     // Logs and exec on the real node: the kubelet listens on its bridge's address (a node IP
     // cannot be loopback; the address is this machine's own) and trusts this CA.
     `--kubelet-client-certificate=${pki.kubeletClientCert}`,

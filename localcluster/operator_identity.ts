@@ -4,10 +4,33 @@
 import { join } from "node:path";
 
 export const OPERATOR_USER = "kubetask-operator";
+/**
+ * Not system:masters: that group always matches API Priority and Fairness's `exempt`
+ * FlowSchema (and no other schema may take precedence over it), so an operator in it would never
+ * be queued or refused like a real one. Its rights come from operatorBindingYaml instead.
+ */
+export const OPERATOR_GROUP = "kubetask:operators";
 
-/** Token file line for the operator (cluster-admin rights, like the admin). */
+/** Token file line for the operator. */
 export function operatorTokenLine(token: string): string {
-  return `${token},${OPERATOR_USER},${OPERATOR_USER}-uid,"system:masters"\n`;
+  return `${token},${OPERATOR_USER},${OPERATOR_USER}-uid,"${OPERATOR_GROUP}"\n`;
+}
+
+/** cluster-admin for the operator's group (the same rights the admin has). */
+export function operatorBindingYaml(): string {
+  return `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: kubetask-operator-under-measurement
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: cluster-admin
+subjects:
+  - apiGroup: rbac.authorization.k8s.io
+    kind: Group
+    name: ${OPERATOR_GROUP}
+`;
 }
 
 /**

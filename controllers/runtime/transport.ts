@@ -53,7 +53,18 @@ export interface RawResponse {
 export type ResponseObserver = (method: string, status: number) => void;
 
 /** Times a request refused with 429 is sent again, honouring Retry-After. */
-const MAX_TOO_MANY_REQUESTS_RETRIES = 3;
+export const MAX_TOO_MANY_REQUESTS_RETRIES = 3;
+
+/**
+ * How long to wait after a 429. The apiserver sends whole seconds; anything else (absent, an
+ * HTTP date) counts as one second, so a malformed header can never make the retry immediate.
+ * Capped at 10 s: past that the request fails and the work queue's backoff takes over.
+ */
+export function retryAfterMs(header: string | null): number {
+  const seconds = Number(header ?? "1");
+  const valid = header !== null && header.trim() !== "" && Number.isFinite(seconds);
+  return Math.min(Math.max(valid ? seconds : 1, 0.1), 10) * 1000;
+}
 
 function tlsIdentity(a: ClusterAccess): string {
   return `${a.caData ?? ""}\n${a.certData ?? ""}\n${a.keyData ?? ""}`;
@@ -90,9 +101,9 @@ export class ApiTransport {
       }
       if (res.status === 429 && attempt < MAX_TOO_MANY_REQUESTS_RETRIES) {
         // API Priority and Fairness rejected it: the server says when to come back.
-        const seconds = Number(res.headers.get("Retry-After") ?? "1");
+        const waitMs = retryAfterMs(res.headers.get("Retry-After"));
         await res.body?.cancel();
-        await new Promise((r) => setTimeout(r, Math.min(Math.max(seconds, 0.1), 10) * 1000));
+        await new Promise((r) => setTimeout(r, waitMs));
         continue;
       }
       return { status: res.status, text: () => res.text(), stream: () => res.body ?? undefined };
