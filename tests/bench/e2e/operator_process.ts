@@ -26,7 +26,13 @@ export class OperatorProcess {
   private readonly port = freePort();
   private readonly done: Promise<Deno.CommandStatus>;
 
-  constructor(kubeconfig: string, namespace: string, extraArgs: string[] = []) {
+  /** `namespaces`: one namespace or a comma-separated list. `env`: added to the operator's. */
+  constructor(
+    kubeconfig: string,
+    namespaces: string,
+    extraArgs: string[] = [],
+    env: Record<string, string> = {},
+  ) {
     this.child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -34,7 +40,7 @@ export class OperatorProcess {
         ...RUNTIME_V8_FLAGS,
         MAIN,
         `--kubeconfig=${kubeconfig}`,
-        `--namespaces=${namespace}`,
+        `--namespaces=${namespaces}`,
         "--leader-elect=false",
         `--metrics-addr=127.0.0.1:${this.port}`,
         "--metrics-secure=false", // plain HTTP on loopback: the benchmark reads its counters
@@ -44,6 +50,7 @@ export class OperatorProcess {
       stdin: "null",
       stdout: "null",
       stderr: "inherit",
+      env,
     }).spawn();
     this.done = this.child.status;
   }
@@ -90,6 +97,23 @@ export class OperatorProcess {
       await new Promise((r) => setTimeout(r, 20));
     }
     throw new Error(`queue not drained after ${timeoutMs} ms`);
+  }
+
+  get pid(): number {
+    return this.child.pid;
+  }
+
+  /** Resolves when the process has exited, however it ended. */
+  exited(): Promise<Deno.CommandStatus> {
+    return this.done;
+  }
+
+  /** SIGKILL, as the OOM killer or a node failure would: no shutdown code runs. */
+  async kill(): Promise<void> {
+    try {
+      this.child.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await this.done;
   }
 
   async stop(): Promise<void> {

@@ -3,6 +3,7 @@
 // ratios against a floor measured in the same run, with the machine noted.
 //
 //   deno run -A tests/bench/e2e/run.ts [--tasks 1000] [--writers 4] [--cached 10000]
+//     [--cases floor,operator,apf]
 //
 // Cases, each on a fresh control plane that is torn down afterwards:
 // - floor: writers create N ConfigMaps + N Jobs directly; seconds until N Jobs exist.
@@ -11,12 +12,14 @@
 // - restart: with those N Tasks finished, the operator restarts; API requests
 //   until its queue is empty, and seconds from spawn until then.
 // - cached (with --cached M): memory with M finished Tasks and their Jobs cached.
+// - apf: the burst with the operator's user on a small priority level of its own
+//   (apf.ts): 429s met, seconds until N Jobs exist, and exactly one Job per Task.
+//
+// KUBETASK_BENCH_CLUSTER prefixes the clusters' names (default "bench").
 //
 // The operator's requests are counted by the apiserver itself: it runs as its
 // own user and the apiserver audit-logs only that user (operator_identity.ts).
 import { parseArgs } from "node:util";
-import { type ClusterState, down, up } from "../../../localcluster/cluster.ts";
-import { auditedRequests, auditLogPath } from "../../../localcluster/operator_identity.ts";
 import { applyCrds, ourCrds } from "../../../controllers/runtime/crds.ts";
 import { silentLogger } from "../../../controllers/runtime/log.ts";
 import {
@@ -25,10 +28,12 @@ import {
   JobResource,
   TaskResource,
 } from "../../../controllers/runtime/resources.ts";
-import type { KubeObject, ResourceType } from "../../../controllers/runtime/types.ts";
+import type { KubeObject } from "../../../controllers/runtime/types.ts";
 import { adminClient, JobCounter, until, writeInParallel } from "./load.ts";
+import { apfCase } from "./apf.ts";
 import { type Memory, OperatorProcess } from "./operator_process.ts";
 import { sumOf } from "./prometheus.ts";
+import { auditedCount, log, machine, NS, SA, seconds, withCluster } from "./bench_cluster.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -36,57 +41,13 @@ const { values } = parseArgs({
     tasks: { type: "string", default: "1000" },
     writers: { type: "string", default: "4" },
     cached: { type: "string", default: "0" },
+    cases: { type: "string", default: "floor,operator,apf" },
   },
 });
 const N = Number(values.tasks);
 const WRITERS = Number(values.writers);
 const CACHED = Number(values.cached);
-const NS = "bench";
-const SA = "agent-sa";
-
-const NamespaceResource: ResourceType = {
-  apiVersion: "v1",
-  kind: "Namespace",
-  plural: "namespaces",
-  namespaced: false,
-};
-const ServiceAccountResource: ResourceType = {
-  apiVersion: "v1",
-  kind: "ServiceAccount",
-  plural: "serviceaccounts",
-  namespaced: true,
-};
-
-const seconds = (since: number) => (performance.now() - since) / 1000;
-const log = (msg: string) => console.error(`[bench] ${msg}`);
-
-async function machine(): Promise<string> {
-  const mem = (await Deno.readTextFile("/proc/meminfo")).match(/MemTotal:\s+(\d+)/)?.[1];
-  const kernel = (await Deno.readTextFile("/proc/sys/kernel/osrelease")).trim();
-  return `${navigator.hardwareConcurrency} cores, ${Math.round(Number(mem) / 1048576)} GiB, ` +
-    `Linux ${kernel}, Deno ${Deno.version.deno}, ${new Date().toISOString()}`;
-}
-
-/** A fresh control plane with the bench namespace and its ServiceAccount. */
-async function withCluster<T>(name: string, fn: (state: ClusterState) => Promise<T>): Promise<T> {
-  log(`starting control plane ${name}`);
-  const state = await up(name, { auditedOperator: true, realNode: false });
-  try {
-    const { client, transport } = await adminClient(state.kubeconfig);
-    await client.create(NamespaceResource, { metadata: { name: NS } });
-    await client.create(ServiceAccountResource, { metadata: { name: SA, namespace: NS } });
-    await transport.close();
-    return await fn(state);
-  } finally {
-    await down(name);
-  }
-}
-
-/** Requests the operator sent, as the apiserver's audit log counts them. */
-async function auditedCount(state: ClusterState): Promise<number> {
-  const text = await Deno.readTextFile(auditLogPath(state.dir)).catch(() => "");
-  return auditedRequests(text).length;
-}
+const CASES = new Set(values.cases.split(","));
 
 function job(i: number): KubeObject {
   return {
@@ -111,7 +72,7 @@ function job(i: number): KubeObject {
 }
 
 async function floorCase(): Promise<number> {
-  return await withCluster("bench-floor", async (state) => {
+  return await withCluster("floor", async (state) => {
     const { client, transport } = await adminClient(state.kubeconfig);
     const jobs = new JobCounter(transport, NS);
     await jobs.synced();
@@ -144,7 +105,7 @@ interface OperatorFigures {
 }
 
 async function operatorCase(): Promise<OperatorFigures> {
-  return await withCluster("bench-operator", async (state) => {
+  return await withCluster("operator", async (state) => {
     const { client, transport } = await adminClient(state.kubeconfig);
     await applyCrds(client, ourCrds(), silentLogger);
     await client.create(AgentResource, {
@@ -215,7 +176,7 @@ async function operatorCase(): Promise<OperatorFigures> {
 
 /** Memory with `count` finished Tasks and their Jobs (suspended: no pods) cached. */
 async function cachedCase(count: number): Promise<Memory> {
-  return await withCluster("bench-cached", async (state) => {
+  return await withCluster("cached", async (state) => {
     const { client, transport } = await adminClient(state.kubeconfig);
     await applyCrds(client, ourCrds(), silentLogger);
     log(`creating ${count} finished Tasks and their Jobs`);
@@ -265,7 +226,7 @@ async function cachedCase(count: number): Promise<Memory> {
   });
 }
 
-function table(rows: [string, string, string, string][]): string {
+function table(rows: string[][]): string {
   const widths = [0, 1, 2, 3].map((c) => Math.max(...rows.map((r) => r[c].length)));
   return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join("  ")).join("\n");
 }
@@ -273,65 +234,103 @@ function table(rows: [string, string, string, string][]): string {
 const mem = (m: Memory) => `${m.rssMiB} MiB (anon ${m.anonMiB}, file ${m.fileMiB})`;
 
 const about = await machine();
-const floor = await floorCase();
-const op = await operatorCase();
+const floor = CASES.has("floor") ? await floorCase() : undefined;
+const op = CASES.has("operator") ? await operatorCase() : undefined;
 const cached = CACHED > 0 ? await cachedCase(CACHED) : undefined;
+const apf = CASES.has("apf") ? await apfCase(N, WRITERS) : undefined;
 const goOperator = Deno.env.get("KUBETASK_BENCH_GO_OPERATOR");
+
+type Row = [string, string, string, string];
+const rows: Row[] = [["metric", "value", "target", "ratio / verdict"]];
+if (floor !== undefined) {
+  rows.push([
+    `floor: ${N} ConfigMaps + ${N} Jobs written directly`,
+    `${floor.toFixed(1)} s`,
+    "",
+    "1.0x",
+  ]);
+}
+if (op) {
+  rows.push(
+    [
+      `operator: ${N} Tasks → ${N} Jobs`,
+      `${op.jobsSeconds.toFixed(1)} s`,
+      "≤ 3x floor",
+      floor ? `${(op.jobsSeconds / floor).toFixed(2)}x` : "",
+    ],
+    [
+      "API requests per Task (audit log), until the Jobs exist",
+      (op.requestsUntilJobs / N).toFixed(2),
+      "",
+      "",
+    ],
+    [
+      "API requests per Task (audit log), through completion",
+      (op.requestsThroughCompletion / N).toFixed(2),
+      "",
+      `operator's own count ${(op.selfCounted / N).toFixed(2)}`,
+    ],
+    ["RSS idle (caches synced, no Tasks)", mem(op.idle), "≤ 64 MiB", ""],
+    [
+      `RSS after ${N} Tasks completed (peak)`,
+      `${mem(op.afterBurst)}, peak ${op.afterBurst.peakMiB}`,
+      "",
+      "",
+    ],
+    [
+      `restart with ${N} finished Tasks: API requests`,
+      String(op.restartRequests),
+      "≤ 20",
+      op.restartRequests <= 20 ? "met" : "missed",
+    ],
+    [
+      `restart: seconds from spawn to an empty queue`,
+      op.restartSeconds.toFixed(2),
+      "< 2 s",
+      op.restartSeconds < 2 ? "met" : "missed",
+    ],
+    [`RSS after the restart (${N} Tasks cached)`, mem(op.restartIdle), "", ""],
+  );
+}
+if (cached) {
+  rows.push([`RSS with ${CACHED} finished Tasks + Jobs cached`, mem(cached), "≤ 150 MiB", ""]);
+}
+if (apf) {
+  rows.push(
+    [
+      `APF, small priority level: ${N} Tasks → ${N} Jobs`,
+      `${apf.jobsSeconds.toFixed(1)} s`,
+      "",
+      op ? `${(apf.jobsSeconds / op.jobsSeconds).toFixed(2)}x the unthrottled burst` : "",
+    ],
+    [
+      "APF: 429s sent to the operator (audit log) / seen by it (metrics)",
+      `${apf.refusedAudited} / ${apf.refusedSeen}`,
+      "> 0",
+      apf.refusedAudited > 0 ? "met" : "missed: no 429, the level is not small enough",
+    ],
+    [
+      "APF: API requests per Task until the queue is empty (audit log)",
+      (apf.requests / N).toFixed(2),
+      "",
+      "",
+    ],
+    [
+      "APF: Tasks with two Jobs / with none",
+      `${apf.duplicates} / ${apf.lost}`,
+      "0 / 0",
+      apf.duplicates + apf.lost === 0 ? "met" : "MISSED",
+    ],
+  );
+}
 
 console.log(`\nKubeTask end-to-end benchmark: ${N} Tasks, ${WRITERS} writers`);
 console.log(`machine: ${about}`);
-console.log(table([
-  ["metric", "value", "target", "ratio / verdict"],
-  [`floor: ${N} ConfigMaps + ${N} Jobs written directly`, `${floor.toFixed(1)} s`, "", "1.0x"],
-  [
-    `operator: ${N} Tasks → ${N} Jobs`,
-    `${op.jobsSeconds.toFixed(1)} s`,
-    "≤ 3x floor",
-    `${(op.jobsSeconds / floor).toFixed(2)}x`,
-  ],
-  [
-    "API requests per Task (audit log), until the Jobs exist",
-    (op.requestsUntilJobs / N).toFixed(2),
-    "",
-    "",
-  ],
-  [
-    "API requests per Task (audit log), through completion",
-    (op.requestsThroughCompletion / N).toFixed(2),
-    "",
-    `operator's own count ${(op.selfCounted / N).toFixed(2)}`,
-  ],
-  ["RSS idle (caches synced, no Tasks)", mem(op.idle), "≤ 64 MiB", ""],
-  [
-    `RSS after ${N} Tasks completed (peak)`,
-    `${mem(op.afterBurst)}, peak ${op.afterBurst.peakMiB}`,
-    "",
-    "",
-  ],
-  [
-    `restart with ${N} finished Tasks: API requests`,
-    String(op.restartRequests),
-    "≤ 20",
-    op.restartRequests <= 20 ? "met" : "missed",
-  ],
-  [
-    `restart: seconds from spawn to an empty queue`,
-    op.restartSeconds.toFixed(2),
-    "< 2 s",
-    op.restartSeconds < 2 ? "met" : "missed",
-  ],
-  [`RSS after the restart (${N} Tasks cached)`, mem(op.restartIdle), "", ""],
-  ...(cached
-    ? [[`RSS with ${CACHED} finished Tasks + Jobs cached`, mem(cached), "≤ 150 MiB", ""] as [
-      string,
-      string,
-      string,
-      string,
-    ]]
-    : []),
-]));
+console.log(table(rows));
 console.log(
   goOperator
     ? `Go operator at ${goOperator}: side-by-side runs are not implemented yet.`
     : "Go operator: not run (set KUBETASK_BENCH_GO_OPERATOR to a build of it).",
 );
+// A lost or doubled Job is a failure, not a figure.
+if (apf && apf.duplicates + apf.lost > 0) Deno.exit(1);
