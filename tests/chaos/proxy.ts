@@ -51,8 +51,10 @@ export class StallingProxy {
         while (off < n) off += await to.write(buf.subarray(off, n));
       }
     } catch { /* either side went away */ }
+    // closeWrite is async: a rejection (the socket already gone) must be caught here, or
+    // it ends the whole harness as an unhandled rejection (it throws at once on a closed one).
     try {
-      to.closeWrite();
+      await to.closeWrite();
     } catch { /* already closed */ }
   }
 
@@ -66,7 +68,9 @@ export class StallingProxy {
 
   close(): void {
     this.unstall();
-    this.listener.close();
+    try {
+      this.listener.close();
+    } catch { /* closed before */ }
     for (const c of this.conns) {
       try {
         c.close();

@@ -184,6 +184,25 @@ async function runScenario(scenario: Scenario): Promise<Result> {
   }
 }
 
+function row(r: Result): string[] {
+  return [
+    r.scenario.name,
+    String(r.verdict.tasks),
+    String(r.verdict.jobs),
+    String(r.verdict.duplicates.length),
+    String(r.verdict.lost.length),
+    `${r.mostConcurrent}/${LIMIT}`,
+    ["allow", "forbid", "replace"].map((p) =>
+      String([...r.mostCronRuns].find(([k]) => k.endsWith(`-${p}`))?.[1] ?? 0)
+    ).join("/"),
+    r.recoverySeconds?.toFixed(1) ?? "never",
+    String(r.apiRequests),
+    String(r.peakRssMiB),
+    String(r.restarts),
+    r.notes,
+  ];
+}
+
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join("  ")).join("\n");
@@ -198,7 +217,10 @@ const failed: string[] = [];
 for (const scenario of SCENARIOS.filter((s) => wanted.includes(s.name))) {
   // One scenario's harness failure (not an invariant) must not hide the others' rows.
   try {
-    results.push(await runScenario(scenario));
+    const result = await runScenario(scenario);
+    results.push(result);
+    // Printed at once too: a later scenario that crashes the harness must not take it along.
+    console.error(`[chaos ${scenario.name}] row: ${row(result).join(" | ")}`);
   } catch (err) {
     console.error(`[chaos ${scenario.name}] failed: ${(err as Error).stack ?? err}`);
     failed.push(`${scenario.name}: ${(err as Error).message}`);
@@ -225,22 +247,7 @@ console.log(table([
     "restarts",
     "notes",
   ],
-  ...results.map((r) => [
-    r.scenario.name,
-    String(r.verdict.tasks),
-    String(r.verdict.jobs),
-    String(r.verdict.duplicates.length),
-    String(r.verdict.lost.length),
-    `${r.mostConcurrent}/${LIMIT}`,
-    ["allow", "forbid", "replace"].map((p) =>
-      String([...r.mostCronRuns].find(([k]) => k.endsWith(`-${p}`))?.[1] ?? 0)
-    ).join("/"),
-    r.recoverySeconds?.toFixed(1) ?? "never",
-    String(r.apiRequests),
-    String(r.peakRssMiB),
-    String(r.restarts),
-    r.notes,
-  ]),
+  ...results.map(row),
 ]));
 const broken = results.filter((r) => r.violations.length);
 for (const r of broken) {
