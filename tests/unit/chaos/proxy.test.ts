@@ -4,7 +4,7 @@
 import assert from "assert";
 import { StallingProxy } from "../../chaos/proxy.ts";
 
-async function echoServer(): Promise<Deno.TcpListener> {
+function echoServer(): Deno.TcpListener {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   (async () => {
     for await (const conn of listener) {
@@ -32,7 +32,7 @@ const within = <T>(p: Promise<T>, ms: number) =>
   Promise.race([p, new Promise<"nothing">((r) => setTimeout(() => r("nothing"), ms))]);
 
 Deno.test("StallingProxy forwards, holds bytes while stalled, and survives peers closing", async () => {
-  const upstream = await echoServer();
+  const upstream = echoServer();
   const proxy = new StallingProxy((upstream.addr as Deno.NetAddr).port);
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: proxy.port });
   try {
