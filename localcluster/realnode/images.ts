@@ -180,7 +180,12 @@ export async function buildImage(spec: ImageSpec): Promise<string> {
   await Deno.mkdir(dir, { recursive: true });
   const stem = spec.names[0].replace(/[^a-z0-9.-]/g, "_");
   const tarball = join(dir, `${stem}-${await fingerprint(spec)}.tar`);
-  if (await Deno.stat(tarball).then(() => true, () => false)) return tarball;
+  if (await Deno.stat(tarball).then(() => true, () => false)) {
+    // Its time says when it was last used: pruneUnused keeps what any checkout still uses.
+    const now = new Date();
+    await Deno.utime(tarball, now, now).catch(() => {});
+    return tarball;
+  }
 
   const work = await Deno.makeTempDir({ dir, prefix: "build-" });
   try {
@@ -238,16 +243,37 @@ export async function buildImage(spec: ImageSpec): Promise<string> {
     const partial = `${tarball}.partial`;
     await run("tar", ["-C", image, "-cf", partial, "manifest.json", "config.json", "layer.tar"]);
     await Deno.rename(partial, tarball);
-    // Earlier builds of the same image are stale now (an agent image is hundreds of MB).
-    for (const e of Deno.readDirSync(dir)) {
-      if (e.name.startsWith(`${stem}-`) && join(dir, e.name) !== tarball) {
-        await Deno.remove(join(dir, e.name)).catch(() => {});
-      }
-    }
+    await pruneUnused(dir, stem, tarball);
     return tarball;
   } finally {
     await Deno.remove(work, { recursive: true }).catch(() => {});
   }
+}
+
+/** How long an earlier build of an image stays after its last use. */
+export const UNUSED_BUILD_TTL_MS = 24 * 3600_000;
+
+/**
+ * Removes earlier builds of the image (an agent image is hundreds of MB) unused for a day. Not
+ * every earlier build: checkouts sharing the cache (KUBETASK_TEST_CLUSTER) build from their
+ * own paths, so each has its own tarball, and one may be about to import the other's.
+ */
+export async function pruneUnused(
+  dir: string,
+  stem: string,
+  keep: string,
+  now = Date.now(),
+): Promise<string[]> {
+  const removed: string[] = [];
+  for (const e of Deno.readDirSync(dir)) {
+    const path = join(dir, e.name);
+    if (!e.name.startsWith(`${stem}-`) || path === keep) continue;
+    const used = (await Deno.stat(path).catch(() => undefined))?.mtime?.getTime() ?? now;
+    if (now - used > UNUSED_BUILD_TTL_MS) {
+      await Deno.remove(path).then(() => removed.push(path), () => {});
+    }
+  }
+  return removed;
 }
 
 /** Loads tarballs into containerd's Kubernetes namespace. */
