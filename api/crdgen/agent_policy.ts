@@ -110,10 +110,13 @@ const CHECKS: Check[] = [
   },
 ];
 
-/** The ValidatingAdmissionPolicy and its binding. */
-export function buildAgentPolicy(): Record<string, unknown>[] {
+/**
+ * The ValidatingAdmissionPolicy and its binding, both called `name` (the chart passes a template
+ * that names them per install).
+ */
+export function buildAgentPolicy(name = AGENT_POLICY_NAME): Record<string, unknown>[] {
   const metadata = {
-    name: AGENT_POLICY_NAME,
+    name,
     labels: { "app.kubernetes.io/name": "kubetask" },
   };
   return [
@@ -142,7 +145,7 @@ export function buildAgentPolicy(): Record<string, unknown>[] {
       apiVersion: "admissionregistration.k8s.io/v1",
       kind: "ValidatingAdmissionPolicyBinding",
       metadata,
-      spec: { policyName: AGENT_POLICY_NAME, validationActions: ["Deny"] },
+      spec: { policyName: name, validationActions: ["Deny"] },
     },
   ];
 }

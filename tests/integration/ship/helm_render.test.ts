@@ -92,6 +92,79 @@ Deno.test("helm template: deploy/'s RBAC and the Deployment's flags, with the kn
     "no cluster-wide access",
   );
   assert.equal(named(tuned, "ClusterRole", "kubetask-task-submitter"), undefined);
+  assert.equal(
+    named(tuned, "ClusterRole", "kubetask-metrics-reader"),
+    undefined,
+    "one per cluster",
+  );
+  // A scoped install names what it owns cluster-wide after its namespace: another scoped
+  // install elsewhere never claims the same object.
+  assert.ok(named(tuned, "ClusterRole", "kubetask-metrics-auth-ops"));
+  assert.equal(
+    named(tuned, "ClusterRoleBinding", "kubetask-metrics-auth-ops")?.roleRef.name,
+    "kubetask-metrics-auth-ops",
+  );
+  assert.equal(named(tuned, "ClusterRole", "kubetask-metrics-auth"), undefined);
+
+  const scoped = await render("kt", chart, "-n", "ops", "--set", "watchNamespaces={team-a,team-b}");
+  const binding = named(scoped, "ValidatingAdmissionPolicyBinding", "kubetask-agent-baseline-ops");
+  assert.equal(binding?.spec.policyName, "kubetask-agent-baseline-ops");
+  assert.ok(named(scoped, "ValidatingAdmissionPolicy", "kubetask-agent-baseline-ops"));
+  assert.deepEqual(binding.spec.matchResources.namespaceSelector.matchExpressions, [
+    { key: "kubernetes.io/metadata.name", operator: "In", values: ["team-a", "team-b"] },
+  ], "the policy holds in this install's namespaces only");
+  assert.equal(
+    named(objects, "ValidatingAdmissionPolicyBinding", "kubetask-agent-baseline")?.spec
+      .matchResources,
+    undefined,
+    "a cluster-wide install's policy holds everywhere",
+  );
+});
+
+Deno.test("helm install: two installs, each scoped to its own namespaces, live side by side", async () => {
+  // Two operators splitting a cluster (README "Operating at scale"): each release in its own
+  // namespace, watching its own tenants. The user ClusterRoles are the cluster's, not theirs.
+  const installs = await Promise.all(["ops-a", "ops-b"].map((p) => testNamespace(p)));
+  const tenants = await Promise.all(["team-a", "team-b"].map((p) => testNamespace(p)));
+  const releases: string[][] = [];
+  try {
+    for (const [i, ns] of installs.entries()) {
+      await helm(
+        "install",
+        "kubetask",
+        chart,
+        "--namespace",
+        ns.name,
+        "--set",
+        `watchNamespaces={${tenants[i].name}}`,
+        "--set",
+        "userRoles.create=false",
+      );
+      releases.push(["uninstall", "kubetask", "--namespace", ns.name]);
+    }
+    for (const [i, ns] of installs.entries()) {
+      const out = await kubectl([
+        "get",
+        "clusterrolebinding/kubetask-metrics-auth-" + ns.name,
+        `validatingadmissionpolicybinding/kubetask-agent-baseline-${ns.name}`,
+        "-o",
+        "jsonpath={.items[*].metadata.annotations.meta\\.helm\\.sh/release-namespace}",
+      ]);
+      assert.equal(out.trim(), `${ns.name} ${ns.name}`, "each install owns its own objects");
+      const role = await kubectl([
+        "get",
+        "role/kubetask-controller",
+        "-n",
+        tenants[i].name,
+        "-o",
+        "jsonpath={.metadata.annotations.meta\\.helm\\.sh/release-namespace}",
+      ]);
+      assert.equal(role.trim(), ns.name, "each install is granted only its tenants");
+    }
+  } finally {
+    for (const args of releases) await helm(...args).catch(() => {});
+    for (const ns of [...installs, ...tenants]) await ns.cleanup();
+  }
 });
 
 Deno.test("helm template | kubectl apply --dry-run=server: the apiserver accepts the chart", async () => {

@@ -3,6 +3,23 @@
 kubetask-controller
 {{- end }}
 
+{{/*
+Name of a cluster-scoped object owned by this install, from (list . "base-name"). A
+cluster-wide install (no watchNamespaces) is the only one of its kind and keeps the base
+name; an install scoped to some namespaces appends its own namespace, so several scoped
+installs (one per group of namespaces, see README "Operating at scale") never claim the
+same object.
+*/}}
+{{- define "kubetask.clusterScopedName" -}}
+{{- $root := index . 0 -}}
+{{- $base := index . 1 -}}
+{{- if $root.Values.watchNamespaces -}}
+{{ $base }}-{{ $root.Release.Namespace }}
+{{- else -}}
+{{ $base }}
+{{- end -}}
+{{- end }}
+
 {{- define "kubetask.labels" -}}
 app.kubernetes.io/name: kubetask
 app.kubernetes.io/component: controller
