@@ -108,7 +108,8 @@ Deno.test("helm template: deploy/'s RBAC and the Deployment's flags, with the kn
 
   const scoped = await render("kt", chart, "-n", "ops", "--set", "watchNamespaces={team-a,team-b}");
   const binding = named(scoped, "ValidatingAdmissionPolicyBinding", "kubetask-agent-baseline-ops");
-  assert.equal(binding?.spec.policyName, "kubetask-agent-baseline-ops");
+  assert.ok(binding, "the baseline policy's binding, named after the install");
+  assert.equal(binding.spec.policyName, "kubetask-agent-baseline-ops");
   assert.ok(named(scoped, "ValidatingAdmissionPolicy", "kubetask-agent-baseline-ops"));
   assert.deepEqual(binding.spec.matchResources.namespaceSelector.matchExpressions, [
     { key: "kubernetes.io/metadata.name", operator: "In", values: ["team-a", "team-b"] },
