@@ -71,8 +71,20 @@ export async function agentLog(h: TaskHarness, task: string): Promise<string> {
       lastError = err;
       return undefined;
     }
-  }, 90_000).catch((err) => {
-    throw lastError ?? err;
+  }, 90_000).catch(async (err) => {
+    // What the next occurrence needs to find the cause: which pods the Job has, where, how.
+    const pods = await kubectl([
+      "get",
+      "pods",
+      "-n",
+      h.ns,
+      "-l",
+      `batch.kubernetes.io/job-name=${t.status.jobName}`,
+      "-o",
+      "jsonpath={range .items[*]}{.metadata.name} {.metadata.uid} {.spec.nodeName} " +
+      "{.status.phase} {.status.reason} {.status.containerStatuses[*].state}{'\\n'}{end}",
+    ]).catch((e) => `(pods unreadable: ${e})`);
+    throw new Error(`${lastError ?? err}\nthe Job's pods:\n${pods}`);
   });
   // KUBETASK_E2E_SHOW_LOGS=1 shows what each agent printed (to quote it, or to debug a test).
   if (Deno.env.get("KUBETASK_E2E_SHOW_LOGS")) console.error(`[e2e] ${h.ns}/${task}:\n${got.log}`);
