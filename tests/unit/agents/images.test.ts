@@ -11,8 +11,10 @@ import { dockerfileStages, readDocs, repoRoot } from "../ship/manifests.ts";
 const final = async (folder: string) =>
   (await dockerfileStages(join(repoRoot, "agents", folder, "Dockerfile"))).at(-1)!;
 
+const CLI_FOLDERS = Object.keys(PINNED_CLIS) as (keyof typeof PINNED_CLIS)[];
+
 Deno.test("agents: every image runs as the unprivileged numeric user, with no secret baked in", async () => {
-  for (const folder of ["echo", "git", "claude-code"]) {
+  for (const folder of ["echo", "git", "base", ...CLI_FOLDERS]) {
     const stage = await final(folder);
     assert.equal(stage.filter((i) => i.op === "USER").at(-1)?.args, "65532:65532", folder);
     for (const env of stage.filter((i) => i.op === "ENV")) {
@@ -21,15 +23,24 @@ Deno.test("agents: every image runs as the unprivileged numeric user, with no se
   }
 });
 
-Deno.test("agents: the Claude Code Dockerfile pins the CLI version the local build uses", async () => {
-  const stage = await final("claude-code");
-  assert.ok(
-    stage.some((i) =>
-      i.op === "ARG" && i.args === `CLAUDE_CODE_VERSION=${PINNED_CLIS["claude-code"].version}`
-    ),
-  );
-  assert.ok(stage.some((i) => i.op === "ENV" && /KUBETASK_AGENT_CLI=claude-code/.test(i.args)));
-  assert.deepEqual(stage.find((i) => i.op === "ENTRYPOINT")?.args, '["kubetask-agent"]');
+Deno.test("agents: each CLI's Dockerfile is agents/base plus the CLI at the version the local build pins", async () => {
+  const base = await final("base");
+  assert.deepEqual(base.find((i) => i.op === "ENTRYPOINT")?.args, '["kubetask-agent"]');
+  assert.ok(base.some((i) => i.op === "ENV" && i.args === "HOME=/home/agent"));
+  for (const cli of CLI_FOLDERS) {
+    const text = await Deno.readTextFile(join(repoRoot, "agents", cli, "Dockerfile"));
+    assert.match(
+      text,
+      new RegExp(`^ARG BASE_IMAGE=${DEFAULT_IMAGE_PREFIX}/kubetask-agent-base:${LOCAL_TAG}$`, "m"),
+    );
+    const stage = await final(cli);
+    assert.equal(stage[0].args, "${BASE_IMAGE}", cli);
+    const pin = stage.find((i) => i.op === "ARG")?.args.split("=");
+    assert.equal(pin?.[1], PINNED_CLIS[cli].version, `${cli}: ${pin}`);
+    assert.ok(stage.some((i) => i.op === "RUN" && i.args.includes(`@\${${pin?.[0]}}`)), cli);
+    assert.ok(stage.some((i) => i.op === "ENV" && i.args.includes(`KUBETASK_AGENT_CLI=${cli}`)));
+    assert.ok(!stage.some((i) => i.op === "ENTRYPOINT"), `${cli}: the base's entrypoint`);
+  }
 });
 
 Deno.test("agents: the shipped Claude Code Agent runs the image agents/ builds", async () => {

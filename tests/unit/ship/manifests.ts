@@ -64,7 +64,8 @@ export async function dockerfileStages(path: string): Promise<Instruction[][]> {
     const [op, ...rest] = line.split(/\s+/);
     const instruction = { op: op.toUpperCase(), args: rest.join(" ") };
     if (instruction.op === "FROM") result.push([]);
-    result.at(-1)!.push(instruction);
+    // An ARG before the first FROM only parameterises FROM lines: no stage has it.
+    result.at(-1)?.push(instruction);
   }
   return result;
 }
