@@ -6,6 +6,7 @@
 //   deno run -A agents/clis.ts [claude-code codex gemini-cli opencode]
 import { join } from "node:path";
 import { cacheDir } from "../localcluster/paths.ts";
+import { exists, hex } from "../localcluster/files.ts";
 
 export type CliName = "claude-code" | "codex" | "gemini-cli" | "opencode";
 
@@ -86,20 +87,7 @@ function integrityHex(integrity: string): string {
   const m = /^sha512-([A-Za-z0-9+/=]+)$/.exec(integrity);
   if (!m) throw new Error(`unsupported integrity ${integrity} (want sha512)`);
   const bytes = Uint8Array.from(atob(m[1]), (c) => c.charCodeAt(0));
-  return encodeHex(bytes);
-}
-
-function encodeHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
+  return hex(bytes);
 }
 
 function resultFor(name: CliName, dir: string): InstalledCli {
@@ -175,11 +163,11 @@ async function install(name: CliName): Promise<InstalledCli> {
     const digest = new Uint8Array(
       await crypto.subtle.digest("SHA-512", await Deno.readFile(tarball)),
     );
-    if (encodeHex(digest) !== integrityHex(packed.integrity)) {
+    const expected = integrityHex(packed.integrity);
+    if (hex(digest) !== expected) {
       throw new Error(`${spec}: the tarball does not match the integrity npm reported`);
     }
-    const hex = integrityHex(packed.integrity);
-    const kept = join(npmDir(), "tarballs", `${hex}.tgz`);
+    const kept = join(npmDir(), "tarballs", `${expected}.tgz`);
     await Deno.rename(tarball, kept);
 
     const unpack = join(work, "unpack");

@@ -6,6 +6,7 @@
 // maps the staging modules to their published versions); kwok is installed by
 // module path. Results are cached by version: a second call is a few stats.
 import { join } from "node:path";
+import { exists } from "./files.ts";
 import {
   HELM_VERSION,
   helmBinDir,
@@ -53,15 +54,6 @@ export function binaryPaths(): ControlPlaneBinaries {
     kubectl: join(k8s, binaryNames.kubectl),
     kwok: join(kwokBinDir(), "kwok"),
   };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function go(args: string[], cwd: string, env: Record<string, string> = {}): Promise<void> {

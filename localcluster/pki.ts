@@ -5,6 +5,7 @@
 // bearer tokens for the components and the admin.
 import { join } from "node:path";
 import { makePrivate, makePrivateDir, writePrivateFile } from "./private_files.ts";
+import { hex } from "./files.ts";
 
 /** The apiserver's user towards kubelets (its client certificate's common name). */
 export const KUBELET_CLIENT_USER = "kube-apiserver-kubelet-client";
@@ -64,7 +65,7 @@ export async function openssl(args: string[], cwd: string): Promise<void> {
 
 function randomToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(24));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return hex(bytes);
 }
 
 /** A new RSA key `<name>.key` in `dir`, readable by its owner only. */

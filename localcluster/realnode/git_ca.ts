@@ -3,6 +3,7 @@
 import { join } from "node:path";
 import { cacheDir } from "../paths.ts";
 import { createCa, signCertificate } from "../pki.ts";
+import { exists } from "../files.ts";
 
 export interface GitCa {
   cert: string;
@@ -12,7 +13,7 @@ export interface GitCa {
 export async function ensureGitCa(): Promise<GitCa> {
   const dir = join(cacheDir(), "images", "git-ca");
   const ca = { cert: join(dir, "ca.crt"), key: join(dir, "ca.key") };
-  if (await Deno.stat(ca.cert).then(() => true, () => false)) return ca;
+  if (await exists(ca.cert)) return ca;
   return await createCa(dir, "ca", "kubetask-local-git-ca", 3650);
 }
 

@@ -7,6 +7,7 @@
 // packages. An install that would remove or upgrade an installed package is
 // refused, and the reason says which.
 import { delimiter, join } from "node:path";
+import { exists } from "../files.ts";
 
 /** What the node uses from each Debian package: a command found on PATH, or a fixed file. */
 const NEEDS: Record<string, { command: string } | { file: string }> = {
@@ -17,8 +18,6 @@ const NEEDS: Record<string, { command: string } | { file: string }> = {
 };
 
 export const CNI_BIN_DIR = "/usr/lib/cni";
-
-const present = (path: string) => Deno.stat(path).then(() => true, () => false);
 
 /** Where `command -v NAME` would find an executable, searching `path` (PATH's format). */
 export async function commandOnPath(name: string, path: string): Promise<string | undefined> {
@@ -36,7 +35,7 @@ export async function missingPackages(path = Deno.env.get("PATH") ?? ""): Promis
   for (const [pkg, need] of Object.entries(NEEDS)) {
     const found = "command" in need
       ? await commandOnPath(need.command, path) !== undefined
-      : await present(need.file);
+      : await exists(need.file);
     if (!found) missing.push(pkg);
   }
   return missing;

@@ -5,6 +5,7 @@
 // when what goes in changes.
 import { basename, dirname, join } from "node:path";
 import { cacheDir } from "../paths.ts";
+import { exists, sha256Hex } from "../files.ts";
 
 export const SANDBOX_IMAGE = "kubetask.local/pause:1";
 
@@ -149,11 +150,6 @@ export function sandboxSpec(): ImageSpec {
   };
 }
 
-async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /** What determines an image's bytes: its spec, and the host files' sizes and times. */
 async function fingerprint(spec: ImageSpec): Promise<string> {
   const parts: unknown[] = [
@@ -171,7 +167,7 @@ async function fingerprint(spec: ImageSpec): Promise<string> {
       parts.push([path, f.host, st.size, st.mtime?.getTime(), f.mode, f.owner]);
     } else parts.push([path, f.text, f.mode, f.owner]);
   }
-  return (await sha256(new TextEncoder().encode(JSON.stringify(parts)))).slice(0, 16);
+  return (await sha256Hex(new TextEncoder().encode(JSON.stringify(parts)))).slice(0, 16);
 }
 
 /** Builds (or reuses) the docker-archive tarball of `spec`; returns its path. */
@@ -180,7 +176,7 @@ export async function buildImage(spec: ImageSpec): Promise<string> {
   await Deno.mkdir(dir, { recursive: true });
   const stem = spec.names[0].replace(/[^a-z0-9.-]/g, "_");
   const tarball = join(dir, `${stem}-${await fingerprint(spec)}.tar`);
-  if (await Deno.stat(tarball).then(() => true, () => false)) {
+  if (await exists(tarball)) {
     // Its time says when it was last used: pruneUnused keeps what any checkout still uses.
     const now = new Date();
     await Deno.utime(tarball, now, now).catch(() => {});
@@ -223,7 +219,7 @@ export async function buildImage(spec: ImageSpec): Promise<string> {
       join(image, "layer.tar"),
       ".",
     ]);
-    const diffId = `sha256:${await sha256(await Deno.readFile(join(image, "layer.tar")))}`;
+    const diffId = `sha256:${await sha256Hex(await Deno.readFile(join(image, "layer.tar")))}`;
     const config = {
       architecture: "amd64",
       os: "linux",
