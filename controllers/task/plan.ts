@@ -95,6 +95,7 @@ function planFor(
   let requeueAfterMs: number | undefined;
   let state: Observation;
   let egress: TaskStatus["egress"];
+  let gitWarning: PlannedEvent | undefined;
   if (refusal?.reason === "NameTaken") {
     state = { kind: "nameConflict", resource: refusal.type.kind, name: refusal.name };
   } else if (refusal) {
@@ -196,6 +197,14 @@ function planFor(
       state = { kind: "job", jobName: job.metadata?.name ?? obs.jobName, job: {} };
       // Said once, as the pod starts: the policy its Agent's mode put it under.
       egress = gitEgress ? { ...taskEgress, git: gitEgress.status } : taskEgress;
+      if (gitEgress?.problems.length) {
+        gitWarning = {
+          type: "Warning",
+          reason: "GitEgressIncomplete",
+          message: `Git contexts' hosts left out of the Task's egress policy: ` +
+            gitEgress.problems.join("; ").slice(0, 1024),
+        };
+      }
     }
   } else {
     throw new Error("a Task without a Job was observed without what starting it needs");
@@ -204,7 +213,7 @@ function planFor(
   const derived = deriveStatus(task.status, state, obs.raw.metadata?.generation, now);
   const status = egress ? { ...derived, egress } : derived;
   const event = transitionEvent(task.status, status);
-  const events: PlannedEvent[] = event ? [event] : [];
+  const events: PlannedEvent[] = [...(event ? [event] : []), ...(gitWarning ? [gitWarning] : [])];
   if (isFinishedPhase(status.phase)) return { ...ttlPlan(obs, status, now, ensure, events), patch };
   if (state.kind === "nameConflict") requeueAfterMs = NAME_CONFLICT_RETRY_MS;
   return emptyPlan({ ensure, patch, status, events, requeueAfterMs });
@@ -243,7 +252,11 @@ function gitEgressOf(
     repositories,
     gitHosts ?? new Map(),
   );
-  return { policy: plan.policy, status: taskGitEgressStatus(plan, rfc3339(now)) };
+  return {
+    policy: plan.policy,
+    problems: plan.problems,
+    status: taskGitEgressStatus(plan, rfc3339(now)),
+  };
 }
 
 /** A finished Task: delete it once its TTL has passed, else wake up when it will have. */

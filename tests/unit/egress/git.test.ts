@@ -270,6 +270,9 @@ Deno.test("git egress: a repository host resolving to cloud metadata opens nothi
   assert.equal(git.networkPolicy, undefined);
   assert.match(git.message, /169\.254\.169\.254 is link-local/);
   assert.match(git.message, /0\.0\.0\.0 is unspecified/);
+  const warning = c.events.find((e) => e.reason === "GitEgressIncomplete");
+  assert.equal(warning?.type, "Warning");
+  assert.match(warning!.message, /Context "repo": host "metadata\.evil\.example" left out/);
 });
 
 Deno.test("git egress: an Unrestricted Agent's Task resolves nothing and gets no policy", async () => {
