@@ -290,3 +290,17 @@ Deno.test("git egress: an Unrestricted Agent's Task resolves nothing and gets no
     "updateStatus tasks/fix",
   ]);
 });
+
+Deno.test("git egress: a Context on the metadata address that got past the CRD (no CEL) fails its Task: no policy, no Job", async () => {
+  const c = restrictedCluster("https://169.254.169.254/latest/meta-data");
+  await reconcileTask({ kind: "Task", namespace: NS, name: "fix" }, c.context(), {
+    gitImage: "git",
+    resolveHost: () => Promise.reject(new Error("must not be asked")),
+  });
+  assert.equal(c.stored(NetworkPolicyResource, NS, "fix-git-egress"), undefined);
+  assert.equal(c.stored(JobResource, NS, "fix"), undefined);
+  const status = c.stored<KubeObject>(TaskResource, NS, "fix")!.status;
+  assert.equal(status.phase, "Failed");
+  const ready = status.conditions.find((x: { type: string }) => x.type === "Ready");
+  assert.equal(ready.reason, "InvalidContext");
+});
