@@ -37,7 +37,7 @@ import { stopReason } from "./stop.ts";
 import { KUBETASK_CONFIG_NAME, ttlSecondsFrom } from "./ttl.ts";
 import { beyondLimit, maxFinishedFrom } from "./retention.ts";
 import { isFinishedPhase } from "../status.ts";
-import { effectiveEgressMode } from "../egress/mode.ts";
+import { effectiveEgressMode, restrictedPolicyInForce } from "../egress/mode.ts";
 import { gitDestination, type HostResolver, isIpLiteral, type Resolution } from "../egress/git.ts";
 import { resolveHost as systemResolver } from "../egress/resolve.ts";
 
@@ -149,7 +149,8 @@ export async function observeTask(
   const start = await observeStart(task, raw, ctx, ledger);
   if ("agent" in start) {
     const mode = effectiveEgressMode(start.agent.spec, config, settings.defaultEgress);
-    if (mode === "Restricted") {
+    // Looked up only once the pod may start (not while it waits for the Agent's policy).
+    if (mode === "Restricted" && restrictedPolicyInForce(start.agent)) {
       const gitHosts = await resolveGitHosts(start, settings.resolveHost ?? systemResolver);
       if (gitHosts) return { ...base, start: { ...start, gitHosts } };
     }
@@ -167,14 +168,13 @@ async function resolveGitHosts(
   const hosts = new Set(
     git.map((r) => gitDestination(r)?.host).filter((h): h is string => !!h && !isIpLiteral(h)),
   );
-  const resolved = new Map<string, Resolution>();
-  for (const host of hosts) {
-    resolved.set(
+  const answers = await Promise.all(
+    [...hosts].map(async (host): Promise<[string, Resolution]> => [
       host,
       await resolve(host).catch((err) => ({ error: String(err?.message ?? err).slice(0, 200) })),
-    );
-  }
-  return resolved;
+    ]),
+  );
+  return new Map(answers);
 }
 
 /**

@@ -304,3 +304,21 @@ Deno.test("git egress: a Context on the metadata address that got past the CRD (
   const ready = status.conditions.find((x: { type: string }) => x.type === "Ready");
   assert.equal(ready.reason, "InvalidContext");
 });
+
+Deno.test("git egress: no look-up while the Task waits for its Agent's policy", async () => {
+  const c = restrictedCluster("https://git.example.com/r.git");
+  c.mutate(AgentResource, NS, "coder", (a) => {
+    a.status = {};
+  });
+  let asked = 0;
+  await reconcileTask({ kind: "Task", namespace: NS, name: "fix" }, c.context(), {
+    gitImage: "git",
+    resolveHost: () => {
+      asked++;
+      return Promise.resolve({ addresses: ["203.0.113.7"] });
+    },
+  });
+  assert.equal(asked, 0);
+  assert.equal(c.stored(JobResource, NS, "fix"), undefined);
+  assert.equal(c.stored(NetworkPolicyResource, NS, "fix-git-egress"), undefined);
+});
