@@ -3,7 +3,8 @@
 // nothing else; its Tasks still clone their Git contexts without the Agent
 // listing the git host (each Task's pod gets a policy of its own for it); an
 // Unrestricted one reaches everything; another policy that re-opens egress
-// raises the Agent's condition; the policy goes with its Agent.
+// raises the Agent's condition, and an AdminNetworkPolicy Deny (judged before
+// NetworkPolicies) closes it again; the policy goes with its Agent.
 //
 // What a Restricted Agent must not reach: the scripted model server
 // (localcluster/model_server/) on the bridge's address (the host itself, where
@@ -98,6 +99,33 @@ const ruleFor = (e: string) => {
   return { cidr: `${ip}/32`, ports: [{ port: Number(port) }] };
 };
 
+/** An AdminNetworkPolicy denying one Agent's pods each target's address and port. */
+function pinnedDeny(name: string, namespace: string, agentUid: string, targets: string[]): Json {
+  return {
+    apiVersion: "policy.networking.k8s.io/v1alpha1",
+    kind: "AdminNetworkPolicy",
+    metadata: { name },
+    spec: {
+      priority: 10,
+      subject: {
+        pods: {
+          namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } },
+          podSelector: { matchLabels: { "kubetask.io/agent-uid": agentUid } },
+        },
+      },
+      egress: targets.map((e, i) => {
+        const { cidr, ports } = ruleFor(e);
+        return {
+          name: `deny-target-${i}`,
+          action: "Deny",
+          to: [{ networks: [cidr] }],
+          ports: [{ portNumber: { protocol: "TCP", port: ports[0].port } }],
+        };
+      }),
+    },
+  };
+}
+
 async function runTask(h: TaskHarness, name: string, agent: string): Promise<string> {
   await h.task(name, {
     agentRef: agent,
@@ -128,6 +156,7 @@ Deno.test(
     const model = await startModelServer({ hostname: realNode!.gateway, scripts: [] });
     const modelCalls = () => model.requests.filter((r) => r.path === "/v1/models").length;
     const h = await TaskHarness.start({ egress: true, settings: () => ({ gitImage: GIT_IMAGE }) });
+    const anp = `kubetask-e2e-${h.ns}`; // cluster-scoped: named after the test's namespace
     try {
       const modelTarget = `${new URL(model.url).host}/v1/models`;
       const podTarget = `${await startTarget(h)}:${PORT}/`;
@@ -269,6 +298,19 @@ Deno.test(
       const trapped = await runTask(h, "trapped", "trapped");
       for (const e of targets) assert.match(trapped, allowed(e, answer(e)));
 
+      // What the README shows a platform team: an AdminNetworkPolicy (the node's engine serves
+      // the API) is judged before NetworkPolicies, so its Deny holds whatever the namespace's
+      // policies allow. It denies the trapped Agent's pods the two targets (by address and
+      // port: the git server shares the model server's address); the clone still works.
+      const trappedUid = (await h.get("agent", "trapped"))!.metadata.uid;
+      await kubectl(
+        ["create", "-f", "-"],
+        JSON.stringify(pinnedDeny(anp, h.ns, trappedUid, targets)),
+      );
+      const pinned = await runTask(h, "pinned", "trapped");
+      assert.match(pinned, /^guide\.md$/m, "the clone worked");
+      for (const e of targets) assert.match(pinned, blocked(e));
+
       // The policy goes with its Agent (garbage collection, through the owner reference).
       await kubectl(["delete", "agent", "restricted", "-n", h.ns, "--wait=true"]);
       await eventually(
@@ -277,6 +319,7 @@ Deno.test(
         60_000,
       );
     } finally {
+      await kubectl(["delete", "adminnetworkpolicy", anp, "--ignore-not-found"]).catch(() => {});
       await h.cleanup();
       await server.close();
       await model.close();
