@@ -4,7 +4,9 @@
 // created just before its Task); a Job our status names but the cache lacks
 // (a Task is failed with JobNotFound only once the apiserver confirms it); and
 // the pods of a Job that is being stopped or has just finished, listed by the
-// Job's controller-uid label (for the agent's result and the stop).
+// Job's controller-uid label (for the agent's result and the stop). One look-up
+// is not of the apiserver: a Restricted Agent's Task about to start resolves
+// its Git contexts' host names (DNS), for its own egress policy (egress/git.ts).
 import {
   type Agent,
   agent as agentSchema,
