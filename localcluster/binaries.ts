@@ -127,6 +127,45 @@ export async function ensureKubeNetworkPolicies(): Promise<string> {
   return path;
 }
 
+/** The directory of a Go module version in the module cache (downloaded once if absent). */
+async function goModuleDir(module: string, version: string): Promise<string> {
+  const out = await new Deno.Command("go", {
+    args: ["mod", "download", "-json", `${module}@${version}`],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const info = JSON.parse(new TextDecoder().decode(out.stdout) || "{}");
+  if (out.code !== 0 || typeof info.Dir !== "string") {
+    throw new Error(
+      `go mod download ${module}@${version}: ${
+        info.Error ?? new TextDecoder().decode(out.stderr).trim()
+      }`,
+    );
+  }
+  return info.Dir;
+}
+
+/**
+ * The AdminNetworkPolicy and BaselineAdminNetworkPolicy CRDs of the
+ * network-policy-api version kube-network-policies is built against, as its
+ * go.mod pins it: the API its --admin-network-policy serves. The experimental
+ * channel: only it has the `networks` and `nodes` egress peers (addresses
+ * outside the cluster's pods), which the engine judges.
+ */
+export async function adminNetworkPolicyCrds(): Promise<string[]> {
+  const engine = await goModuleDir(
+    "sigs.k8s.io/kube-network-policies",
+    KUBE_NETWORK_POLICIES_VERSION,
+  );
+  const goMod = await Deno.readTextFile(join(engine, "go.mod"));
+  const version = /^\s*sigs\.k8s\.io\/network-policy-api\s+(v\S+)\s*$/m.exec(goMod)?.[1];
+  if (!version) throw new Error(`${engine}/go.mod names no sigs.k8s.io/network-policy-api`);
+  const api = await goModuleDir("sigs.k8s.io/network-policy-api", version);
+  return ["adminnetworkpolicies", "baselineadminnetworkpolicies"].map((plural) =>
+    join(api, "config", "crd", "experimental", `policy.networking.k8s.io_${plural}.yaml`)
+  );
+}
+
 /** Builds whatever binaries are missing and returns all their paths. */
 export async function ensureBinaries(): Promise<ControlPlaneBinaries> {
   const paths = binaryPaths();

@@ -7,7 +7,7 @@ import {
   MAX_KEEP_ALIVE_SECONDS,
   objectMeta,
 } from "./common.ts";
-import { AGENT_UID_LABEL, agentEgress, egressMode } from "./egress.ts";
+import { AGENT_UID_LABEL, agentEgress, egressMode, TASK_UID_LABEL } from "./egress.ts";
 import {
   absolutePath,
   celRules,
@@ -55,13 +55,19 @@ export const podScheduling = z.object({
 
 export const agentPodSpec = z.object({
   labels: z.record(z.string(), z.string()).optional().describe(
-    `Extra labels for the agent pod (not ${AGENT_UID_LABEL}: egress policies select by it).`,
+    `Extra labels for the agent pod (not ${AGENT_UID_LABEL} nor ${TASK_UID_LABEL}: egress ` +
+      "policies select by them).",
   ).meta(celRules({
     // The operator sets it on its own pods; a pod carrying another Agent's uid
     // would take on that Agent's egress policy.
     rule: `!('${AGENT_UID_LABEL}' in self)`,
     message: `podSpec.labels must not set ${AGENT_UID_LABEL}: the operator sets it on agent ` +
       "pods and egress NetworkPolicies select by it",
+  }, {
+    // Likewise a Task's uid: its Git egress NetworkPolicy selects by it.
+    rule: `!('${TASK_UID_LABEL}' in self)`,
+    message: `podSpec.labels must not set ${TASK_UID_LABEL}: the operator sets it on agent ` +
+      "pods and a Task's Git egress NetworkPolicy selects by it",
   })),
   annotations: z.record(z.string(), z.string()).optional().describe(
     "Extra annotations for the agent pod.",

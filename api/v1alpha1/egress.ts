@@ -11,6 +11,13 @@ export type EgressMode = z.infer<typeof egressMode>;
 /** The label the operator puts on every agent pod: the Agent's uid. NetworkPolicies select by it. */
 export const AGENT_UID_LABEL = "kubetask.io/agent-uid";
 
+/**
+ * The label the operator puts on every agent pod: its Task's uid. The
+ * NetworkPolicy that lets one Task's pod reach its Git contexts' hosts
+ * selects by it (with the Agent's uid): unique, and never taken from a spec.
+ */
+export const TASK_UID_LABEL = "kubetask.io/task-uid";
+
 export const MAX_EGRESS_RULES = 32;
 const MAX_PORTS = 16;
 
@@ -63,8 +70,8 @@ export const agentEgress = z.object({
       "k8s-app=kube-dns, port 53); default true.",
   ),
   allow: z.array(egressRule).max(MAX_EGRESS_RULES).optional().describe(
-    "What a Restricted Agent may connect to (at most 32 rules). Git contexts clone from " +
-      "their host: list it here.",
+    "What a Restricted Agent may connect to (at most 32 rules). The hosts of a Task's Git " +
+      "contexts need no rule: each Task's pod gets a NetworkPolicy of its own for them.",
   ),
 });
 export type AgentEgress = z.infer<typeof agentEgress>;

@@ -84,9 +84,23 @@ export const taskStatus = z.object({
   egress: z.object({
     mode: z.enum(["Unrestricted", "Restricted"]),
     networkPolicy: z.string().optional(),
+    git: z.object({
+      networkPolicy: z.string().optional().describe(
+        "The NetworkPolicy that lets this Task's pod (only) reach its Git contexts' hosts.",
+      ),
+      allowed: z.array(z.string()).max(64).optional().describe(
+        'What it allows, as "host:port -> address/32" (or /128).',
+      ),
+      message: z.string().max(4096).describe(
+        "How the hosts were resolved (DNS, once, as the pod started) and what was left out.",
+      ),
+    }).optional().describe(
+      "Restricted only, with Git contexts: the repositories' hosts, resolved when the pod " +
+        "started; an address a host takes later is not followed.",
+    ),
   }).optional().describe(
     "The egress policy the agent pod ran under: its Agent's mode and, when Restricted, the " +
-      "NetworkPolicy that selects it.",
+      "NetworkPolicy that selects it (and the one for its Git contexts).",
   ),
   usage: taskUsage.optional().describe(
     "Model usage the agent reported as a line `::kubetask-usage inputTokens=N outputTokens=N " +

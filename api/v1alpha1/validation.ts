@@ -129,6 +129,11 @@ export const MAX_CREDENTIALS = 32;
 /** https:// without userinfo, or ssh:// with at most a user name; no spaces, no leading "-". */
 const GIT_REPOSITORY = "^(https://[A-Za-z0-9.-]+(:[0-9]{1,5})?|" +
   "ssh://([A-Za-z0-9._-]+@)?[A-Za-z0-9.-]+(:[0-9]{1,5})?)(/[-A-Za-z0-9._~%+/]*)?$";
+/**
+ * A repository host that is an IPv4 address no repository has (the
+ * controller refuses these, and names resolving to them, again: egress/git.ts).
+ */
+const GIT_SPECIAL_HOST = "^(https|ssh)://([A-Za-z0-9._-]+@)?(0+|127|169[.]254)[.][0-9.]+(:|/|$)";
 /** A branch, tag or commit: never an option (no leading "-"), no "..", no spaces. */
 const GIT_REF = "^[A-Za-z0-9_][-A-Za-z0-9._/]*$";
 /** A path inside the repository: relative, no ".." segment. */
@@ -138,9 +143,16 @@ export function gitRepository() {
   const message = "git.repository must be an https:// URL without user or password, or an " +
     'ssh:// URL (e.g. "https://github.com/org/repo.git" or "ssh://git@github.com/org/repo.git"); ' +
     "put credentials in git.secretRef";
+  const special = "git.repository must not name an unspecified (0.x), loopback (127.x) or " +
+    "link-local (169.254.x, cloud metadata) address: a Restricted Agent's Task is let through " +
+    "to its repository's host";
   return z.string().min(1).max(2048)
     .refine((v) => new RegExp(GIT_REPOSITORY).test(v), { message })
-    .meta(celRules({ rule: `self.matches('${GIT_REPOSITORY}')`, message }));
+    .refine((v) => !new RegExp(GIT_SPECIAL_HOST).test(v), { message: special })
+    .meta(celRules(
+      { rule: `self.matches('${GIT_REPOSITORY}')`, message },
+      { rule: `!self.matches('${GIT_SPECIAL_HOST}')`, message: special },
+    ));
 }
 
 export function gitRef() {

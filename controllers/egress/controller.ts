@@ -11,6 +11,7 @@ import {
 } from "../runtime/resources.ts";
 import type { CacheReader, Controller, KubeObject, Request } from "../runtime/types.ts";
 import { reconcileAgentEgress } from "./reconciler.ts";
+import { isTaskGitPolicy } from "./git.ts";
 
 const KIND = "Agent";
 
@@ -26,6 +27,8 @@ function agentsOfNamespace(obj: KubeObject, cache: CacheReader): Request[] {
 }
 
 function mapPolicy(obj: KubeObject, cache: CacheReader): Request[] {
+  // A Task's Git egress policy concerns no Agent's trap check (git.ts).
+  if (isTaskGitPolicy(obj)) return [];
   const owner = ownerAgent(obj);
   return owner.length ? owner : agentsOfNamespace(obj, cache);
 }

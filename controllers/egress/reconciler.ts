@@ -27,6 +27,7 @@ import { effectiveEgressMode } from "./mode.ts";
 import { type EgressObservation, planAgentEgress, refusedEgressPlan } from "./plan.ts";
 import { type ResolvedService, resolveService } from "./policy.ts";
 import { agentPodLabels, reopeningPolicies } from "./trap.ts";
+import { isTaskGitPolicy } from "./git.ts";
 
 /**
  * Services are read live, not watched: caching every Service of the cluster
@@ -75,8 +76,9 @@ async function observe(
   const mode = effectiveEgressMode(parsed.data, config, operatorDefault);
   if (mode === "Unrestricted") return { ...base, egress, mode };
   const { services, problems } = await resolveServices(egress, namespace, ctx);
+  // A Task's Git egress policy opens its own pod to its repositories only (git.ts).
   const others = ctx.cache.list(NetworkPolicyResource, namespace).filter((p) =>
-    !isControlledBy(p, raw)
+    !isControlledBy(p, raw) && !isTaskGitPolicy(p)
   );
   const labels = agentPodLabels(raw.metadata?.uid ?? "", parsed.data.podSpec?.labels);
   return {

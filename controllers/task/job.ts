@@ -17,12 +17,14 @@ import {
   type EgressMode,
   type HumanInTheLoop,
   type Task,
+  TASK_UID_LABEL,
 } from "../../api/v1alpha1/index.ts";
 import type { ResolvedContext } from "./contexts.ts";
 import { DEFAULT_GIT_IMAGE, gitMountPlan } from "./git.ts";
 import { configMapNameFor, jobNameFor, TASK_LABEL, TASK_MD_KEY, taskLabelValue } from "./names.ts";
 import { humanInTheLoopCommand } from "./shell.ts";
 import { HARDENED_SECURITY_CONTEXT } from "./security.ts";
+import type { HostResolver } from "../egress/git.ts";
 import { AGENT_CONTAINER } from "./results.ts";
 import { TIMEOUT_ANNOTATION, timeoutSecondsOf } from "./stop.ts";
 import { type AppendedContext, buildTaskMd } from "./taskmd.ts";
@@ -37,6 +39,8 @@ export interface JobSettings {
   allowPrivilegedAgents?: boolean;
   /** Egress mode of Agents that set none and whose namespace's KubeTaskConfig sets none. */
   defaultEgress?: EgressMode;
+  /** DNS for the hosts of a Restricted Agent's Git contexts (default: the system resolver). */
+  resolveHost?: HostResolver;
 }
 
 export const DEFAULT_JOB_SETTINGS: JobSettings = { gitImage: DEFAULT_GIT_IMAGE };
@@ -231,7 +235,10 @@ export function buildAgentJob(
         // Our labels go last so an Agent cannot hide which Task a pod runs,
         // nor take on another Agent's egress policy (podLabels).
         metadata: {
-          labels: podLabels(agent, labels),
+          labels: podLabels(agent, {
+            ...labels,
+            ...(task.metadata.uid ? { [TASK_UID_LABEL]: task.metadata.uid } : {}),
+          }),
           ...(agent.spec.podSpec?.annotations
             ? { annotations: agent.spec.podSpec.annotations }
             : {}),
@@ -277,7 +284,7 @@ export function buildAgentJob(
  */
 export function podLabels(agent: Agent, ours: Record<string, string>): Record<string, string> {
   const own = Object.entries(agent.spec.podSpec?.labels ?? {})
-    .filter(([key]) => key !== AGENT_UID_LABEL);
+    .filter(([key]) => key !== AGENT_UID_LABEL && key !== TASK_UID_LABEL);
   const uid = agent.metadata.uid;
   return { ...Object.fromEntries(own), ...ours, ...(uid ? { [AGENT_UID_LABEL]: uid } : {}) };
 }

@@ -4,12 +4,15 @@
 // created just before its Task); a Job our status names but the cache lacks
 // (a Task is failed with JobNotFound only once the apiserver confirms it); and
 // the pods of a Job that is being stopped or has just finished, listed by the
-// Job's controller-uid label (for the agent's result and the stop).
+// Job's controller-uid label (for the agent's result and the stop). One look-up
+// is not of the apiserver: a Restricted Agent's Task about to start resolves
+// its Git contexts' host names (DNS), for its own egress policy (egress/git.ts).
 import {
   type Agent,
   agent as agentSchema,
   DEFAULT_AGENT_IMAGE,
   describeIssues,
+  type EgressMode,
   type Task,
   task as taskSchema,
 } from "../../api/v1alpha1/index.ts";
@@ -36,6 +39,9 @@ import { stopReason } from "./stop.ts";
 import { KUBETASK_CONFIG_NAME, ttlSecondsFrom } from "./ttl.ts";
 import { beyondLimit, maxFinishedFrom } from "./retention.ts";
 import { isFinishedPhase } from "../status.ts";
+import { effectiveEgressMode, restrictedPolicyInForce } from "../egress/mode.ts";
+import { gitDestination, type HostResolver, isIpLiteral, type Resolution } from "../egress/git.ts";
+import { resolveHost as systemResolver } from "../egress/resolve.ts";
 
 /** Why a Job cannot be started (yet), as the Task's condition will say. */
 export type Blocked = Extract<Observation, { kind: "agentNotFound" | "invalid" | "queued" }>;
@@ -46,6 +52,17 @@ export interface Start {
   contexts: ResolvedContext[];
   /** No Agent was named and none is called "default": the built-in one runs it. */
   builtInAgent?: boolean;
+  /**
+   * Restricted Agent with Git contexts: how their host names resolved (DNS,
+   * now, before the Job exists), by name; IP literals are not looked up.
+   */
+  gitHosts?: Map<string, Resolution>;
+}
+
+/** What observing a Task needs of the operator's settings. */
+export interface ObserveSettings {
+  defaultEgress?: EgressMode;
+  resolveHost?: HostResolver;
 }
 
 export interface TaskObservation {
@@ -78,6 +95,7 @@ export async function observeTask(
   req: Request,
   ctx: ReconcileContext,
   ledger: SlotLedger = new SlotLedger(),
+  settings: ObserveSettings = {},
 ): Promise<TaskObservation | undefined> {
   const raw = ctx.cache.get(TaskResource, req.namespace, req.name);
   if (!raw || raw.metadata?.deletionTimestamp) return undefined;
@@ -130,7 +148,35 @@ export async function observeTask(
       ...(pods ? { pods } : {}),
     };
   }
-  return { ...base, start: await observeStart(task, raw, ctx, ledger) };
+  const start = await observeStart(task, raw, ctx, ledger);
+  if ("agent" in start) {
+    const mode = effectiveEgressMode(start.agent.spec, config, settings.defaultEgress);
+    // Looked up only once the pod may start (not while it waits for the Agent's policy).
+    if (mode === "Restricted" && restrictedPolicyInForce(start.agent)) {
+      const gitHosts = await resolveGitHosts(start, settings.resolveHost ?? systemResolver);
+      if (gitHosts) return { ...base, start: { ...start, gitHosts } };
+    }
+  }
+  return { ...base, start };
+}
+
+/** The Git contexts' host names, each resolved once; undefined without Git contexts. */
+async function resolveGitHosts(
+  start: Start,
+  resolve: HostResolver,
+): Promise<Map<string, Resolution> | undefined> {
+  const git = start.contexts.flatMap((c) => c.kind === "git" ? [c.git.repository] : []);
+  if (git.length === 0) return undefined;
+  const hosts = new Set(
+    git.map((r) => gitDestination(r)?.host).filter((h): h is string => !!h && !isIpLiteral(h)),
+  );
+  const answers = await Promise.all(
+    [...hosts].map(async (host): Promise<[string, Resolution]> => [
+      host,
+      await resolve(host).catch((err) => ({ error: String(err?.message ?? err).slice(0, 200) })),
+    ]),
+  );
+  return new Map(answers);
 }
 
 /**

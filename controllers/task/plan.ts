@@ -19,7 +19,13 @@ import {
 } from "./checks.ts";
 import { baselineProblem } from "./baseline.ts";
 import { limitProblem } from "./limits.ts";
-import { ConfigMapResource, JobResource, PodResource, TaskResource } from "../runtime/resources.ts";
+import {
+  ConfigMapResource,
+  JobResource,
+  NetworkPolicyResource,
+  PodResource,
+  TaskResource,
+} from "../runtime/resources.ts";
 import type { KubeObject } from "../runtime/types.ts";
 import { buildAgentJob, buildContextConfigMap, type JobSettings } from "./job.ts";
 import type { TaskObservation } from "./observe.ts";
@@ -27,8 +33,10 @@ import { deriveStatus, jobPhase, type Observation, transitionEvent } from "./sta
 import { AGENT_SUPPLIED_FIELDS, agentResult } from "./results.ts";
 import { deadlineOf, podStopPatch, type StopReason, stopReason, stopRequested } from "./stop.ts";
 import { ttlDecision } from "./ttl.ts";
-import { isFinishedPhase } from "../status.ts";
+import { isFinishedPhase, rfc3339 } from "../status.ts";
 import { restrictedPolicyInForce, taskEgressOf } from "../egress/mode.ts";
+import { planTaskGitEgress, type Resolution, taskGitEgressStatus } from "../egress/git.ts";
+import type { ResolvedContext } from "./contexts.ts";
 
 const BUILT_IN_AGENT_EVENT: PlannedEvent = {
   type: "Normal",
@@ -87,6 +95,7 @@ function planFor(
   let requeueAfterMs: number | undefined;
   let state: Observation;
   let egress: TaskStatus["egress"];
+  let gitWarning: PlannedEvent | undefined;
   if (refusal?.reason === "NameTaken") {
     state = { kind: "nameConflict", resource: refusal.type.kind, name: refusal.name };
   } else if (refusal) {
@@ -161,6 +170,18 @@ function planFor(
       };
     } else {
       const job = buildAgentJob(task, agent, contexts, settings) as KubeObject;
+      const gitEgress = taskEgress.mode === "Restricted"
+        ? gitEgressOf(task, agent, contexts, obs.start.gitHosts, now)
+        : undefined;
+      // Before the Job: the clone must find its way open (a policy created
+      // after the pod could only ever be late, never too open).
+      if (gitEgress?.policy) {
+        ensure.push({
+          type: NetworkPolicyResource,
+          object: gitEgress.policy,
+          syncFields: ["spec"],
+        });
+      }
       // The ConfigMap first: the Job's pod mounts it. A ConfigMap left by an
       // attempt that stopped before the Job is brought up to date.
       ensure.push({
@@ -175,7 +196,15 @@ function planFor(
       });
       state = { kind: "job", jobName: job.metadata?.name ?? obs.jobName, job: {} };
       // Said once, as the pod starts: the policy its Agent's mode put it under.
-      egress = taskEgress;
+      egress = gitEgress ? { ...taskEgress, git: gitEgress.status } : taskEgress;
+      if (gitEgress?.problems.length) {
+        gitWarning = {
+          type: "Warning",
+          reason: "GitEgressIncomplete",
+          message: `Git contexts' hosts left out of the Task's egress policy: ` +
+            gitEgress.problems.join("; ").slice(0, 1024),
+        };
+      }
     }
   } else {
     throw new Error("a Task without a Job was observed without what starting it needs");
@@ -184,10 +213,50 @@ function planFor(
   const derived = deriveStatus(task.status, state, obs.raw.metadata?.generation, now);
   const status = egress ? { ...derived, egress } : derived;
   const event = transitionEvent(task.status, status);
-  const events: PlannedEvent[] = event ? [event] : [];
+  const events: PlannedEvent[] = [...(event ? [event] : []), ...(gitWarning ? [gitWarning] : [])];
   if (isFinishedPhase(status.phase)) return { ...ttlPlan(obs, status, now, ensure, events), patch };
   if (state.kind === "nameConflict") requeueAfterMs = NAME_CONFLICT_RETRY_MS;
   return emptyPlan({ ensure, patch, status, events, requeueAfterMs });
+}
+
+/**
+ * A Restricted Agent's Task with Git contexts: the NetworkPolicy that lets its
+ * pod alone reach their hosts (controllers/egress/git.ts), and what its status
+ * says of it. Undefined without Git contexts.
+ */
+function gitEgressOf(
+  task: TaskObservation["task"],
+  agent: { metadata: { uid?: string } },
+  contexts: ResolvedContext[],
+  gitHosts: ReadonlyMap<string, Resolution> | undefined,
+  now: Date,
+) {
+  const repositories = contexts.flatMap((c) =>
+    c.kind === "git"
+      ? [{
+        source: `Context "${
+          c.namespace === task.metadata.namespace ? c.name : `${c.namespace}/${c.name}`
+        }"`,
+        repository: c.git.repository,
+      }]
+      : []
+  );
+  if (repositories.length === 0) return undefined;
+  const plan = planTaskGitEgress(
+    {
+      name: task.metadata.name ?? "",
+      namespace: task.metadata.namespace ?? "",
+      uid: task.metadata.uid ?? "",
+    },
+    agent.metadata.uid ?? "",
+    repositories,
+    gitHosts ?? new Map(),
+  );
+  return {
+    policy: plan.policy,
+    problems: plan.problems,
+    status: taskGitEgressStatus(plan, rfc3339(now)),
+  };
 }
 
 /** A finished Task: delete it once its TTL has passed, else wake up when it will have. */

@@ -29,7 +29,7 @@ async function reconcileOnce(
   capacity: Capacity,
   metrics?: TaskMetrics,
 ): Promise<Result> {
-  const observed = await observeTask(req, ctx, capacity.ledger);
+  const observed = await observeTask(req, ctx, capacity.ledger, settings);
   if (!observed) return {};
   const now = ctx.now();
   const plan = planTask(observed, settings, now);

@@ -34,12 +34,17 @@
 //                         a crashed engine leaves the machine's traffic alone
 //   --netfilter-bug-1766-fix=false  a DNS conntrack race fixed in kernel 6.12
 //   --nfqueue-id          default 100; one per cluster (see queueIdOf)
+//   --admin-network-policy, --baseline-admin-network-policy  serve the
+//                         AdminNetworkPolicy API (policy.networking.k8s.io/
+//                         v1alpha1, judged before and after NetworkPolicies);
+//                         its CRDs come from the network-policy-api module
+//                         the engine's go.mod pins, applied before it starts
 // It reads the apiserver only through rest.InClusterConfig(): the
 // KUBERNETES_SERVICE_HOST/PORT variables and a token and CA under
 // /var/run/secrets/kubernetes.io/serviceaccount. It runs in a mount namespace
 // of its own where a tmpfs over /run holds them, so the host's /run is untouched.
 import { join } from "node:path";
-import { ensureKubeNetworkPolicies } from "../binaries.ts";
+import { adminNetworkPolicyCrds, ensureKubeNetworkPolicies } from "../binaries.ts";
 import { makePrivateDir, writePrivateFile } from "../private_files.ts";
 import {
   execedAs,
@@ -82,6 +87,9 @@ rules:
   verbs: ["list", "watch"]
 - apiGroups: ["networking.k8s.io"]
   resources: ["networkpolicies"]
+  verbs: ["list", "watch"]
+- apiGroups: ["policy.networking.k8s.io"]
+  resources: ["adminnetworkpolicies", "baselineadminnetworkpolicies"]
   verbs: ["list", "watch"]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
@@ -191,6 +199,16 @@ export async function startNetworkPolicies(
   node: EngineNode,
 ): Promise<StartedProcess> {
   const binary = await ensureKubeNetworkPolicies();
+  const crds = await adminNetworkPolicyCrds();
+  // Server-side: the CRDs are too large for client-side apply's annotation.
+  await kubectl(c, ["apply", "--server-side", ...crds.flatMap((f) => ["-f", f])]);
+  await kubectl(c, [
+    "wait",
+    "--for=condition=Established",
+    "--timeout=60s",
+    "crd/adminnetworkpolicies.policy.networking.k8s.io",
+    "crd/baselineadminnetworkpolicies.policy.networking.k8s.io",
+  ]);
   await kubectl(c, ["apply", "-f", "-"], rbac());
   const token = (await kubectl(c, [
     "create",
@@ -214,6 +232,8 @@ export async function startNetworkPolicies(
     "--disable-nri",
     "--fail-open",
     "--netfilter-bug-1766-fix=false",
+    "--admin-network-policy",
+    "--baseline-admin-network-policy",
     // Last, and in this order: leftoverNetworkPolicies() finds it by them.
     ...queueArgs(c.name),
   ];

@@ -1,16 +1,25 @@
 // Egress per Agent, enforced on the real node by its NetworkPolicy engine
 // (kube-network-policies): a Restricted Agent reaches what it allows and
-// nothing else; an Unrestricted one reaches everything; another policy that
-// re-opens egress raises the Agent's condition; the policy goes with its Agent.
+// nothing else; its Tasks still clone their Git contexts without the Agent
+// listing the git host (each Task's pod gets a policy of its own for it); an
+// Unrestricted one reaches everything; another policy that re-opens egress
+// raises the Agent's condition, and an AdminNetworkPolicy Deny (judged before
+// NetworkPolicies) closes it again; the policy goes with its Agent.
 //
-// What a Restricted Agent must not reach: an HTTP server on the bridge's
-// address (the host itself, where the git server listens on another port) and
-// one in a pod on the real node (a busybox httpd). See
-// localcluster/realnode/network_policies.ts for how the node judges both.
+// What a Restricted Agent must not reach: the scripted model server
+// (localcluster/model_server/) on the bridge's address (the host itself, where
+// the git server listens on another port) and an HTTP server in a pod on the
+// real node (a busybox httpd). See localcluster/realnode/network_policies.ts
+// for how the node judges both.
+//
+// DNS: the local cluster runs no cluster DNS (no kube-dns/CoreDNS Service in
+// kube-system), so the Restricted default's DNS rule is checked as written in
+// the policy but not exercised: there is nothing to resolve against.
 import assert from "assert";
 import { condition, type Json, TaskHarness } from "../integration/task/harness.ts";
 import { eventually, kubectl } from "../integration/env.ts";
 import { startGitServer } from "../../localcluster/git_server.ts";
+import { startModelServer } from "../../localcluster/model_server/mod.ts";
 import { REAL_NODE_SCHEDULING } from "../../localcluster/realnode/node.ts";
 import {
   agentLog,
@@ -61,7 +70,7 @@ async function startTarget(h: TaskHarness): Promise<string> {
 /**
  * The agent: waits for the engine to learn its pod's IP (it learns it from
  * the apiserver; without NRI a first packet can beat it), then tries each
- * endpoint ("ip:port") with a short timeout and says what happened.
+ * endpoint ("ip:port/path") with a short timeout and says what happened.
  */
 function probe(endpoints: string[]): string[] {
   // busybox wget's own -T crashes (a segmentation fault) once it expires: timeout(1) instead.
@@ -69,29 +78,53 @@ function probe(endpoints: string[]): string[] {
     "sh",
     "-c",
     `sleep 5; ls /workspace/repo; for e in ${endpoints.join(" ")}; do ` +
-    `out=$(timeout 5 wget -q -O - http://$e/ 2>&1); rc=$?; ` +
+    `out=$(timeout 5 wget -q -O - http://$e 2>&1); rc=$?; ` +
     `if [ $rc = 0 ]; then echo "ALLOWED $e: $out"; ` +
     `elif [ $rc = 143 ]; then echo "BLOCKED $e: no answer in 5s, connection timed out"; ` +
     `else echo "BLOCKED $e: $out (exit $rc)"; fi; done`,
   ];
 }
 
-/** An HTTP server of the test's own on the bridge's address (the host); "ip:port". */
-function startHostTarget(ip: string): { endpoint: string; close: () => Promise<void> } {
-  const server = Deno.serve(
-    { hostname: ip, port: 0, onListen: () => {} },
-    () => new Response("reachable\n"),
-  );
-  return { endpoint: `${ip}:${server.addr.port}`, close: () => server.shutdown() };
-}
-
-const allowed = (e: string) => new RegExp(`^ALLOWED ${e}: reachable$`, "m");
+/** What each target answers: the pod's httpd its page, the model server its model list. */
+const ANSWER: Record<string, string> = {
+  pod: "reachable",
+  model: '\\{"object":"list","data":\\[\\],"models":\\[\\]\\}',
+};
+const escape = (e: string) => e.replaceAll(".", "\\.");
+const allowed = (e: string, answer: string) => new RegExp(`^ALLOWED ${escape(e)}: ${answer}$`, "m");
 const blocked = (e: string) =>
-  new RegExp(`^BLOCKED ${e}: no answer in 5s, connection timed out$`, "m");
+  new RegExp(`^BLOCKED ${escape(e)}: no answer in 5s, connection timed out$`, "m");
 const ruleFor = (e: string) => {
-  const [ip, port] = e.split(":");
+  const [ip, port] = e.split("/")[0].split(":");
   return { cidr: `${ip}/32`, ports: [{ port: Number(port) }] };
 };
+
+/** An AdminNetworkPolicy denying one Agent's pods each target's address and port. */
+function pinnedDeny(name: string, namespace: string, agentUid: string, targets: string[]): Json {
+  return {
+    apiVersion: "policy.networking.k8s.io/v1alpha1",
+    kind: "AdminNetworkPolicy",
+    metadata: { name },
+    spec: {
+      priority: 10,
+      subject: {
+        pods: {
+          namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } },
+          podSelector: { matchLabels: { "kubetask.io/agent-uid": agentUid } },
+        },
+      },
+      egress: targets.map((e, i) => {
+        const { cidr, ports } = ruleFor(e);
+        return {
+          name: `deny-target-${i}`,
+          action: "Deny",
+          to: [{ networks: [cidr] }],
+          ports: [{ portNumber: { protocol: "TCP", port: ports[0].port } }],
+        };
+      }),
+    },
+  };
+}
 
 async function runTask(h: TaskHarness, name: string, agent: string): Promise<string> {
   await h.task(name, {
@@ -120,22 +153,25 @@ Deno.test(
   onRealNode("e2e: egress per Agent, enforced by NetworkPolicy on the real node"),
   async () => {
     const server = await startGitServer(realNode!.gateway);
-    const host = startHostTarget(realNode!.gateway);
+    const model = await startModelServer({ hostname: realNode!.gateway, scripts: [] });
+    const modelCalls = () => model.requests.filter((r) => r.path === "/v1/models").length;
     const h = await TaskHarness.start({ egress: true, settings: () => ({ gitImage: GIT_IMAGE }) });
+    const anp = `kubetask-e2e-${h.ns}`; // cluster-scoped: named after the test's namespace
     try {
-      const targets = [host.endpoint, `${await startTarget(h)}:${PORT}`];
+      const modelTarget = `${new URL(model.url).host}/v1/models`;
+      const podTarget = `${await startTarget(h)}:${PORT}/`;
+      const targets = [modelTarget, podTarget];
+      const answer = (e: string) => e === modelTarget ? ANSWER.model : ANSWER.pod;
       const git = new URL(server.url);
       await h.context("repo", { type: "Git", git: { repository: server.url, path: "docs" } });
       const gitRule = { cidr: `${git.hostname}/32`, ports: [{ port: Number(git.port) }] };
 
-      // Restricted: the git server allowed (same address as the host target, another port),
-      // the targets not.
+      // Restricted, and the git server not listed (it listens on the model server's address,
+      // another port): the Task's own Git egress policy lets its clone through; the model
+      // server and the pod stay closed.
       await h.agent(
         "restricted",
-        realNodeAgent({
-          command: probe(targets),
-          egress: { mode: "Restricted", allow: [gitRule] },
-        }),
+        realNodeAgent({ command: probe(targets), egress: { mode: "Restricted" } }),
       );
       const status = await egressStatus(h, "restricted");
       assert.deepEqual(status.egress, {
@@ -154,14 +190,53 @@ Deno.test(
         "yaml",
         "--show-managed-fields=false",
       ])}`);
+      assert.deepEqual(
+        policy?.spec?.egress?.[0]?.to,
+        [{
+          namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+          podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+        }],
+        "the DNS rule: cluster DNS only (this cluster runs none, so it is not exercised)",
+      );
+      assert.equal(policy?.spec?.egress?.length, 1, "DNS and nothing else: no git host listed");
       const closed = await runTask(h, "blocked", "restricted");
-      assert.match(closed, /^guide\.md$/m, "the clone worked");
+      assert.match(closed, /^guide\.md$/m, "the clone worked without the git host listed");
       for (const e of targets) assert.match(closed, blocked(e));
+      assert.equal(modelCalls(), 0, "the model server saw no request");
       const task = await h.get("task", "blocked");
+      const gitPolicy = "blocked-git-egress";
       assert.deepEqual(task!.status.egress, {
         mode: "Restricted",
         networkPolicy: "kubetask-egress-restricted",
+        git: {
+          networkPolicy: gitPolicy,
+          allowed: [`${git.host} -> ${git.hostname}/32`],
+          message: task!.status.egress.git.message,
+        },
       });
+      assert.match(task!.status.egress.git.message, /lets this Task's pod alone reach/);
+      const written = await h.get("networkpolicy", gitPolicy);
+      assert.equal(written?.metadata?.ownerReferences?.[0]?.kind, "Task");
+      assert.equal(
+        written?.spec?.podSelector?.matchLabels?.["kubetask.io/task-uid"],
+        task!.metadata.uid,
+        "it selects this Task's pod alone",
+      );
+      console.error(`[e2e] the Task's Git egress NetworkPolicy:\n${await kubectl([
+        "get",
+        "networkpolicy",
+        "-n",
+        h.ns,
+        gitPolicy,
+        "-o",
+        "yaml",
+        "--show-managed-fields=false",
+      ])}`);
+      // Not an additive trap: it opens nothing for the Agent's other pods.
+      const notBypassed = (await h.get("agent", "restricted"))?.status?.conditions?.find((
+        c: Json,
+      ) => c.type === "EgressBypassed");
+      assert.equal(notBypassed?.status, "False");
 
       // Allowing the targets makes them reachable.
       await kubectl([
@@ -172,18 +247,15 @@ Deno.test(
         h.ns,
         "--type=json",
         "-p",
-        JSON.stringify(targets.map((e) => ({
-          op: "add",
-          path: "/spec/egress/allow/-",
-          value: ruleFor(e),
-        }))),
+        JSON.stringify([{ op: "add", path: "/spec/egress/allow", value: targets.map(ruleFor) }]),
       ]);
       await eventually("the policy allows the targets", async () => {
         const p = await h.get("networkpolicy", "kubetask-egress-restricted");
-        return p?.spec?.egress?.length === 4; // DNS, git and the two targets
+        return p?.spec?.egress?.length === 3; // DNS and the two targets
       });
       const opened = await runTask(h, "allowed", "restricted");
-      for (const e of targets) assert.match(opened, allowed(e));
+      for (const e of targets) assert.match(opened, allowed(e, answer(e)));
+      assert.equal(modelCalls(), 1, "the model server answered the allowed Task");
 
       // Unrestricted: no policy, everything reachable.
       await h.agent(
@@ -192,7 +264,8 @@ Deno.test(
       );
       assert.deepEqual((await egressStatus(h, "open")).egress, { mode: "Unrestricted" });
       const open = await runTask(h, "open", "open");
-      for (const e of targets) assert.match(open, allowed(e));
+      for (const e of targets) assert.match(open, allowed(e, answer(e)));
+      assert.equal((await h.get("task", "open"))!.status.egress.git, undefined);
       assert.deepEqual((await h.get("task", "open"))!.status.egress, { mode: "Unrestricted" });
 
       // The additive trap: a second Restricted Agent, and a namespace policy that
@@ -223,7 +296,20 @@ Deno.test(
         (await h.eventsFor("trapped")).some((e) => e.startsWith("Warning AdditivePolicy")),
       );
       const trapped = await runTask(h, "trapped", "trapped");
-      for (const e of targets) assert.match(trapped, allowed(e));
+      for (const e of targets) assert.match(trapped, allowed(e, answer(e)));
+
+      // What the README shows a platform team: an AdminNetworkPolicy (the node's engine serves
+      // the API) is judged before NetworkPolicies, so its Deny holds whatever the namespace's
+      // policies allow. It denies the trapped Agent's pods the two targets (by address and
+      // port: the git server shares the model server's address); the clone still works.
+      const trappedUid = (await h.get("agent", "trapped"))!.metadata.uid;
+      await kubectl(
+        ["create", "-f", "-"],
+        JSON.stringify(pinnedDeny(anp, h.ns, trappedUid, targets)),
+      );
+      const pinned = await runTask(h, "pinned", "trapped");
+      assert.match(pinned, /^guide\.md$/m, "the clone worked");
+      for (const e of targets) assert.match(pinned, blocked(e));
 
       // The policy goes with its Agent (garbage collection, through the owner reference).
       await kubectl(["delete", "agent", "restricted", "-n", h.ns, "--wait=true"]);
@@ -233,9 +319,10 @@ Deno.test(
         60_000,
       );
     } finally {
+      await kubectl(["delete", "adminnetworkpolicy", anp, "--ignore-not-found"]).catch(() => {});
       await h.cleanup();
       await server.close();
-      await host.close();
+      await model.close();
     }
   },
 );

@@ -44,6 +44,16 @@ const CASES: InvalidCase[] = [
     expect: ["spec.git.repository", "must be an https:// URL"],
   },
   {
+    what: "Git repository on the cloud metadata address (a Restricted Agent's Task reaches it)",
+    yaml: context("  type: Git\n  git: {repository: 'https://169.254.169.254/latest'}\n"),
+    expect: ["spec.git.repository", "must not name an unspecified (0.x), loopback (127.x)"],
+  },
+  {
+    what: "Git repository on the unspecified address",
+    yaml: context("  type: Git\n  git: {repository: 'ssh://git@0.0.0.0:22/r.git'}\n"),
+    expect: ["spec.git.repository", "link-local (169.254.x, cloud metadata)"],
+  },
+  {
     what: "Git repository on the local file system",
     yaml: context("  type: Git\n  git: {repository: 'file:///kubetask/git-secret'}\n"),
     expect: ["spec.git.repository", "must be an https:// URL"],
@@ -310,6 +320,11 @@ const CASES: InvalidCase[] = [
     what: "Agent pod label forging the label egress policies select agent pods by",
     yaml: agent("  podSpec:\n    labels: {kubetask.io/agent-uid: other-agents-uid}\n"),
     expect: ["spec.podSpec.labels", "podSpec.labels must not set kubetask.io/agent-uid"],
+  },
+  {
+    what: "Agent pod label forging the label a Task's Git egress policy selects its pod by",
+    yaml: agent("  podSpec:\n    labels: {kubetask.io/task-uid: other-tasks-uid}\n"),
+    expect: ["spec.podSpec.labels", "podSpec.labels must not set kubetask.io/task-uid"],
   },
   {
     what: "KubeTaskConfig with an unknown default egress mode",

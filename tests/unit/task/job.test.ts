@@ -41,6 +41,7 @@ Deno.test("job: defaults, labels, env and run-once settings (the apply layer add
   assert.deepEqual(job.spec?.template.metadata?.labels, {
     "network-policy": "agent",
     "kubetask.io/task": "fix-bug",
+    "kubetask.io/task-uid": task.metadata.uid,
   });
   const pod = podOf(job);
   assert.equal(pod.restartPolicy, "Never");
@@ -327,15 +328,25 @@ Deno.test("job: every container is hardened; the Agent adds a user, resources an
   assert.equal(podOf(job).automountServiceAccountToken, false);
 });
 
-Deno.test("job: the agent pod carries its Agent's uid, which podSpec.labels cannot set", () => {
+Deno.test("job: the agent pod carries its Agent's and its Task's uids, which podSpec.labels cannot set", () => {
   const agent = makeAgent({
-    podSpec: { labels: { team: "ai", "kubetask.io/agent-uid": "another-agents-uid" } },
+    podSpec: {
+      labels: {
+        team: "ai",
+        "kubetask.io/agent-uid": "another-agents-uid",
+        // Another Task's uid would take on that Task's Git egress policy.
+        "kubetask.io/task-uid": "another-tasks-uid",
+      },
+    },
   });
   agent.metadata.uid = "uid-of-this-agent";
-  const labels = buildAgentJob(makeTask(), agent, []).spec!.template.metadata!.labels;
+  const task = makeTask();
+  task.metadata.uid = "uid-of-this-task";
+  const labels = buildAgentJob(task, agent, []).spec!.template.metadata!.labels;
   assert.deepEqual(labels, {
     team: "ai",
     "kubetask.io/task": "fix-bug",
+    "kubetask.io/task-uid": "uid-of-this-task",
     "kubetask.io/agent-uid": "uid-of-this-agent",
   });
   // The built-in Agent has no uid: no egress label at all, not the forged one.
