@@ -16,7 +16,7 @@
 // IPv4-mapped) are left out and the Task's status says so.
 import { AGENT_UID_LABEL, TASK_UID_LABEL } from "../../api/v1alpha1/index.ts";
 import type { KubeObject } from "../runtime/types.ts";
-import { boundedName } from "../task/names.ts";
+import { jobNameFor } from "../task/names.ts";
 import { MANAGED_BY } from "./policy.ts";
 
 /** A host name resolves to at most this many addresses in a policy (a hostile zone could list thousands). */
@@ -114,9 +114,13 @@ export function addressCidr(address: string): { cidr: string } | { problem: stri
   return special ? { problem: `${address} is ${special}` } : { cidr: `${v6}/128` };
 }
 
-/** The name of a Task's Git egress NetworkPolicy (63 characters at most, like its Job's). */
+/**
+ * The name of a Task's Git egress NetworkPolicy: its Job's name (unique per Task, 63 characters at
+ * most) under a prefix no Agent's policy (`kubetask-egress-<agent>`) can share, whatever the
+ * Task and Agent are called.
+ */
 export function taskGitPolicyName(taskName: string): string {
-  return boundedName(taskName, "-git-egress");
+  return `kubetask-git-${jobNameFor(taskName)}`;
 }
 
 /** A repository of the Task, and what to call it in a message. */

@@ -204,7 +204,7 @@ Deno.test(
       for (const e of targets) assert.match(closed, blocked(e));
       assert.equal(modelCalls(), 0, "the model server saw no request");
       const task = await h.get("task", "blocked");
-      const gitPolicy = "blocked-git-egress";
+      const gitPolicy = "kubetask-git-blocked";
       assert.deepEqual(task!.status.egress, {
         mode: "Restricted",
         networkPolicy: "kubetask-egress-restricted",

@@ -10,7 +10,9 @@ import {
   planTaskGitEgress,
   type Resolution,
   taskGitEgressStatus,
+  taskGitPolicyName,
 } from "../../../controllers/egress/git.ts";
+import { networkPolicyNameFor } from "../../../controllers/egress/mode.ts";
 import { reconcileAgentEgress } from "../../../controllers/egress/reconciler.ts";
 import { createEgressController } from "../../../controllers/egress/controller.ts";
 import {
@@ -65,7 +67,7 @@ Deno.test("git egress: one policy selecting this Task's pod alone, /32 per addre
     apiVersion: "networking.k8s.io/v1",
     kind: "NetworkPolicy",
     metadata: {
-      name: "fix-git-egress",
+      name: "kubetask-git-fix",
       namespace: "team",
       labels: { "app.kubernetes.io/managed-by": "kubetask" },
     },
@@ -227,14 +229,14 @@ Deno.test("git egress: a Restricted Agent's Task gets its NetworkPolicy before i
   await reconcileTask({ kind: "Task", namespace: NS, name: "fix" }, c.context(), settings);
   assert.deepEqual(asked, ["git.example.com"]);
   assert.deepEqual(c.writes(), [
-    "create networkpolicies/fix-git-egress",
+    "create networkpolicies/kubetask-git-fix",
     "create configmaps/fix-context",
     "create jobs/fix",
     "updateStatus tasks/fix",
   ]);
   const task = c.stored<KubeObject>(TaskResource, NS, "fix")!;
   const agent = c.stored<KubeObject>(AgentResource, NS, "coder")!;
-  const policy = c.stored<KubeObject>(NetworkPolicyResource, NS, "fix-git-egress")!;
+  const policy = c.stored<KubeObject>(NetworkPolicyResource, NS, "kubetask-git-fix")!;
   assert.equal(policy.metadata?.ownerReferences?.[0].uid, task.metadata?.uid, "owned by the Task");
   assert.deepEqual(policy.spec.podSelector.matchLabels, {
     "kubetask.io/agent-uid": agent.metadata?.uid,
@@ -247,7 +249,7 @@ Deno.test("git egress: a Restricted Agent's Task gets its NetworkPolicy before i
   const egress = task.status.egress;
   assert.equal(egress.mode, "Restricted");
   assert.equal(egress.networkPolicy, "kubetask-egress-coder");
-  assert.equal(egress.git.networkPolicy, "fix-git-egress");
+  assert.equal(egress.git.networkPolicy, "kubetask-git-fix");
   assert.deepEqual(egress.git.allowed, ["git.example.com:443 -> 203.0.113.7/32"]);
   assert.match(egress.git.message, /resolved at .*; an address a host takes later is not followed/);
 
@@ -264,7 +266,7 @@ Deno.test("git egress: a repository host resolving to cloud metadata opens nothi
     gitImage: "git",
     resolveHost: () => Promise.resolve({ addresses: ["169.254.169.254", "0.0.0.0"] }),
   });
-  assert.equal(c.stored(NetworkPolicyResource, NS, "fix-git-egress"), undefined);
+  assert.equal(c.stored(NetworkPolicyResource, NS, "kubetask-git-fix"), undefined);
   assert.ok(c.stored(JobResource, NS, "fix"), "the clone runs, and fails closed");
   const git = c.stored<KubeObject>(TaskResource, NS, "fix")!.status.egress.git;
   assert.equal(git.networkPolicy, undefined);
@@ -297,7 +299,7 @@ Deno.test("git egress: a Context on the metadata address that got past the CRD (
     gitImage: "git",
     resolveHost: () => Promise.reject(new Error("must not be asked")),
   });
-  assert.equal(c.stored(NetworkPolicyResource, NS, "fix-git-egress"), undefined);
+  assert.equal(c.stored(NetworkPolicyResource, NS, "kubetask-git-fix"), undefined);
   assert.equal(c.stored(JobResource, NS, "fix"), undefined);
   const status = c.stored<KubeObject>(TaskResource, NS, "fix")!.status;
   assert.equal(status.phase, "Failed");
@@ -320,5 +322,15 @@ Deno.test("git egress: no look-up while the Task waits for its Agent's policy", 
   });
   assert.equal(asked, 0);
   assert.equal(c.stored(JobResource, NS, "fix"), undefined);
-  assert.equal(c.stored(NetworkPolicyResource, NS, "fix-git-egress"), undefined);
+  assert.equal(c.stored(NetworkPolicyResource, NS, "kubetask-git-fix"), undefined);
+});
+
+Deno.test("egress: a Task's Git policy name never equals an Agent's policy name", () => {
+  // Before: Task "kubetask-egress-a" got "kubetask-egress-a-git-egress", Agent "a-git-egress"'s.
+  assert.notEqual(taskGitPolicyName("kubetask-egress-a"), networkPolicyNameFor("a-git-egress"));
+  for (const task of ["fix", "kubetask-egress-x", "a".repeat(253)]) {
+    const name = taskGitPolicyName(task);
+    assert.match(name, /^kubetask-git-/);
+    assert.ok(name.length <= 76, name);
+  }
 });
