@@ -21,7 +21,8 @@
 //   report), with a condition and a Warning Event quoting the apiserver.
 //   Retrying it as is would fail forever and the primary would never move on.
 // - Events: recorded after the writes they describe succeeded.
-import { rfc3339, sameJson, setCondition } from "../status.ts";
+import { isDeepStrictEqual } from "node:util";
+import { type Condition, rfc3339, setCondition } from "./conditions.ts";
 import { controllerReference, isControlledBy } from "./owners.ts";
 import { ApiError } from "./transport.ts";
 import {
@@ -235,7 +236,7 @@ export function withoutUntrusted<Status>(
   );
   const message = `${dropped.map((f) => `status.${f}`).join(", ")} not recorded: ` +
     `the apiserver refused the status: ${detail}`;
-  const conditions = setCondition(rest.conditions as Parameters<typeof setCondition>[0], {
+  const conditions = setCondition(rest.conditions as Condition[] | undefined, {
     type: untrusted.condition.type,
     status: "False",
     reason: untrusted.condition.reason,
@@ -248,6 +249,14 @@ export function withoutUntrusted<Status>(
     status: { ...rest, conditions } as Status,
     event: { type: "Warning", reason: untrusted.condition.reason, message },
   };
+}
+
+/** Equal as the apiserver would store them: key order and undefined fields do not count. */
+export function sameJson(a: unknown, b: unknown): boolean {
+  return isDeepStrictEqual(
+    JSON.parse(JSON.stringify(a ?? null)),
+    JSON.parse(JSON.stringify(b ?? null)),
+  );
 }
 
 /** Creates `desired`, or adopts the one already there; says which, or why neither. */

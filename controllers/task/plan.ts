@@ -19,7 +19,8 @@ import {
 } from "./checks.ts";
 import { baselineProblem } from "./baseline.ts";
 import { limitProblem } from "./limits.ts";
-import { ConfigMapResource, JobResource, PodResource, TaskResource } from "../runtime/resources.ts";
+import { ConfigMapResource, JobResource, PodResource } from "../runtime/resources.ts";
+import { TaskResource } from "../kinds.ts";
 import type { KubeObject } from "../runtime/types.ts";
 import { buildAgentJob, buildContextConfigMap, type JobSettings } from "./job.ts";
 import type { TaskObservation } from "./observe.ts";

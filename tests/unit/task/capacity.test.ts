@@ -1,11 +1,8 @@
 // Agent.spec.maxConcurrentTasks on the in-memory fake: never over-admitted,
 // in creation order, also with parallel reconciles and a lagging cache.
 import assert from "assert";
-import {
-  AgentResource,
-  JobResource,
-  TaskResource,
-} from "../../../controllers/runtime/resources.ts";
+import { JobResource } from "../../../controllers/runtime/resources.ts";
+import { AgentResource, TaskResource } from "../../../controllers/kinds.ts";
 import type { KubeObject } from "../../../controllers/runtime/types.ts";
 import { KeyedMutex } from "../../../controllers/runtime/keyed_mutex.ts";
 import { Capacity } from "../../../controllers/task/capacity.ts";
