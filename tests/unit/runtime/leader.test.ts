@@ -146,6 +146,15 @@ async function tickUntil<T>(clock: ManualClock, settled: Promise<T>): Promise<bo
   return done;
 }
 
+/** Replica "a", leading and renewing its Lease, on a clock of its own. */
+async function holdingLeader() {
+  const api = new FakeLeases();
+  const clock = new ManualClock();
+  const a = elector(api, "a", clock);
+  assert.equal(await a.acquire(), true);
+  return { api, clock, a, holding: a.holdLease() };
+}
+
 Deno.test("leader: a free Lease is taken at once and renewed every retry period", async () => {
   const api = new FakeLeases();
   const clock = new ManualClock();
@@ -199,11 +208,7 @@ Deno.test("leader: another replica waits out a lease duration of an unchanged re
 });
 
 Deno.test("leader: a leader that cannot renew stops leading at the renew deadline, inside the lease duration", async () => {
-  const api = new FakeLeases();
-  const clock = new ManualClock();
-  const a = elector(api, "a", clock);
-  await a.acquire();
-  const holding = a.holdLease();
+  const { api, clock, a, holding } = await holdingLeader();
 
   // A short outage inside the deadline is ridden out.
   api.down = true;
@@ -227,11 +232,7 @@ Deno.test("leader: a leader that cannot renew stops leading at the renew deadlin
 });
 
 Deno.test("leader: a leader that finds another holder in the Lease stops at its next renewal", async () => {
-  const api = new FakeLeases();
-  const clock = new ManualClock();
-  const a = elector(api, "a", clock);
-  await a.acquire();
-  const holding = a.holdLease();
+  const { api, clock, holding } = await holdingLeader();
   api.overwrite({ holderIdentity: "someone-else", renewTime: "now" });
   assert.equal(await tickUntil(clock, holding), true);
   assert.equal(await holding, "lost");
