@@ -14,8 +14,9 @@
 //   thrown to the manager, which requeues the key (rate limited) to be
 //   observed afresh. Nothing is retried in place.
 // - status: written only when it differs from what was observed; a primary
-//   still cached at the version our own last status write replaced is not
-//   reconciled at all (own_writes.ts): the event of that write is coming.
+//   still cached at the version our own last status write replaced gets
+//   nothing of its plan applied (own_writes.ts): the event of that write is
+//   coming, and the key with it.
 // - untrusted status: a status refused as invalid (422) is written once more
 //   without the fields the plan marks as someone else's input (an agent's
 //   report), with a condition and a Warning Event quoting the apiserver.
