@@ -11,7 +11,7 @@ import assert from "assert";
 import { condition, type Json, TaskHarness } from "../integration/task/harness.ts";
 import { eventually, kubectl } from "../integration/env.ts";
 import { startGitServer } from "../../localcluster/git_server.ts";
-import { REAL_NODE_SCHEDULING } from "../../localcluster/realnode/node.ts";
+import { REAL_NODE_SCHEDULING } from "../../localcluster/realnode/node_config.ts";
 import {
   agentLog,
   ECHO_AGENT_IMAGE,
