@@ -50,7 +50,7 @@ async function main(): Promise<number> {
 
   if (config.applyCrds) {
     // Loaded only when asked for: the CRD generator is not needed to reconcile.
-    const { applyCrds, ourCrds } = await import("./controllers/runtime/crds.ts");
+    const { applyCrds, ourCrds } = await import("./controllers/crds.ts");
     const transport = new ApiTransport(access);
     await applyCrds(new RestKubeClient(transport), ourCrds(), log);
     await transport.close();

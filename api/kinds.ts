@@ -1,5 +1,5 @@
 // The kind registry: the six kubetask.io kinds, each once. The CRD generator
-// and the runtime's resource types (controllers/runtime/resources.ts) both read it.
+// and our kinds' resource types (controllers/kinds.ts) both read it.
 import { agent, context, contextGrant, cronTask, kubeTaskConfig, task } from "./v1alpha1/index.ts";
 import type { KindDefinition } from "./crdgen/crd.ts";
 

@@ -1,6 +1,6 @@
 // `logs`, `stop`, `list` and `describe`: reading and stopping Tasks.
 import { STOP_ANNOTATION } from "../api/v1alpha1/index.ts";
-import { TaskResource } from "../controllers/runtime/resources.ts";
+import { TaskResource } from "../controllers/kinds.ts";
 import type { KubeObject } from "../controllers/runtime/types.ts";
 import { isFinishedPhase } from "../controllers/status.ts";
 import { parseCommand, UsageError } from "./args.ts";

@@ -2,7 +2,7 @@
 // agent's log, and exits 0 when the Task Completed, 1 when it Failed.
 import { API_VERSION, type ContextMount } from "../api/v1alpha1/index.ts";
 import { ApiError } from "../controllers/runtime/transport.ts";
-import { TaskResource } from "../controllers/runtime/resources.ts";
+import { TaskResource } from "../controllers/kinds.ts";
 import type { KubeObject } from "../controllers/runtime/types.ts";
 import { isFinishedPhase } from "../controllers/status.ts";
 import { parseCommand, UsageError } from "./args.ts";

@@ -8,8 +8,8 @@ import {
   EventResource,
   PodResource,
   resourcePath,
-  TaskResource,
 } from "../controllers/runtime/resources.ts";
+import { TaskResource } from "../controllers/kinds.ts";
 import type { KubeObject } from "../controllers/runtime/types.ts";
 import { configMapNameFor, TASK_MD_KEY } from "../controllers/task/names.ts";
 import { AGENT_CONTAINER } from "../controllers/task/results.ts";

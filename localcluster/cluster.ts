@@ -104,187 +104,237 @@ export async function up(name = "default", options: UpOptions = {}): Promise<Clu
   checkClusterName(name); // before a build that takes minutes
   const bin: ControlPlaneBinaries = await ensureBinaries();
   await down(name);
+  const { state, pki } = await freshState(name, bin);
+  try {
+    await startEtcd(state, bin, pki);
+    await startApiserver(state, bin, pki, options);
+    await startControllers(state, bin, pki);
+    await addFakeNode(state);
+    await waitForDefaultServiceAccount(state);
+    if (options.realNode !== false) await addRealNode(state, pki);
+    await saveState(state);
+    return state;
+  } catch (err) {
+    await down(name);
+    throw err;
+  }
+}
+
+/** The cluster's private folder with its PKI, and a state that has started nothing yet. */
+async function freshState(
+  name: string,
+  bin: ControlPlaneBinaries,
+): Promise<{ state: ClusterState; pki: Pki }> {
   const dir = clusterStateDir(name);
   // Private: it holds the keys, tokens and kubeconfigs (and logs that may quote them).
   await makePrivateDir(dir);
   await Deno.mkdir(join(dir, "logs"), { recursive: true });
   const pki: Pki = await createPki(join(dir, "pki"));
-  const processes: Record<string, StartedProcess> = {};
   const state: ClusterState = {
     name,
     dir,
     kubeconfig: join(dir, "admin.kubeconfig"),
     server: "",
     kubectl: bin.kubectl,
-    processes,
+    processes: {},
     commands: {},
     etcdUrl: "",
   };
-  const start = async (component: string, binary: string, args: string[]) => {
-    state.commands[component] = { binary, args };
-    processes[component] = await startProcess(component, dir, binary, args);
-  };
-  const save = () => saveState(state);
-  try {
-    const etcdPort = freePort();
-    const peerPort = freePort();
-    // Clients and the peer port speak TLS and must show a certificate of the cluster CA:
-    // any local user could otherwise read and write every object, Secrets included.
-    state.etcdUrl = `https://127.0.0.1:${etcdPort}`;
-    const peerUrl = `https://127.0.0.1:${peerPort}`;
-    await start("etcd", bin.etcd, [
-      "--name=local",
-      `--data-dir=${join(dir, "etcd")}`,
-      `--listen-client-urls=${state.etcdUrl}`,
-      `--advertise-client-urls=${state.etcdUrl}`,
-      `--cert-file=${pki.etcdCert}`,
-      `--key-file=${pki.etcdKey}`,
-      "--client-cert-auth",
-      `--trusted-ca-file=${pki.caCert}`,
-      `--listen-peer-urls=${peerUrl}`,
-      `--initial-advertise-peer-urls=${peerUrl}`,
-      `--initial-cluster=local=${peerUrl}`,
-      `--peer-cert-file=${pki.etcdCert}`,
-      `--peer-key-file=${pki.etcdKey}`,
-      "--peer-client-cert-auth",
-      `--peer-trusted-ca-file=${pki.caCert}`,
-      "--listen-metrics-urls=",
-      "--unsafe-no-fsync",
-      "--log-level=warn",
-    ]);
-    await save();
-    const etcdClient = await etcdHttpClient(pki);
-    await waitFor(
-      "etcd",
-      async () => (await fetch(`${state.etcdUrl}/health`, { client: etcdClient })).ok,
-      30_000,
-      processes["etcd"].pid,
-      join(dir, "logs", "etcd.log"),
-    );
-    etcdClient.close();
+  return { state, pki };
+}
 
-    const apiPort = freePort();
-    state.server = `https://127.0.0.1:${apiPort}`;
-    const extraArgs: string[] = [];
-    if (options.auditedOperator) {
-      const token = crypto.randomUUID().replaceAll("-", "");
-      await writePrivateFile(pki.tokenFile, operatorTokenLine(token), { append: true });
-      const policy = join(dir, "audit-policy.yaml");
-      await Deno.writeTextFile(policy, auditPolicyYaml());
-      extraArgs.push(`--audit-policy-file=${policy}`, `--audit-log-path=${auditLogPath(dir)}`);
-      state.operatorKubeconfig = join(dir, "operator.kubeconfig");
-      state.operatorToken = token;
-    }
-    await start("kube-apiserver", bin.apiserver, [
-      ...apiserverArgs(state, pki, apiPort),
-      ...extraArgs,
-    ]);
-    await save();
-    const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(pki.caCert)] });
-    await waitFor(
-      "kube-apiserver",
-      async () => {
-        const res = await fetch(`${state.server}/readyz`, {
-          client,
-          headers: { authorization: `Bearer ${pki.adminToken}` },
-        });
-        await res.body?.cancel();
-        return res.ok;
-      },
-      90_000,
-      processes["kube-apiserver"].pid,
-      join(dir, "logs", "kube-apiserver.log"),
-    );
-    client.close();
-    await writePrivateFile(
-      state.kubeconfig,
-      kubeconfigYaml(state.server, pki.caCert, pki.adminToken),
-    );
-    if (state.operatorKubeconfig && state.operatorToken) {
-      await writePrivateFile(
-        state.operatorKubeconfig,
-        kubeconfigYaml(state.server, pki.caCert, state.operatorToken),
-      );
-      await kubectl(state, ["apply", "-f", "-"], operatorBindingYaml());
-    }
+/** Starts one component and records how, so that it can be stopped and restarted by name. */
+async function launch(
+  state: ClusterState,
+  component: string,
+  binary: string,
+  args: string[],
+): Promise<void> {
+  state.commands[component] = { binary, args };
+  state.processes[component] = await startProcess(component, state.dir, binary, args);
+}
 
-    await start("kube-controller-manager", bin.controllerManager, [
-      `--kubeconfig=${state.kubeconfig}`,
-      `--service-account-private-key-file=${pki.serviceAccountKey}`,
-      `--root-ca-file=${pki.caCert}`,
-      // The fake node has no real kubelet heartbeats to judge; tests need it schedulable.
-      "--controllers=*,-nodelifecycle,-cloud-node-lifecycle",
-      "--leader-elect=false",
-      "--secure-port=0",
-      "--concurrent-gc-syncs=5",
-    ]);
-    await start("kube-scheduler", bin.scheduler, [
-      `--kubeconfig=${state.kubeconfig}`,
-      "--leader-elect=false",
-      "--secure-port=0",
-    ]);
-    await start("kwok", bin.kwok, [
-      `--kubeconfig=${state.kubeconfig}`,
-      "--manage-all-nodes=false",
-      "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-      `--config=${stagesFile}`,
-      `--server-address=127.0.0.1:${freePort()}`,
-      "--node-ip=10.200.0.1",
-      "--cidr=10.200.0.0/16",
-    ]);
-    await save();
-    await kubectl(state, ["apply", "-f", "-"], fakeNodeManifest());
-    await waitFor(
-      "fake node Ready",
-      async () => {
-        const out = await kubectl(state, [
-          "get",
-          "node",
-          FAKE_NODE,
-          "-o",
-          'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
-        ]);
-        return out.trim() === "True";
-      },
-      60_000,
-      processes["kwok"].pid,
-      join(dir, "logs", "kwok.log"),
-    );
-    // Admission taints new nodes not-ready; the node lifecycle controller (off
-    // here, see above) would lift it once Ready, so lift it by hand.
-    await kubectl(state, ["taint", "node", FAKE_NODE, "node.kubernetes.io/not-ready:NoSchedule-"])
-      .catch(() => {});
-    await waitFor(
-      "default ServiceAccount",
-      async () => {
-        await kubectl(state, ["get", "serviceaccount", "default", "-n", "default"]);
-        return true;
-      },
-      60_000,
-      processes["kube-controller-manager"].pid,
-      join(dir, "logs", "kube-controller-manager.log"),
-    );
-    if (options.realNode !== false) {
-      state.realNodeUnavailable = await realNodeUnavailable();
-      if (state.realNodeUnavailable) {
-        console.error(`[cluster] no real node: ${state.realNodeUnavailable}`);
-      } else {
-        const started = performance.now();
-        state.realNode = await startRealNode({ ...state, caCert: pki.caCert });
-        await save();
-        console.error(
-          `[cluster] real node ${state.realNode.node} Ready in ${
-            ((performance.now() - started) / 1000).toFixed(1)
-          }s (bridge ${state.realNode.bridge}, ${state.realNode.subnet})`,
-        );
-      }
-    }
-    await save();
-    return state;
-  } catch (err) {
-    await down(name);
-    throw err;
+async function startEtcd(state: ClusterState, bin: ControlPlaneBinaries, pki: Pki): Promise<void> {
+  const { dir, processes } = state;
+  const etcdPort = freePort();
+  const peerPort = freePort();
+  // Clients and the peer port speak TLS and must show a certificate of the cluster CA:
+  // any local user could otherwise read and write every object, Secrets included.
+  state.etcdUrl = `https://127.0.0.1:${etcdPort}`;
+  const peerUrl = `https://127.0.0.1:${peerPort}`;
+  await launch(state, "etcd", bin.etcd, [
+    "--name=local",
+    `--data-dir=${join(dir, "etcd")}`,
+    `--listen-client-urls=${state.etcdUrl}`,
+    `--advertise-client-urls=${state.etcdUrl}`,
+    `--cert-file=${pki.etcdCert}`,
+    `--key-file=${pki.etcdKey}`,
+    "--client-cert-auth",
+    `--trusted-ca-file=${pki.caCert}`,
+    `--listen-peer-urls=${peerUrl}`,
+    `--initial-advertise-peer-urls=${peerUrl}`,
+    `--initial-cluster=local=${peerUrl}`,
+    `--peer-cert-file=${pki.etcdCert}`,
+    `--peer-key-file=${pki.etcdKey}`,
+    "--peer-client-cert-auth",
+    `--peer-trusted-ca-file=${pki.caCert}`,
+    "--listen-metrics-urls=",
+    "--unsafe-no-fsync",
+    "--log-level=warn",
+  ]);
+  await saveState(state);
+  const etcdClient = await etcdHttpClient(pki);
+  await waitFor(
+    "etcd",
+    async () => (await fetch(`${state.etcdUrl}/health`, { client: etcdClient })).ok,
+    30_000,
+    processes["etcd"].pid,
+    join(dir, "logs", "etcd.log"),
+  );
+  etcdClient.close();
+}
+
+/** The apiserver, ready; the admin kubeconfig, and the audited operator's identity if asked. */
+async function startApiserver(
+  state: ClusterState,
+  bin: ControlPlaneBinaries,
+  pki: Pki,
+  options: UpOptions,
+): Promise<void> {
+  const { dir, processes } = state;
+  const apiPort = freePort();
+  state.server = `https://127.0.0.1:${apiPort}`;
+  const extraArgs: string[] = [];
+  if (options.auditedOperator) {
+    const token = crypto.randomUUID().replaceAll("-", "");
+    await writePrivateFile(pki.tokenFile, operatorTokenLine(token), { append: true });
+    const policy = join(dir, "audit-policy.yaml");
+    await Deno.writeTextFile(policy, auditPolicyYaml());
+    extraArgs.push(`--audit-policy-file=${policy}`, `--audit-log-path=${auditLogPath(dir)}`);
+    state.operatorKubeconfig = join(dir, "operator.kubeconfig");
+    state.operatorToken = token;
   }
+  await launch(state, "kube-apiserver", bin.apiserver, [
+    ...apiserverArgs(state, pki, apiPort),
+    ...extraArgs,
+  ]);
+  await saveState(state);
+  const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(pki.caCert)] });
+  await waitFor(
+    "kube-apiserver",
+    async () => {
+      const res = await fetch(`${state.server}/readyz`, {
+        client,
+        headers: { authorization: `Bearer ${pki.adminToken}` },
+      });
+      await res.body?.cancel();
+      return res.ok;
+    },
+    90_000,
+    processes["kube-apiserver"].pid,
+    join(dir, "logs", "kube-apiserver.log"),
+  );
+  client.close();
+  await writePrivateFile(
+    state.kubeconfig,
+    kubeconfigYaml(state.server, pki.caCert, pki.adminToken),
+  );
+  if (state.operatorKubeconfig && state.operatorToken) {
+    await writePrivateFile(
+      state.operatorKubeconfig,
+      kubeconfigYaml(state.server, pki.caCert, state.operatorToken),
+    );
+    await kubectl(state, ["apply", "-f", "-"], operatorBindingYaml());
+  }
+}
+
+/** kube-controller-manager, kube-scheduler and kwok. */
+async function startControllers(
+  state: ClusterState,
+  bin: ControlPlaneBinaries,
+  pki: Pki,
+): Promise<void> {
+  await launch(state, "kube-controller-manager", bin.controllerManager, [
+    `--kubeconfig=${state.kubeconfig}`,
+    `--service-account-private-key-file=${pki.serviceAccountKey}`,
+    `--root-ca-file=${pki.caCert}`,
+    // The fake node has no real kubelet heartbeats to judge; tests need it schedulable.
+    "--controllers=*,-nodelifecycle,-cloud-node-lifecycle",
+    "--leader-elect=false",
+    "--secure-port=0",
+    "--concurrent-gc-syncs=5",
+  ]);
+  await launch(state, "kube-scheduler", bin.scheduler, [
+    `--kubeconfig=${state.kubeconfig}`,
+    "--leader-elect=false",
+    "--secure-port=0",
+  ]);
+  await launch(state, "kwok", bin.kwok, [
+    `--kubeconfig=${state.kubeconfig}`,
+    "--manage-all-nodes=false",
+    "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+    `--config=${stagesFile}`,
+    `--server-address=127.0.0.1:${freePort()}`,
+    "--node-ip=10.200.0.1",
+    "--cidr=10.200.0.0/16",
+  ]);
+  await saveState(state);
+}
+
+/** kwok's node, Ready and schedulable. */
+async function addFakeNode(state: ClusterState): Promise<void> {
+  await kubectl(state, ["apply", "-f", "-"], fakeNodeManifest());
+  await waitFor(
+    "fake node Ready",
+    async () => {
+      const out = await kubectl(state, [
+        "get",
+        "node",
+        FAKE_NODE,
+        "-o",
+        'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+      ]);
+      return out.trim() === "True";
+    },
+    60_000,
+    state.processes["kwok"].pid,
+    join(state.dir, "logs", "kwok.log"),
+  );
+  // Admission taints new nodes not-ready; the node lifecycle controller (off
+  // here, see above) would lift it once Ready, so lift it by hand.
+  await kubectl(state, ["taint", "node", FAKE_NODE, "node.kubernetes.io/not-ready:NoSchedule-"])
+    .catch(() => {});
+}
+
+/** The controller manager has made namespace default's ServiceAccount: pods can be created. */
+async function waitForDefaultServiceAccount(state: ClusterState): Promise<void> {
+  await waitFor(
+    "default ServiceAccount",
+    async () => {
+      await kubectl(state, ["get", "serviceaccount", "default", "-n", "default"]);
+      return true;
+    },
+    60_000,
+    state.processes["kube-controller-manager"].pid,
+    join(state.dir, "logs", "kube-controller-manager.log"),
+  );
+}
+
+/** The real node where this machine can run one; else the reason why not, in the state. */
+async function addRealNode(state: ClusterState, pki: Pki): Promise<void> {
+  state.realNodeUnavailable = await realNodeUnavailable();
+  if (state.realNodeUnavailable) {
+    console.error(`[cluster] no real node: ${state.realNodeUnavailable}`);
+    return;
+  }
+  const started = performance.now();
+  state.realNode = await startRealNode({ ...state, caCert: pki.caCert });
+  await saveState(state);
+  console.error(
+    `[cluster] real node ${state.realNode.node} Ready in ${
+      ((performance.now() - started) / 1000).toFixed(1)
+    }s (bridge ${state.realNode.bridge}, ${state.realNode.subnet})`,
+  );
 }
 
 /** An HTTP client that etcd accepts: the apiserver's etcd client certificate. */

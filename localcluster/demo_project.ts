@@ -6,7 +6,7 @@ import { parse } from "yaml";
 import { join } from "node:path";
 import { repoRoot } from "./paths.ts";
 import type { Script } from "./model_server/mod.ts";
-import { REAL_NODE_SCHEDULING } from "./realnode/node.ts";
+import { REAL_NODE_SCHEDULING } from "./realnode/node_config.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;

@@ -1,6 +1,6 @@
 // metav1.Condition bookkeeping for CronTask status (pure).
 import type { Condition } from "../../api/v1alpha1/index.ts";
-import { setCondition } from "../status.ts";
+import { setCondition } from "../runtime/conditions.ts";
 
 export { setCondition };
 

@@ -2,7 +2,7 @@
 // one of its Tasks changes (a finished Task frees a Forbid slot and updates
 // status.active / lastSuccessfulTime).
 import { mapToController } from "../runtime/owners.ts";
-import { CronTaskResource, TaskResource } from "../runtime/resources.ts";
+import { CronTaskResource, TaskResource } from "../kinds.ts";
 import type { Controller } from "../runtime/types.ts";
 import { reconcileCronTask } from "./reconciler.ts";
 import { CronTaskMetrics } from "./metrics.ts";

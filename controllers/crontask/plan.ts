@@ -2,7 +2,7 @@
 // owns and the time, decide what to create, delete and report.
 import type { CronTaskStatus } from "../../api/v1alpha1/index.ts";
 import { type Deletion, type Plan, type PlannedEvent, type Refusal } from "../runtime/apply.ts";
-import { TaskResource } from "../runtime/resources.ts";
+import { TaskResource } from "../kinds.ts";
 import { type ConditionUpdate, findCondition, SCHEDULED, setCondition } from "./conditions.ts";
 import { dueRuns, MISSED_COUNT_CAP } from "./schedule.ts";
 import {

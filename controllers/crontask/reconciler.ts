@@ -3,7 +3,7 @@
 import { cronTaskSpec, describeIssues } from "../../api/v1alpha1/index.ts";
 import { applyPlan } from "../runtime/apply.ts";
 import { isControlledBy, ownerIndexKey } from "../runtime/owners.ts";
-import { CronTaskResource, TaskResource } from "../runtime/resources.ts";
+import { CronTaskResource, TaskResource } from "../kinds.ts";
 import { OWNER_INDEX, type ReconcileContext, type Request, type Result } from "../runtime/types.ts";
 import { invalidSpecPlan, planCronTask, refusedPlan, toApplyPlan } from "./plan.ts";
 import type { CronTaskMetrics } from "./metrics.ts";

@@ -7,9 +7,10 @@ import {
   type Task,
 } from "../../api/v1alpha1/index.ts";
 import { controllerReference } from "../runtime/owners.ts";
-import { CronTaskResource } from "../runtime/resources.ts";
+import { CronTaskResource } from "../kinds.ts";
 import type { KubeObject } from "../runtime/types.ts";
-import { isFinishedPhase, rfc3339 } from "../status.ts";
+import { isFinishedPhase } from "../status.ts";
+import { rfc3339 } from "../runtime/conditions.ts";
 
 export { rfc3339 };
 

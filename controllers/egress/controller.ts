@@ -4,11 +4,8 @@
 // KubeTaskConfig, which may set the default mode.
 import type { EgressMode } from "../../api/v1alpha1/index.ts";
 import { mapToController } from "../runtime/owners.ts";
-import {
-  AgentResource,
-  KubeTaskConfigResource,
-  NetworkPolicyResource,
-} from "../runtime/resources.ts";
+import { NetworkPolicyResource } from "../runtime/resources.ts";
+import { AgentResource, KubeTaskConfigResource } from "../kinds.ts";
 import type { CacheReader, Controller, KubeObject, Request } from "../runtime/types.ts";
 import { reconcileAgentEgress } from "./reconciler.ts";
 import { isTaskGitPolicy } from "./git.ts";

@@ -4,7 +4,8 @@
 //                   could not be expressed (the policy then leaves it out: closed).
 //   EgressBypassed: True when another NetworkPolicy re-opens egress.
 import type { AgentEgress, AgentStatus, EgressMode } from "../../api/v1alpha1/index.ts";
-import { rfc3339, sameJson, setCondition } from "../status.ts";
+import { rfc3339, setCondition } from "../runtime/conditions.ts";
+import { sameJson } from "../runtime/apply.ts";
 import { emptyPlan, type Plan, type PlannedEvent, type Refusal } from "../runtime/apply.ts";
 import { NetworkPolicyResource } from "../runtime/resources.ts";
 import type { KubeObject } from "../runtime/types.ts";

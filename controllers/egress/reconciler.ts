@@ -9,12 +9,8 @@ import {
 } from "../../api/v1alpha1/index.ts";
 import { applyPlan } from "../runtime/apply.ts";
 import { isControlledBy, ownerIndexKey } from "../runtime/owners.ts";
-import {
-  AgentResource,
-  KubeTaskConfigResource,
-  NetworkPolicyResource,
-  ServiceResource,
-} from "../runtime/resources.ts";
+import { NetworkPolicyResource, ServiceResource } from "../runtime/resources.ts";
+import { AgentResource, KubeTaskConfigResource } from "../kinds.ts";
 import {
   type KubeObject,
   OWNER_INDEX,

@@ -14,14 +14,16 @@
 //   thrown to the manager, which requeues the key (rate limited) to be
 //   observed afresh. Nothing is retried in place.
 // - status: written only when it differs from what was observed; a primary
-//   still cached at the version our own last status write replaced is not
-//   reconciled at all (own_writes.ts): the event of that write is coming.
+//   still cached at the version our own last status write replaced gets
+//   nothing of its plan applied (own_writes.ts): the event of that write is
+//   coming, and the key with it.
 // - untrusted status: a status refused as invalid (422) is written once more
 //   without the fields the plan marks as someone else's input (an agent's
 //   report), with a condition and a Warning Event quoting the apiserver.
 //   Retrying it as is would fail forever and the primary would never move on.
 // - Events: recorded after the writes they describe succeeded.
-import { rfc3339, sameJson, setCondition } from "../status.ts";
+import { isDeepStrictEqual } from "node:util";
+import { type Condition, rfc3339, setCondition } from "./conditions.ts";
 import { controllerReference, isControlledBy } from "./owners.ts";
 import { ApiError } from "./transport.ts";
 import {
@@ -235,7 +237,7 @@ export function withoutUntrusted<Status>(
   );
   const message = `${dropped.map((f) => `status.${f}`).join(", ")} not recorded: ` +
     `the apiserver refused the status: ${detail}`;
-  const conditions = setCondition(rest.conditions as Parameters<typeof setCondition>[0], {
+  const conditions = setCondition(rest.conditions as Condition[] | undefined, {
     type: untrusted.condition.type,
     status: "False",
     reason: untrusted.condition.reason,
@@ -248,6 +250,14 @@ export function withoutUntrusted<Status>(
     status: { ...rest, conditions } as Status,
     event: { type: "Warning", reason: untrusted.condition.reason, message },
   };
+}
+
+/** Equal as the apiserver would store them: key order and undefined fields do not count. */
+export function sameJson(a: unknown, b: unknown): boolean {
+  return isDeepStrictEqual(
+    JSON.parse(JSON.stringify(a ?? null)),
+    JSON.parse(JSON.stringify(b ?? null)),
+  );
 }
 
 /** Creates `desired`, or adopts the one already there; says which, or why neither. */

@@ -33,7 +33,8 @@ export interface InformerMetrics {
 }
 
 export interface InformerOptions {
-  transport: ApiTransport;
+  /** Where list and watch requests go (a fake one in tests). */
+  transport: Pick<ApiTransport, "send">;
   type: ResourceType;
   /** Namespaces to watch (one watch each); empty or undefined = all namespaces. */
   namespaces?: string[];

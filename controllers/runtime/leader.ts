@@ -18,7 +18,19 @@ export interface LeaderElectionOptions {
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
+  /** Where time comes from; the real clock unless a test drives it by hand. */
+  clock?: ElectionClock;
 }
+
+/** The elector's time: when it is, and the wait between attempts. */
+export interface ElectionClock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /** Resolves after `ms`, or at once when `signal` aborts. */
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+}
+
+const REAL_CLOCK: ElectionClock = { now: () => Date.now(), sleep: sleepUnless };
 
 interface LeaseSpec {
   holderIdentity?: string;
@@ -46,6 +58,7 @@ export class LeaderElector {
   private readonly leaseDurationMs: number;
   private readonly renewDeadlineMs: number;
   private readonly retryPeriodMs: number;
+  private readonly clock: ElectionClock;
   private observed: { record: string; at: number } | undefined;
   private lease: KubeObject | undefined;
   private leading = false;
@@ -62,6 +75,7 @@ export class LeaderElector {
     this.leaseDurationMs = opts.leaseDurationMs ?? 15_000;
     this.renewDeadlineMs = opts.renewDeadlineMs ?? 10_000;
     this.retryPeriodMs = opts.retryPeriodMs ?? 2_000;
+    this.clock = opts.clock ?? REAL_CLOCK;
     if (
       this.renewDeadlineMs >= this.leaseDurationMs || this.retryPeriodMs >= this.renewDeadlineMs
     ) {
@@ -87,7 +101,7 @@ export class LeaderElector {
         });
         return true;
       }
-      await sleepUnless(this.retryPeriodMs, this.stopping.signal);
+      await this.clock.sleep(this.retryPeriodMs, this.stopping.signal);
     }
     return false;
   }
@@ -102,18 +116,20 @@ export class LeaderElector {
     // counts from there; each attempt may only use what is left of it. That
     // way we stop leading before renewDeadline passes, well inside the lease
     // duration another replica waits for: two leaders never overlap.
-    let lastRenew = Date.now();
+    let lastRenew = this.clock.now();
     while (!this.stopped) {
-      await sleepUnless(this.retryPeriodMs, this.stopping.signal);
+      await this.clock.sleep(this.retryPeriodMs, this.stopping.signal);
       if (this.stopped) break;
-      const started = Date.now();
+      const started = this.clock.now();
       const budget = this.renewDeadlineMs - (started - lastRenew);
       if (budget > 0 && await this.attempt(budget)) {
         lastRenew = started;
         continue;
       }
       const holder = (this.lease?.spec as LeaseSpec | undefined)?.holderIdentity;
-      if ((holder && holder !== this.identity) || Date.now() - lastRenew >= this.renewDeadlineMs) {
+      if (
+        (holder && holder !== this.identity) || this.clock.now() - lastRenew >= this.renewDeadlineMs
+      ) {
         this.leading = false;
         this.log.error("lost leader lease", {
           lease: this.leaseName(),
@@ -136,7 +152,7 @@ export class LeaderElector {
   async release(): Promise<void> {
     if (!this.leading || !this.lease) return;
     this.leading = false;
-    const now = microTime(new Date());
+    const now = microTime(new Date(this.clock.now()));
     try {
       await withTimeout(
         this.client.patch(LeaseResource, this.opts.namespace, this.opts.name, {
@@ -167,7 +183,7 @@ export class LeaderElector {
 
   private async tryAcquireOrRenew(): Promise<boolean> {
     const { namespace, name } = this.opts;
-    const now = new Date();
+    const now = new Date(this.clock.now());
     const durationSeconds = Math.ceil(this.leaseDurationMs / 1000);
     const current = await this.client.get(LeaseResource, namespace, name);
     if (!current) {

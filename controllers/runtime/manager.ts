@@ -140,106 +140,18 @@ function buildManager(
   const log = opts.logger ?? silentLogger;
   const now = opts.now ?? (() => new Date());
   const metrics = new Metrics();
-  const throttle = opts.apiQps
-    ? new TokenBucket(opts.apiQps, opts.apiBurst ?? opts.apiQps)
-    : undefined;
-  const transport = new ApiTransport(
-    access,
-    throttle,
-    (method, status) => metrics.apiResponse(method, status),
-  );
-  const restClient: KubeClient = new RestKubeClient(transport);
-  const recorder = opts.events ? undefined : new KubeEventRecorder(restClient, log, now);
-  const events = opts.events ?? recorder!;
-  const queue = new WorkQueue({
-    limiter: new DefaultControllerRateLimiter({
-      qps: opts.queueQps ?? DEFAULT_QUEUE_QPS,
-      burst: opts.queueBurst ?? DEFAULT_QUEUE_BURST,
-    }),
-    metrics: { added: () => metrics.queueAdds++, retried: () => metrics.queueRetries++ },
-  });
-  metrics.queueDepth = () => queue.len();
-
-  const byKind = new Map<string, Controller>();
-  for (const c of opts.controllers) {
-    if (byKind.has(c.kind)) throw new Error(`two controllers for kind ${c.kind}`);
-    byKind.set(c.kind, c);
-    metrics.declareKind(c.kind);
-  }
-
-  // One informer per resource type, shared by every controller that reads it.
-  const informers = new Map<string, Informer>();
-  const specs = new Map<string, InformerSpec>();
-  const declare = (spec: InformerSpec) => {
-    const key = typeKey(spec.type);
-    const seen = specs.get(key);
-    if (!seen) {
-      specs.set(key, { ...spec, indexes: { ...spec.indexes } });
-      return;
-    }
-    // One cache per type: every reader must agree on what it holds.
-    if (
-      seen.labelSelector !== spec.labelSelector || seen.fieldSelector !== spec.fieldSelector ||
-      seen.transform !== spec.transform
-    ) {
-      throw new Error(`${spec.type.plural} are watched with two different selectors or transforms`);
-    }
-    Object.assign(seen.indexes!, spec.indexes);
-  };
-  for (const c of opts.controllers) {
-    declare({ type: c.type, indexes: c.indexes });
-    for (const source of c.watches) declare(source);
-  }
-  for (const [key, spec] of specs) {
-    informers.set(
-      key,
-      new Informer({
-        transport,
-        type: spec.type,
-        labelSelector: spec.labelSelector,
-        fieldSelector: spec.fieldSelector,
-        transform: spec.transform,
-        indexes: spec.indexes,
-        namespaces: opts.namespaces,
-        resyncMs: opts.resyncMs ?? 10 * 60_000,
-        log,
-        metrics,
-      }),
-    );
-    metrics.declareResource(spec.type.plural);
-  }
+  const { transport, restClient, recorder, events } = apiClients(opts, access, metrics, log, now);
+  const queue = workQueue(opts, metrics);
+  const byKind = controllersByKind(opts.controllers, metrics);
+  const informers = createInformers(informerSpecs(opts.controllers), transport, opts, log, metrics);
   const cache = new InformerCache(informers);
   metrics.extra = () => opts.controllers.flatMap((c) => c.metrics?.render(cache) ?? []);
   const ownWrites = new OwnWrites();
   metrics.cachedObjects = () => [...informers.values()].reduce((n, i) => n + i.size(), 0);
-  const enqueue = (req: Request) => {
-    if (req.name) queue.add(requestKey(req));
-  };
-  for (const c of opts.controllers) {
-    informers.get(typeKey(c.type))!.on((_type, obj) => enqueue(selfRequest(c.kind, obj)));
-    for (const source of c.watches) {
-      informers.get(typeKey(source.type))!.on((_type, obj, old) => {
-        // Both old and new state may matter (e.g. an owner reference removed).
-        for (const o of old && old !== obj ? [obj, old] : [obj]) {
-          for (const req of source.map(o, cache)) enqueue(req);
-        }
-      });
-    }
-  }
+  routeEvents(opts.controllers, informers, cache, queue);
 
-  let health: HealthServer | undefined;
   let synced = false;
-  if (opts.metricsAddr) {
-    const authorizer = metricsTls ? new MetricsAuthorizer(transport, log) : undefined;
-    health = serveHealth(opts.metricsAddr, metrics, () => synced, {
-      tls: metricsTls,
-      authorize: authorizer && ((header) => authorizer.decide(header)),
-    });
-    log.info("serving health and metrics", {
-      addr: `${health.addr.hostname}:${health.addr.port}`,
-      scheme: metricsTls ? "https" : "http",
-    });
-  }
+  const health = serveMetrics(opts, metricsTls, transport, metrics, log, () => synced);
 
   for (const inf of informers.values()) inf.start();
   const ready = Promise.all([...informers.values()].map((i) => i.synced)).then(() => {
@@ -247,102 +159,31 @@ function buildManager(
     log.info("informer caches synced", { resources: [...informers.keys()] });
   });
 
-  // --- workers ---
-  const processOne = async (key: string) => {
-    const req = parseRequestKey(key);
-    const controller = byKind.get(req.kind);
-    if (!controller) {
-      queue.forget(key);
-      return;
-    }
-    const reqLog = withFields(log, { kind: req.kind, namespace: req.namespace, name: req.name });
-    const ctx: ReconcileContext = {
-      cache,
-      live: restClient,
-      client: restClient,
-      events,
-      ownWrites,
-      now,
-      log: reqLog,
-    };
-    const started = performance.now();
-    try {
-      const result = await controller.reconcile(req, ctx);
-      queue.forget(key);
-      if (result?.requeueAfterMs !== undefined && result.requeueAfterMs >= 0) {
-        queue.addAfter(key, result.requeueAfterMs);
-      }
-    } catch (err) {
-      if (err instanceof ConflictError) {
-        // Observed a stale copy: look again once the cache has caught up.
-        metrics.reconcileConflict(req.kind);
-        reqLog.debug("conflict, requeued", { error: err.message });
-        queue.addRateLimited(key);
-        return;
-      }
-      metrics.reconcileError(req.kind);
-      reqLog.error("reconcile failed", { error: err, retries: queue.numRequeues(key) });
-      queue.addRateLimited(key);
-    } finally {
-      metrics.observeReconcile(req.kind, (performance.now() - started) / 1000);
-    }
-  };
-  const workerLoop = async () => {
-    for (;;) {
-      const key = await queue.get();
-      if (key === undefined) return;
-      try {
-        await processOne(key);
-      } finally {
-        queue.done(key);
-      }
-    }
-  };
-  let workers: Promise<void>[] = [];
-  let stopping = false;
-  let onStop!: () => void;
-  const stopRequested = new Promise<void>((resolve) => (onStop = resolve));
-  let workersStarted: Promise<void> = Promise.resolve();
-  const startWorkers = async () => {
-    await Promise.race([ready, stopRequested]);
-    if (stopping) return;
-    const count = Math.max(1, opts.workers ?? DEFAULT_WORKERS);
-    log.info("starting workers", { workers: count });
-    workers = Array.from({ length: count }, () => workerLoop());
-  };
-
-  // --- leadership ---
-  let elector: LeaderElector | undefined;
-  let leadership: Promise<void> = Promise.resolve();
-  if (opts.leaderElection) {
-    elector = new LeaderElector(restClient, opts.leaderElection, log);
-    const el = elector;
-    leadership = (async () => {
-      if (!(await el.acquire())) return;
-      metrics.leader = 1;
-      workersStarted = startWorkers(); // the lease is renewed meanwhile
-      const outcome = await el.holdLease();
-      metrics.leader = 0;
-      if (outcome === "lost" && !stopping) {
-        queue.shutDown(); // stop taking work at once; another replica now leads
-        opts.onLeaderLost?.();
-      }
-    })();
-  } else {
-    metrics.leader = 1;
-    workersStarted = startWorkers();
-  }
+  const reconcile = (key: string) =>
+    reconcileKey(key, {
+      byKind,
+      queue,
+      metrics,
+      log,
+      context: { cache, live: restClient, client: restClient, events, ownWrites, now },
+    });
+  const workers = new Workers(
+    queue,
+    reconcile,
+    ready,
+    Math.max(1, opts.workers ?? DEFAULT_WORKERS),
+    log,
+  );
+  const { elector, leadership } = lead(opts, restClient, log, metrics, queue, workers);
 
   let stopped: Promise<void> | undefined;
   const stop = () =>
     stopped ??= (async () => {
-      stopping = true;
-      onStop();
+      workers.requestStop();
       log.info("stopping manager");
       elector?.stop();
       await queue.drain();
-      await workersStarted;
-      await Promise.all(workers);
+      await workers.finished();
       await leadership;
       await elector?.release();
       metrics.leader = 0;
@@ -361,4 +202,278 @@ function buildManager(
     metricsAddr: health?.addr,
     isLeader: () => elector ? elector.isLeader() : true,
   };
+}
+
+/** The transport (throttled if asked, counting responses), the REST client and the Event recorder. */
+function apiClients(
+  opts: ManagerOptions,
+  access: AccessProvider,
+  metrics: Metrics,
+  log: Logger,
+  now: () => Date,
+) {
+  const throttle = opts.apiQps
+    ? new TokenBucket(opts.apiQps, opts.apiBurst ?? opts.apiQps)
+    : undefined;
+  const transport = new ApiTransport(
+    access,
+    throttle,
+    (method, status) => metrics.apiResponse(method, status),
+  );
+  const restClient: KubeClient = new RestKubeClient(transport);
+  const recorder = opts.events ? undefined : new KubeEventRecorder(restClient, log, now);
+  const events = opts.events ?? recorder!;
+  return { transport, restClient, recorder, events };
+}
+
+/** The one queue every controller's keys go through, with its retry limiter. */
+function workQueue(opts: ManagerOptions, metrics: Metrics): WorkQueue {
+  const queue = new WorkQueue({
+    limiter: new DefaultControllerRateLimiter({
+      qps: opts.queueQps ?? DEFAULT_QUEUE_QPS,
+      burst: opts.queueBurst ?? DEFAULT_QUEUE_BURST,
+    }),
+    metrics: { added: () => metrics.queueAdds++, retried: () => metrics.queueRetries++ },
+  });
+  metrics.queueDepth = () => queue.len();
+  return queue;
+}
+
+/** Each controller by the kind it reconciles; two for one kind is a programming error. */
+function controllersByKind(controllers: Controller[], metrics: Metrics): Map<string, Controller> {
+  const byKind = new Map<string, Controller>();
+  for (const c of controllers) {
+    if (byKind.has(c.kind)) throw new Error(`two controllers for kind ${c.kind}`);
+    byKind.set(c.kind, c);
+    metrics.declareKind(c.kind);
+  }
+  return byKind;
+}
+
+/** What to watch, one entry per resource type, merged over every controller that reads it. */
+function informerSpecs(controllers: Controller[]): Map<string, InformerSpec> {
+  const specs = new Map<string, InformerSpec>();
+  const declare = (spec: InformerSpec) => {
+    const key = typeKey(spec.type);
+    const seen = specs.get(key);
+    if (!seen) {
+      specs.set(key, { ...spec, indexes: { ...spec.indexes } });
+      return;
+    }
+    // One cache per type: every reader must agree on what it holds.
+    if (
+      seen.labelSelector !== spec.labelSelector || seen.fieldSelector !== spec.fieldSelector ||
+      seen.transform !== spec.transform
+    ) {
+      throw new Error(`${spec.type.plural} are watched with two different selectors or transforms`);
+    }
+    Object.assign(seen.indexes!, spec.indexes);
+  };
+  for (const c of controllers) {
+    declare({ type: c.type, indexes: c.indexes });
+    for (const source of c.watches) declare(source);
+  }
+  return specs;
+}
+
+/** One informer per resource type, shared by every controller that reads it (not started). */
+function createInformers(
+  specs: Map<string, InformerSpec>,
+  transport: ApiTransport,
+  opts: ManagerOptions,
+  log: Logger,
+  metrics: Metrics,
+): Map<string, Informer> {
+  const informers = new Map<string, Informer>();
+  for (const [key, spec] of specs) {
+    informers.set(
+      key,
+      new Informer({
+        transport,
+        type: spec.type,
+        labelSelector: spec.labelSelector,
+        fieldSelector: spec.fieldSelector,
+        transform: spec.transform,
+        indexes: spec.indexes,
+        namespaces: opts.namespaces,
+        resyncMs: opts.resyncMs ?? 10 * 60_000,
+        log,
+        metrics,
+      }),
+    );
+    metrics.declareResource(spec.type.plural);
+  }
+  return informers;
+}
+
+/** Turns informer events into queued keys: a primary itself, and what each watch maps to. */
+function routeEvents(
+  controllers: Controller[],
+  informers: Map<string, Informer>,
+  cache: CacheReader,
+  queue: WorkQueue,
+): void {
+  const enqueue = (req: Request) => {
+    if (req.name) queue.add(requestKey(req));
+  };
+  for (const c of controllers) {
+    informers.get(typeKey(c.type))!.on((_type, obj) => enqueue(selfRequest(c.kind, obj)));
+    for (const source of c.watches) {
+      informers.get(typeKey(source.type))!.on((_type, obj, old) => {
+        // Both old and new state may matter (e.g. an owner reference removed).
+        for (const o of old && old !== obj ? [obj, old] : [obj]) {
+          for (const req of source.map(o, cache)) enqueue(req);
+        }
+      });
+    }
+  }
+}
+
+/** /healthz, /readyz and /metrics, when an address is set. */
+function serveMetrics(
+  opts: ManagerOptions,
+  metricsTls: { cert: string; key: string } | undefined,
+  transport: ApiTransport,
+  metrics: Metrics,
+  log: Logger,
+  isSynced: () => boolean,
+): HealthServer | undefined {
+  if (!opts.metricsAddr) return undefined;
+  const authorizer = metricsTls ? new MetricsAuthorizer(transport, log) : undefined;
+  const health = serveHealth(opts.metricsAddr, metrics, isSynced, {
+    tls: metricsTls,
+    authorize: authorizer && ((header) => authorizer.decide(header)),
+  });
+  log.info("serving health and metrics", {
+    addr: `${health.addr.hostname}:${health.addr.port}`,
+    scheme: metricsTls ? "https" : "http",
+  });
+  return health;
+}
+
+interface ReconcileDeps {
+  byKind: Map<string, Controller>;
+  queue: WorkQueue;
+  metrics: Metrics;
+  log: Logger;
+  /** What every reconcile gets, less its own logger. */
+  context: Omit<ReconcileContext, "log">;
+}
+
+/** Reconciles one key with its kind's controller; requeues as the result or the failure says. */
+async function reconcileKey(key: string, deps: ReconcileDeps): Promise<void> {
+  const { byKind, queue, metrics, log } = deps;
+  const req = parseRequestKey(key);
+  const controller = byKind.get(req.kind);
+  if (!controller) {
+    queue.forget(key);
+    return;
+  }
+  const reqLog = withFields(log, { kind: req.kind, namespace: req.namespace, name: req.name });
+  const ctx: ReconcileContext = { ...deps.context, log: reqLog };
+  const started = performance.now();
+  try {
+    const result = await controller.reconcile(req, ctx);
+    queue.forget(key);
+    if (result?.requeueAfterMs !== undefined && result.requeueAfterMs >= 0) {
+      queue.addAfter(key, result.requeueAfterMs);
+    }
+  } catch (err) {
+    if (err instanceof ConflictError) {
+      // Observed a stale copy: look again once the cache has caught up.
+      metrics.reconcileConflict(req.kind);
+      reqLog.debug("conflict, requeued", { error: err.message });
+      queue.addRateLimited(key);
+      return;
+    }
+    metrics.reconcileError(req.kind);
+    reqLog.error("reconcile failed", { error: err, retries: queue.numRequeues(key) });
+    queue.addRateLimited(key);
+  } finally {
+    metrics.observeReconcile(req.kind, (performance.now() - started) / 1000);
+  }
+}
+
+/** The worker loops: started once the caches have synced (never, if stop came first). */
+class Workers {
+  private loops: Promise<void>[] = [];
+  private started: Promise<void> = Promise.resolve();
+  /** Set by requestStop(): no worker starts after it, and a lost lease is then no surprise. */
+  stopping = false;
+  private onStop!: () => void;
+  private readonly stopRequested = new Promise<void>((resolve) => (this.onStop = resolve));
+
+  constructor(
+    private readonly queue: WorkQueue,
+    private readonly reconcile: (key: string) => Promise<void>,
+    private readonly ready: Promise<void>,
+    private readonly count: number,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.started = this.startWhenSynced();
+  }
+
+  requestStop(): void {
+    this.stopping = true;
+    this.onStop();
+  }
+
+  /** Resolves once the loops (if they started) have ended; the queue must be draining. */
+  async finished(): Promise<void> {
+    await this.started;
+    await Promise.all(this.loops);
+  }
+
+  private async startWhenSynced(): Promise<void> {
+    await Promise.race([this.ready, this.stopRequested]);
+    if (this.stopping) return;
+    this.log.info("starting workers", { workers: this.count });
+    this.loops = Array.from({ length: this.count }, () => this.loop());
+  }
+
+  private async loop(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      try {
+        await this.reconcile(key);
+      } finally {
+        this.queue.done(key);
+      }
+    }
+  }
+}
+
+/**
+ * Starts the workers at once, or, with leader election, once the lease is
+ * ours; a lost lease shuts the queue down and tells opts.onLeaderLost.
+ */
+function lead(
+  opts: ManagerOptions,
+  client: KubeClient,
+  log: Logger,
+  metrics: Metrics,
+  queue: WorkQueue,
+  workers: Workers,
+): { elector?: LeaderElector; leadership: Promise<void> } {
+  if (!opts.leaderElection) {
+    metrics.leader = 1;
+    workers.start();
+    return { leadership: Promise.resolve() };
+  }
+  const elector = new LeaderElector(client, opts.leaderElection, log);
+  const leadership = (async () => {
+    if (!(await elector.acquire())) return;
+    metrics.leader = 1;
+    workers.start(); // the lease is renewed meanwhile
+    const outcome = await elector.holdLease();
+    metrics.leader = 0;
+    if (outcome === "lost" && !workers.stopping) {
+      queue.shutDown(); // stop taking work at once; another replica now leads
+      opts.onLeaderLost?.();
+    }
+  })();
+  return { elector, leadership };
 }

@@ -1,20 +1,7 @@
-// The resource types the operator reads and writes, named once. Our own kinds
-// come from the kind registry (api/kinds.ts) that also generates the CRDs.
-import { API_VERSION } from "../../api/v1alpha1/index.ts";
-import { kindDefinition } from "../../api/kinds.ts";
+// The built-in resource types the operator reads and writes, named once, and
+// the request path of each. Our own kinds are in controllers/kinds.ts: the
+// runtime knows nothing about them.
 import type { ResourceType } from "./types.ts";
-
-function kubetaskResource(kind: string): ResourceType {
-  const def = kindDefinition(kind);
-  return { apiVersion: API_VERSION, kind: def.kind, plural: def.plural, namespaced: true };
-}
-
-export const TaskResource = kubetaskResource("Task");
-export const CronTaskResource = kubetaskResource("CronTask");
-export const AgentResource = kubetaskResource("Agent");
-export const ContextResource = kubetaskResource("Context");
-export const ContextGrantResource = kubetaskResource("ContextGrant");
-export const KubeTaskConfigResource = kubetaskResource("KubeTaskConfig");
 
 export const JobResource: ResourceType = {
   apiVersion: "batch/v1",

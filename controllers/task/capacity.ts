@@ -7,7 +7,8 @@
 // and seeing it in the cache, a slot is held in memory (the ledger), and
 // admissions for one Agent run one at a time (KeyedMutex in the reconciler):
 // several workers never over-admit. Waiting Tasks start in creation order.
-import { AgentResource, JobResource, TaskResource } from "../runtime/resources.ts";
+import { JobResource } from "../runtime/resources.ts";
+import { AgentResource, TaskResource } from "../kinds.ts";
 import type { CacheReader, KubeObject } from "../runtime/types.ts";
 import { isControlledBy } from "../runtime/owners.ts";
 import { KeyedMutex } from "../runtime/keyed_mutex.ts";

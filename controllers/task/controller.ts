@@ -1,15 +1,14 @@
 // The Task controller: what it watches, what its caches keep, and how changes
 // map to Task keys.
 import { controllerOf } from "../runtime/owners.ts";
+import { EventResource, JobResource } from "../runtime/resources.ts";
 import {
   AgentResource,
   ContextGrantResource,
   ContextResource,
-  EventResource,
-  JobResource,
   KubeTaskConfigResource,
   TaskResource,
-} from "../runtime/resources.ts";
+} from "../kinds.ts";
 import type {
   CacheReader,
   Controller,

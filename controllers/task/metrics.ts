@@ -5,7 +5,7 @@
 // for a stale cache records nothing).
 import type { TaskStatus } from "../../api/v1alpha1/index.ts";
 import { CounterFamily, gaugeLines, HistogramFamily } from "../runtime/metric_families.ts";
-import { TaskResource } from "../runtime/resources.ts";
+import { TaskResource } from "../kinds.ts";
 import type { CacheReader, KubeObject, MetricsCollector } from "../runtime/types.ts";
 import { agentNameOf } from "./names.ts";
 import { isFinishedPhase } from "../status.ts";

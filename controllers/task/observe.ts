@@ -18,16 +18,18 @@ import {
 } from "../../api/v1alpha1/index.ts";
 import { isControlledBy } from "../runtime/owners.ts";
 import {
-  AgentResource,
   ConfigMapResource,
-  ContextGrantResource,
-  ContextResource,
   EventResource,
   JobResource,
-  KubeTaskConfigResource,
   PodResource,
-  TaskResource,
 } from "../runtime/resources.ts";
+import {
+  AgentResource,
+  ContextGrantResource,
+  ContextResource,
+  KubeTaskConfigResource,
+  TaskResource,
+} from "../kinds.ts";
 import type { KubeObject, ReconcileContext, Request } from "../runtime/types.ts";
 import { ContextError, resolveContexts, type ResolvedContext } from "./contexts.ts";
 import { agentProblem } from "./job.ts";

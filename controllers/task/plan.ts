@@ -24,8 +24,8 @@ import {
   JobResource,
   NetworkPolicyResource,
   PodResource,
-  TaskResource,
 } from "../runtime/resources.ts";
+import { TaskResource } from "../kinds.ts";
 import type { KubeObject } from "../runtime/types.ts";
 import { buildAgentJob, buildContextConfigMap, type JobSettings } from "./job.ts";
 import type { TaskObservation } from "./observe.ts";
@@ -33,7 +33,8 @@ import { deriveStatus, jobPhase, type Observation, transitionEvent } from "./sta
 import { AGENT_SUPPLIED_FIELDS, agentResult } from "./results.ts";
 import { deadlineOf, podStopPatch, type StopReason, stopReason, stopRequested } from "./stop.ts";
 import { ttlDecision } from "./ttl.ts";
-import { isFinishedPhase, rfc3339 } from "../status.ts";
+import { isFinishedPhase } from "../status.ts";
+import { rfc3339 } from "../runtime/conditions.ts";
 import { restrictedPolicyInForce, taskEgressOf } from "../egress/mode.ts";
 import { planTaskGitEgress, type Resolution, taskGitEgressStatus } from "../egress/git.ts";
 import type { ResolvedContext } from "./contexts.ts";

@@ -3,7 +3,8 @@
 // the Job controller. The Task controller watches just those Events and shows
 // the newest one's message on the Task while its Job has no pod.
 import { controllerOf } from "../runtime/owners.ts";
-import { JobResource, TaskResource } from "../runtime/resources.ts";
+import { JobResource } from "../runtime/resources.ts";
+import { TaskResource } from "../kinds.ts";
 import type { CacheReader, KubeObject, Request } from "../runtime/types.ts";
 
 /** The Job controller's name as Events give it (source.component, reportingComponent). */

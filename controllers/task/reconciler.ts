@@ -1,7 +1,8 @@
 // Reconciles one Task: observe (cache) → plan (pure) → apply (shared layer).
 // A started Task is never rebuilt; its status follows its Job.
 import { applyPlan } from "../runtime/apply.ts";
-import { JobResource, TaskResource } from "../runtime/resources.ts";
+import { JobResource } from "../runtime/resources.ts";
+import { TaskResource } from "../kinds.ts";
 import { Capacity } from "./capacity.ts";
 import type { TaskMetrics } from "./metrics.ts";
 import type { ReconcileContext, Request, Result } from "../runtime/types.ts";

@@ -6,7 +6,8 @@ import type { KubeObject } from "../runtime/types.ts";
 import type { StopReason } from "./stop.ts";
 import type { PlannedEvent } from "../runtime/apply.ts";
 import type { AgentResult } from "./results.ts";
-import { isFinishedPhase, rfc3339, setCondition } from "../status.ts";
+import { isFinishedPhase } from "../status.ts";
+import { rfc3339, setCondition } from "../runtime/conditions.ts";
 
 /** The parts of a batch/v1 Job the status depends on. */
 export interface JobView extends KubeObject {

@@ -10,13 +10,10 @@
 // the machine (noted above the table).
 import { parseArgs } from "node:util";
 import { down, up } from "../../localcluster/cluster.ts";
-import { applyCrds, ourCrds } from "../../controllers/runtime/crds.ts";
+import { applyCrds, ourCrds } from "../../controllers/crds.ts";
 import { silentLogger } from "../../controllers/runtime/log.ts";
-import {
-  ConfigMapResource,
-  JobResource,
-  TaskResource,
-} from "../../controllers/runtime/resources.ts";
+import { ConfigMapResource, JobResource } from "../../controllers/runtime/resources.ts";
+import { TaskResource } from "../../controllers/kinds.ts";
 import type { KubeObject, ResourceType } from "../../controllers/runtime/types.ts";
 import { adminClient } from "../bench/e2e/load.ts";
 import { auditedCount, createNamespaces, machine } from "../bench/e2e/bench_cluster.ts";

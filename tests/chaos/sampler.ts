@@ -4,7 +4,8 @@
 // Replace CronTask had at once. Pure counting lives in invariants.ts.
 import { Informer } from "../../controllers/runtime/informer.ts";
 import { silentLogger } from "../../controllers/runtime/log.ts";
-import { JobResource, TaskResource } from "../../controllers/runtime/resources.ts";
+import { JobResource } from "../../controllers/runtime/resources.ts";
+import { TaskResource } from "../../controllers/kinds.ts";
 import type { ApiTransport } from "../../controllers/runtime/transport.ts";
 import { concurrentRuns, settled, unfinishedJobsPerAgent } from "./invariants.ts";
 

@@ -4,11 +4,7 @@
 // Forbid and Replace have an active run to respect).
 import type { RestKubeClient } from "../../controllers/runtime/kube.ts";
 import { AlreadyExistsError } from "../../controllers/runtime/types.ts";
-import {
-  AgentResource,
-  CronTaskResource,
-  TaskResource,
-} from "../../controllers/runtime/resources.ts";
+import { AgentResource, CronTaskResource, TaskResource } from "../../controllers/kinds.ts";
 import { writeInParallel } from "../bench/e2e/load.ts";
 import { SA } from "../bench/e2e/bench_cluster.ts";
 

@@ -4,13 +4,8 @@
 import assert from "assert";
 import { down, readState, up } from "../../localcluster/cluster.ts";
 import { kubectl, processesMentioning } from "../../localcluster/process.ts";
-import {
-  containerLogLinks,
-  mountsUnder,
-  REAL_NODE,
-  REAL_NODE_LABEL,
-  sandboxNetns,
-} from "../../localcluster/realnode/node.ts";
+import { containerLogLinks, mountsUnder, sandboxNetns } from "../../localcluster/realnode/node.ts";
+import { REAL_NODE, REAL_NODE_LABEL } from "../../localcluster/realnode/node_config.ts";
 import { ECHO_AGENT_IMAGE } from "../../agents/images.ts";
 import { onRealNode } from "./real_node.ts";
 

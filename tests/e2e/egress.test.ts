@@ -20,7 +20,7 @@ import { condition, type Json, TaskHarness } from "../integration/task/harness.t
 import { eventually, kubectl } from "../integration/env.ts";
 import { startGitServer } from "../../localcluster/git_server.ts";
 import { startModelServer } from "../../localcluster/model_server/mod.ts";
-import { REAL_NODE_SCHEDULING } from "../../localcluster/realnode/node.ts";
+import { REAL_NODE_SCHEDULING } from "../../localcluster/realnode/node_config.ts";
 import {
   agentLog,
   ECHO_AGENT_IMAGE,

@@ -9,7 +9,7 @@ import assert from "assert";
 import { join } from "node:path";
 import { readState } from "../../localcluster/cluster.ts";
 import { pkiFiles, signCertificate } from "../../localcluster/pki.ts";
-import { REAL_NODE_LABEL, REAL_NODE_LABEL_VALUE } from "../../localcluster/realnode/node.ts";
+import { REAL_NODE_LABEL, REAL_NODE_LABEL_VALUE } from "../../localcluster/realnode/node_config.ts";
 import { eventually, kubectl, testNamespace } from "../integration/env.ts";
 import { ECHO_AGENT_IMAGE, onRealNode } from "./real_node.ts";
 

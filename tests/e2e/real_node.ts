@@ -3,7 +3,7 @@
 // line, where the cluster has no real node (not root, or disabled).
 import { readState } from "../../localcluster/cluster.ts";
 import { ECHO_AGENT_IMAGE, GIT_IMAGE } from "../../agents/images.ts";
-import { REAL_NODE_SCHEDULING } from "../../localcluster/realnode/node.ts";
+import { REAL_NODE_SCHEDULING } from "../../localcluster/realnode/node_config.ts";
 import { eventually, kubectl } from "../integration/env.ts";
 import type { Json, TaskHarness } from "../integration/task/harness.ts";
 

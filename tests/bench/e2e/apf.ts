@@ -4,13 +4,10 @@
 // get exactly one Job; the figures say how many 429s were met and what they cost.
 import type { ClusterState } from "../../../localcluster/cluster.ts";
 import { OPERATOR_USER } from "../../../localcluster/operator_identity.ts";
-import { applyCrds, ourCrds } from "../../../controllers/runtime/crds.ts";
+import { applyCrds, ourCrds } from "../../../controllers/crds.ts";
 import { silentLogger } from "../../../controllers/runtime/log.ts";
-import {
-  AgentResource,
-  JobResource,
-  TaskResource,
-} from "../../../controllers/runtime/resources.ts";
+import { JobResource } from "../../../controllers/runtime/resources.ts";
+import { AgentResource, TaskResource } from "../../../controllers/kinds.ts";
 import type { ResourceType } from "../../../controllers/runtime/types.ts";
 import { adminClient, JobCounter, writeInParallel } from "./load.ts";
 import { OperatorProcess } from "./operator_process.ts";

@@ -20,14 +20,10 @@
 // The operator's requests are counted by the apiserver itself: it runs as its
 // own user and the apiserver audit-logs only that user (operator_identity.ts).
 import { parseArgs } from "node:util";
-import { applyCrds, ourCrds } from "../../../controllers/runtime/crds.ts";
+import { applyCrds, ourCrds } from "../../../controllers/crds.ts";
 import { silentLogger } from "../../../controllers/runtime/log.ts";
-import {
-  AgentResource,
-  ConfigMapResource,
-  JobResource,
-  TaskResource,
-} from "../../../controllers/runtime/resources.ts";
+import { ConfigMapResource, JobResource } from "../../../controllers/runtime/resources.ts";
+import { AgentResource, TaskResource } from "../../../controllers/kinds.ts";
 import type { KubeObject } from "../../../controllers/runtime/types.ts";
 import { adminClient, JobCounter, until, writeInParallel } from "./load.ts";
 import { apfCase } from "./apf.ts";

@@ -4,14 +4,10 @@
 // apiserver: each Task has exactly one Job and one task.md ConfigMap, and the
 // Agent with a limit never had more unfinished Jobs than it allows.
 import assert from "assert";
-import { applyCrds, ourCrds } from "../../../controllers/runtime/crds.ts";
+import { applyCrds, ourCrds } from "../../../controllers/crds.ts";
 import { silentLogger } from "../../../controllers/runtime/log.ts";
-import {
-  AgentResource,
-  ConfigMapResource,
-  JobResource,
-  TaskResource,
-} from "../../../controllers/runtime/resources.ts";
+import { ConfigMapResource, JobResource } from "../../../controllers/runtime/resources.ts";
+import { AgentResource, TaskResource } from "../../../controllers/kinds.ts";
 import { adminClient, writeInParallel } from "../../bench/e2e/load.ts";
 import { OperatorProcess } from "../../bench/e2e/operator_process.ts";
 import { judge } from "../../chaos/invariants.ts";

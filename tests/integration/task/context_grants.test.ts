@@ -2,6 +2,7 @@
 // Context's namespace. Replays the attack (reading another team's ConfigMap
 // through a Context reference), then grants and revokes.
 import assert from "assert";
+import { ContextGrantResource } from "../../../controllers/kinds.ts";
 import { eventually, kubectl, testNamespace } from "../env.ts";
 import { condition, type Json, TaskHarness } from "./harness.ts";
 
@@ -77,8 +78,11 @@ Deno.test("attack: a Task cannot read another namespace's Context until that nam
 
     // Revoked: the next Task is refused again.
     await kubectl(["delete", "contextgrant", "share", "-n", other.name, "--wait"]);
-    // The operator learns of the deletion by watch; give it a moment to arrive.
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // The operator learns of the deletion by watch: wait until its cache has it.
+    await eventually(
+      "the operator's cache without the revoked grant",
+      () => Promise.resolve(h.cached(ContextGrantResource, other.name, "share") === undefined),
+    );
     await h.task("after-revoke", ref("shared"));
     assert.equal(
       (await notFoundMessage(h, "after-revoke")).replace('"shared"', '"steal"'),

@@ -5,6 +5,7 @@ import { type RunningManager, startManager } from "../../../controllers/runtime/
 import { createTaskController } from "../../../controllers/task/controller.ts";
 import { createEgressController } from "../../../controllers/egress/controller.ts";
 import { DEFAULT_JOB_SETTINGS, type JobSettings } from "../../../controllers/task/job.ts";
+import type { KubeObject, ResourceType } from "../../../controllers/runtime/types.ts";
 import { installCrds } from "../api/crds.ts";
 import { eventually, kubectl, testNamespace } from "../env.ts";
 
@@ -69,6 +70,11 @@ export class TaskHarness {
   async metrics(): Promise<string> {
     const res = await fetch(`http://127.0.0.1:${this.manager!.metricsAddr!.port}/metrics`);
     return await res.text();
+  }
+
+  /** The object as the running manager's cache holds it: what the operator knows. */
+  cached(type: ResourceType, namespace: string, name: string): KubeObject | undefined {
+    return this.manager!.cache.get(type, namespace, name);
   }
 
   async stopManager(): Promise<void> {

@@ -4,7 +4,7 @@
 import assert from "assert";
 import { applyPlan, emptyPlan } from "../../../controllers/runtime/apply.ts";
 import { startManager } from "../../../controllers/runtime/manager.ts";
-import { TaskResource } from "../../../controllers/runtime/resources.ts";
+import { TaskResource } from "../../../controllers/kinds.ts";
 import type { Controller } from "../../../controllers/runtime/types.ts";
 import { AGENT_RESULT } from "../../../controllers/task/plan.ts";
 import { eventually, kubectl } from "../env.ts";

@@ -5,7 +5,7 @@ import { cronTaskController } from "../../../controllers/crontask/controller.ts"
 import { reconcileCronTask } from "../../../controllers/crontask/reconciler.ts";
 import { CronTaskMetrics } from "../../../controllers/crontask/metrics.ts";
 import { ConflictError } from "../../../controllers/runtime/types.ts";
-import { CronTaskResource, TaskResource } from "../../../controllers/runtime/resources.ts";
+import { CronTaskResource, TaskResource } from "../../../controllers/kinds.ts";
 import type { KubeObject } from "../../../controllers/runtime/types.ts";
 import { FakeCluster } from "../support/fake_cluster.ts";
 

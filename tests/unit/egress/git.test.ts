@@ -15,13 +15,8 @@ import {
 import { networkPolicyNameFor } from "../../../controllers/egress/mode.ts";
 import { reconcileAgentEgress } from "../../../controllers/egress/reconciler.ts";
 import { createEgressController } from "../../../controllers/egress/controller.ts";
-import {
-  AgentResource,
-  ContextResource,
-  JobResource,
-  NetworkPolicyResource,
-  TaskResource,
-} from "../../../controllers/runtime/resources.ts";
+import { JobResource, NetworkPolicyResource } from "../../../controllers/runtime/resources.ts";
+import { AgentResource, ContextResource, TaskResource } from "../../../controllers/kinds.ts";
 import type { KubeObject } from "../../../controllers/runtime/types.ts";
 import { reconcileTask } from "../../../controllers/task/reconciler.ts";
 import { taskController } from "../../../controllers/task/controller.ts";

@@ -4,12 +4,8 @@
 import assert from "assert";
 import { createEgressController } from "../../../controllers/egress/controller.ts";
 import { reconcileAgentEgress } from "../../../controllers/egress/reconciler.ts";
-import {
-  AgentResource,
-  KubeTaskConfigResource,
-  NetworkPolicyResource,
-  ServiceResource,
-} from "../../../controllers/runtime/resources.ts";
+import { NetworkPolicyResource, ServiceResource } from "../../../controllers/runtime/resources.ts";
+import { AgentResource, KubeTaskConfigResource } from "../../../controllers/kinds.ts";
 import type { KubeObject } from "../../../controllers/runtime/types.ts";
 import { FakeCluster } from "../support/fake_cluster.ts";
 

@@ -1,11 +1,8 @@
 // Request paths are built only from names: "." and ".." would otherwise be
 // normalised into a different path (the collection instead of the object).
 import assert from "assert";
-import {
-  ConfigMapResource,
-  resourcePath,
-  TaskResource,
-} from "../../../controllers/runtime/resources.ts";
+import { ConfigMapResource, resourcePath } from "../../../controllers/runtime/resources.ts";
+import { TaskResource } from "../../../controllers/kinds.ts";
 
 Deno.test("resourcePath: objects, collections, all namespaces", () => {
   assert.equal(resourcePath(ConfigMapResource, "a", "b"), "/api/v1/namespaces/a/configmaps/b");

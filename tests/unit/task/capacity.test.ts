@@ -1,13 +1,9 @@
 // Agent.spec.maxConcurrentTasks on the in-memory fake: never over-admitted,
 // in creation order, also with parallel reconciles and a lagging cache.
 import assert from "assert";
-import {
-  AgentResource,
-  JobResource,
-  TaskResource,
-} from "../../../controllers/runtime/resources.ts";
+import { JobResource } from "../../../controllers/runtime/resources.ts";
+import { AgentResource, TaskResource } from "../../../controllers/kinds.ts";
 import type { KubeObject } from "../../../controllers/runtime/types.ts";
-import { KeyedMutex } from "../../../controllers/runtime/keyed_mutex.ts";
 import { Capacity } from "../../../controllers/task/capacity.ts";
 import { mapTaskToWaitingPeers, taskController } from "../../../controllers/task/controller.ts";
 import { reconcileTask } from "../../../controllers/task/reconciler.ts";
@@ -117,24 +113,4 @@ Deno.test("capacity: a started or finished Task wakes the waiting Tasks of a lim
   );
   const unlimited = setup(0);
   assert.deepEqual(mapTaskToWaitingPeers(started, unlimited), []);
-});
-
-Deno.test("keyed mutex: one section at a time per key, keys independent, errors release", async () => {
-  const mutex = new KeyedMutex();
-  const order: string[] = [];
-  const section = (tag: string, ms: number) => async () => {
-    order.push(`${tag}+`);
-    await new Promise((r) => setTimeout(r, ms));
-    order.push(`${tag}-`);
-  };
-  await Promise.all([
-    mutex.run("a", section("a1", 20)),
-    mutex.run("a", section("a2", 1)),
-    mutex.run("b", section("b1", 1)),
-  ]);
-  assert.ok(order.indexOf("a1-") < order.indexOf("a2+"), order.join(" "));
-  assert.ok(order.indexOf("b1-") < order.indexOf("a1-"), "another key does not wait");
-  await assert.rejects(mutex.run("a", () => Promise.reject(new Error("boom"))));
-  assert.equal(await mutex.run("a", () => Promise.resolve(7)), 7);
-  assert.equal(mutex.size, 0);
 });

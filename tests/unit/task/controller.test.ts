@@ -10,7 +10,7 @@ import {
   mapJobToTask,
   taskController,
 } from "../../../controllers/task/controller.ts";
-import { AgentResource, TaskResource } from "../../../controllers/runtime/resources.ts";
+import { AgentResource, TaskResource } from "../../../controllers/kinds.ts";
 import { FakeCluster } from "../support/fake_cluster.ts";
 
 function cluster(): FakeCluster {

@@ -2,7 +2,7 @@
 import assert from "assert";
 import { TaskMetrics } from "../../../controllers/task/metrics.ts";
 import { CronTaskMetrics } from "../../../controllers/crontask/metrics.ts";
-import { TaskResource } from "../../../controllers/runtime/resources.ts";
+import { TaskResource } from "../../../controllers/kinds.ts";
 import { FakeCluster } from "../support/fake_cluster.ts";
 
 const NOW = new Date("2030-01-01T00:10:00Z");

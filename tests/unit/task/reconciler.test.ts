@@ -2,15 +2,17 @@
 // writes, and that a stale cache never leads to a duplicate or a false failure.
 import assert from "assert";
 import {
-  AgentResource,
   ConfigMapResource,
-  ContextResource,
   EventResource,
   JobResource,
-  KubeTaskConfigResource,
   PodResource,
-  TaskResource,
 } from "../../../controllers/runtime/resources.ts";
+import {
+  AgentResource,
+  ContextResource,
+  KubeTaskConfigResource,
+  TaskResource,
+} from "../../../controllers/kinds.ts";
 import { ConflictError, type KubeObject } from "../../../controllers/runtime/types.ts";
 import { ApiError } from "../../../controllers/runtime/transport.ts";
 import { NAME_CONFLICT_RETRY_MS } from "../../../controllers/task/plan.ts";

@@ -1,7 +1,7 @@
 // Count-based retention: the oldest finished Tasks beyond the limit go.
 import assert from "assert";
 import { beyondLimit, maxFinishedFrom } from "../../../controllers/task/retention.ts";
-import { KubeTaskConfigResource, TaskResource } from "../../../controllers/runtime/resources.ts";
+import { KubeTaskConfigResource, TaskResource } from "../../../controllers/kinds.ts";
 import { reconcileTask } from "../../../controllers/task/reconciler.ts";
 import { mapTaskToExcessFinished } from "../../../controllers/task/controller.ts";
 import { FakeCluster } from "../support/fake_cluster.ts";

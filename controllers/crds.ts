@@ -3,10 +3,19 @@
 // process from the kind registry, the same objects `deno task crds` writes
 // into the installers (a drift test keeps the files equal to them), so the
 // binary carries them without reading any file.
-import { buildCrd } from "../../api/crdgen/crd.ts";
-import { KINDS } from "../../api/kinds.ts";
-import { CustomResourceDefinitionResource as CrdResource } from "./resources.ts";
-import { AlreadyExistsError, type KubeClient, type KubeObject, type Logger } from "./types.ts";
+//
+// It lives outside the runtime, which knows nothing about our kinds, and in a
+// file of its own: main.ts loads it only for --apply-crds, so the generator is
+// not resident while reconciling.
+import { buildCrd } from "../api/crdgen/crd.ts";
+import { KINDS } from "../api/kinds.ts";
+import { CustomResourceDefinitionResource as CrdResource } from "./runtime/resources.ts";
+import {
+  AlreadyExistsError,
+  type KubeClient,
+  type KubeObject,
+  type Logger,
+} from "./runtime/types.ts";
 
 export function ourCrds(): KubeObject[] {
   return KINDS.map((def) => buildCrd(def) as KubeObject);
