@@ -33,7 +33,7 @@ export async function reconcileCronTask(
     toApplyPlan(cronTask, plan),
     (refusal) => refusedPlan(cronTask, plan, refusal, now),
     (outcome) => {
-      if (!metrics || outcome.skipped) return;
+      if (!metrics) return;
       const started = outcome.created.some((d) => d.type === TaskResource);
       metrics.applied(obj, outcome.statusWritten, started);
     },

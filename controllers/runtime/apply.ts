@@ -13,9 +13,10 @@
 // - conflicts: a status write carries the observed resourceVersion; a 409 is
 //   thrown to the manager, which requeues the key (rate limited) to be
 //   observed afresh. Nothing is retried in place.
-// - status: written only when it differs from what was observed; a primary
+// - status: written only when it differs from what was observed. (A primary
 //   still cached at the version our own last status write replaced is not
-//   reconciled at all (own_writes.ts): the event of that write is coming.
+//   reconciled at all: the manager checks that before a reconcile starts,
+//   own_writes.ts.)
 // - untrusted status: a status refused as invalid (422) is written once more
 //   without the fields the plan marks as someone else's input (an agent's
 //   report), with a condition and a Warning Event quoting the apiserver.
@@ -111,15 +112,8 @@ export function emptyPlan<Status>(extra: Partial<Plan<Status>> = {}): Plan<Statu
   return { ensure: [], delete: [], events: [], ...extra };
 }
 
-/**
- * Applies `plan` for `primary`. If an ensured object is refused, `onRefused`
- * gives the plan to apply instead (its status, Events and requeue; it must
- * not ensure anything).
- */
 /** What one applyPlan did, for callers that count what happened (metrics). */
 export interface ApplyOutcome<Status> {
-  /** Nothing was applied: the cache is behind our own last status write. */
-  skipped: boolean;
   /** The objects this apply created (not those it adopted). */
   created: Desired[];
   /** The status it wrote, when it wrote one. */
@@ -128,7 +122,8 @@ export interface ApplyOutcome<Status> {
 
 /**
  * Applies `plan` for `primary`. `onRefused` gives the plan to apply instead
- * when a create is refused; `onApplied` hears what was done, also when a
+ * when a create is refused (its status, Events and requeue; it must not
+ * ensure anything); `onApplied` hears what was done, also when a
  * write fails part-way (a 409 on the status after a create: the create still
  * happened, and the retry will adopt, not create).
  */
@@ -139,7 +134,7 @@ export async function applyPlan<Status>(
   onRefused?: (refusal: Refusal) => Plan<Status>,
   onApplied?: (outcome: ApplyOutcome<Status>) => void,
 ): Promise<Result> {
-  const outcome: ApplyOutcome<Status> = { skipped: false, created: [] };
+  const outcome: ApplyOutcome<Status> = { created: [] };
   try {
     return await apply(ctx, primary, plan, outcome, onRefused);
   } finally {
@@ -154,11 +149,6 @@ async function apply<Status>(
   outcome: ApplyOutcome<Status>,
   onRefused?: (refusal: Refusal) => Plan<Status>,
 ): Promise<Result> {
-  if (ctx.ownWrites.isSuperseded(primary.object)) {
-    ctx.log.debug("cache behind our own status write; waiting for its event");
-    outcome.skipped = true;
-    return {};
-  }
   for (const d of plan.delete) {
     await ctx.client.delete(d.type, d.namespace, d.name, { uid: d.uid });
     if (d.event) ctx.events.event(primary.object, d.event.type, d.event.reason, d.event.message);
@@ -212,7 +202,6 @@ async function writeStatus<Status>(
     await ctx.client.updateStatus(primary.type, { ...primary.object, status: fallback.status });
     written = { status: fallback.status, rejected: fallback.event };
   }
-  ctx.ownWrites.wrote(primary.object);
   return written;
 }
 

@@ -29,7 +29,7 @@ import { type HealthServer, serveHealth } from "./health.ts";
 import { Informer } from "./informer.ts";
 import { RestKubeClient } from "./kube.ts";
 import { type LeaderElectionOptions, LeaderElector } from "./leader.ts";
-import { OwnWrites } from "./own_writes.ts";
+import { OwnWrites, reconcileUnlessSuperseded } from "./own_writes.ts";
 import { silentLogger, withFields } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { MetricsAuthorizer } from "./metrics_auth.ts";
@@ -210,6 +210,7 @@ function buildManager(
   }
   const cache = new InformerCache(informers);
   metrics.extra = () => opts.controllers.flatMap((c) => c.metrics?.render(cache) ?? []);
+  // Our own status writes the cache may not show yet (own_writes.ts).
   const ownWrites = new OwnWrites();
   metrics.cachedObjects = () => [...informers.values()].reduce((n, i) => n + i.size(), 0);
   const enqueue = (req: Request) => {
@@ -261,13 +262,12 @@ function buildManager(
       live: restClient,
       client: restClient,
       events,
-      ownWrites,
       now,
       log: reqLog,
     };
     const started = performance.now();
     try {
-      const result = await controller.reconcile(req, ctx);
+      const result = await reconcileUnlessSuperseded(controller, req, ctx, ownWrites);
       queue.forget(key);
       if (result?.requeueAfterMs !== undefined && result.requeueAfterMs >= 0) {
         queue.addAfter(key, result.requeueAfterMs);
