@@ -114,8 +114,10 @@ export function emptyPlan<Status>(extra: Partial<Plan<Status>> = {}): Plan<Statu
 
 /** What one applyPlan did, for callers that count what happened (metrics). */
 export interface ApplyOutcome<Status> {
-  /** The objects this apply created (not those it adopted). */
+  /** The objects this apply created. */
   created: Desired[];
+  /** The objects that already existed under this primary's control and were adopted. */
+  adopted: Desired[];
   /** The status it wrote, when it wrote one. */
   statusWritten?: Status;
 }
@@ -134,7 +136,7 @@ export async function applyPlan<Status>(
   onRefused?: (refusal: Refusal) => Plan<Status>,
   onApplied?: (outcome: ApplyOutcome<Status>) => void,
 ): Promise<Result> {
-  const outcome: ApplyOutcome<Status> = { created: [] };
+  const outcome: ApplyOutcome<Status> = { created: [], adopted: [] };
   try {
     return await apply(ctx, primary, plan, outcome, onRefused);
   } finally {
@@ -164,6 +166,7 @@ async function apply<Status>(
   for (const desired of plan.ensure) {
     const { refusal, created } = await createOrAdopt(ctx, primary, desired);
     if (created) outcome.created.push(desired);
+    else if (!refusal) outcome.adopted.push(desired);
     if (refusal) {
       if (!onRefused) throw new Error(`${desired.type.kind} "${refusal.name}": ${refusal.reason}`);
       effective = onRefused(refusal);
