@@ -27,7 +27,13 @@ import { limitProblem } from "./limits.ts";
 import { ConfigMapResource, JobResource, PodResource, TaskResource } from "../runtime/resources.ts";
 import type { KubeObject } from "../runtime/types.ts";
 import { admitted } from "./capacity.ts";
-import { agentProblem, buildAgentJob, buildContextConfigMap, type JobSettings } from "./job.ts";
+import {
+  agentProblem,
+  buildAgentJob,
+  buildContextConfigMap,
+  type JobSettings,
+  planContextVolume,
+} from "./job.ts";
 import type { Blocked, LiveReads, TaskObservation } from "./observe.ts";
 import {
   deriveStatus,
@@ -210,7 +216,9 @@ function planFor(
   } else if (obs.agent?.kind === "found" && obs.contexts) {
     const { agent, builtIn } = obs.agent;
     const contexts = obs.contexts;
-    const configMap = buildContextConfigMap(task, agent, contexts) as KubeObject;
+    // task.md and the files, laid out once for the ConfigMap and the Job's volume.
+    const volume = planContextVolume(task, agent.spec.workspaceDir, contexts);
+    const configMap = buildContextConfigMap(task, agent, contexts, volume) as KubeObject;
     const problem = serviceAccountProblem(agent, settings.operatorServiceAccount) ??
       baselineProblem(agent, settings.allowPrivilegedAgents ?? false) ??
       limitProblem(task, agent) ?? taskMountProblem(task, agent) ??
@@ -232,7 +240,7 @@ function planFor(
         networkPolicy: taskEgress.networkPolicy ?? "",
       };
     } else {
-      const job = buildAgentJob(task, agent, contexts, settings) as KubeObject;
+      const job = buildAgentJob(task, agent, contexts, settings, volume) as KubeObject;
       // The ConfigMap first: the Job's pod mounts it. A ConfigMap left by an
       // attempt that stopped before the Job is brought up to date.
       ensure.push({
