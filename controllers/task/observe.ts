@@ -36,7 +36,7 @@ import {
 import type { KubeObject, ReconcileContext, Request } from "../runtime/types.ts";
 import { ContextError, resolveContexts, type ResolvedContext } from "./contexts.ts";
 import { observeSlots, SlotLedger, type Slots } from "./capacity.ts";
-import { agentNameOf, DEFAULT_AGENT_NAME, jobNameFor } from "./names.ts";
+import { agentNameOf, DEFAULT_AGENT_NAME, jobNameFor, jobPodsSelector } from "./names.ts";
 import { jobPhase, type JobView, type Observation } from "./status.ts";
 import { JOB_UID_INDEX, jobUidKey, latestFailedCreate } from "./pod_creation.ts";
 import { KUBETASK_CONFIG_NAME, ttlSecondsFrom } from "./ttl.ts";
@@ -154,7 +154,7 @@ export async function observeLive(
   if (reads.pods && obs.job) {
     // Live: we do not cache pods.
     const pods = await ctx.live.list(PodResource, namespace, {
-      labelSelector: `batch.kubernetes.io/controller-uid=${obs.job.metadata?.uid ?? ""}`,
+      labelSelector: jobPodsSelector(obs.job),
     });
     return { ...obs, pods };
   }
