@@ -25,7 +25,7 @@ import {
   JOB_UID_INDEX,
   jobUidOf,
   mapFailedCreateToTask,
-} from "./pod_creation.ts";
+} from "./failed_create.ts";
 import { AGENT_INDEX, agentKey, agentKeyOf, Capacity, waitingPeers } from "./capacity.ts";
 import { reconcileTask } from "./reconciler.ts";
 import { KUBETASK_CONFIG_NAME } from "./ttl.ts";

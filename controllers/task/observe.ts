@@ -38,7 +38,7 @@ import { ContextError, resolveContexts, type ResolvedContext } from "./contexts.
 import { observeSlots, SlotLedger, type Slots } from "./capacity.ts";
 import { agentNameOf, DEFAULT_AGENT_NAME, jobNameFor, jobPodsSelector } from "./names.ts";
 import { jobPhase, type JobView, type Observation } from "./status.ts";
-import { JOB_UID_INDEX, jobUidKey, latestFailedCreate } from "./pod_creation.ts";
+import { JOB_UID_INDEX, jobUidKey, latestFailedCreate } from "./failed_create.ts";
 import { KUBETASK_CONFIG_NAME, ttlSecondsFrom } from "./ttl.ts";
 import { beyondLimit, maxFinishedFrom } from "./retention.ts";
 import { isFinishedPhase } from "../status.ts";
