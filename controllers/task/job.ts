@@ -21,7 +21,7 @@ import {
 import type { ResolvedContext } from "./contexts.ts";
 import { DEFAULT_GIT_IMAGE, gitMountPlan } from "./git.ts";
 import { configMapNameFor, jobNameFor, TASK_LABEL, TASK_MD_KEY, taskLabelValue } from "./names.ts";
-import { humanInTheLoopCommand } from "./shell.ts";
+import { humanInTheLoopCommand } from "./human_in_the_loop.ts";
 import { HARDENED_SECURITY_CONTEXT } from "./security.ts";
 import { AGENT_CONTAINER } from "./results.ts";
 import { TIMEOUT_ANNOTATION, timeoutSecondsOf } from "./stop.ts";
