@@ -24,7 +24,7 @@ import { configMapNameFor, jobNameFor, TASK_LABEL, TASK_MD_KEY, taskLabelValue }
 import { humanInTheLoopCommand } from "./human_in_the_loop.ts";
 import { HARDENED_SECURITY_CONTEXT } from "./security.ts";
 import { AGENT_CONTAINER } from "./results.ts";
-import { TIMEOUT_ANNOTATION, timeoutSecondsOf } from "./stop.ts";
+import { TIMEOUT_ANNOTATION, timeoutSecondsOf } from "./timeout.ts";
 import { type AppendedContext, buildTaskMd } from "./taskmd.ts";
 
 /** What the operator's flags decide about the Jobs it builds. */

@@ -43,7 +43,8 @@ import {
   transitionEvent,
 } from "./status.ts";
 import { AGENT_SUPPLIED_FIELDS, agentResult } from "./results.ts";
-import { deadlineOf, podStopPatch, type StopReason, stopReason, stopRequested } from "./stop.ts";
+import { podStopPatch, type StopReason, stopReason, stopRequested } from "./stop.ts";
+import { deadlineOf } from "./timeout.ts";
 import { ttlDecision } from "./ttl.ts";
 import { isFinishedPhase } from "../status.ts";
 import { restrictedPolicyInForce, taskEgressOf } from "../egress/mode.ts";
