@@ -60,6 +60,9 @@ export function jobPodsSelector(job: { metadata?: { uid?: string } }): string {
 /** The key of task.md in a Task's ConfigMap, and its file name in the workspace. */
 export const TASK_MD_KEY = "task.md";
 
+/** The name of a namespace's KubeTaskConfig (TTL, retention, default egress mode). */
+export const KUBETASK_CONFIG_NAME = "default";
+
 /** The Agent a Task names, or the one it falls back to. */
 export const DEFAULT_AGENT_NAME = "default";
 

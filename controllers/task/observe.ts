@@ -36,11 +36,16 @@ import {
 import type { KubeObject, ReconcileContext, Request } from "../runtime/types.ts";
 import { ContextError, resolveContexts, type ResolvedContext } from "./contexts.ts";
 import { observeSlots, SlotLedger, type Slots } from "./capacity.ts";
-import { agentNameOf, DEFAULT_AGENT_NAME, jobNameFor, jobPodsSelector } from "./names.ts";
+import {
+  agentNameOf,
+  DEFAULT_AGENT_NAME,
+  jobNameFor,
+  jobPodsSelector,
+  KUBETASK_CONFIG_NAME,
+} from "./names.ts";
 import { jobPhase, type JobView, type Observation } from "./status.ts";
 import { JOB_UID_INDEX, jobUidKey, latestFailedCreate } from "./failed_create.ts";
-import { KUBETASK_CONFIG_NAME, ttlSecondsFrom } from "./ttl.ts";
-import { beyondLimit, maxFinishedFrom } from "./retention.ts";
+import { beyondLimit, maxFinishedFrom, ttlSecondsFrom } from "./retention.ts";
 import { isFinishedPhase } from "../status.ts";
 
 /** Why a Job cannot be started (yet), as the Task's condition will say. */

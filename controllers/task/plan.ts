@@ -45,7 +45,7 @@ import {
 import { AGENT_SUPPLIED_FIELDS, agentResult } from "./results.ts";
 import { podStopPatch, type StopReason, stopReason, stopRequested } from "./stop.ts";
 import { deadlineOf } from "./timeout.ts";
-import { ttlDecision } from "./ttl.ts";
+import { ttlDecision } from "./retention.ts";
 import { isFinishedPhase } from "../status.ts";
 import { restrictedPolicyInForce, taskEgressOf } from "../egress/mode.ts";
 
