@@ -15,7 +15,7 @@ import type { CacheReader, KubeObject } from "../runtime/types.ts";
 import { isControlledBy } from "../runtime/owners.ts";
 import { KeyedMutex } from "../runtime/keyed_mutex.ts";
 import { agentNameOf, jobNameFor } from "./names.ts";
-import { jobPhase, type JobView } from "./status.ts";
+import { jobPhase, type JobView } from "./job_phase.ts";
 import { stopRequested } from "./stop.ts";
 import { isFinishedPhase } from "../status.ts";
 

@@ -43,7 +43,8 @@ import {
   jobPodsSelector,
   KUBETASK_CONFIG_NAME,
 } from "./names.ts";
-import { jobPhase, type JobView, type Observation } from "./status.ts";
+import { jobPhase, type JobView } from "./job_phase.ts";
+import type { Observation } from "./status.ts";
 import { JOB_UID_INDEX, jobUidKey, latestFailedCreate } from "./failed_create.ts";
 import { beyondLimit, maxFinishedFrom, ttlSecondsFrom } from "./retention.ts";
 import { isFinishedPhase } from "../status.ts";

@@ -35,13 +35,8 @@ import {
   planContextVolume,
 } from "./job.ts";
 import type { Blocked, LiveReads, TaskObservation } from "./observe.ts";
-import {
-  deriveStatus,
-  jobPhase,
-  type JobView,
-  type Observation,
-  transitionEvent,
-} from "./status.ts";
+import { jobPhase, type JobView } from "./job_phase.ts";
+import { deriveStatus, type Observation, transitionEvent } from "./status.ts";
 import { AGENT_SUPPLIED_FIELDS, agentResult } from "./results.ts";
 import { podStopPatch, type StopReason, stopReason, stopRequested } from "./stop.ts";
 import { deadlineOf } from "./timeout.ts";
