@@ -77,10 +77,10 @@ export function decide(obs: TaskObservation, now: Date): Decisions {
     const pods = isFinishedPhase(phase) || (phase === "Running" && stop !== undefined);
     return { ...(stop ? { stop } : {}), reads: { pods, contexts: false } };
   }
+  // No Agent observed: the Job's name is taken, or our Job is gone.
   const blocked = obs.agent ? startBlocker(obs) : undefined;
   // Contexts are resolved only for a Task that will start if they can be.
-  const contexts = obs.agent?.kind === "found" && !blocked && !stopRequested(task) &&
-    !obs.foreignJob && !obs.jobGone;
+  const contexts = obs.agent?.kind === "found" && !blocked && !stopRequested(task);
   return { ...(blocked ? { blocked } : {}), reads: { pods: false, contexts } };
 }
 
