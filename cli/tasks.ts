@@ -3,15 +3,17 @@
 import type { TaskUsage } from "../api/v1alpha1/index.ts";
 import { NotFoundError } from "../controllers/runtime/types.ts";
 import { isFinishedPhase } from "../controllers/status.ts";
+import { isControlledBy } from "../controllers/runtime/owners.ts";
 import {
   ConfigMapResource,
   EventResource,
+  JobResource,
   PodResource,
   resourcePath,
 } from "../controllers/runtime/resources.ts";
 import { TaskResource } from "../controllers/kinds.ts";
 import type { KubeObject } from "../controllers/runtime/types.ts";
-import { configMapNameFor, TASK_MD_KEY } from "../controllers/task/names.ts";
+import { configMapNameFor, jobPodsSelector, TASK_MD_KEY } from "../controllers/task/names.ts";
 import { AGENT_CONTAINER } from "../controllers/task/results.ts";
 import type { Output } from "./output.ts";
 import type { Session } from "./session.ts";
@@ -43,12 +45,18 @@ export function phaseLine(task: KubeObject): string {
   return detail?.message ? `${phase} (${detail.reason}): ${detail.message}` : phase;
 }
 
-/** The newest pod of the Task's Job, if one exists. */
+/**
+ * The newest pod of the Task's Job, if one exists. Its pods are selected by the
+ * Job's uid, as the operator selects them (jobPodsSelector), so a namesake's
+ * pods are never shown; the Job is read first for that uid.
+ */
 export async function agentPod(s: Session, task: KubeObject): Promise<KubeObject | undefined> {
-  const job = task.status?.jobName;
-  if (!job) return undefined;
+  const jobName = task.status?.jobName;
+  if (!jobName) return undefined;
+  const job = await s.client.get(JobResource, s.namespace, jobName);
+  if (!job || !isControlledBy(job, task)) return undefined;
   const pods = await s.client.list(PodResource, s.namespace, {
-    labelSelector: `batch.kubernetes.io/job-name=${job}`,
+    labelSelector: jobPodsSelector(job),
   });
   return pods.sort((a, b) =>
     String(a.metadata?.creationTimestamp).localeCompare(String(b.metadata?.creationTimestamp))

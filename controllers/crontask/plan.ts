@@ -1,14 +1,22 @@
-// The pure core of the CronTask controller: from the CronTask, the Tasks it
-// owns and the time, decide what to create, delete and report.
+// The pure core of the CronTask controller: from what was observed (the
+// CronTask, the Tasks it owns) and the time, the plan for the apply layer:
+// the finished Tasks to prune, the active ones to replace, the run's Task to
+// create, the status, its Events and when to look again.
 import type { CronTaskStatus } from "../../api/v1alpha1/index.ts";
-import { type Deletion, type Plan, type PlannedEvent, type Refusal } from "../runtime/apply.ts";
+import {
+  type Deletion,
+  emptyPlan,
+  type Plan,
+  type PlannedEvent,
+  type Refusal,
+} from "../runtime/apply.ts";
 import { TaskResource } from "../kinds.ts";
 import { type ConditionUpdate, findCondition, SCHEDULED, setCondition } from "./conditions.ts";
+import type { CronTaskObservation } from "./observe.ts";
 import { dueRuns, MISSED_COUNT_CAP } from "./schedule.ts";
 import {
   buildTask,
   byScheduledTime,
-  type CronTaskObject,
   isActive,
   isFinished,
   lastSuccessfulTime,
@@ -19,22 +27,6 @@ import {
   tasksToPrune,
 } from "./tasks.ts";
 
-export type { PlannedEvent };
-
-export interface CronTaskPlan {
-  /** Finished Tasks beyond the history limits. */
-  prune: TaskObject[];
-  /** Active Tasks to delete before `create` (concurrencyPolicy Replace). */
-  replace: TaskObject[];
-  /** The Task for the due schedule time, if one should start now. */
-  create?: TaskObject;
-  /** The status to write, assuming `create` succeeds. */
-  status: CronTaskStatus;
-  events: PlannedEvent[];
-  /** Until the next schedule time; absent when only a spec change can help. */
-  requeueAfterMs?: number;
-}
-
 /**
  * Longest requeue: a yearly schedule would otherwise ask for a timer beyond
  * what setTimeout can hold (2^31 ms). Waking early just recomputes and waits again.
@@ -44,19 +36,34 @@ export const MAX_REQUEUE_MS = 24 * 3_600_000;
 /** Reasons that say the CronTask cannot schedule at all; cleared once it can. */
 const BLOCKED_REASONS = new Set(["Suspended", "InvalidSchedule", "InvalidSpec"]);
 
-/** `cronTask.spec` must already carry defaults (parsed with the zod schema). */
+/**
+ * The plan for one CronTask; `refusal` is set when the apply layer could not
+ * create the run's Task (its name is held by a Task this CronTask does not
+ * control, or the apiserver refused it): the run is skipped, and said why.
+ */
 export function planCronTask(
-  cronTask: CronTaskObject,
-  owned: TaskObject[],
+  obs: CronTaskObservation,
   now: Date,
-): CronTaskPlan {
+  refusal?: Refusal,
+): Plan<CronTaskStatus> {
+  const { cronTask, owned } = obs;
+  if (obs.invalidSpec) return invalidSpecPlan(obs, `invalid spec: ${obs.invalidSpec}`, now);
   const spec = cronTask.spec;
   const previous = cronTask.status ?? {};
   const generation = cronTask.metadata.generation;
+  const namespace = cronTask.metadata.namespace ?? "";
   const nowText = rfc3339(now);
   const active = owned.filter(isActive).sort(byScheduledTime);
   const events: PlannedEvent[] = sawCompleted(previous, owned);
-  const prune = tasksToPrune(owned, spec.successfulTasksHistoryLimit, spec.failedTasksHistoryLimit);
+  const deletion = (task: TaskObject, what: string): Deletion => ({
+    type: TaskResource,
+    namespace,
+    name: task.metadata.name ?? "",
+    uid: task.metadata.uid,
+    event: { type: "Normal", reason: "SuccessfulDelete", message: `Deleted ${what}` },
+  });
+  const prune = tasksToPrune(owned, spec.successfulTasksHistoryLimit, spec.failedTasksHistoryLimit)
+    .map((t) => deletion(t, `finished Task ${t.metadata.name}`));
 
   const base: CronTaskStatus = {
     ...previous,
@@ -82,13 +89,13 @@ export function planCronTask(
     reason,
     message,
   });
-  const plan = (status: CronTaskStatus, extra: Partial<CronTaskPlan> = {}): CronTaskPlan => ({
-    prune,
-    replace: [],
-    status,
-    events,
-    ...extra,
-  });
+  const plan = (status: CronTaskStatus, extra: Partial<Plan<CronTaskStatus>> = {}) =>
+    emptyPlan<CronTaskStatus>({
+      delete: prune,
+      status: withoutEmptyActive(status),
+      events,
+      ...extra,
+    });
 
   if (spec.suspend) {
     const message = "Scheduling is suspended; running Tasks are left alone";
@@ -153,14 +160,40 @@ export function planCronTask(
     });
   }
 
-  const task = buildTask(cronTask, due);
   const replace = spec.concurrencyPolicy === "Replace" ? active : [];
+  // Replace: the active Tasks are deleted before the run's Task is created.
   const stillActive = spec.concurrencyPolicy === "Replace" ? [] : (created.active ?? []);
+  if (refusal) {
+    const [reason, message] = refusal.reason === "NameTaken"
+      ? [
+        "TaskNameConflict",
+        `Task ${refusal.name} already exists and is not owned by this CronTask; skipped this run`,
+      ]
+      : ["TaskRejected", `the apiserver refused Task ${refusal.name}: ${refusal.message}`];
+    events.push({ type: "Warning", reason, message });
+    const skipped = { ...created, active: stillActive };
+    return plan(withCondition(skipped, scheduled("False", reason, message)), { requeueAfterMs });
+  }
+
+  const task = buildTask(cronTask, due);
   const status = withCondition(
     { ...created, active: [...stillActive, referenceTo(task)] },
     scheduled("True", "TaskCreated", `Created Task ${name}`),
   );
-  return plan(status, { create: task, replace, requeueAfterMs });
+  return plan(status, {
+    delete: [
+      ...prune,
+      ...replace.map((t) =>
+        deletion(t, `active Task ${t.metadata.name} (concurrencyPolicy Replace)`)
+      ),
+    ],
+    ensure: [{
+      type: TaskResource,
+      object: task,
+      createdEvent: { type: "Normal", reason: "SuccessfulCreate", message: `Created Task ${name}` },
+    }],
+    requeueAfterMs,
+  });
 }
 
 /** An Event for each Task the last status listed as active that has since finished. */
@@ -175,86 +208,14 @@ function sawCompleted(previous: CronTaskStatus, owned: TaskObject[]): PlannedEve
     }));
 }
 
-/** The domain plan as the apply layer takes it (deletions first, then the create). */
-export function toApplyPlan(cronTask: CronTaskObject, p: CronTaskPlan): Plan<CronTaskStatus> {
-  const deletion = (task: TaskObject, what: string): Deletion => ({
-    type: TaskResource,
-    namespace: cronTask.metadata.namespace ?? "",
-    name: task.metadata.name ?? "",
-    uid: task.metadata.uid,
-    event: { type: "Normal", reason: "SuccessfulDelete", message: `Deleted ${what}` },
-  });
-  const name = p.create?.metadata.name;
-  return {
-    delete: [
-      ...p.prune.map((t) => deletion(t, `finished Task ${t.metadata.name}`)),
-      ...p.replace.map((t) =>
-        deletion(t, `active Task ${t.metadata.name} (concurrencyPolicy Replace)`)
-      ),
-    ],
-    ensure: p.create
-      ? [{
-        type: TaskResource,
-        object: p.create,
-        createdEvent: {
-          type: "Normal",
-          reason: "SuccessfulCreate",
-          message: `Created Task ${name}`,
-        },
-      }]
-      : [],
-    status: withoutEmptyActive(p.status),
-    events: p.events,
-    requeueAfterMs: p.requeueAfterMs,
-  };
-}
-
-/**
- * The run's Task could not be created: its name is held by a Task this
- * CronTask does not control, or the apiserver refused it. Skip the run, say why.
- */
-export function refusedPlan(
-  cronTask: CronTaskObject,
-  p: CronTaskPlan,
-  refusal: Refusal,
-  now: Date,
-): Plan<CronTaskStatus> {
-  const [reason, message] = refusal.reason === "NameTaken"
-    ? [
-      "TaskNameConflict",
-      `Task ${refusal.name} already exists and is not owned by this CronTask; skipped this run`,
-    ]
-    : ["TaskRejected", `the apiserver refused Task ${refusal.name}: ${refusal.message}`];
-  const status: CronTaskStatus = {
-    ...p.status,
-    active: p.status.active?.filter((ref) => ref.name !== refusal.name),
-    conditions: setCondition(p.status.conditions, {
-      type: SCHEDULED,
-      status: "False",
-      reason,
-      message,
-      observedGeneration: cronTask.metadata.generation,
-    }, rfc3339(now)),
-  };
-  return {
-    delete: [],
-    ensure: [],
-    status: withoutEmptyActive(status),
-    events: [...p.events, { type: "Warning", reason, message }],
-    requeueAfterMs: p.requeueAfterMs,
-  };
-}
-
 /** The plan for a spec the controller cannot use (the CRD should have refused it). */
-export function invalidSpecPlan(
-  cronTask: CronTaskObject,
+function invalidSpecPlan(
+  { cronTask }: CronTaskObservation,
   message: string,
   now: Date,
 ): Plan<CronTaskStatus> {
   const generation = cronTask.metadata.generation;
-  return {
-    delete: [],
-    ensure: [],
+  return emptyPlan({
     status: {
       ...cronTask.status,
       observedGeneration: generation,
@@ -267,7 +228,7 @@ export function invalidSpecPlan(
       }, rfc3339(now)),
     },
     events: [{ type: "Warning", reason: "InvalidSpec", message }],
-  };
+  });
 }
 
 /** An empty list is omitted, as Kubernetes status fields are. */

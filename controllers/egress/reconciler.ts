@@ -18,7 +18,7 @@ import {
   type Request,
   type Result,
 } from "../runtime/types.ts";
-import { KUBETASK_CONFIG_NAME } from "../task/ttl.ts";
+import { KUBETASK_CONFIG_NAME } from "../task/names.ts";
 import { effectiveEgressMode } from "./mode.ts";
 import { type EgressObservation, planAgentEgress, refusedEgressPlan } from "./plan.ts";
 import { type ResolvedService, resolveService } from "./policy.ts";

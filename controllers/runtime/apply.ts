@@ -13,10 +13,10 @@
 // - conflicts: a status write carries the observed resourceVersion; a 409 is
 //   thrown to the manager, which requeues the key (rate limited) to be
 //   observed afresh. Nothing is retried in place.
-// - status: written only when it differs from what was observed; a primary
-//   still cached at the version our own last status write replaced gets
-//   nothing of its plan applied (own_writes.ts): the event of that write is
-//   coming, and the key with it.
+// - status: written only when it differs from what was observed. (A primary
+//   still cached at the version our own last status write replaced is not
+//   reconciled at all: the manager checks that before a reconcile starts,
+//   own_writes.ts.)
 // - untrusted status: a status refused as invalid (422) is written once more
 //   without the fields the plan marks as someone else's input (an agent's
 //   report), with a condition and a Warning Event quoting the apiserver.
@@ -113,24 +113,20 @@ export function emptyPlan<Status>(extra: Partial<Plan<Status>> = {}): Plan<Statu
   return { ensure: [], delete: [], events: [], ...extra };
 }
 
-/**
- * Applies `plan` for `primary`. If an ensured object is refused, `onRefused`
- * gives the plan to apply instead (its status, Events and requeue; it must
- * not ensure anything).
- */
 /** What one applyPlan did, for callers that count what happened (metrics). */
 export interface ApplyOutcome<Status> {
-  /** Nothing was applied: the cache is behind our own last status write. */
-  skipped: boolean;
-  /** The objects this apply created (not those it adopted). */
+  /** The objects this apply created. */
   created: Desired[];
+  /** The objects that already existed under this primary's control and were adopted. */
+  adopted: Desired[];
   /** The status it wrote, when it wrote one. */
   statusWritten?: Status;
 }
 
 /**
  * Applies `plan` for `primary`. `onRefused` gives the plan to apply instead
- * when a create is refused; `onApplied` hears what was done, also when a
+ * when a create is refused (its status, Events and requeue; it must not
+ * ensure anything); `onApplied` hears what was done, also when a
  * write fails part-way (a 409 on the status after a create: the create still
  * happened, and the retry will adopt, not create).
  */
@@ -141,7 +137,7 @@ export async function applyPlan<Status>(
   onRefused?: (refusal: Refusal) => Plan<Status>,
   onApplied?: (outcome: ApplyOutcome<Status>) => void,
 ): Promise<Result> {
-  const outcome: ApplyOutcome<Status> = { skipped: false, created: [] };
+  const outcome: ApplyOutcome<Status> = { created: [], adopted: [] };
   try {
     return await apply(ctx, primary, plan, outcome, onRefused);
   } finally {
@@ -156,11 +152,6 @@ async function apply<Status>(
   outcome: ApplyOutcome<Status>,
   onRefused?: (refusal: Refusal) => Plan<Status>,
 ): Promise<Result> {
-  if (ctx.ownWrites.isSuperseded(primary.object)) {
-    ctx.log.debug("cache behind our own status write; waiting for its event");
-    outcome.skipped = true;
-    return {};
-  }
   for (const d of plan.delete) {
     await ctx.client.delete(d.type, d.namespace, d.name, { uid: d.uid });
     if (d.event) ctx.events.event(primary.object, d.event.type, d.event.reason, d.event.message);
@@ -176,6 +167,7 @@ async function apply<Status>(
   for (const desired of plan.ensure) {
     const { refusal, created } = await createOrAdopt(ctx, primary, desired);
     if (created) outcome.created.push(desired);
+    else if (!refusal) outcome.adopted.push(desired);
     if (refusal) {
       if (!onRefused) throw new Error(`${desired.type.kind} "${refusal.name}": ${refusal.reason}`);
       effective = onRefused(refusal);
@@ -214,7 +206,6 @@ async function writeStatus<Status>(
     await ctx.client.updateStatus(primary.type, { ...primary.object, status: fallback.status });
     written = { status: fallback.status, rejected: fallback.event };
   }
-  ctx.ownWrites.wrote(primary.object);
   return written;
 }
 

@@ -29,7 +29,7 @@ import { type HealthServer, serveHealth } from "./health.ts";
 import { Informer } from "./informer.ts";
 import { RestKubeClient } from "./kube.ts";
 import { type LeaderElectionOptions, LeaderElector } from "./leader.ts";
-import { OwnWrites } from "./own_writes.ts";
+import { OwnWrites, reconcileUnlessSuperseded } from "./own_writes.ts";
 import { silentLogger, withFields } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { MetricsAuthorizer } from "./metrics_auth.ts";
@@ -146,6 +146,7 @@ function buildManager(
   const informers = createInformers(informerSpecs(opts.controllers), transport, opts, log, metrics);
   const cache = new InformerCache(informers);
   metrics.extra = () => opts.controllers.flatMap((c) => c.metrics?.render(cache) ?? []);
+  // Our own status writes the cache may not show yet (own_writes.ts).
   const ownWrites = new OwnWrites();
   metrics.cachedObjects = () => [...informers.values()].reduce((n, i) => n + i.size(), 0);
   routeEvents(opts.controllers, informers, cache, queue);
@@ -165,7 +166,8 @@ function buildManager(
       queue,
       metrics,
       log,
-      context: { cache, live: restClient, client: restClient, events, ownWrites, now },
+      ownWrites,
+      context: { cache, live: restClient, client: restClient, events, now },
     });
   const workers = new Workers(
     queue,
@@ -356,6 +358,8 @@ interface ReconcileDeps {
   queue: WorkQueue;
   metrics: Metrics;
   log: Logger;
+  /** Our own status writes, checked before each reconcile and recorded during it. */
+  ownWrites: OwnWrites;
   /** What every reconcile gets, less its own logger. */
   context: Omit<ReconcileContext, "log">;
 }
@@ -373,7 +377,7 @@ async function reconcileKey(key: string, deps: ReconcileDeps): Promise<void> {
   const ctx: ReconcileContext = { ...deps.context, log: reqLog };
   const started = performance.now();
   try {
-    const result = await controller.reconcile(req, ctx);
+    const result = await reconcileUnlessSuperseded(controller, req, ctx, deps.ownWrites);
     queue.forget(key);
     if (result?.requeueAfterMs !== undefined && result.requeueAfterMs >= 0) {
       queue.addAfter(key, result.requeueAfterMs);

@@ -6,7 +6,19 @@
 // Such a reconcile is skipped instead: the watch event of our write is on its
 // way and enqueues the key again. Like the Job controller's expectations, but
 // only for our own status writes.
-import type { KubeObject } from "./types.ts";
+//
+// The manager owns this (reconcileUnlessSuperseded): it checks the cached
+// primary once, before a reconcile starts to observe, and records every status
+// write made through the client it hands the reconciler. Reconcilers and the
+// apply layer know nothing of it.
+import type {
+  Controller,
+  KubeObject,
+  KubeWriter,
+  ReconcileContext,
+  Request,
+  Result,
+} from "./types.ts";
 
 const MAX_TRACKED = 50_000;
 
@@ -37,4 +49,41 @@ export class OwnWrites {
       this.superseded.delete(this.superseded.keys().next().value!);
     }
   }
+}
+
+/** `client`, recording in `ownWrites` each status write that succeeded. */
+export function recordingStatusWrites(client: KubeWriter, ownWrites: OwnWrites): KubeWriter {
+  return {
+    create: (type, obj) => client.create(type, obj),
+    patch: (type, namespace, name, patch) => client.patch(type, namespace, name, patch),
+    delete: (type, namespace, name, opts) => client.delete(type, namespace, name, opts),
+    updateStatus: async (type, obj) => {
+      const written = await client.updateStatus(type, obj);
+      // `obj` carries the resourceVersion the write replaced.
+      ownWrites.wrote(obj);
+      return written;
+    },
+  };
+}
+
+/**
+ * Runs `controller`'s reconcile of `req`, unless the cache still shows the
+ * primary at the version our own last status write replaced: then nothing is
+ * observed or written (the watch event of that write enqueues the key again).
+ */
+export function reconcileUnlessSuperseded(
+  controller: Pick<Controller, "type" | "reconcile">,
+  req: Request,
+  ctx: ReconcileContext,
+  ownWrites: OwnWrites,
+): Promise<Result> {
+  const primary = ctx.cache.get(controller.type, req.namespace, req.name);
+  if (primary && ownWrites.isSuperseded(primary)) {
+    ctx.log.debug("cache behind our own status write; waiting for its event");
+    return Promise.resolve({});
+  }
+  return controller.reconcile(req, {
+    ...ctx,
+    client: recordingStatusWrites(ctx.client, ownWrites),
+  });
 }

@@ -6,8 +6,6 @@
 // Returning requeueAfterMs schedules time-based work (TTL, cron); throwing
 // re-queues the key with per-item exponential backoff.
 
-import type { OwnWrites } from "./own_writes.ts";
-
 /** A Kubernetes object as JSON; typed views come from api/ schemas. */
 export interface KubeObject {
   apiVersion?: string;
@@ -140,8 +138,6 @@ export interface ReconcileContext {
   live: LiveReader;
   client: KubeWriter;
   events: EventRecorder;
-  /** The apply layer's memory of its own status writes (see own_writes.ts). */
-  ownWrites: OwnWrites;
   now: () => Date;
   log: Logger;
 }

@@ -7,13 +7,16 @@
 // and seeing it in the cache, a slot is held in memory (the ledger), and
 // admissions for one Agent run one at a time (KeyedMutex in the reconciler):
 // several workers never over-admit. Waiting Tasks start in creation order.
+//
+// Observe gathers the slots (observeSlots, read-only), the plan decides
+// (admitted), and the ledger changes only from what apply did (applied).
 import { JobResource } from "../runtime/resources.ts";
 import { AgentResource, TaskResource } from "../kinds.ts";
 import type { CacheReader, KubeObject } from "../runtime/types.ts";
 import { isControlledBy } from "../runtime/owners.ts";
 import { KeyedMutex } from "../runtime/keyed_mutex.ts";
 import { agentNameOf, jobNameFor } from "./names.ts";
-import { jobPhase, type JobView } from "./status.ts";
+import { jobPhase, type JobView } from "./job_phase.ts";
 import { stopRequested } from "./stop.ts";
 import { isFinishedPhase } from "../status.ts";
 
@@ -29,7 +32,10 @@ export const agentKeyOf = (task: KubeObject) =>
 
 const taskKeyOf = (task: KubeObject) => `${task.metadata?.namespace}/${task.metadata?.name}`;
 
-/** Slots taken by Jobs just created and not yet in the cache, per Agent. */
+/**
+ * Slots taken by Jobs just created and not yet in the cache, per Agent. It
+ * changes in one place: Capacity.applied, from what an apply did.
+ */
 export class SlotLedger {
   private held = new Map<string, Set<string>>();
 
@@ -44,14 +50,17 @@ export class SlotLedger {
     return this.held.get(agentKeyOf(task))?.has(taskKeyOf(task)) ?? false;
   }
 
-  /** Forgets reservations the cache now accounts for (Job cached, Task finished or gone). */
-  prune(key: string, peers: KubeObject[], cache: CacheReader): void {
+  /** Forgets the Agent's reservations the cache now accounts for (Job cached, Task finished or gone). */
+  prune(key: string, cache: CacheReader): void {
     const tasks = this.held.get(key);
     if (!tasks) return;
-    const byKey = new Map(peers.map((t) => [taskKeyOf(t), t]));
     for (const k of tasks) {
-      const task = byKey.get(k);
-      if (!task || isFinishedPhase(task.status?.phase) || cachedJobOf(task, cache)) tasks.delete(k);
+      const [namespace, name] = k.split("/", 2);
+      const task = cache.get(TaskResource, namespace, name);
+      if (
+        !task || agentKeyOf(task) !== key || isFinishedPhase(task.status?.phase) ||
+        cachedJobOf(task, cache)
+      ) tasks.delete(k);
     }
     if (tasks.size === 0) this.held.delete(key);
   }
@@ -79,29 +88,41 @@ const byCreation = (a: KubeObject, b: KubeObject) =>
     String(b.metadata?.creationTimestamp ?? ""),
   ) || String(a.metadata?.name).localeCompare(String(b.metadata?.name));
 
-export type Admission = { admitted: boolean };
+/** An Agent's slots as the caches and the ledger show them to one waiting Task: facts, no verdict. */
+export interface Slots {
+  /** The Agent's maxConcurrentTasks. */
+  limit: number;
+  /** This Task holds one already (its Job runs, or was created just now). */
+  held: boolean;
+  /** How many of the Agent's Tasks hold one. */
+  running: number;
+  /** This Task's place among the Agent's waiting Tasks, oldest first (-1: not waiting). */
+  place: number;
+}
 
-/** May `task` start now under a limit of `limit` running Tasks for its Agent? */
-export function admit(
+/** What admission under `limit` looks at for `task`; reads the caches and the ledger, changes nothing. */
+export function observeSlots(
   task: KubeObject,
   limit: number,
   cache: CacheReader,
   ledger: SlotLedger,
-): Admission {
-  const key = agentKeyOf(task);
-  const peers = cache.byIndex(TaskResource, AGENT_INDEX, key);
-  ledger.prune(key, peers, cache);
-  if (holdsSlot(task, cache, ledger)) return { admitted: true };
+): Slots {
+  const peers = cache.byIndex(TaskResource, AGENT_INDEX, agentKeyOf(task));
   const running = peers.filter((t) => holdsSlot(t, cache, ledger)).length;
-  const free = limit - running;
-  if (free <= 0) return { admitted: false };
   // Waiting: not started (no Job, no reservation), not finished, not being stopped.
   const waiting = peers.filter((t) =>
     !isFinishedPhase(t.status?.phase) && !t.metadata?.deletionTimestamp && !stopRequested(t) &&
     !t.status?.jobName && !cachedJobOf(t, cache) && !ledger.has(t)
   ).sort(byCreation);
   const place = waiting.findIndex((t) => taskKeyOf(t) === taskKeyOf(task));
-  return { admitted: place >= 0 && place < free };
+  return { limit, held: holdsSlot(task, cache, ledger), running, place };
+}
+
+/** May the Task start now? Waiting Tasks start in creation order, as slots free up. */
+export function admitted(slots: Slots): boolean {
+  if (slots.held) return true;
+  const free = slots.limit - slots.running;
+  return free > 0 && slots.place >= 0 && slots.place < free;
 }
 
 /**
@@ -125,6 +146,16 @@ export function waitingPeers(task: KubeObject, cache: CacheReader): KubeObject[]
 export class Capacity {
   readonly ledger = new SlotLedger();
   readonly mutex = new KeyedMutex();
+
+  /**
+   * After an apply for `task`: a Job it created or adopted holds its slot from
+   * now (the cache will not show it at once), and the Agent's reservations the
+   * cache now accounts for are forgotten. The one place the ledger changes.
+   */
+  applied(task: KubeObject, jobEnsured: boolean, cache: CacheReader): void {
+    if (jobEnsured) this.ledger.reserve(task);
+    this.ledger.prune(agentKeyOf(task), cache);
+  }
 
   /**
    * The lock a reconcile of `task` must hold: its Agent's, when the Task has

@@ -17,17 +17,16 @@ import type {
   WatchSource,
 } from "../runtime/types.ts";
 import { DEFAULT_JOB_SETTINGS, type JobSettings } from "./job.ts";
-import { agentNameOf, TASK_LABEL } from "./names.ts";
+import { agentNameOf, KUBETASK_CONFIG_NAME, TASK_LABEL } from "./names.ts";
 import {
   eventForCache,
   FAILED_CREATE_SELECTOR,
   JOB_UID_INDEX,
   jobUidOf,
   mapFailedCreateToTask,
-} from "./pod_creation.ts";
+} from "./failed_create.ts";
 import { AGENT_INDEX, agentKey, agentKeyOf, Capacity, waitingPeers } from "./capacity.ts";
 import { reconcileTask } from "./reconciler.ts";
-import { KUBETASK_CONFIG_NAME } from "./ttl.ts";
 import { beyondLimit, maxFinishedFrom } from "./retention.ts";
 import { TaskMetrics } from "./metrics.ts";
 import { isFinishedPhase } from "../status.ts";

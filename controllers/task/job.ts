@@ -22,11 +22,11 @@ import {
 import type { ResolvedContext } from "./contexts.ts";
 import { DEFAULT_GIT_IMAGE, gitMountPlan } from "./git.ts";
 import { configMapNameFor, jobNameFor, TASK_LABEL, TASK_MD_KEY, taskLabelValue } from "./names.ts";
-import { humanInTheLoopCommand } from "./shell.ts";
+import { humanInTheLoopCommand } from "./human_in_the_loop.ts";
 import { HARDENED_SECURITY_CONTEXT } from "./security.ts";
 import type { HostResolver } from "../egress/git.ts";
 import { AGENT_CONTAINER } from "./results.ts";
-import { TIMEOUT_ANNOTATION, timeoutSecondsOf } from "./stop.ts";
+import { TIMEOUT_ANNOTATION, timeoutSecondsOf } from "./timeout.ts";
 import { type AppendedContext, buildTaskMd } from "./taskmd.ts";
 
 /** What the operator's flags decide about the Jobs it builds. */
@@ -62,7 +62,8 @@ export function agentProblem(task: Task, agent: Agent): string | undefined {
   return undefined;
 }
 
-interface ContextVolumePlan {
+/** task.md and the mounted files: the ConfigMap's content and how its volume is laid out. */
+export interface ContextVolumePlan {
   data: Record<string, string>;
   binaryData: Record<string, string>;
   items: V1KeyToPath[];
@@ -73,8 +74,9 @@ interface ContextVolumePlan {
  * Where each piece lives in the Task's ConfigMap and where it is mounted.
  * Keys are `context-<i>` (a file) or `context-<i>.<key>` (a directory entry);
  * the volume's items lay them out so subPath mounts land at the right paths.
+ * The Task's ConfigMap and its Job share one such plan (task.md is built once).
  */
-function planContextVolume(
+export function planContextVolume(
   task: Task,
   workspaceDir: string,
   contexts: ResolvedContext[],
@@ -122,8 +124,8 @@ export function buildContextConfigMap(
   task: Task,
   agent: Agent,
   contexts: ResolvedContext[],
+  plan: ContextVolumePlan = planContextVolume(task, agent.spec.workspaceDir, contexts),
 ): V1ConfigMap {
-  const plan = planContextVolume(task, agent.spec.workspaceDir, contexts);
   const name = task.metadata.name ?? "";
   return {
     apiVersion: "v1",
@@ -182,11 +184,11 @@ export function buildAgentJob(
   agent: Agent,
   contexts: ResolvedContext[],
   settings: JobSettings = DEFAULT_JOB_SETTINGS,
+  plan: ContextVolumePlan = planContextVolume(task, agent.spec.workspaceDir, contexts),
 ): V1Job {
   const name = task.metadata.name ?? "";
   const namespace = task.metadata.namespace ?? "";
   const workspaceDir = agent.spec.workspaceDir;
-  const plan = planContextVolume(task, workspaceDir, contexts);
   const creds = credentialsOf(agent);
   const timeout = timeoutSecondsOf(task, agent);
   const git = contexts.flatMap((ctx, i) =>

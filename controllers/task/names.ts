@@ -45,8 +45,23 @@ export function taskLabelValue(taskName: string): string {
 
 export const TASK_LABEL = "kubetask.io/task";
 
+/** The label the Job controller puts on a Job's pods: the uid of the Job that owns them. */
+export const JOB_CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid";
+
+/**
+ * The label selector for a Job's pods: by the Job's uid, not its name, so the
+ * pods of an earlier Job of the same name (a Task deleted and created again,
+ * its old pods still terminating) are never taken for this one's.
+ */
+export function jobPodsSelector(job: { metadata?: { uid?: string } }): string {
+  return `${JOB_CONTROLLER_UID_LABEL}=${job.metadata?.uid ?? ""}`;
+}
+
 /** The key of task.md in a Task's ConfigMap, and its file name in the workspace. */
 export const TASK_MD_KEY = "task.md";
+
+/** The name of a namespace's KubeTaskConfig (TTL, retention, default egress mode). */
+export const KUBETASK_CONFIG_NAME = "default";
 
 /** The Agent a Task names, or the one it falls back to. */
 export const DEFAULT_AGENT_NAME = "default";

@@ -1,12 +1,21 @@
-// What is true now for one Task, read from the informer caches. Four reads
-// are live on purpose: a user's ConfigMap that a Context names (we do not
-// cache other people's ConfigMaps); a Context the cache does not have yet (one
-// created just before its Task); a Job our status names but the cache lacks
-// (a Task is failed with JobNotFound only once the apiserver confirms it); and
-// the pods of a Job that is being stopped or has just finished, listed by the
-// Job's controller-uid label (for the agent's result and the stop). One look-up
-// is not of the apiserver: a Restricted Agent's Task about to start resolves
-// its Git contexts' host names (DNS), for its own egress policy (egress/git.ts).
+// What is true now for one Task: facts, no verdicts. observeTask reads the
+// informer caches, plus one live read that only confirms a fact (a Job our
+// status names but the cache lacks: a Task is failed with JobNotFound only
+// once the apiserver confirms it is gone). It reads no clock, decides nothing
+// and changes nothing (the slot ledger included).
+//
+// observeLive makes the other live reads, only those the plan's decisions
+// call for (decide in plan.ts), so that a Task waiting for a slot or a
+// running agent costs no request:
+// - the Task's and its Agent's Contexts, for a Task that may start: a Context
+//   the cache does not have yet (one created just before its Task) and a
+//   user's ConfigMap that a Context names (we do not cache other people's
+//   ConfigMaps);
+// - the pods of a Job that must stop or has just finished, listed by the
+//   Job's controller-uid label (for the stop and the agent's result).
+// One look-up is not of the apiserver: a Restricted Agent's Task about to
+// start resolves its Git contexts' host names (DNS), for its own egress policy
+// (egress/git.ts).
 import {
   type Agent,
   agent as agentSchema,
@@ -32,14 +41,18 @@ import {
 } from "../kinds.ts";
 import type { KubeObject, ReconcileContext, Request } from "../runtime/types.ts";
 import { ContextError, resolveContexts, type ResolvedContext } from "./contexts.ts";
-import { agentProblem } from "./job.ts";
-import { admit, SlotLedger } from "./capacity.ts";
-import { agentNameOf, DEFAULT_AGENT_NAME, jobNameFor } from "./names.ts";
-import { jobPhase, type JobView, type Observation } from "./status.ts";
-import { JOB_UID_INDEX, jobUidKey, latestFailedCreate } from "./pod_creation.ts";
-import { stopReason } from "./stop.ts";
-import { KUBETASK_CONFIG_NAME, ttlSecondsFrom } from "./ttl.ts";
-import { beyondLimit, maxFinishedFrom } from "./retention.ts";
+import { observeSlots, SlotLedger, type Slots } from "./capacity.ts";
+import {
+  agentNameOf,
+  DEFAULT_AGENT_NAME,
+  jobNameFor,
+  jobPodsSelector,
+  KUBETASK_CONFIG_NAME,
+} from "./names.ts";
+import { jobPhase, type JobView } from "./job_phase.ts";
+import type { Observation } from "./status.ts";
+import { JOB_UID_INDEX, jobUidKey, latestFailedCreate } from "./failed_create.ts";
+import { beyondLimit, maxFinishedFrom, ttlSecondsFrom } from "./retention.ts";
 import { isFinishedPhase } from "../status.ts";
 import { effectiveEgressMode, restrictedPolicyInForce } from "../egress/mode.ts";
 import { gitDestination, type HostResolver, isIpLiteral, type Resolution } from "../egress/git.ts";
@@ -48,23 +61,18 @@ import { resolveHost as systemResolver } from "../egress/resolve.ts";
 /** Why a Job cannot be started (yet), as the Task's condition will say. */
 export type Blocked = Extract<Observation, { kind: "agentNotFound" | "invalid" | "queued" }>;
 
-/** What the Task needs to start its Job. */
-export interface Start {
-  agent: Agent;
-  contexts: ResolvedContext[];
-  /** No Agent was named and none is called "default": the built-in one runs it. */
-  builtInAgent?: boolean;
-  /**
-   * Restricted Agent with Git contexts: how their host names resolved (DNS,
-   * now, before the Job exists), by name; IP literals are not looked up.
-   */
-  gitHosts?: Map<string, Resolution>;
-}
+/** The Agent a Task without a Job would run with, as found. */
+export type AgentFact =
+  | { kind: "missing"; agentName: string }
+  /** It fails its schema. */
+  | { kind: "invalid"; agentName: string }
+  /** `builtIn`: no Agent was named and none is called "default": the built-in one runs it. */
+  | { kind: "found"; agent: Agent; builtIn: boolean };
 
-/** What observing a Task needs of the operator's settings. */
-export interface ObserveSettings {
-  defaultEgress?: EgressMode;
-  resolveHost?: HostResolver;
+/** A Context that cannot be mounted (missing, not granted, too large...): why. */
+export interface ContextProblem {
+  reason: string;
+  message: string;
 }
 
 export interface TaskObservation {
@@ -78,14 +86,23 @@ export interface TaskObservation {
   job?: JobView;
   /** Why the cluster will not create our Job's pod (its newest FailedCreate Event). */
   podCreateFailure?: string;
-  /** The Job's pods, read only to stop a running agent or when its Job has just finished. */
+  /** The Job's pods (observeLive), read only to stop the agent or when its Job has just finished. */
   pods?: KubeObject[];
   /** A Job of that name that this Task does not control. */
   foreignJob?: boolean;
   /** status.jobName is set but the apiserver has no such Job. */
   jobGone?: boolean;
-  /** Without a Job: what starting it needs, or why it cannot start. */
-  start?: Start | Blocked;
+  /** Without a Job: the Agent it would run with. */
+  agent?: AgentFact;
+  /** Without a Job, under its Agent's maxConcurrentTasks: who holds the slots, who waits. */
+  slots?: Slots;
+  /** The Contexts resolved (observeLive), once the plan lets the Task start; or why not. */
+  contexts?: ResolvedContext[] | ContextProblem;
+  /**
+   * A Restricted Agent's Task about to start, with Git contexts: how their host names resolved
+   * (DNS, observeLive, before the Job exists), by name; IP literals are not looked up.
+   */
+  gitHosts?: Map<string, Resolution>;
   ttlSeconds: number;
   /** The namespace's KubeTaskConfig "default", if any (it may set the default egress mode). */
   config?: KubeObject;
@@ -93,11 +110,16 @@ export interface TaskObservation {
   beyondRetention?: boolean;
 }
 
+/** The live reads the plan's decisions call for (plan.ts decide). */
+export interface LiveReads {
+  pods: boolean;
+  contexts: boolean;
+}
+
 export async function observeTask(
   req: Request,
   ctx: ReconcileContext,
   ledger: SlotLedger = new SlotLedger(),
-  settings: ObserveSettings = {},
 ): Promise<TaskObservation | undefined> {
   const raw = ctx.cache.get(TaskResource, req.namespace, req.name);
   if (!raw || raw.metadata?.deletionTimestamp) return undefined;
@@ -131,43 +153,58 @@ export async function observeTask(
   }
   if (job) {
     if (!isControlledBy(job, raw)) return { ...base, foreignJob: true };
-    const phase = jobPhase(job as JobView);
-    const podCreateFailure = phase === "Pending"
+    const podCreateFailure = jobPhase(job as JobView) === "Pending"
       ? latestFailedCreate(ctx.cache.byIndex(EventResource, JOB_UID_INDEX, jobUidKey(job)))
       : undefined;
-    // Pods are read (live: we do not cache pods) only to stop a running agent
-    // and, once, to collect what a finished agent reported.
-    const finishedNow = isFinishedPhase(phase);
-    const pods = finishedNow || (phase === "Running" && stopReason(raw, job, ctx.now()))
-      ? await ctx.live.list(PodResource, namespace, {
-        labelSelector: `batch.kubernetes.io/controller-uid=${job.metadata?.uid ?? ""}`,
-      })
-      : undefined;
-    return {
-      ...base,
-      job: job as JobView,
-      ...(podCreateFailure ? { podCreateFailure } : {}),
-      ...(pods ? { pods } : {}),
-    };
+    return { ...base, job: job as JobView, ...(podCreateFailure ? { podCreateFailure } : {}) };
   }
-  const start = await observeStart(task, raw, ctx, ledger);
-  if ("agent" in start) {
-    const mode = effectiveEgressMode(start.agent.spec, config, settings.defaultEgress);
+  const agent = observeAgent(task, ctx);
+  const limit = agent.kind === "found" ? agent.agent.spec.maxConcurrentTasks ?? 0 : 0;
+  const slots = limit > 0 ? observeSlots(raw, limit, ctx.cache, ledger) : undefined;
+  return { ...base, agent, ...(slots ? { slots } : {}) };
+}
+
+/** What observing a Task needs of the operator's settings. */
+export interface ObserveSettings {
+  defaultEgress?: EgressMode;
+  resolveHost?: HostResolver;
+}
+
+/** `obs` with the live reads `reads` asks for made. */
+export async function observeLive(
+  obs: TaskObservation,
+  reads: LiveReads,
+  ctx: ReconcileContext,
+  settings: ObserveSettings = {},
+): Promise<TaskObservation> {
+  const namespace = obs.task.metadata.namespace ?? "";
+  if (reads.pods && obs.job) {
+    // Live: we do not cache pods.
+    const pods = await ctx.live.list(PodResource, namespace, {
+      labelSelector: jobPodsSelector(obs.job),
+    });
+    return { ...obs, pods };
+  }
+  if (reads.contexts && obs.agent?.kind === "found") {
+    const { agent } = obs.agent;
+    const contexts = await observeContexts(obs.task, agent, ctx);
+    const mode = effectiveEgressMode(agent.spec, obs.config, settings.defaultEgress);
     // Looked up only once the pod may start (not while it waits for the Agent's policy).
-    if (mode === "Restricted" && restrictedPolicyInForce(start.agent)) {
-      const gitHosts = await resolveGitHosts(start, settings.resolveHost ?? systemResolver);
-      if (gitHosts) return { ...base, start: { ...start, gitHosts } };
-    }
+    const gitHosts = Array.isArray(contexts) && mode === "Restricted" &&
+        restrictedPolicyInForce(agent)
+      ? await resolveGitHosts(contexts, settings.resolveHost ?? systemResolver)
+      : undefined;
+    return { ...obs, contexts, ...(gitHosts ? { gitHosts } : {}) };
   }
-  return { ...base, start };
+  return obs;
 }
 
 /** The Git contexts' host names, each resolved once; undefined without Git contexts. */
 async function resolveGitHosts(
-  start: Start,
+  contexts: ResolvedContext[],
   resolve: HostResolver,
 ): Promise<Map<string, Resolution> | undefined> {
-  const git = start.contexts.flatMap((c) => c.kind === "git" ? [c.git.repository] : []);
+  const git = contexts.flatMap((c) => c.kind === "git" ? [c.git.repository] : []);
   if (git.length === 0) return undefined;
   const hosts = new Set(
     git.map((r) => gitDestination(r)?.host).filter((h): h is string => !!h && !isIpLiteral(h)),
@@ -197,35 +234,28 @@ function builtInAgent(namespace: string): KubeObject {
   };
 }
 
-async function observeStart(
-  task: Task,
-  raw: KubeObject,
-  ctx: ReconcileContext,
-  ledger: SlotLedger,
-): Promise<Start | Blocked> {
+function observeAgent(task: Task, ctx: ReconcileContext): AgentFact {
   const namespace = task.metadata.namespace ?? "";
   const agentName = agentNameOf(task.spec);
   const named = ctx.cache.get(AgentResource, namespace, agentName);
   // A Task that names no Agent falls back to the built-in one; one that names a
   // missing Agent waits for it.
-  const fallback = !named && !task.spec.agentRef;
-  const agentRaw = named ?? (fallback ? builtInAgent(namespace) : undefined);
-  if (!agentRaw) {
-    return { kind: "agentNotFound", agentName, namespace };
-  }
-  const parsedAgent = agentSchema.safeParse(agentRaw);
-  if (!parsedAgent.success) {
-    return { kind: "invalid", reason: "InvalidAgent", message: `Agent "${agentName}" is invalid` };
-  }
-  const agent = parsedAgent.data;
-  const problem = agentProblem(task, agent);
-  if (problem) return { kind: "invalid", reason: "InvalidAgent", message: problem };
-  const limit = agent.spec.maxConcurrentTasks ?? 0;
-  if (limit > 0 && !admit(raw, limit, ctx.cache, ledger).admitted) {
-    return { kind: "queued", agentName, limit };
-  }
+  const builtIn = !named && !task.spec.agentRef;
+  const agentRaw = named ?? (builtIn ? builtInAgent(namespace) : undefined);
+  if (!agentRaw) return { kind: "missing", agentName };
+  const parsed = agentSchema.safeParse(agentRaw);
+  if (!parsed.success) return { kind: "invalid", agentName };
+  return { kind: "found", agent: parsed.data, builtIn };
+}
+
+async function observeContexts(
+  task: Task,
+  agent: Agent,
+  ctx: ReconcileContext,
+): Promise<ResolvedContext[] | ContextProblem> {
+  const namespace = task.metadata.namespace ?? "";
   try {
-    const contexts = await resolveContexts(
+    return await resolveContexts(
       [...agent.spec.contexts ?? [], ...task.spec.contexts ?? []],
       namespace,
       agent.spec.workspaceDir,
@@ -238,11 +268,8 @@ async function observeStart(
         grants: (ns) => ctx.cache.list(ContextGrantResource, ns),
       },
     );
-    return { agent, contexts, ...(fallback ? { builtInAgent: true } : {}) };
   } catch (err) {
-    if (err instanceof ContextError) {
-      return { kind: "invalid", reason: err.reason, message: err.message };
-    }
+    if (err instanceof ContextError) return { reason: err.reason, message: err.message };
     throw err;
   }
 }

@@ -1,6 +1,11 @@
-// The pure core of the Task controller: from what was observed and the time,
-// the plan for the apply layer (the ConfigMap and Job to create, the status,
-// its Event, a TTL deletion or when to look again).
+// The pure core of the Task controller: from what was observed and the time
+// (read once per reconcile), every decision and the plan for the apply layer
+// (the ConfigMap and Job to create, the status, its Event, a TTL deletion or
+// when to look again).
+//
+// It runs in two steps around the live reads: decide (from the cached facts:
+// may the Task start, must its agent stop, and so which live reads are worth
+// making), then planTask (from the facts, those reads and the decisions).
 import { DEFAULT_AGENT_IMAGE, STOP_ANNOTATION, type TaskStatus } from "../../api/v1alpha1/index.ts";
 import {
   type Desired,
@@ -27,12 +32,21 @@ import {
 } from "../runtime/resources.ts";
 import { TaskResource } from "../kinds.ts";
 import type { KubeObject } from "../runtime/types.ts";
-import { buildAgentJob, buildContextConfigMap, type JobSettings } from "./job.ts";
-import type { TaskObservation } from "./observe.ts";
-import { deriveStatus, jobPhase, type Observation, transitionEvent } from "./status.ts";
+import { admitted } from "./capacity.ts";
+import {
+  agentProblem,
+  buildAgentJob,
+  buildContextConfigMap,
+  type JobSettings,
+  planContextVolume,
+} from "./job.ts";
+import type { Blocked, LiveReads, TaskObservation } from "./observe.ts";
+import { jobPhase, type JobView } from "./job_phase.ts";
+import { deriveStatus, type Observation, transitionEvent } from "./status.ts";
 import { AGENT_SUPPLIED_FIELDS, agentResult } from "./results.ts";
-import { deadlineOf, podStopPatch, type StopReason, stopReason, stopRequested } from "./stop.ts";
-import { ttlDecision } from "./ttl.ts";
+import { podStopPatch, type StopReason, stopReason, stopRequested } from "./stop.ts";
+import { deadlineOf } from "./timeout.ts";
+import { ttlDecision } from "./retention.ts";
 import { isFinishedPhase } from "../status.ts";
 import { rfc3339 } from "../runtime/conditions.ts";
 import { restrictedPolicyInForce, taskEgressOf } from "../egress/mode.ts";
@@ -49,17 +63,68 @@ const BUILT_IN_AGENT_EVENT: PlannedEvent = {
 const STOPPED_BEFORE_START =
   `stopped on request (annotation ${STOP_ANNOTATION}=true) before the agent started`;
 
+/** What is decided before the live reads, once per reconcile. */
+export interface Decisions {
+  /** A Task with a Job: why its agent must stop, if it must. */
+  stop?: StopReason;
+  /** A Task without a Job: why it cannot start now (its Agent, its checks, a full Agent). */
+  blocked?: Blocked;
+  /** The live reads worth making (observeLive). */
+  reads: LiveReads;
+}
+
+/** The decisions the cached facts allow, at `now`. */
+export function decide(obs: TaskObservation, now: Date): Decisions {
+  const { task, job } = obs;
+  if (isFinishedPhase(task.status?.phase) || obs.invalidSpec) {
+    return { reads: { pods: false, contexts: false } };
+  }
+  if (job) {
+    const stop = stopOf(obs, job, now);
+    const phase = jobPhase(job);
+    // The pods, only to stop a running agent and, once, to read a finished one's report.
+    const pods = isFinishedPhase(phase) || (phase === "Running" && stop !== undefined);
+    return { ...(stop ? { stop } : {}), reads: { pods, contexts: false } };
+  }
+  // No Agent observed: the Job's name is taken, or our Job is gone.
+  const blocked = obs.agent ? startBlocker(obs) : undefined;
+  // Contexts are resolved only for a Task that will start if they can be.
+  const contexts = obs.agent?.kind === "found" && !blocked && !stopRequested(task);
+  return { ...(blocked ? { blocked } : {}), reads: { pods: false, contexts } };
+}
+
 /**
  * Why the agent must stop, if it must. A failed Job is judged at the time it
  * failed, so one that failed by itself is not called a timeout later.
  */
-function stopOf(obs: TaskObservation, now: Date): StopReason | undefined {
-  const job = obs.job!;
+function stopOf(obs: TaskObservation, job: JobView, now: Date): StopReason | undefined {
   const phase = jobPhase(job);
   if (phase === "Completed") return undefined;
   const failedAt = job.status?.conditions?.find((c) => c.type === "Failed")?.lastTransitionTime;
   const at = phase === "Failed" && failedAt ? new Date(failedAt) : now;
   return stopReason(obs.task, job, at);
+}
+
+/** Why a Task without a Job cannot start now, checked in this order; undefined when it may. */
+function startBlocker(obs: TaskObservation): Blocked | undefined {
+  const found = obs.agent!;
+  const namespace = obs.task.metadata.namespace ?? "";
+  if (found.kind === "missing") {
+    return { kind: "agentNotFound", agentName: found.agentName, namespace };
+  }
+  if (found.kind === "invalid") {
+    return {
+      kind: "invalid",
+      reason: "InvalidAgent",
+      message: `Agent "${found.agentName}" is invalid`,
+    };
+  }
+  const problem = agentProblem(obs.task, found.agent);
+  if (problem) return { kind: "invalid", reason: "InvalidAgent", message: problem };
+  if (obs.slots && !admitted(obs.slots)) {
+    return { kind: "queued", agentName: found.agent.metadata.name ?? "", limit: obs.slots.limit };
+  }
+  return undefined;
 }
 
 /** Only for a name held by an object we do not own; its deletion also wakes us. */
@@ -71,18 +136,24 @@ export const AGENT_RESULT: UntrustedStatus = {
   condition: { type: "ResultRecorded", reason: "AgentResultRejected" },
 };
 
-/** The plan for one Task; `refusal` is set when the apply layer could not create an object. */
+/**
+ * The plan for one Task, from what was observed (with the live reads
+ * `decisions` asked for) and those decisions; `refusal` is set when the apply
+ * layer could not create an object.
+ */
 export function planTask(
   obs: TaskObservation,
+  decisions: Decisions,
   settings: JobSettings,
   now: Date,
   refusal?: Refusal,
 ): Plan<TaskStatus> {
-  return { ...planFor(obs, settings, now, refusal), untrustedStatus: AGENT_RESULT };
+  return { ...planFor(obs, decisions, settings, now, refusal), untrustedStatus: AGENT_RESULT };
 }
 
 function planFor(
   obs: TaskObservation,
+  decisions: Decisions,
   settings: JobSettings,
   now: Date,
   refusal?: Refusal,
@@ -115,7 +186,7 @@ function planFor(
   } else if (obs.jobGone) {
     state = { kind: "jobMissing", jobName: obs.jobName };
   } else if (obs.job) {
-    const stop = stopOf(obs, now);
+    const stop = decisions.stop;
     state = {
       kind: "job",
       jobName: obs.jobName,
@@ -144,11 +215,16 @@ function planFor(
       const deadline = deadlineOf(obs.job);
       if (deadline !== undefined) requeueAfterMs = Math.max(0, deadline - now.getTime());
     }
-  } else if (obs.start && !("agent" in obs.start)) {
-    state = obs.start;
-  } else if (obs.start) {
-    const { agent, contexts } = obs.start;
-    const configMap = buildContextConfigMap(task, agent, contexts) as KubeObject;
+  } else if (decisions.blocked) {
+    state = decisions.blocked;
+  } else if (obs.contexts && !Array.isArray(obs.contexts)) {
+    state = { kind: "invalid", ...obs.contexts };
+  } else if (obs.agent?.kind === "found" && obs.contexts) {
+    const { agent, builtIn } = obs.agent;
+    const contexts = obs.contexts;
+    // task.md and the files, laid out once for the ConfigMap and the Job's volume.
+    const volume = planContextVolume(task, agent.spec.workspaceDir, contexts);
+    const configMap = buildContextConfigMap(task, agent, contexts, volume) as KubeObject;
     const problem = serviceAccountProblem(agent, settings.operatorServiceAccount) ??
       baselineProblem(agent, settings.allowPrivilegedAgents ?? false) ??
       limitProblem(task, agent) ?? taskMountProblem(task, agent) ??
@@ -170,9 +246,9 @@ function planFor(
         networkPolicy: taskEgress.networkPolicy ?? "",
       };
     } else {
-      const job = buildAgentJob(task, agent, contexts, settings) as KubeObject;
+      const job = buildAgentJob(task, agent, contexts, settings, volume) as KubeObject;
       const gitEgress = taskEgress.mode === "Restricted"
-        ? gitEgressOf(task, agent, contexts, obs.start.gitHosts, now)
+        ? gitEgressOf(task, agent, contexts, obs.gitHosts, now)
         : undefined;
       // Before the Job: the clone must find its way open (a policy created
       // after the pod could only ever be late, never too open).
@@ -193,7 +269,7 @@ function planFor(
       ensure.push({
         type: JobResource,
         object: job,
-        ...(obs.start.builtInAgent ? { createdEvent: BUILT_IN_AGENT_EVENT } : {}),
+        ...(builtIn ? { createdEvent: BUILT_IN_AGENT_EVENT } : {}),
       });
       state = { kind: "job", jobName: job.metadata?.name ?? obs.jobName, job: {} };
       // Said once, as the pod starts: the policy its Agent's mode put it under.

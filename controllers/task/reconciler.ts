@@ -1,5 +1,7 @@
-// Reconciles one Task: observe (cache) → plan (pure) → apply (shared layer).
-// A started Task is never rebuilt; its status follows its Job.
+// Reconciles one Task: observe the facts (cache) → decide (pure) → the live
+// reads the decisions call for → plan (pure) → apply (shared layer) → the
+// slot ledger from what apply did. A started Task is never rebuilt; its
+// status follows its Job.
 import { applyPlan } from "../runtime/apply.ts";
 import { JobResource } from "../runtime/resources.ts";
 import { TaskResource } from "../kinds.ts";
@@ -7,8 +9,8 @@ import { Capacity } from "./capacity.ts";
 import type { TaskMetrics } from "./metrics.ts";
 import type { ReconcileContext, Request, Result } from "../runtime/types.ts";
 import { DEFAULT_JOB_SETTINGS, type JobSettings } from "./job.ts";
-import { observeTask } from "./observe.ts";
-import { planTask } from "./plan.ts";
+import { observeLive, observeTask } from "./observe.ts";
+import { decide, planTask } from "./plan.ts";
 
 export function reconcileTask(
   req: Request,
@@ -30,18 +32,21 @@ async function reconcileOnce(
   capacity: Capacity,
   metrics?: TaskMetrics,
 ): Promise<Result> {
-  const observed = await observeTask(req, ctx, capacity.ledger, settings);
-  if (!observed) return {};
-  const now = ctx.now();
-  const plan = planTask(observed, settings, now);
-  // The slot is held from now: the cache will not show the Job at once.
-  if (plan.ensure.some((d) => d.type === JobResource)) capacity.ledger.reserve(observed.raw);
+  const facts = await observeTask(req, ctx, capacity.ledger);
+  if (!facts) return {};
+  const now = ctx.now(); // the one clock read: every decision is made at this time
+  const decisions = decide(facts, now);
+  const observed = await observeLive(facts, decisions.reads, ctx, settings);
+  const plan = planTask(observed, decisions, settings, now);
   return await applyPlan(
     ctx,
     { type: TaskResource, object: observed.raw },
     plan,
-    (refusal) => planTask(observed, settings, now, refusal),
+    (refusal) => planTask(observed, decisions, settings, now, refusal),
     (outcome) => {
+      // The ledger learns of a Job only once it exists (created, or adopted).
+      const job = [...outcome.created, ...outcome.adopted].some((d) => d.type === JobResource);
+      capacity.applied(observed.raw, job, ctx.cache);
       if (metrics && outcome.statusWritten) {
         metrics.statusWritten(observed.raw, outcome.statusWritten, now);
       }

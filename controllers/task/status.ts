@@ -2,32 +2,12 @@
 // and which Events mark the transition. Equal inputs give an equal status so
 // the reconciler can skip no-op writes.
 import type { Condition, TaskPhase, TaskStatus } from "../../api/v1alpha1/index.ts";
-import type { KubeObject } from "../runtime/types.ts";
+import { jobCondition, jobPhase, type JobView } from "./job_phase.ts";
 import type { StopReason } from "./stop.ts";
 import type { PlannedEvent } from "../runtime/apply.ts";
 import type { AgentResult } from "./results.ts";
 import { isFinishedPhase } from "../status.ts";
 import { rfc3339, setCondition } from "../runtime/conditions.ts";
-
-/** The parts of a batch/v1 Job the status depends on. */
-export interface JobView extends KubeObject {
-  status?: {
-    active?: number;
-    ready?: number;
-    succeeded?: number;
-    failed?: number;
-    uncountedTerminatedPods?: { succeeded?: string[]; failed?: string[] };
-    startTime?: string;
-    completionTime?: string;
-    conditions?: {
-      type: string;
-      status: string;
-      reason?: string;
-      message?: string;
-      lastTransitionTime?: string;
-    }[];
-  };
-}
 
 export type Observation =
   | { kind: "agentNotFound"; agentName: string; namespace: string }
@@ -46,31 +26,6 @@ export type Observation =
     result?: AgentResult;
   }
   | { kind: "jobMissing"; jobName: string };
-
-function jobCondition(job: JobView, type: string) {
-  return job.status?.conditions?.find((c) => c.type === type && c.status === "True");
-}
-
-/** Phase of a Job's single agent pod, read from the Job's conditions. */
-/** The phases a Job can put a Task in (Queued is decided before any Job exists). */
-export type JobTaskPhase = Exclude<TaskPhase, "Queued">;
-
-export function jobPhase(job: JobView): JobTaskPhase {
-  if (jobCondition(job, "Complete")) return "Completed";
-  if (jobCondition(job, "Failed")) return "Failed";
-  // Between the pod finishing and the Job's final condition, the Job shows
-  // active 0 with the pod counted (or still being counted) or an interim
-  // SuccessCriteriaMet/FailureTarget condition: that is still Running, never
-  // back to Pending.
-  const status = job.status ?? {};
-  const uncounted = (status.uncountedTerminatedPods?.succeeded?.length ?? 0) +
-    (status.uncountedTerminatedPods?.failed?.length ?? 0);
-  if (
-    (status.active ?? 0) > 0 || (status.succeeded ?? 0) > 0 || (status.failed ?? 0) > 0 ||
-    uncounted > 0 || jobCondition(job, "SuccessCriteriaMet") || jobCondition(job, "FailureTarget")
-  ) return "Running";
-  return "Pending";
-}
 
 interface Outcome {
   phase: TaskPhase;

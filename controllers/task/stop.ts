@@ -1,22 +1,15 @@
 // Stopping an agent: asked for with an annotation, or because its timeout
-// passed. Pure decisions; the plan turns them into patches.
+// passed (timeout.ts says when that is). Pure decisions; the plan turns them
+// into patches.
 //
 // A running agent is stopped by giving its pod an activeDeadlineSeconds that
 // has already passed: the kubelet kills the containers and keeps the pod
 // (Failed, DeadlineExceeded), so `kubectl logs` still shows what the agent
 // did, and with backoffLimit 0 the Job fails without a new pod. A Job whose
 // pod does not exist yet is suspended instead: there is nothing to keep.
-import {
-  type Agent,
-  parseDuration,
-  STOP_ANNOTATION,
-  type Task,
-  TERMINATE_ANNOTATION,
-} from "../../api/v1alpha1/index.ts";
+import { STOP_ANNOTATION, type Task, TERMINATE_ANNOTATION } from "../../api/v1alpha1/index.ts";
 import type { KubeObject } from "../runtime/types.ts";
-
-/** On the Job: the timeout in force when it was created (later Agent edits do not move it). */
-export const TIMEOUT_ANNOTATION = "kubetask.io/timeout-seconds";
+import { deadlineOf, TIMEOUT_ANNOTATION } from "./timeout.ts";
 
 /** Why an agent must stop, as the Task's condition will say. */
 export interface StopReason {
@@ -27,25 +20,6 @@ export interface StopReason {
 export function stopRequested(task: Task | KubeObject): boolean {
   const annotations = task.metadata?.annotations ?? {};
   return annotations[STOP_ANNOTATION] === "true" || annotations[TERMINATE_ANNOTATION] === "true";
-}
-
-/**
- * The Task's timeout, else its Agent's, else the Agent's maxTimeout (a Task
- * with no timeout would outlast it), in whole seconds; undefined for none.
- */
-export function timeoutSecondsOf(task: Task, agent: Agent): number | undefined {
-  const value = task.spec.timeout ?? agent.spec.timeout ?? agent.spec.maxTimeout;
-  if (!value) return undefined;
-  const ms = parseDuration(value);
-  return Number.isFinite(ms) && ms > 0 ? Math.ceil(ms / 1000) : undefined;
-}
-
-/** When the Job's agent must be done (ms since epoch), if it has a timeout and has started. */
-export function deadlineOf(job: KubeObject): number | undefined {
-  const seconds = Number(job.metadata?.annotations?.[TIMEOUT_ANNOTATION]);
-  const started = Date.parse(job.status?.startTime ?? "");
-  if (!(seconds > 0) || Number.isNaN(started)) return undefined;
-  return started + seconds * 1000;
 }
 
 /** Whether, and why, the agent of `job` must stop now. */

@@ -1,7 +1,8 @@
 // What the CronTask controller decides to do, without a cluster.
 import assert from "assert";
 import { cronTaskSpec } from "../../../api/v1alpha1/index.ts";
-import { planCronTask } from "../../../controllers/crontask/plan.ts";
+import { planCronTask as plan } from "../../../controllers/crontask/plan.ts";
+import { TaskResource } from "../../../controllers/kinds.ts";
 import {
   CRONTASK_LABEL,
   type CronTaskObject,
@@ -66,6 +67,23 @@ function task(
 }
 
 const at = (iso: string) => new Date(iso);
+
+/** The plan for `ct` owning `owned` at `now`, as the reconciler asks for it. */
+function planCronTask(ct: CronTaskObject, owned: TaskObject[], now: Date) {
+  const p = plan({ raw: ct, cronTask: ct, owned }, now);
+  const deleted = (why: RegExp) =>
+    p.delete.filter((d) => why.test(d.event?.message ?? "")).map((d) => d.name);
+  return {
+    ...p,
+    status: p.status!,
+    /** The run's Task, if one is created. */
+    create: p.ensure[0]?.object as TaskObject | undefined,
+    /** Active Tasks deleted for concurrencyPolicy Replace. */
+    replace: deleted(/Replace/),
+    /** Finished Tasks deleted beyond the history limits. */
+    prune: deleted(/finished Task/),
+  };
+}
 const condition = (status?: CronTaskObject["status"]) =>
   status?.conditions?.find((c) => c.type === "Scheduled");
 
@@ -125,7 +143,7 @@ Deno.test("plan: Replace deletes the active Task and creates the new one", () =>
     [running],
     at("2024-05-01T02:00:10Z"),
   );
-  assert.deepEqual(plan.replace.map((t) => t.metadata.name), ["nightly-1714442400"]);
+  assert.deepEqual(plan.replace, ["nightly-1714442400"]);
   assert.equal(plan.create?.metadata.name, "nightly-1714528800");
   assert.deepEqual(plan.status.active?.map((r) => r.name), ["nightly-1714528800"]);
 });
@@ -192,7 +210,7 @@ Deno.test("plan: history keeps the newest 3 Completed and 1 Failed Tasks", () =>
     task("failed-7", "Failed", { scheduledAt: day(7) }),
   );
   const plan = planCronTask(cronTask({}, { lastScheduleTime: day(7) }), tasks, at(day(7)));
-  assert.deepEqual(plan.prune.map((t) => t.metadata.name).sort(), ["done-1", "done-2", "failed-6"]);
+  assert.deepEqual([...plan.prune].sort(), ["done-1", "done-2", "failed-6"]);
   assert.equal(plan.status.lastSuccessfulTime, "2024-04-05T02:05:00Z");
 });
 
@@ -200,4 +218,63 @@ Deno.test("plan: a far-away next run requeues within a day, not beyond timer ran
   const plan = planCronTask(cronTask({ schedule: "@yearly" }), [], at("2024-05-01T02:00:10Z"));
   assert.equal(plan.create, undefined);
   assert.equal(plan.requeueAfterMs, 24 * 3_600_000);
+});
+
+Deno.test("plan: a refused run is skipped and said so; Replace's deletions stand", () => {
+  const running = task("nightly-1714442400", "Running");
+  const ct = cronTask({ concurrencyPolicy: "Replace" });
+  const obs = { raw: ct, cronTask: ct, owned: [running] };
+  const now = at("2024-05-01T02:00:10Z");
+  const p = plan(obs, now, { reason: "NameTaken", type: TaskResource, name: "nightly-1714528800" });
+  const c = condition(p.status)!;
+  assert.deepEqual([c.status, c.reason], ["False", "TaskNameConflict"]);
+  assert.equal(p.status?.active, undefined, "neither the replaced nor the refused Task is active");
+  assert.equal(p.status?.lastScheduleTime, "2024-05-01T02:00:00Z", "the run is not retried");
+  assert.deepEqual(p.events.map((e) => [e.type, e.reason]), [["Warning", "TaskNameConflict"]]);
+  assert.deepEqual(p.ensure, []);
+
+  const rejected = plan(obs, now, {
+    reason: "Rejected",
+    type: TaskResource,
+    name: "nightly-1714528800",
+    code: 403,
+    message: "exceeded quota",
+  });
+  assert.match(
+    condition(rejected.status)!.message ?? "",
+    /refused Task nightly-1714528800: exceeded quota/,
+  );
+});
+
+Deno.test("plan: a Scheduled condition already False keeps its transition time when a run is refused", () => {
+  const since = "2024-04-30T02:00:00Z";
+  const ct = cronTask({}, {
+    conditions: [{
+      type: "Scheduled",
+      status: "False",
+      reason: "TaskNameConflict",
+      message: "earlier",
+      lastTransitionTime: since,
+    }],
+  });
+  const p = plan({ raw: ct, cronTask: ct, owned: [] }, at("2024-05-01T02:00:10Z"), {
+    reason: "NameTaken",
+    type: TaskResource,
+    name: "nightly-1714528800",
+  });
+  assert.equal(condition(p.status)!.lastTransitionTime, since);
+});
+
+Deno.test("plan: a spec the schema refuses is planned like any other: a condition and a Warning", () => {
+  const ct = { ...cronTask(), spec: { schedule: 5 } } as unknown as CronTaskObject;
+  const p = plan(
+    { raw: ct, cronTask: ct, invalidSpec: "schedule: expected string", owned: [] },
+    at(CREATED),
+  );
+  const c = condition(p.status)!;
+  assert.deepEqual([c.status, c.reason], ["False", "InvalidSpec"]);
+  assert.match(c.message ?? "", /^invalid spec: schedule: expected string/);
+  assert.deepEqual(p.ensure, []);
+  assert.deepEqual(p.delete, []);
+  assert.deepEqual(p.events.map((e) => e.reason), ["InvalidSpec"]);
 });

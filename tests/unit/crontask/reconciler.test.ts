@@ -123,3 +123,14 @@ Deno.test("crontask reconcile: a run created before its status write met a 409 i
   assert.deepEqual(status(c).active.map((r: { name: string }) => r.name), [RUN]);
   assert.equal(metrics.runs.get([NS, "nightly", "started"]), 1);
 });
+
+Deno.test("crontask reconcile: a spec the schema refuses is observed as such and planned: a condition, a Warning, no Task", async () => {
+  const c = setup();
+  c.mutate(CronTaskResource, NS, "nightly", (ct) => (ct.spec.concurrencyPolicy = "Sometimes"));
+  await reconcileCronTask(req, c.context(() => NOW));
+  assert.deepEqual(c.writes(), ["updateStatus crontasks/nightly"]);
+  const scheduled = status(c).conditions.find((x: KubeObject) => x.type === "Scheduled");
+  assert.equal(scheduled.reason, "InvalidSpec");
+  assert.match(scheduled.message, /^invalid spec: .*concurrencyPolicy/);
+  assert.deepEqual(c.events.map((e) => [e.type, e.reason]), [["Warning", "InvalidSpec"]]);
+});

@@ -8,7 +8,6 @@
 // land in the store at once and reach the cache on sync() (automatic unless
 // `laggingCache` is set), as informers do after a watch event.
 import { silentLogger } from "../../../controllers/runtime/log.ts";
-import { OwnWrites } from "../../../controllers/runtime/own_writes.ts";
 import { typeKey } from "../../../controllers/runtime/cache.ts";
 import { ownerIndexValues } from "../../../controllers/runtime/owners.ts";
 import { ApiError } from "../../../controllers/runtime/transport.ts";
@@ -62,7 +61,6 @@ export class FakeCluster implements KubeWriter, CacheReader, EventRecorder {
   private nextUid = 1;
   readonly calls: Call[] = [];
   readonly events: RecordedEvent[] = [];
-  readonly ownWrites = new OwnWrites();
   /** When set, writes reach the cache only on sync(). */
   laggingCache = false;
   /**
@@ -135,7 +133,6 @@ export class FakeCluster implements KubeWriter, CacheReader, EventRecorder {
       live: this.liveReader,
       client: this,
       events: this,
-      ownWrites: this.ownWrites,
       now: now ?? (() => this.now),
       log: silentLogger,
     };

@@ -7,6 +7,7 @@ import {
   agentProblem,
   buildAgentJob,
   buildContextConfigMap,
+  planContextVolume,
 } from "../../../controllers/task/job.ts";
 import { makeAgent, makeTask } from "./fixtures.ts";
 
@@ -353,4 +354,22 @@ Deno.test("job: the agent pod carries its Agent's and its Task's uids, which pod
   agent.metadata.uid = undefined;
   const builtIn = buildAgentJob(makeTask(), agent, []).spec!.template.metadata!.labels!;
   assert.equal(builtIn["kubetask.io/agent-uid"], undefined);
+});
+
+Deno.test("job: the ConfigMap and the Job's volume share one layout, built once", () => {
+  const task = makeTask({ description: "Fix it" });
+  const agent = makeAgent();
+  const contexts: ResolvedContext[] = [
+    { kind: "file", name: "a", namespace: "team-a", mountPath: "/workspace/a.md", text: "A" },
+  ];
+  const volume = planContextVolume(task, agent.spec.workspaceDir, contexts);
+  const configMap = buildContextConfigMap(task, agent, contexts, volume);
+  const job = buildAgentJob(task, agent, contexts, undefined, volume);
+  assert.equal(configMap.data, volume.data);
+  const items = podOf(job).volumes?.find((v) => v.configMap)?.configMap?.items;
+  assert.equal(items, volume.items);
+  assert.deepEqual(Object.keys(configMap.data ?? {}).sort(), items?.map((i) => i.key).sort());
+  // Without one given, each builds the same layout.
+  assert.deepEqual(buildContextConfigMap(task, agent, contexts), configMap);
+  assert.deepEqual(buildAgentJob(task, agent, contexts), job);
 });

@@ -1,7 +1,7 @@
 // An Agent's maxTimeout and maxKeepAliveSeconds bound what its Tasks may ask for.
 import assert from "assert";
 import { limitProblem } from "../../../controllers/task/limits.ts";
-import { timeoutSecondsOf } from "../../../controllers/task/stop.ts";
+import { timeoutSecondsOf } from "../../../controllers/task/timeout.ts";
 import { makeAgent, makeTask } from "./fixtures.ts";
 
 const hitl = (keepAliveSeconds: number) => ({

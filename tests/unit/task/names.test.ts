@@ -1,5 +1,10 @@
 import assert from "assert";
-import { configMapNameFor, jobNameFor, taskLabelValue } from "../../../controllers/task/names.ts";
+import {
+  configMapNameFor,
+  jobNameFor,
+  jobPodsSelector,
+  taskLabelValue,
+} from "../../../controllers/task/names.ts";
 
 Deno.test("names: short Task names are used as they are", () => {
   assert.equal(jobNameFor("fix-bug"), "fix-bug");
@@ -17,4 +22,9 @@ Deno.test("names: long Task names are cut to 63 chars with a stable hash, distin
   assert.equal(jobNameFor(a), jobNameFor(a));
   assert.notEqual(jobNameFor(a), jobNameFor(b));
   assert.ok(configMapNameFor(a).endsWith("-context"));
+});
+
+Deno.test("names: a Job's pods are selected by the Job's uid, never by its name", () => {
+  const job = { metadata: { name: "fix", uid: "uid-7" } };
+  assert.equal(jobPodsSelector(job), "batch.kubernetes.io/controller-uid=uid-7");
 });

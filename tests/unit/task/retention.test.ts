@@ -1,6 +1,11 @@
-// Count-based retention: the oldest finished Tasks beyond the limit go.
+// Retention of finished Tasks: by age (the TTL) and by count (the oldest beyond the limit go).
 import assert from "assert";
-import { beyondLimit, maxFinishedFrom } from "../../../controllers/task/retention.ts";
+import {
+  beyondLimit,
+  maxFinishedFrom,
+  ttlDecision,
+  ttlSecondsFrom,
+} from "../../../controllers/task/retention.ts";
 import { KubeTaskConfigResource, TaskResource } from "../../../controllers/kinds.ts";
 import { reconcileTask } from "../../../controllers/task/reconciler.ts";
 import { mapTaskToExcessFinished } from "../../../controllers/task/controller.ts";
@@ -46,4 +51,32 @@ Deno.test("retention: a finished Task beyond the limit deletes itself; a newer o
   await reconcileTask({ kind: "Task", namespace: "ns", name: "old" }, c.context());
   assert.equal(c.stored(TaskResource, "ns", "old"), undefined);
   assert.deepEqual(c.writes(), ["delete tasks/old"]);
+});
+
+const ttlConfig = (taskLifecycle?: unknown) => ({
+  metadata: { name: "default" },
+  spec: { taskLifecycle },
+});
+
+Deno.test("ttl: from KubeTaskConfig, else 7 days", () => {
+  assert.equal(ttlSecondsFrom(undefined), 604800);
+  assert.equal(ttlSecondsFrom(ttlConfig()), 604800);
+  assert.equal(ttlSecondsFrom(ttlConfig({})), 604800);
+  assert.equal(ttlSecondsFrom(ttlConfig({ ttlSecondsAfterFinished: 2 })), 2);
+  assert.equal(ttlSecondsFrom(ttlConfig({ ttlSecondsAfterFinished: 0 })), 0);
+});
+
+Deno.test("ttl: delete when completionTime + ttl <= now, else wake up for the rest", () => {
+  const done = "2025-01-18T10:00:00Z";
+  assert.deepEqual(ttlDecision(done, 60, new Date("2025-01-18T10:00:45Z")), {
+    action: "requeue",
+    afterMs: 15_000,
+  });
+  assert.deepEqual(ttlDecision(done, 60, new Date("2025-01-18T10:01:00Z")), { action: "delete" });
+  assert.deepEqual(ttlDecision(done, 60, new Date("2025-01-19T00:00:00Z")), { action: "delete" });
+});
+
+Deno.test("ttl: 0 disables cleanup; no completionTime keeps the Task", () => {
+  assert.deepEqual(ttlDecision("2020-01-01T00:00:00Z", 0, new Date()), { action: "keep" });
+  assert.deepEqual(ttlDecision(undefined, 60, new Date()), { action: "keep" });
 });

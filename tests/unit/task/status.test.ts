@@ -1,5 +1,5 @@
 import assert from "assert";
-import { deriveStatus, jobPhase, transitionEvent } from "../../../controllers/task/status.ts";
+import { deriveStatus, transitionEvent } from "../../../controllers/task/status.ts";
 
 const T0 = new Date("2025-01-18T10:00:00.250Z");
 const T1 = new Date("2025-01-18T10:05:00Z");
@@ -10,40 +10,6 @@ function cond(type: string) {
 }
 const ready = cond("Ready");
 const succeeded = cond("Succeeded");
-
-Deno.test("status: a Job whose pod finished but is not yet Complete stays Running", () => {
-  // What the Job controller shows while it counts the finished pod.
-  assert.equal(jobPhase({ status: { active: 0, succeeded: 1 } }), "Running");
-  assert.equal(
-    jobPhase({ status: { active: 0, uncountedTerminatedPods: { succeeded: ["uid-1"] } } }),
-    "Running",
-  );
-  assert.equal(
-    jobPhase({ status: { conditions: [{ type: "SuccessCriteriaMet", status: "True" }] } }),
-    "Running",
-  );
-  assert.equal(
-    jobPhase({ status: { conditions: [{ type: "FailureTarget", status: "True" }] } }),
-    "Running",
-  );
-});
-
-Deno.test("status: Job phase from conditions and active pods", () => {
-  assert.equal(jobPhase({}), "Pending");
-  assert.equal(jobPhase({ status: { active: 1 } }), "Running");
-  assert.equal(
-    jobPhase({ status: { conditions: [{ type: "Complete", status: "True" }] } }),
-    "Completed",
-  );
-  assert.equal(
-    jobPhase({ status: { conditions: [{ type: "Failed", status: "True" }] } }),
-    "Failed",
-  );
-  assert.equal(
-    jobPhase({ status: { active: 1, conditions: [{ type: "Failed", status: "False" }] } }),
-    "Running",
-  );
-});
 
 Deno.test("status: missing Agent keeps the Task Pending with AgentNotFound and a Warning", () => {
   const s = deriveStatus(

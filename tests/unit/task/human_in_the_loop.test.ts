@@ -1,5 +1,9 @@
 import assert from "assert";
-import { humanInTheLoopCommand, shellJoin, shellQuote } from "../../../controllers/task/shell.ts";
+import {
+  humanInTheLoopCommand,
+  shellJoin,
+  shellQuote,
+} from "../../../controllers/task/human_in_the_loop.ts";
 
 async function run(argv: string[]): Promise<{ code: number; stdout: string }> {
   const out = await new Deno.Command(argv[0], {

@@ -1,5 +1,6 @@
-// Shell quoting for the humanInTheLoop wrapper: the agent's command is run
-// through `sh -c`, so each argument must reach the shell unchanged.
+// The humanInTheLoop wrapper: the agent's command runs through `sh -c`, then
+// the container stays up for a while so a human can look inside. Hence the
+// shell quoting: each argument must reach the shell unchanged.
 
 const SAFE_WORD = /^[A-Za-z0-9_\/.,:=@%+-]+$/;
 

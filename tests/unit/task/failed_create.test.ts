@@ -6,7 +6,7 @@ import {
   jobUidOf,
   latestFailedCreate,
   mapFailedCreateToTask,
-} from "../../../controllers/task/pod_creation.ts";
+} from "../../../controllers/task/failed_create.ts";
 import { deriveStatus, transitionEvent } from "../../../controllers/task/status.ts";
 import { FakeCluster } from "../support/fake_cluster.ts";
 
