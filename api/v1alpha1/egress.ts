@@ -19,6 +19,14 @@ export const AGENT_UID_LABEL = "kubetask.io/agent-uid";
 export const TASK_UID_LABEL = "kubetask.io/task-uid";
 
 export const MAX_EGRESS_RULES = 32;
+
+/** Whether a Restricted Agent's Tasks open egress to their Git contexts' hosts themselves. */
+export const GIT_HOSTS_MODES = ["Automatic", "Listed"] as const;
+
+/** Whether `egress` lets each Task's pod reach its Git contexts' hosts through a policy of its own. */
+export function gitHostsAutomatic(egress: { gitHosts?: string } | undefined): boolean {
+  return egress?.gitHosts !== "Listed";
+}
 const MAX_PORTS = 16;
 
 export const egressPort = z.object({
@@ -71,7 +79,13 @@ export const agentEgress = z.object({
   ),
   allow: z.array(egressRule).max(MAX_EGRESS_RULES).optional().describe(
     "What a Restricted Agent may connect to (at most 32 rules). The hosts of a Task's Git " +
-      "contexts need no rule: each Task's pod gets a NetworkPolicy of its own for them.",
+      "contexts need no rule unless gitHosts is Listed.",
+  ),
+  gitHosts: z.enum(GIT_HOSTS_MODES).optional().describe(
+    "How a Restricted Agent's Tasks reach their Git contexts' hosts. Automatic (the default): " +
+      "each Task's pod gets a NetworkPolicy of its own for its repositories' addresses, so the " +
+      "Task's author chooses what that pod may reach (one address and port per Git context). " +
+      "Listed: only what allow lists; a Task's Contexts open nothing.",
   ),
 });
 export type AgentEgress = z.infer<typeof agentEgress>;

@@ -22,6 +22,7 @@ import {
   DEFAULT_AGENT_IMAGE,
   describeIssues,
   type EgressMode,
+  gitHostsAutomatic,
   type Task,
   task as taskSchema,
 } from "../../api/v1alpha1/index.ts";
@@ -191,7 +192,7 @@ export async function observeLive(
     const mode = effectiveEgressMode(agent.spec, obs.config, settings.defaultEgress);
     // Looked up only once the pod may start (not while it waits for the Agent's policy).
     const gitHosts = Array.isArray(contexts) && mode === "Restricted" &&
-        restrictedPolicyInForce(agent)
+        restrictedPolicyInForce(agent) && gitHostsAutomatic(agent.spec.egress)
       ? await resolveGitHosts(contexts, settings.resolveHost ?? systemResolver)
       : undefined;
     return { ...obs, contexts, ...(gitHosts ? { gitHosts } : {}) };

@@ -6,7 +6,12 @@
 // It runs in two steps around the live reads: decide (from the cached facts:
 // may the Task start, must its agent stop, and so which live reads are worth
 // making), then planTask (from the facts, those reads and the decisions).
-import { DEFAULT_AGENT_IMAGE, STOP_ANNOTATION, type TaskStatus } from "../../api/v1alpha1/index.ts";
+import {
+  DEFAULT_AGENT_IMAGE,
+  gitHostsAutomatic,
+  STOP_ANNOTATION,
+  type TaskStatus,
+} from "../../api/v1alpha1/index.ts";
 import {
   type Desired,
   emptyPlan,
@@ -247,7 +252,7 @@ function planFor(
       };
     } else {
       const job = buildAgentJob(task, agent, contexts, settings, volume) as KubeObject;
-      const gitEgress = taskEgress.mode === "Restricted"
+      const gitEgress = taskEgress.mode === "Restricted" && gitHostsAutomatic(agent.spec.egress)
         ? gitEgressOf(task, agent, contexts, obs.gitHosts, now)
         : undefined;
       // Before the Job: the clone must find its way open (a policy created

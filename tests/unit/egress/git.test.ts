@@ -288,6 +288,25 @@ Deno.test("git egress: an Unrestricted Agent's Task resolves nothing and gets no
   ]);
 });
 
+Deno.test("git egress: an Agent with gitHosts Listed lets no Task open anything: no look-up, no policy", async () => {
+  const c = restrictedCluster("https://git.example.com/r.git");
+  c.mutate(AgentResource, NS, "coder", (a) => {
+    a.spec.egress = { ...a.spec.egress, gitHosts: "Listed" };
+  });
+  await reconcileTask({ kind: "Task", namespace: NS, name: "fix" }, c.context(), {
+    gitImage: "git",
+    resolveHost: () => Promise.reject(new Error("must not be asked")),
+  });
+  assert.deepEqual(c.writes(), [
+    "create configmaps/fix-context",
+    "create jobs/fix",
+    "updateStatus tasks/fix",
+  ]);
+  const egress = c.stored<KubeObject>(TaskResource, NS, "fix")!.status.egress;
+  assert.equal(egress.mode, "Restricted", "under the Agent's policy alone");
+  assert.equal(egress.git, undefined);
+});
+
 Deno.test("git egress: a Context on the metadata address that got past the CRD (no CEL) fails its Task: no policy, no Job", async () => {
   const c = restrictedCluster("https://169.254.169.254/latest/meta-data");
   await reconcileTask({ kind: "Task", namespace: NS, name: "fix" }, c.context(), {
