@@ -12,6 +12,7 @@ import {
   CommandError,
   condition,
   duration,
+  egressLines,
   getTask,
   phaseLine,
   shortResult,
@@ -159,6 +160,7 @@ export function describeCommand(args: string[], out: Output): Promise<number> {
     const outputs = Object.entries(st.outputs ?? {});
     if (outputs.length) lines.push("Outputs:", ...outputs.map(([k, v]) => `  ${k}=${v}`));
     if (st.usage) lines.push(`Usage:       ${usageText(st.usage)}`);
+    lines.push(...egressLines(st.egress));
     const events = await taskEvents(s, name);
     lines.push("Events:", ...events.map((e) => `  ${e.type} ${e.reason}: ${e.message}`));
     const md = await taskMd(s, name);

@@ -1,6 +1,6 @@
 // What the CLI reads about a Task: the Task itself, its agent pod, the
 // agent's log, its Events; and how to say a phase and a result in a line.
-import type { TaskUsage } from "../api/v1alpha1/index.ts";
+import type { TaskStatus, TaskUsage } from "../api/v1alpha1/index.ts";
 import { NotFoundError } from "../controllers/runtime/types.ts";
 import { isFinishedPhase } from "../controllers/status.ts";
 import { isControlledBy } from "../controllers/runtime/owners.ts";
@@ -134,6 +134,24 @@ export function shortResult(
 export function tokensText(usage: TaskUsage | undefined): string {
   if (usage?.inputTokens === undefined && usage?.outputTokens === undefined) return "";
   return `${usage.inputTokens ?? "?"}/${usage.outputTokens ?? "?"}`;
+}
+
+/** The egress policy a Task's pod ran under, as `describe` shows it. */
+export function egressLines(egress: TaskStatus["egress"]): string[] {
+  if (!egress) return [];
+  const lines = [
+    `Egress:      ${egress.mode}${
+      egress.networkPolicy ? ` (NetworkPolicy ${egress.networkPolicy})` : ""
+    }`,
+  ];
+  const git = egress.git;
+  if (git) {
+    lines.push(
+      `  Git hosts: ${git.networkPolicy ? `NetworkPolicy ${git.networkPolicy}` : "no policy"}`,
+    );
+    lines.push(...(git.allowed ?? []).map((a) => `    ${a}`), `    ${git.message}`);
+  }
+  return lines;
 }
 
 /** "1234 input + 56 output tokens, $0.0123, model claude-x" */

@@ -3,7 +3,7 @@
 import assert from "assert";
 import { parseCommand, UsageError } from "../../../cli/args.ts";
 import { parseContextFlag, taskSpecFrom } from "../../../cli/run.ts";
-import { duration, phaseLine, shortResult } from "../../../cli/tasks.ts";
+import { duration, egressLines, phaseLine, shortResult } from "../../../cli/tasks.ts";
 
 const RUN_OPTIONS = {
   agent: { type: "string" as const },
@@ -118,4 +118,26 @@ Deno.test("cli: durations and short results", () => {
   );
   assert.equal(shortResult({ status: { summary: "Done.\nMore." } }), "Done.");
   assert.equal(shortResult({ status: { summary: "x".repeat(100) } }, 10).length, 10);
+});
+
+Deno.test("cli: describe says which egress policy a Task's pod ran under", () => {
+  assert.deepEqual(egressLines(undefined), []);
+  assert.deepEqual(egressLines({ mode: "Unrestricted" }), ["Egress:      Unrestricted"]);
+  assert.deepEqual(
+    egressLines({
+      mode: "Restricted",
+      networkPolicy: "kubetask-egress-coder",
+      git: {
+        networkPolicy: "kubetask-git-fix",
+        allowed: ["git.example.com:443 -> 203.0.113.7/32"],
+        message: "resolved at 2026-11-30T18:00:00Z",
+      },
+    }),
+    [
+      "Egress:      Restricted (NetworkPolicy kubetask-egress-coder)",
+      "  Git hosts: NetworkPolicy kubetask-git-fix",
+      "    git.example.com:443 -> 203.0.113.7/32",
+      "    resolved at 2026-11-30T18:00:00Z",
+    ],
+  );
 });
