@@ -24,6 +24,7 @@ import {
   type ResourceType,
 } from "./types.ts";
 import { sleepUnless } from "./sleep.ts";
+import { WATCH_RETRY_MAX_MS, WATCH_RETRY_MIN_MS } from "./defaults.ts";
 
 export type InformerEventType = "add" | "update" | "delete";
 export type InformerHandler = (type: InformerEventType, obj: KubeObject, old?: KubeObject) => void;
@@ -157,7 +158,8 @@ export class Informer {
   // --- the list/watch loop of one scope ("" = all namespaces) ---
 
   private async run(namespace: string): Promise<void> {
-    const { min, max } = this.opts.backoffMs ?? { min: 200, max: 30_000 };
+    const { min, max } = this.opts.backoffMs ??
+      { min: WATCH_RETRY_MIN_MS, max: WATCH_RETRY_MAX_MS };
     const resource = this.type.plural;
     let delay = min;
     while (!this.stopped) {
