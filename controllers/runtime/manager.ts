@@ -187,7 +187,7 @@ function buildManager(
     Object.assign(seen.indexes!, spec.indexes);
   };
   for (const c of opts.controllers) {
-    declare({ type: c.type, indexes: c.indexes });
+    declare({ type: c.type, indexes: c.indexes, transform: c.transform });
     for (const source of c.watches) declare(source);
   }
   for (const [key, spec] of specs) {

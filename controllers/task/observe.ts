@@ -1,10 +1,12 @@
-// What is true now for one Task, read from the informer caches. Four reads
+// What is true now for one Task, read from the informer caches. Five reads
 // are live on purpose: a user's ConfigMap that a Context names (we do not
 // cache other people's ConfigMaps); a Context the cache does not have yet (one
 // created just before its Task); a Job our status names but the cache lacks
-// (a Task is failed with JobNotFound only once the apiserver confirms it); and
-// the pods of a Job that is being stopped or has just finished, listed by the
-// Job's controller-uid label (for the agent's result and the stop).
+// (a Task is failed with JobNotFound only once the apiserver confirms it); the
+// pods of a Job that is being stopped or has just finished, listed by the
+// Job's controller-uid label (for the agent's result and the stop); and the
+// large text the caches leave out (a long description, long inline Context
+// content: large_text.ts), read by name once, when the Task starts.
 import {
   type Agent,
   agent as agentSchema,
@@ -36,6 +38,7 @@ import { stopReason } from "./stop.ts";
 import { KUBETASK_CONFIG_NAME, ttlSecondsFrom } from "./ttl.ts";
 import { beyondLimit, maxFinishedFrom } from "./retention.ts";
 import { isFinishedPhase } from "../status.ts";
+import { fullContext, withDescription } from "./large_text.ts";
 
 /** Why a Job cannot be started (yet), as the Task's condition will say. */
 export type Blocked = Extract<Observation, { kind: "agentNotFound" | "invalid" | "queued" }>;
@@ -130,7 +133,11 @@ export async function observeTask(
       ...(pods ? { pods } : {}),
     };
   }
-  return { ...base, start: await observeStart(task, raw, ctx, ledger) };
+  const start = await observeStart(task, raw, ctx, ledger);
+  if (!("agent" in start)) return { ...base, start };
+  // task.md is built from this observation: with the description the cache left out.
+  const full = await withDescription(task, raw, ctx.live);
+  return full ? { ...base, task: full, start } : undefined;
 }
 
 /**
@@ -183,9 +190,9 @@ async function observeStart(
       agent.spec.workspaceDir,
       {
         // A Context created just before its Task may not be cached yet: ask the
-        // apiserver before failing the Task for it.
-        context: async (ns, name) =>
-          ctx.cache.get(ContextResource, ns, name) ?? await ctx.live.get(ContextResource, ns, name),
+        // apiserver before failing the Task for it. Large content is read live too.
+        context: (ns, name) =>
+          fullContext(ctx.cache.get(ContextResource, ns, name), ctx.live, ns, name),
         configMap: (ns, name) => ctx.live.get(ConfigMapResource, ns, name),
         grants: (ns) => ctx.cache.list(ContextGrantResource, ns),
       },
