@@ -112,6 +112,7 @@ export function jobForCache(job: KubeObject): KubeObject {
 const watches: WatchSource[] = [
   {
     type: TaskResource,
+    transform: taskForCache, // the primary kind's cache: the same transform
     map: (task, cache) => [
       ...mapTaskToWaitingPeers(task, cache),
       ...mapTaskToExcessFinished(task, cache),
