@@ -24,6 +24,7 @@
 //   descriptions (hostile.ts): RSS with them cached, after the Jobs, after a restart.
 //
 // KUBETASK_BENCH_CLUSTER prefixes the clusters' names (default "bench").
+// KUBETASK_BENCH_V8_FLAGS replaces the operator's V8 flags (operator_process.ts).
 //
 // The operator's requests are counted by the apiserver itself: it runs as its
 // own user and the apiserver audit-logs only that user (operator_identity.ts).
