@@ -396,6 +396,14 @@ if (scale) {
         `floor ${(f.p50Ms / 1000).toFixed(2)} / ${(f.p99Ms / 1000).toFixed(2)} s`,
       ],
       [
+        `scale ${n}: latency p50 / p99, Tasks of limited Agents / of the others`,
+        `${(o.limited.p50Ms / 1000).toFixed(2)} / ${(o.limited.p99Ms / 1000).toFixed(2)} s`,
+        "",
+        `others ${(o.unlimited.p50Ms / 1000).toFixed(2)} / ${
+          (o.unlimited.p99Ms / 1000).toFixed(2)
+        } s`,
+      ],
+      [
         `scale ${n}: API requests per Task (audit log), until the Jobs exist`,
         (o.requestsUntilJobs / n).toFixed(2),
         "",

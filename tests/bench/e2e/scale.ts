@@ -51,6 +51,9 @@ export interface ScaleRun {
 }
 
 export interface OperatorScaleRun extends ScaleRun {
+  /** Latency p50 / p99 (ms) of the Tasks whose Agent has a limit, and of the others. */
+  limited: { p50Ms: number; p99Ms: number };
+  unlimited: { p50Ms: number; p99Ms: number };
   requestsUntilJobs: number;
   /** Peak while the Jobs were made, and RSS with every Task cached once the queue was empty. */
   memory: Memory;
@@ -201,11 +204,34 @@ async function operatorRun(tasks: number, opts: ScaleOptions): Promise<OperatorS
       });
       const measured = await measureJobs(jobs, acked, tasks, t0);
       const requestsUntilJobs = (await auditedCount(state)) - before;
+      // The same latencies split by whether the Task's Agent has a limit (its admission lock).
+      const limitedKeys = new Set(
+        Array.from({ length: tasks }, (_, i) => i)
+          .filter((i) => (i % opts.namespaces) % opts.agents < opts.limitedAgents)
+          .map((i) => `${nsOf(i, opts)}/${jobNameFor(taskName(i))}`),
+      );
+      const split = (limited: boolean) => {
+        const lat = latencies(
+          new Map([...acked].filter(([k]) => limitedKeys.has(k) === limited)),
+          jobs.firstSeen,
+        );
+        return { p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99) };
+      };
+      const limited = split(true);
+      const unlimited = split(false);
       await jobs.stop();
       // Every Task cached, the Pending and Running status writes done.
       await operator.drained(tasks, 1_800_000);
       await new Promise((r) => setTimeout(r, 3000));
-      return { tasks, loadBefore, ...measured, requestsUntilJobs, memory: operator.memory() };
+      return {
+        tasks,
+        loadBefore,
+        ...measured,
+        limited,
+        unlimited,
+        requestsUntilJobs,
+        memory: operator.memory(),
+      };
     } finally {
       await operator?.stop();
       await transport.close();
