@@ -404,6 +404,12 @@ if (scale) {
         } s`,
       ],
       [
+        `scale ${n}: CPU seconds during the burst, operator run (floor run)`,
+        Object.entries(o.cpu).map(([k, v]) => `${k} ${v}`).join(", "),
+        "",
+        `(${Object.entries(f.cpu).map(([k, v]) => `${k} ${v}`).join(", ")})`,
+      ],
+      [
         `scale ${n}: API requests per Task (audit log), until the Jobs exist`,
         (o.requestsUntilJobs / n).toFixed(2),
         "",

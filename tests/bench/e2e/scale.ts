@@ -25,7 +25,7 @@ import { jobNameFor } from "../../../controllers/task/names.ts";
 import { adminClient, JobCounter, writeInParallel } from "./load.ts";
 import { type Memory, OperatorProcess } from "./operator_process.ts";
 import { auditedCount, createNamespaces, log, SA, seconds, withCluster } from "./bench_cluster.ts";
-import { latencies, loadAverage, percentile } from "./stats.ts";
+import { cpuDelta, cpuSeconds, latencies, loadAverage, percentile } from "./stats.ts";
 
 export interface ScaleOptions {
   namespaces: number;
@@ -48,6 +48,22 @@ export interface ScaleRun {
   /** Load average (1 min) when the burst started and when the last Job appeared. */
   loadBefore: number;
   loadAfter: number;
+  /** CPU seconds each process used during the burst (who the 2 cores worked for). */
+  cpu: Record<string, number>;
+}
+
+/** CPU seconds so far of the control plane's processes, the benchmark and the operator. */
+function cpuNow(state: ClusterState, operator?: OperatorProcess): Record<string, number> {
+  const of = (component: string) => cpuSeconds(state.processes[component]?.pid ?? -1);
+  return {
+    apiserver: of("kube-apiserver"),
+    etcd: of("etcd"),
+    "controller-manager": of("kube-controller-manager"),
+    scheduler: of("kube-scheduler"),
+    kwok: of("kwok"),
+    bench: cpuSeconds(Deno.pid),
+    ...(operator ? { operator: cpuSeconds(operator.pid) } : {}),
+  };
 }
 
 export interface OperatorScaleRun extends ScaleRun {
@@ -143,6 +159,7 @@ async function floorRun(tasks: number, opts: ScaleOptions): Promise<ScaleRun> {
       const acked = new Map<string, number>();
       log(`floor: ${tasks} ConfigMaps + Jobs over ${opts.namespaces} namespaces`);
       const loadBefore = await loadAverage();
+      const cpu0 = cpuNow(state);
       const t0 = performance.now();
       await writeInParallel(opts.writers, tasks, async (i) => {
         const namespace = nsOf(i, opts);
@@ -155,8 +172,9 @@ async function floorRun(tasks: number, opts: ScaleOptions): Promise<ScaleRun> {
         await client.create(JobResource, job);
       });
       const measured = await measureJobs(jobs, acked, tasks, t0);
+      const cpu = cpuDelta(cpu0, cpuNow(state));
       await jobs.stop();
-      return { tasks, loadBefore, ...measured };
+      return { tasks, loadBefore, ...measured, cpu };
     } finally {
       await transport.close();
     }
@@ -190,6 +208,7 @@ async function operatorRun(tasks: number, opts: ScaleOptions): Promise<OperatorS
       const acked = new Map<string, number>();
       log(`operator: ${tasks} Tasks over ${opts.namespaces} namespaces`);
       const loadBefore = await loadAverage();
+      const cpu0 = cpuNow(state, operator);
       const t0 = performance.now();
       await writeInParallel(opts.writers, tasks, async (i) => {
         const namespace = nsOf(i, opts);
@@ -203,6 +222,7 @@ async function operatorRun(tasks: number, opts: ScaleOptions): Promise<OperatorS
         acked.set(`${namespace}/${jobNameFor(taskName(i))}`, performance.now());
       });
       const measured = await measureJobs(jobs, acked, tasks, t0);
+      const cpu = cpuDelta(cpu0, cpuNow(state, operator));
       const requestsUntilJobs = (await auditedCount(state)) - before;
       // The same latencies split by whether the Task's Agent has a limit (its admission lock).
       const limitedKeys = new Set(
@@ -229,6 +249,7 @@ async function operatorRun(tasks: number, opts: ScaleOptions): Promise<OperatorS
         ...measured,
         limited,
         unlimited,
+        cpu,
         requestsUntilJobs,
         memory: operator.memory(),
       };

@@ -1,5 +1,5 @@
 import assert from "assert";
-import { latencies, percentile } from "../../bench/e2e/stats.ts";
+import { cpuDelta, cpuSeconds, latencies, percentile } from "../../bench/e2e/stats.ts";
 
 Deno.test("bench stats: nearest-rank percentiles", () => {
   const values = [5, 1, 4, 2, 3, 10, 9, 8, 7, 6]; // 1..10, unsorted
@@ -22,4 +22,15 @@ Deno.test("bench stats: latencies pair starts and ends by key, skipping the unma
   const starts = new Map([["a", 100], ["b", 200], ["c", 300]]);
   const ends = new Map([["a", 150], ["c", 310], ["d", 999]]);
   assert.deepEqual(latencies(starts, ends), [50, 10]);
+});
+
+Deno.test("bench stats: CPU seconds of a process, and their differences by name", () => {
+  const own = cpuSeconds(Deno.pid);
+  assert.ok(own > 0, `this process has used CPU: ${own}`);
+  assert.ok(Number.isNaN(cpuSeconds(-1)), "no such process");
+  assert.deepEqual(cpuDelta({ a: 1.04, b: 2 }, { a: 3.5, b: 2, c: 0.25 }), {
+    a: 2.5,
+    b: 0,
+    c: 0.3,
+  });
 });
