@@ -6,6 +6,7 @@ import { CronTaskResource, TaskResource } from "../kinds.ts";
 import type { Controller } from "../runtime/types.ts";
 import { reconcileCronTask } from "./reconciler.ts";
 import { CronTaskMetrics } from "./metrics.ts";
+import { taskForCache } from "../task/large_text.ts";
 
 const KIND = "CronTask";
 
@@ -17,7 +18,8 @@ export function createCronTaskController(): Controller {
   return {
     kind: KIND,
     type: CronTaskResource,
-    watches: [{ type: TaskResource, map: ownerCronTask }],
+    // One Task cache, shared with the Task controller: the same transform.
+    watches: [{ type: TaskResource, transform: taskForCache, map: ownerCronTask }],
     reconcile: (req, ctx) => reconcileCronTask(req, ctx, metrics),
     metrics,
   };

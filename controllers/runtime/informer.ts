@@ -57,6 +57,26 @@ export interface InformerOptions {
 
 const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
 
+/**
+ * List pages aim at about this much JSON. The apiserver pages by count, and a
+ * page is held whole (text, then parsed objects) before the transform trims it:
+ * 500 Contexts of 256 KiB would be 128 MiB of text at once.
+ */
+export const LIST_PAGE_BYTES = 4 * 1024 * 1024;
+/**
+ * The first page asks for a few objects, whose size then sets the next page's
+ * count, up to LIST_PAGE_MAX (small objects: fewer pages than client-go's 500).
+ */
+export const LIST_PAGE_FIRST = 50;
+export const LIST_PAGE_MAX = 1000;
+
+/** The next page's limit: as many objects as the last page's average size fits in LIST_PAGE_BYTES. */
+export function nextPageLimit(limit: number, items: number, bytes: number): number {
+  if (items === 0 || bytes <= 0) return limit;
+  const fits = Math.floor(LIST_PAGE_BYTES / (bytes / items));
+  return Math.max(1, Math.min(LIST_PAGE_MAX, fits));
+}
+
 /** Drops what no reconciler reads but can double an object's size. */
 export function trimForCache(obj: KubeObject): KubeObject {
   const meta = obj.metadata;
@@ -195,23 +215,26 @@ export class Informer {
     const items: KubeObject[] = [];
     let cont: string | undefined;
     let rv = "";
+    let limit = LIST_PAGE_FIRST;
     do {
-      const page = await this.request<
+      const { body: page, bytes } = await this.request<
         { items?: KubeObject[]; metadata?: { resourceVersion?: string; continue?: string } }
       >(
         resourcePath(this.type, namespace),
         {
-          limit: 500,
+          limit,
           continue: cont,
           labelSelector: this.opts.labelSelector,
           fieldSelector: this.opts.fieldSelector,
         },
       );
-      for (const item of page.items ?? []) {
+      const got = page.items ?? [];
+      for (const item of got) {
         items.push(
           this.prepare({ ...item, apiVersion: this.type.apiVersion, kind: this.type.kind }),
         );
       }
+      limit = nextPageLimit(limit, got.length, bytes);
       rv = page.metadata?.resourceVersion ?? rv;
       cont = page.metadata?.continue || undefined;
     } while (cont);
@@ -222,14 +245,14 @@ export class Informer {
   private async request<T>(
     path: string,
     query: Record<string, string | number | undefined>,
-  ): Promise<T> {
+  ): Promise<{ body: T; bytes: number }> {
     const abort = new AbortController();
     this.aborts.add(abort);
     try {
       const res = await this.opts.transport.send("GET", path, { query, signal: abort.signal });
       const text = await res.text();
       if (res.status !== 200) throw statusError(res.status, text, `list ${this.type.plural}`);
-      return JSON.parse(text) as T;
+      return { body: JSON.parse(text) as T, bytes: text.length };
     } finally {
       this.aborts.delete(abort);
     }

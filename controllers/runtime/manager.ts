@@ -124,12 +124,41 @@ async function metricsTls(certDir?: string): Promise<{ cert: string; key: string
   return await selfSignedCertificate("kubetask-metrics", ["localhost", "127.0.0.1"]);
 }
 
-interface InformerSpec {
+export interface InformerSpec {
   type: ResourceType;
   labelSelector?: string;
   fieldSelector?: string;
   transform?: (obj: KubeObject) => KubeObject;
   indexes?: Record<string, IndexFunc>;
+}
+
+/**
+ * One informer per resource type, shared by every controller that reads it:
+ * every reader must agree on what its cache holds (selectors and transform),
+ * else this throws. Indexes are merged.
+ */
+export function informerSpecs(controllers: Controller[]): Map<string, InformerSpec> {
+  const specs = new Map<string, InformerSpec>();
+  const declare = (spec: InformerSpec) => {
+    const key = typeKey(spec.type);
+    const seen = specs.get(key);
+    if (!seen) {
+      specs.set(key, { ...spec, indexes: { ...spec.indexes } });
+      return;
+    }
+    if (
+      seen.labelSelector !== spec.labelSelector || seen.fieldSelector !== spec.fieldSelector ||
+      seen.transform !== spec.transform
+    ) {
+      throw new Error(`${spec.type.plural} are watched with two different selectors or transforms`);
+    }
+    Object.assign(seen.indexes!, spec.indexes);
+  };
+  for (const c of controllers) {
+    declare({ type: c.type, indexes: c.indexes, transform: c.transform });
+    for (const source of c.watches) declare(source);
+  }
+  return specs;
 }
 
 function buildManager(
@@ -250,32 +279,6 @@ function controllersByKind(controllers: Controller[], metrics: Metrics): Map<str
     metrics.declareKind(c.kind);
   }
   return byKind;
-}
-
-/** What to watch, one entry per resource type, merged over every controller that reads it. */
-function informerSpecs(controllers: Controller[]): Map<string, InformerSpec> {
-  const specs = new Map<string, InformerSpec>();
-  const declare = (spec: InformerSpec) => {
-    const key = typeKey(spec.type);
-    const seen = specs.get(key);
-    if (!seen) {
-      specs.set(key, { ...spec, indexes: { ...spec.indexes } });
-      return;
-    }
-    // One cache per type: every reader must agree on what it holds.
-    if (
-      seen.labelSelector !== spec.labelSelector || seen.fieldSelector !== spec.fieldSelector ||
-      seen.transform !== spec.transform
-    ) {
-      throw new Error(`${spec.type.plural} are watched with two different selectors or transforms`);
-    }
-    Object.assign(seen.indexes!, spec.indexes);
-  };
-  for (const c of controllers) {
-    declare({ type: c.type, indexes: c.indexes });
-    for (const source of c.watches) declare(source);
-  }
-  return specs;
 }
 
 /** One informer per resource type, shared by every controller that reads it (not started). */

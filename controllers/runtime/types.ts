@@ -178,6 +178,11 @@ export interface Controller {
   type: ResourceType;
   /** Extra indexes on the primary kind's cache. */
   indexes?: Record<string, IndexFunc>;
+  /**
+   * What the primary kind's cache keeps of each object (as WatchSource.transform;
+   * every controller watching the same type must use the same function).
+   */
+  transform?: (obj: KubeObject) => KubeObject;
   /** Extra sources beyond the primary type; everything watched is readable from ctx.cache. */
   watches: WatchSource[];
   reconcile(req: Request, ctx: ReconcileContext): Promise<Result>;

@@ -30,6 +30,7 @@ import { reconcileTask } from "./reconciler.ts";
 import { beyondLimit, maxFinishedFrom } from "./retention.ts";
 import { TaskMetrics } from "./metrics.ts";
 import { isFinishedPhase } from "../status.ts";
+import { contextForCache, taskForCache } from "./large_text.ts";
 
 const KIND = "Task";
 
@@ -109,6 +110,7 @@ export function jobForCache(job: KubeObject): KubeObject {
 const watches: WatchSource[] = [
   {
     type: TaskResource,
+    transform: taskForCache, // the primary kind's cache: the same transform
     map: (task, cache) => [
       ...mapTaskToWaitingPeers(task, cache),
       ...mapTaskToExcessFinished(task, cache),
@@ -118,7 +120,8 @@ const watches: WatchSource[] = [
   // never cached. The Task's ConfigMap is not watched: nothing reads it back.
   { type: JobResource, labelSelector: TASK_LABEL, transform: jobForCache, map: mapJobToTask },
   { type: AgentResource, map: mapAgentToTasks },
-  { type: ContextResource, map: mapContextToTasks },
+  // Large inline content is left out of the cache and read live when task.md is built.
+  { type: ContextResource, transform: contextForCache, map: mapContextToTasks },
   { type: ContextGrantResource, map: mapGrantToTasks },
   { type: KubeTaskConfigResource, map: mapConfigToTasks },
   // Why a Job has no pod (Pod Security, quota): only the Job controller's FailedCreate Events.
@@ -140,6 +143,8 @@ export function createTaskController(settings: JobSettings = DEFAULT_JOB_SETTING
     indexes: {
       [AGENT_INDEX]: (task) => [agentKeyOf(task)],
     },
+    // A large description is left out of the cache and read live when task.md is built.
+    transform: taskForCache,
     watches,
     reconcile: (req, ctx) => reconcileTask(req, ctx, settings, capacity, metrics),
     metrics,

@@ -7,10 +7,11 @@
 // observeLive makes the other live reads, only those the plan's decisions
 // call for (decide in plan.ts), so that a Task waiting for a slot or a
 // running agent costs no request:
-// - the Task's and its Agent's Contexts, for a Task that may start: a Context
-//   the cache does not have yet (one created just before its Task) and a
-//   user's ConfigMap that a Context names (we do not cache other people's
-//   ConfigMaps);
+// - for a Task that may start: its Agent's and its own Contexts (a Context
+//   the cache does not have yet, one created just before its Task; a user's
+//   ConfigMap that a Context names: we do not cache other people's
+//   ConfigMaps), and the large text the caches leave out (a long description,
+//   long inline Context content: large_text.ts), read by name once;
 // - the pods of a Job that must stop or has just finished, listed by the
 //   Job's controller-uid label (for the stop and the agent's result).
 // One look-up is not of the apiserver: a Restricted Agent's Task about to
@@ -58,6 +59,7 @@ import { isFinishedPhase } from "../status.ts";
 import { effectiveEgressMode, restrictedPolicyInForce } from "../egress/mode.ts";
 import { gitDestination, type HostResolver, isIpLiteral, type Resolution } from "../egress/git.ts";
 import { resolveHost as systemResolver } from "../egress/resolve.ts";
+import { fullContext, withDescription } from "./large_text.ts";
 
 /** Why a Job cannot be started (yet), as the Task's condition will say. */
 export type Blocked = Extract<Observation, { kind: "agentNotFound" | "invalid" | "queued" }>;
@@ -177,7 +179,7 @@ export async function observeLive(
   reads: LiveReads,
   ctx: ReconcileContext,
   settings: ObserveSettings = {},
-): Promise<TaskObservation> {
+): Promise<TaskObservation | undefined> {
   const namespace = obs.task.metadata.namespace ?? "";
   if (reads.pods && obs.job) {
     // Live: we do not cache pods.
@@ -188,14 +190,17 @@ export async function observeLive(
   }
   if (reads.contexts && obs.agent?.kind === "found") {
     const { agent } = obs.agent;
-    const contexts = await observeContexts(obs.task, agent, ctx);
+    // task.md is built from this observation: with the description the cache left out.
+    const task = await withDescription(obs.task, obs.raw, ctx.live);
+    if (!task) return undefined; // gone from the apiserver: nothing to start
+    const contexts = await observeContexts(task, agent, ctx);
     const mode = effectiveEgressMode(agent.spec, obs.config, settings.defaultEgress);
     // Looked up only once the pod may start (not while it waits for the Agent's policy).
     const gitHosts = Array.isArray(contexts) && mode === "Restricted" &&
         restrictedPolicyInForce(agent) && gitHostsAutomatic(agent.spec.egress)
       ? await resolveGitHosts(contexts, settings.resolveHost ?? systemResolver)
       : undefined;
-    return { ...obs, contexts, ...(gitHosts ? { gitHosts } : {}) };
+    return { ...obs, task, contexts, ...(gitHosts ? { gitHosts } : {}) };
   }
   return obs;
 }
@@ -262,9 +267,9 @@ async function observeContexts(
       agent.spec.workspaceDir,
       {
         // A Context created just before its Task may not be cached yet: ask the
-        // apiserver before failing the Task for it.
-        context: async (ns, name) =>
-          ctx.cache.get(ContextResource, ns, name) ?? await ctx.live.get(ContextResource, ns, name),
+        // apiserver before failing the Task for it. Large content is read live too.
+        context: (ns, name) =>
+          fullContext(ctx.cache.get(ContextResource, ns, name), ctx.live, ns, name),
         configMap: (ns, name) => ctx.live.get(ConfigMapResource, ns, name),
         grants: (ns) => ctx.cache.list(ContextGrantResource, ns),
       },

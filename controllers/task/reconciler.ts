@@ -37,6 +37,7 @@ async function reconcileOnce(
   const now = ctx.now(); // the one clock read: every decision is made at this time
   const decisions = decide(facts, now);
   const observed = await observeLive(facts, decisions.reads, ctx, settings);
+  if (!observed) return {};
   const plan = planTask(observed, decisions, settings, now);
   return await applyPlan(
     ctx,

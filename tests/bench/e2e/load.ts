@@ -1,7 +1,7 @@
 // Load for the benchmark: parallel writers over the REST API (no kubectl
 // process per object), and a watch that says when N Jobs exist.
 import { AccessProvider } from "../../../controllers/runtime/access.ts";
-import { Informer } from "../../../controllers/runtime/informer.ts";
+import { Informer, objectKey } from "../../../controllers/runtime/informer.ts";
 import { RestKubeClient } from "../../../controllers/runtime/kube.ts";
 import { silentLogger } from "../../../controllers/runtime/log.ts";
 import { JobResource } from "../../../controllers/runtime/resources.ts";
@@ -25,16 +25,27 @@ export async function writeInParallel(
   }));
 }
 
-/** Watches Jobs of a namespace; `reached(n)` resolves once n exist. */
+/**
+ * Watches Jobs of a namespace (or of several; [] = all); `reached(n)` resolves
+ * once n exist, and `firstSeen` says when each ("namespace/name") was first seen.
+ */
 export class JobCounter {
   private informer: Informer;
+  /** performance.now() at each Job's first watch event. */
+  readonly firstSeen = new Map<string, number>();
 
-  constructor(transport: ApiTransport, namespace: string) {
+  constructor(transport: ApiTransport, namespaces: string | string[]) {
     this.informer = new Informer({
       transport,
       type: JobResource,
-      namespaces: [namespace],
+      namespaces: typeof namespaces === "string" ? [namespaces] : namespaces,
+      // Only what counting needs: a Job's template is most of it.
+      transform: (job) => ({ metadata: job.metadata }),
       log: silentLogger,
+    });
+    this.informer.on((type, obj) => {
+      const key = objectKey(obj);
+      if (type === "add" && !this.firstSeen.has(key)) this.firstSeen.set(key, performance.now());
     });
     this.informer.start();
   }

@@ -6,6 +6,15 @@ import { parsePrometheus, type Sample, sumOf } from "./prometheus.ts";
 
 const MAIN = fileURLToPath(new URL("../../../main.ts", import.meta.url));
 
+/**
+ * The operator's V8 flags: the shipped ones, or KUBETASK_BENCH_V8_FLAGS (one
+ * `--v8-flags=...` argument) to measure others.
+ */
+function v8Flags(): string[] {
+  const other = Deno.env.get("KUBETASK_BENCH_V8_FLAGS");
+  return other ? [other] : [...RUNTIME_V8_FLAGS];
+}
+
 export interface Memory {
   rssMiB: number;
   peakMiB: number;
@@ -37,7 +46,7 @@ export class OperatorProcess {
       args: [
         "run",
         "-A",
-        ...RUNTIME_V8_FLAGS,
+        ...v8Flags(),
         MAIN,
         `--kubeconfig=${kubeconfig}`,
         `--namespaces=${namespaces}`,

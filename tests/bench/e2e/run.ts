@@ -3,7 +3,9 @@
 // ratios against a floor measured in the same run, with the machine noted.
 //
 //   deno run -A tests/bench/e2e/run.ts [--tasks 1000] [--writers 4] [--cached 10000]
-//     [--cases floor,operator,apf]
+//     [--cases floor,operator,apf,scale,hostile] [--scale-sizes 1000,3000,10000]
+//     [--namespaces 100] [--agents 20] [--limited-agents 5] [--agent-limit 1000] [--nodes 50]
+//     [--hostile-contexts 1000] [--hostile-tasks 1000]
 //
 // Cases, each on a fresh control plane that is torn down afterwards:
 // - floor: writers create N ConfigMaps + N Jobs directly; seconds until N Jobs exist.
@@ -14,8 +16,15 @@
 // - cached (with --cached M): memory with M finished Tasks and their Jobs cached.
 // - apf: the burst with the operator's user on a small priority level of its own
 //   (apf.ts): 429s met, seconds until N Jobs exist, and exactly one Job per Task.
+// - scale (not run unless named in --cases; long): at each of --scale-sizes, a floor
+//   and the operator cluster-wide over --namespaces namespaces, --agents Agents and
+//   --nodes kwok nodes (scale.ts): throughput, latency p50/p99, requests per Task,
+//   RSS with every Task cached, and the cost curve (time per Task at each size).
+// - hostile (not run unless named): Inline Contexts of 256 KiB and Tasks with 200 KiB
+//   descriptions (hostile.ts): RSS with them cached, after the Jobs, after a restart.
 //
 // KUBETASK_BENCH_CLUSTER prefixes the clusters' names (default "bench").
+// KUBETASK_BENCH_V8_FLAGS replaces the operator's V8 flags (operator_process.ts).
 //
 // The operator's requests are counted by the apiserver itself: it runs as its
 // own user and the apiserver audit-logs only that user (operator_identity.ts).
@@ -30,6 +39,9 @@ import { apfCase } from "./apf.ts";
 import { type Memory, OperatorProcess } from "./operator_process.ts";
 import { sumOf } from "./prometheus.ts";
 import { auditedCount, log, machine, NS, SA, seconds, withCluster } from "./bench_cluster.ts";
+import { scaleCase } from "./scale.ts";
+import { hostileCase } from "./hostile.ts";
+import { loadAverage } from "./stats.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -38,6 +50,14 @@ const { values } = parseArgs({
     writers: { type: "string", default: "4" },
     cached: { type: "string", default: "0" },
     cases: { type: "string", default: "floor,operator,apf" },
+    "scale-sizes": { type: "string", default: "1000,3000,10000" },
+    namespaces: { type: "string", default: "100" },
+    agents: { type: "string", default: "20" },
+    "limited-agents": { type: "string", default: "5" },
+    "agent-limit": { type: "string", default: "1000" },
+    nodes: { type: "string", default: "50" },
+    "hostile-contexts": { type: "string", default: "1000" },
+    "hostile-tasks": { type: "string", default: "1000" },
   },
 });
 const N = Number(values.tasks);
@@ -230,6 +250,24 @@ function table(rows: string[][]): string {
 const mem = (m: Memory) => `${m.rssMiB} MiB (anon ${m.anonMiB}, file ${m.fileMiB})`;
 
 const about = await machine();
+const loadAtStart = await loadAverage();
+const SCALE = {
+  sizes: values["scale-sizes"].split(",").map(Number),
+  namespaces: Number(values.namespaces),
+  agents: Number(values.agents),
+  limitedAgents: Number(values["limited-agents"]),
+  agentLimit: Number(values["agent-limit"]),
+  nodes: Number(values.nodes),
+  writers: WRITERS,
+};
+const scale = CASES.has("scale") ? await scaleCase(SCALE.sizes, SCALE) : undefined;
+const hostile = CASES.has("hostile")
+  ? await hostileCase(
+    Number(values["hostile-contexts"]),
+    Number(values["hostile-tasks"]),
+    WRITERS,
+  )
+  : undefined;
 const floor = CASES.has("floor") ? await floorCase() : undefined;
 const op = CASES.has("operator") ? await operatorCase() : undefined;
 const cached = CACHED > 0 ? await cachedCase(CACHED) : undefined;
@@ -320,8 +358,117 @@ if (apf) {
   );
 }
 
+if (scale) {
+  const perTask = (s: number, n: number) => (s / n) * 1000;
+  const first = scale[0];
+  rows.push([
+    `scale: ${SCALE.namespaces} namespaces, ${SCALE.agents} Agents (${SCALE.limitedAgents} with ` +
+    `maxConcurrentTasks ${SCALE.agentLimit}), ${SCALE.nodes} kwok nodes, pods held Running`,
+    "",
+    "",
+    "",
+  ]);
+  for (const { floor: f, operator: o } of scale) {
+    const n = o.tasks;
+    rows.push(
+      [
+        `scale ${n}: floor, ConfigMaps + Jobs written directly`,
+        `${f.seconds.toFixed(1)} s, ${(n / f.seconds).toFixed(0)} Jobs/s`,
+        "",
+        `load ${f.loadBefore.toFixed(1)} → ${f.loadAfter.toFixed(1)}`,
+      ],
+      [
+        `scale ${n}: operator, Tasks → Jobs`,
+        `${o.seconds.toFixed(1)} s, ${(n / o.seconds).toFixed(0)} Tasks/s`,
+        "≤ 3x floor (aim 2x)",
+        `${(o.seconds / f.seconds).toFixed(2)}x; load ${o.loadBefore.toFixed(1)} → ${
+          o.loadAfter.toFixed(1)
+        }`,
+      ],
+      [
+        `scale ${n}: latency create → Job seen, p50 / p99 (floor)`,
+        `${(o.p50Ms / 1000).toFixed(2)} / ${(o.p99Ms / 1000).toFixed(2)} s`,
+        "",
+        `floor ${(f.p50Ms / 1000).toFixed(2)} / ${(f.p99Ms / 1000).toFixed(2)} s`,
+      ],
+      [
+        `scale ${n}: latency p50 / p99, Tasks of limited Agents / of the others`,
+        `${(o.limited.p50Ms / 1000).toFixed(2)} / ${(o.limited.p99Ms / 1000).toFixed(2)} s`,
+        "",
+        `others ${(o.unlimited.p50Ms / 1000).toFixed(2)} / ${
+          (o.unlimited.p99Ms / 1000).toFixed(2)
+        } s`,
+      ],
+      [
+        `scale ${n}: CPU seconds during the burst, operator run (floor run)`,
+        Object.entries(o.cpu).map(([k, v]) => `${k} ${v}`).join(", "),
+        "",
+        `(${Object.entries(f.cpu).map(([k, v]) => `${k} ${v}`).join(", ")})`,
+      ],
+      [
+        `scale ${n}: API requests per Task (audit log), until the Jobs exist`,
+        (o.requestsUntilJobs / n).toFixed(2),
+        "",
+        "",
+      ],
+      [
+        `scale ${n}: RSS with ${n} Tasks cached, queue empty (peak)`,
+        `${mem(o.memory)}, peak ${o.memory.peakMiB}`,
+        n >= 10_000 ? "≤ 150 MiB" : "",
+        n >= 10_000 ? (o.memory.rssMiB <= 150 ? "met" : "missed") : "",
+      ],
+      [
+        `scale ${n}: time per Task, operator (floor)`,
+        `${perTask(o.seconds, n).toFixed(2)} ms (${perTask(f.seconds, n).toFixed(2)} ms)`,
+        n === first.operator.tasks ? "" : `≤ 1.3x at ${first.operator.tasks}`,
+        n === first.operator.tasks
+          ? ""
+          : `${
+            (perTask(o.seconds, n) / perTask(first.operator.seconds, first.operator.tasks))
+              .toFixed(2)
+          }x (floor ${
+            (perTask(f.seconds, n) / perTask(first.floor.seconds, first.floor.tasks)).toFixed(2)
+          }x)`,
+      ],
+    );
+  }
+}
+if (hostile) {
+  const h = hostile;
+  const sized = `${h.contexts} Contexts of 256 KiB`;
+  rows.push(
+    [`hostile: RSS idle`, mem(h.idle), "", ""],
+    [
+      `hostile: RSS with ${sized} cached (peak)`,
+      `${mem(h.withContexts)}, peak ${h.withContexts.peakMiB}`,
+      "≤ 200 MiB",
+      h.withContexts.peakMiB <= 200 ? "met" : "missed",
+    ],
+    [
+      `hostile: + ${h.tasks} Tasks with 200 KiB descriptions → Jobs (peak)`,
+      `${mem(h.afterJobs)}, peak ${h.afterJobs.peakMiB}`,
+      "≤ 200 MiB",
+      h.afterJobs.peakMiB <= 200 ? "met" : "missed",
+    ],
+    [
+      "hostile: after a restart, caches filled by lists (peak)",
+      `${mem(h.restarted)}, peak ${h.restarted.peakMiB}`,
+      "≤ 200 MiB",
+      h.restarted.peakMiB <= 200 ? "met" : "missed",
+    ],
+    [
+      "hostile: Tasks with two Jobs / none; sampled task.md not whole",
+      `${h.duplicates} / ${h.lost}; ${h.incomplete} of ${h.sampled}`,
+      "0 / 0; 0",
+      h.duplicates + h.lost + h.incomplete === 0 ? "met" : "MISSED",
+    ],
+  );
+}
+
 console.log(`\nKubeTask end-to-end benchmark: ${N} Tasks, ${WRITERS} writers`);
-console.log(`machine: ${about}`);
+console.log(
+  `machine: ${about}; load average ${loadAtStart} at start, ${await loadAverage()} at end`,
+);
 console.log(table(rows));
 console.log(
   goOperator
@@ -330,3 +477,4 @@ console.log(
 );
 // A lost or doubled Job is a failure, not a figure.
 if (apf && apf.duplicates + apf.lost > 0) Deno.exit(1);
+if (hostile && hostile.duplicates + hostile.lost + hostile.incomplete > 0) Deno.exit(1);

@@ -1,6 +1,7 @@
 // A Task controller under test: its own namespace with the agent
 // ServiceAccount, and the manager running in-process scoped to it.
 import { createLogger } from "../../../controllers/runtime/log.ts";
+import type { CacheReader } from "../../../controllers/runtime/types.ts";
 import { type RunningManager, startManager } from "../../../controllers/runtime/manager.ts";
 import { createTaskController } from "../../../controllers/task/controller.ts";
 import { createEgressController } from "../../../controllers/egress/controller.ts";
@@ -64,6 +65,11 @@ export class TaskHarness {
       ...(Deno.env.get("KUBETASK_TEST_LOG") ? { logger: createLogger({ level: "debug" }) } : {}),
     });
     await this.manager.ready;
+  }
+
+  /** The running manager's informer caches, as its reconcilers read them. */
+  get cache(): CacheReader {
+    return this.manager!.cache;
   }
 
   /** What the running manager serves on /metrics. */

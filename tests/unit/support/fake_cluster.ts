@@ -57,6 +57,8 @@ export class FakeCluster implements KubeWriter, CacheReader, EventRecorder {
   private store = new Map<string, { type: ResourceType; obj: KubeObject }>();
   private cached = new Map<string, { type: ResourceType; obj: KubeObject }>();
   private indexes = new Map<string, Record<string, IndexFunc>>();
+  /** What a type's cache keeps of each object (a controller's transform). */
+  private transforms = new Map<string, (obj: KubeObject) => KubeObject>();
   private nextRv = 1;
   private nextUid = 1;
   readonly calls: Call[] = [];
@@ -76,15 +78,17 @@ export class FakeCluster implements KubeWriter, CacheReader, EventRecorder {
     this.indexes.set(typeKey(type), { ...this.indexes.get(typeKey(type)), [name]: fn });
   }
 
-  /** Declares every index a controller asks for, as the manager does. */
+  /** Declares every index and cache transform a controller asks for, as the manager does. */
   declareIndexes(controller: Controller): void {
     for (const [name, fn] of Object.entries(controller.indexes ?? {})) {
       this.addIndex(controller.type, name, fn);
     }
+    if (controller.transform) this.transforms.set(typeKey(controller.type), controller.transform);
     for (const source of controller.watches) {
       for (const [name, fn] of Object.entries(source.indexes ?? {})) {
         this.addIndex(source.type, name, fn);
       }
+      if (source.transform) this.transforms.set(typeKey(source.type), source.transform);
     }
   }
 
@@ -101,7 +105,7 @@ export class FakeCluster implements KubeWriter, CacheReader, EventRecorder {
     this.cached = new Map(
       [...this.store].map((
         [k, v],
-      ) => [k, { type: v.type, obj: deepFreeze(structuredClone(v.obj)) }]),
+      ) => [k, { type: v.type, obj: this.cachedCopy(v.type, v.obj) }]),
     );
   }
 
@@ -304,7 +308,14 @@ export class FakeCluster implements KubeWriter, CacheReader, EventRecorder {
 
   private syncOne(type: ResourceType, obj: KubeObject): void {
     if (this.laggingCache) return;
-    this.cached.set(this.keyOf(type, obj), { type, obj: deepFreeze(structuredClone(obj)) });
+    this.cached.set(this.keyOf(type, obj), { type, obj: this.cachedCopy(type, obj) });
+  }
+
+  /** What the cache holds of a stored object: a frozen copy, transformed as declared. */
+  private cachedCopy(type: ResourceType, obj: KubeObject): KubeObject {
+    const transform = this.transforms.get(typeKey(type));
+    const copy = structuredClone(obj);
+    return deepFreeze(transform ? transform(copy) : copy);
   }
 }
 

@@ -206,6 +206,54 @@ Deno.test("reconcile: a user's ConfigMap is read live, the Context from the cach
   assert.match(c.stored(ConfigMapResource, NS, "fix-context")!.data["task.md"], /A\n<\/context>/);
 });
 
+Deno.test("reconcile: task.md gets the full description and Context text the cache left out", async () => {
+  const c = setup();
+  // Distinct lines at both ends, so a truncated copy could not pass for the whole.
+  const description = `Start of the task\n${"d".repeat(200 * 1024)}\nEnd of the task`;
+  const content = `First rule\n${"c".repeat(255 * 1024)}\nLast rule`;
+  c.seed(ContextResource, {
+    metadata: { namespace: NS, name: "guide" },
+    spec: { type: "Inline", inline: { content } },
+  });
+  c.mutate(TaskResource, NS, "fix", (t) => {
+    t.spec.description = description;
+    t.spec.contexts = [{ name: "guide" }];
+  });
+  // The caches hold neither text.
+  assert.equal(c.get(TaskResource, NS, "fix")?.spec.description, undefined);
+  assert.equal(c.get(ContextResource, NS, "guide")?.spec.inline.content, undefined);
+
+  await reconcileTask(req(), c.context());
+  const md = c.stored(ConfigMapResource, NS, "fix-context")!.data["task.md"];
+  assert.equal(
+    md,
+    `${description}\n\n<context name="guide" namespace="${NS}" type="Inline">\n${content}\n` +
+      "</context>\n",
+  );
+  assert.equal(statusOf(c).phase, "Pending", JSON.stringify(statusOf(c)));
+  // Each read live once, by name.
+  assert.deepEqual(
+    c.calls.filter((x) => x.verb === "get").map((x) => `${x.resource}/${x.name}`).sort(),
+    ["contexts/guide", "tasks/fix"],
+  );
+  // Started: a later reconcile reads neither again.
+  c.calls.length = 0;
+  await reconcileTask(req(), c.context());
+  assert.deepEqual(c.calls.filter((x) => x.verb === "get"), []);
+});
+
+Deno.test("reconcile: a queued Task does not read the text the cache left out", async () => {
+  const c = setup();
+  c.mutate(AgentResource, NS, "default", (a) => (a.spec.maxConcurrentTasks = 1));
+  c.seed(TaskResource, { metadata: { namespace: NS, name: "first" }, spec: {} });
+  await reconcileTask(req("first"), c.context());
+  c.mutate(TaskResource, NS, "fix", (t) => (t.spec.description = "d".repeat(100 * 1024)));
+  c.calls.length = 0;
+  await reconcileTask(req(), c.context());
+  assert.equal(statusOf(c).phase, "Queued", JSON.stringify(statusOf(c)));
+  assert.deepEqual(c.calls.filter((x) => x.verb === "get"), []);
+});
+
 Deno.test("reconcile: a Context the cache lacks yet is read live, not a ContextNotFound", async () => {
   const c = setup();
   c.mutate(TaskResource, NS, "fix", (t) => (t.spec.contexts = [{ name: "guide" }]));
