@@ -202,13 +202,18 @@ export async function startNetworkPolicies(
   const crds = await adminNetworkPolicyCrds();
   // Server-side: the CRDs are too large for client-side apply's annotation.
   await kubectl(c, ["apply", "--server-side", ...crds.flatMap((f) => ["-f", f])]);
-  await kubectl(c, [
-    "wait",
-    "--for=condition=Established",
-    "--timeout=60s",
-    "crd/adminnetworkpolicies.policy.networking.k8s.io",
-    "crd/baselineadminnetworkpolicies.policy.networking.k8s.io",
-  ]);
+  // Polled rather than `kubectl wait`, which fails at once on a CRD the apiserver has not given
+  // any condition yet (".status.conditions accessor error"), as it did right after the apply.
+  await waitFor("the AdminNetworkPolicy CRDs Established", async () => {
+    const out = await kubectl(c, [
+      "get",
+      "crd/adminnetworkpolicies.policy.networking.k8s.io",
+      "crd/baselineadminnetworkpolicies.policy.networking.k8s.io",
+      "-o",
+      'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Established")].status}{" "}{end}',
+    ]);
+    return out.trim() === "True True";
+  }, 60_000);
   await kubectl(c, ["apply", "-f", "-"], rbac());
   const token = (await kubectl(c, [
     "create",
