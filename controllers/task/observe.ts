@@ -1,8 +1,10 @@
 // What is true now for one Task: facts, no verdicts. observeTask reads the
-// informer caches, plus one live read that only confirms a fact (a Job our
-// status names but the cache lacks: a Task is failed with JobNotFound only
-// once the apiserver confirms it is gone). It reads no clock, decides nothing
-// and changes nothing (the slot ledger included).
+// informer caches, plus two live reads that only confirm a fact: a Job our
+// status names but the cache lacks (a Task is failed with JobNotFound only
+// once the apiserver confirms it is gone), and, for a Task that names no
+// Agent and has no Job, an Agent "default" the cache lacks (it runs on the
+// built-in Agent only once the apiserver confirms there is none). It reads no
+// clock, decides nothing and changes nothing (the slot ledger included).
 //
 // observeLive makes the other live reads, only those the plan's decisions
 // call for (decide in plan.ts), so that a Task waiting for a slot or a
@@ -161,7 +163,7 @@ export async function observeTask(
       : undefined;
     return { ...base, job: job as JobView, ...(podCreateFailure ? { podCreateFailure } : {}) };
   }
-  const agent = observeAgent(task, ctx);
+  const agent = await observeAgent(task, ctx);
   const limit = agent.kind === "found" ? agent.agent.spec.maxConcurrentTasks ?? 0 : 0;
   const slots = limit > 0 ? observeSlots(raw, limit, ctx.cache, ledger) : undefined;
   return { ...base, agent, ...(slots ? { slots } : {}) };
@@ -240,12 +242,16 @@ function builtInAgent(namespace: string): KubeObject {
   };
 }
 
-function observeAgent(task: Task, ctx: ReconcileContext): AgentFact {
+async function observeAgent(task: Task, ctx: ReconcileContext): Promise<AgentFact> {
   const namespace = task.metadata.namespace ?? "";
   const agentName = agentNameOf(task.spec);
-  const named = ctx.cache.get(AgentResource, namespace, agentName);
   // A Task that names no Agent falls back to the built-in one; one that names a
-  // missing Agent waits for it.
+  // missing Agent waits for it. Before falling back, the apiserver confirms
+  // there is no Agent "default": one applied with the Task (the same kubectl
+  // apply) may not be cached yet, and the Task would run on the wrong image,
+  // node and credentials, never to be rebuilt.
+  const named = ctx.cache.get(AgentResource, namespace, agentName) ??
+    (task.spec.agentRef ? undefined : await ctx.live.get(AgentResource, namespace, agentName));
   const builtIn = !named && !task.spec.agentRef;
   const agentRaw = named ?? (builtIn ? builtInAgent(namespace) : undefined);
   if (!agentRaw) return { kind: "missing", agentName };

@@ -43,9 +43,10 @@ export function realNodeAgent(spec: Json = {}): Json {
 
 /**
  * What the agent container printed, through the apiserver and the kubelet.
- * Retried for a while: now and then (about one full run in five) the kubelet
- * answered 404 for a pod it had just run, right after the node started, for
- * over 30 s once; the cause is not found yet.
+ * Retried for a while, the kubelet may be slow to serve a pod's log. (A 404 that
+ * lasted in about one run in five was not the kubelet's: the Task had run on the
+ * built-in Agent, whose pod went to the fake node, because the Agent "default"
+ * applied just before it was not cached yet; the operator now asks first.)
  */
 export async function agentLog(h: TaskHarness, task: string): Promise<string> {
   const t = await eventually(`Task ${task} has a Job`, async () => {

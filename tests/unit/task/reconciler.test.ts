@@ -624,3 +624,23 @@ Deno.test("reconcile: the Task's status says which egress policy its pod runs un
   await reconcileTask(req(), byFlag.context(), { gitImage: "git", defaultEgress: "Restricted" });
   assert.equal(condition(byFlag, "Ready").reason, "EgressPolicyPending");
 });
+
+Deno.test('reconcile: an Agent "default" applied with the Task but not cached yet is used, not the built-in one', async () => {
+  // Seen on the real node: `kubectl apply` of the Agent and the Task together, the Agent's
+  // watch event a moment behind, and the Task ran on the built-in Agent (another image, no
+  // node selector: its pod landed on a fake node).
+  const c = setup({ agent: false });
+  c.laggingCache = true;
+  c.seed(AgentResource, {
+    metadata: { namespace: NS, name: "default" },
+    spec: { agentImage: "agent:1", serviceAccountName: "sa", workspaceDir: "/workspace" },
+  });
+  assert.equal(c.get(AgentResource, NS, "default"), undefined, "not cached yet");
+  await reconcileTask(req(), c.context());
+  const job = c.stored<KubeObject>(JobResource, NS, "fix")!;
+  assert.equal(job.spec.template.spec.containers[0].image, "agent:1");
+  assert.ok(
+    c.calls.some((x) => x.verb === "get" && x.resource === "agents"),
+    "asked the apiserver",
+  );
+});
