@@ -9,7 +9,7 @@ import { silentLogger } from "../../../controllers/runtime/log.ts";
 import { JobResource } from "../../../controllers/runtime/resources.ts";
 import { AgentResource, TaskResource } from "../../../controllers/kinds.ts";
 import type { ResourceType } from "../../../controllers/runtime/types.ts";
-import { adminClient, JobCounter, writeInParallel } from "./load.ts";
+import { adminClient, JobCounter, writeTasks } from "./load.ts";
 import { OperatorProcess } from "./operator_process.ts";
 import { ownership } from "./ownership.ts";
 import { sumOf } from "./prometheus.ts";
@@ -101,11 +101,7 @@ export async function apfCase(tasks: number, writers: number): Promise<ApfFigure
       await jobs.synced();
       log(`APF: creating ${tasks} Tasks with ${writers} writers, operator on "${LEVEL}"`);
       const t0 = performance.now();
-      await writeInParallel(writers, tasks, (i) =>
-        client.create(TaskResource, {
-          metadata: { name: `task-${i}`, namespace: NS },
-          spec: { description: `Task number ${i}` },
-        }));
+      await writeTasks(client, writers, tasks, NS);
       await jobs.reached(tasks, 600_000);
       const jobsSeconds = seconds(t0);
       await jobs.stop();

@@ -8,7 +8,7 @@ import {
   auditedRequests,
   auditLogPath,
 } from "../../../localcluster/operator_identity.ts";
-import type { ResourceType } from "../../../controllers/runtime/types.ts";
+import type { KubeObject, ResourceType } from "../../../controllers/runtime/types.ts";
 import { adminClient } from "./load.ts";
 
 export const NamespaceResource: ResourceType = {
@@ -26,6 +26,36 @@ export const ServiceAccountResource: ResourceType = {
 
 export const NS = "bench";
 export const SA = "agent-sa";
+
+/**
+ * The Job the floor writes for one Task, beside its ConfigMap `<name>-context`: what the
+ * operator would create, less its owner, labels of its own and the agent's details.
+ */
+export function floorJob(
+  name: string,
+  namespace: string,
+  podLabels: Record<string, string> = {},
+): KubeObject {
+  return {
+    metadata: { name, namespace, labels: { "kubetask.io/task": name } },
+    spec: {
+      backoffLimit: 0,
+      template: {
+        metadata: { labels: { "kubetask.io/task": name, ...podLabels } },
+        spec: {
+          restartPolicy: "Never",
+          serviceAccountName: SA,
+          containers: [{
+            name: "agent",
+            image: "example.test/agent:1",
+            volumeMounts: [{ name: "ctx", mountPath: "/workspace/task.md", subPath: "task.md" }],
+          }],
+          volumes: [{ name: "ctx", configMap: { name: `${name}-context` } }],
+        },
+      },
+    },
+  };
+}
 
 export const seconds = (since: number) => (performance.now() - since) / 1000;
 export const log = (msg: string) => console.error(`[bench] ${msg}`);

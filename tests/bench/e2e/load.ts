@@ -5,6 +5,7 @@ import { Informer, objectKey } from "../../../controllers/runtime/informer.ts";
 import { RestKubeClient } from "../../../controllers/runtime/kube.ts";
 import { silentLogger } from "../../../controllers/runtime/log.ts";
 import { JobResource } from "../../../controllers/runtime/resources.ts";
+import { TaskResource } from "../../../controllers/kinds.ts";
 import { ApiTransport } from "../../../controllers/runtime/transport.ts";
 import type { KubeObject, ResourceType } from "../../../controllers/runtime/types.ts";
 
@@ -23,6 +24,20 @@ export async function writeInParallel(
   await Promise.all(Array.from({ length: writers }, async () => {
     for (let i = next++; i < count; i = next++) await write(i);
   }));
+}
+
+/** The burst: `count` Tasks task-0, task-1, ... in `namespace`, written by `writers` loops. */
+export function writeTasks(
+  client: RestKubeClient,
+  writers: number,
+  count: number,
+  namespace: string,
+): Promise<void> {
+  return writeInParallel(writers, count, (i) =>
+    client.create(TaskResource, {
+      metadata: { name: `task-${i}`, namespace },
+      spec: { description: `Task number ${i}` },
+    }));
 }
 
 /**

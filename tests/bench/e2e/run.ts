@@ -34,11 +34,20 @@ import { silentLogger } from "../../../controllers/runtime/log.ts";
 import { ConfigMapResource, JobResource } from "../../../controllers/runtime/resources.ts";
 import { AgentResource, TaskResource } from "../../../controllers/kinds.ts";
 import type { KubeObject } from "../../../controllers/runtime/types.ts";
-import { adminClient, JobCounter, until, writeInParallel } from "./load.ts";
+import { adminClient, JobCounter, until, writeInParallel, writeTasks } from "./load.ts";
 import { apfCase } from "./apf.ts";
 import { type Memory, OperatorProcess } from "./operator_process.ts";
 import { sumOf } from "./prometheus.ts";
-import { auditedCount, log, machine, NS, SA, seconds, withCluster } from "./bench_cluster.ts";
+import {
+  auditedCount,
+  floorJob,
+  log,
+  machine,
+  NS,
+  SA,
+  seconds,
+  withCluster,
+} from "./bench_cluster.ts";
 import { scaleCase } from "./scale.ts";
 import { hostileCase } from "./hostile.ts";
 import { loadAverage } from "./stats.ts";
@@ -65,27 +74,7 @@ const WRITERS = Number(values.writers);
 const CACHED = Number(values.cached);
 const CASES = new Set(values.cases.split(","));
 
-function job(i: number): KubeObject {
-  return {
-    metadata: { name: `job-${i}`, namespace: NS, labels: { "kubetask.io/task": `job-${i}` } },
-    spec: {
-      backoffLimit: 0,
-      template: {
-        metadata: { labels: { "kubetask.io/task": `job-${i}` } },
-        spec: {
-          restartPolicy: "Never",
-          serviceAccountName: SA,
-          containers: [{
-            name: "agent",
-            image: "example.test/agent:1",
-            volumeMounts: [{ name: "ctx", mountPath: "/workspace/task.md", subPath: "task.md" }],
-          }],
-          volumes: [{ name: "ctx", configMap: { name: `job-${i}-context` } }],
-        },
-      },
-    },
-  };
-}
+const job = (i: number): KubeObject => floorJob(`job-${i}`, NS);
 
 async function floorCase(): Promise<number> {
   return await withCluster("floor", async (state) => {
@@ -139,11 +128,7 @@ async function operatorCase(): Promise<OperatorFigures> {
 
       log(`creating ${N} Tasks with ${WRITERS} writers`);
       const t0 = performance.now();
-      await writeInParallel(WRITERS, N, (i) =>
-        client.create(TaskResource, {
-          metadata: { name: `task-${i}`, namespace: NS },
-          spec: { description: `Task number ${i}` },
-        }));
+      await writeTasks(client, WRITERS, N, NS);
       await jobs.reached(N, 600_000);
       const jobsSeconds = seconds(t0);
       const requestsUntilJobs = (await auditedCount(state)) - before;

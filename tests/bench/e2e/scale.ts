@@ -15,12 +15,20 @@ import { applyCrds, ourCrds } from "../../../controllers/crds.ts";
 import { silentLogger } from "../../../controllers/runtime/log.ts";
 import { ConfigMapResource, JobResource } from "../../../controllers/runtime/resources.ts";
 import { AgentResource, TaskResource } from "../../../controllers/kinds.ts";
-import type { KubeObject, ResourceType } from "../../../controllers/runtime/types.ts";
+import type { ResourceType } from "../../../controllers/runtime/types.ts";
 import type { RestKubeClient } from "../../../controllers/runtime/kube.ts";
 import { jobNameFor } from "../../../controllers/task/names.ts";
 import { adminClient, JobCounter, writeInParallel } from "./load.ts";
 import { type Memory, OperatorProcess } from "./operator_process.ts";
-import { auditedCount, createNamespaces, log, SA, seconds, withCluster } from "./bench_cluster.ts";
+import {
+  auditedCount,
+  createNamespaces,
+  floorJob,
+  log,
+  SA,
+  seconds,
+  withCluster,
+} from "./bench_cluster.ts";
 import { cpuDelta, cpuSeconds, latencies, loadAverage, percentile } from "./stats.ts";
 
 export interface ScaleOptions {
@@ -107,29 +115,6 @@ async function prepare(state: ClusterState, client: RestKubeClient, opts: ScaleO
   return names;
 }
 
-function floorJob(namespace: string, i: number): KubeObject {
-  const name = jobNameFor(taskName(i));
-  return {
-    metadata: { name, namespace, labels: { "kubetask.io/task": name } },
-    spec: {
-      backoffLimit: 0,
-      template: {
-        metadata: { labels: { "kubetask.io/task": name, ...HOLD } },
-        spec: {
-          restartPolicy: "Never",
-          serviceAccountName: SA,
-          containers: [{
-            name: "agent",
-            image: "example.test/agent:1",
-            volumeMounts: [{ name: "ctx", mountPath: "/workspace/task.md", subPath: "task.md" }],
-          }],
-          volumes: [{ name: "ctx", configMap: { name: `${name}-context` } }],
-        },
-      },
-    },
-  };
-}
-
 /** Waits for `tasks` Jobs; returns seconds since t0 and the latency percentiles. */
 async function measureJobs(
   jobs: JobCounter,
@@ -159,7 +144,7 @@ async function floorRun(tasks: number, opts: ScaleOptions): Promise<ScaleRun> {
       const t0 = performance.now();
       await writeInParallel(opts.writers, tasks, async (i) => {
         const namespace = nsOf(i, opts);
-        const job = floorJob(namespace, i);
+        const job = floorJob(jobNameFor(taskName(i)), namespace, HOLD);
         await client.create(ConfigMapResource, {
           metadata: { name: `${job.metadata!.name}-context`, namespace },
           data: { "task.md": `Task number ${i}\n` },
