@@ -1,6 +1,14 @@
-// The kind registry: the six kubetask.io kinds, each once. The CRD generator
+// The kind registry: the seven kubetask.io kinds, each once. The CRD generator
 // and our kinds' resource types (controllers/kinds.ts) both read it.
-import { agent, context, contextGrant, cronTask, kubeTaskConfig, task } from "./v1alpha1/index.ts";
+import {
+  agent,
+  context,
+  contextGrant,
+  cronTask,
+  kubeTaskConfig,
+  modelProvider,
+  task,
+} from "./v1alpha1/index.ts";
 import type { KindDefinition } from "./crdgen/crd.ts";
 
 export const KINDS: KindDefinition[] = [
@@ -90,6 +98,20 @@ export const KINDS: KindDefinition[] = [
       jsonPath: ".spec.taskLifecycle.ttlSecondsAfterFinished",
       description: "Seconds a finished Task is kept before deletion.",
     }],
+  },
+  {
+    kind: "ModelProvider",
+    plural: "modelproviders",
+    shortNames: ["kmp"],
+    description: "ModelProvider is a model API that Agents reach through the KubeTask model " +
+      "gateway, which holds its key, meters every call and enforces budgets.",
+    schema: modelProvider,
+    hasStatus: false,
+    scope: "Cluster",
+    columns: [
+      { name: "Protocol", type: "string", jsonPath: ".spec.protocol" },
+      { name: "Upstream", type: "string", jsonPath: ".spec.upstreamURL" },
+    ],
   },
 ];
 

@@ -7,7 +7,12 @@ import type { ResourceType } from "./runtime/types.ts";
 
 function kubetaskResource(kind: string): ResourceType {
   const def = kindDefinition(kind);
-  return { apiVersion: API_VERSION, kind: def.kind, plural: def.plural, namespaced: true };
+  return {
+    apiVersion: API_VERSION,
+    kind: def.kind,
+    plural: def.plural,
+    namespaced: (def.scope ?? "Namespaced") === "Namespaced",
+  };
 }
 
 export const TaskResource = kubetaskResource("Task");
@@ -16,3 +21,4 @@ export const AgentResource = kubetaskResource("Agent");
 export const ContextResource = kubetaskResource("Context");
 export const ContextGrantResource = kubetaskResource("ContextGrant");
 export const KubeTaskConfigResource = kubetaskResource("KubeTaskConfig");
+export const ModelProviderResource = kubetaskResource("ModelProvider");

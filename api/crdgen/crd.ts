@@ -27,6 +27,8 @@ export interface KindDefinition {
   columns: PrinterColumn[];
   /** CEL rules on the whole object (the only place that can see metadata.name). */
   rules?: ValidationRule[];
+  /** Cluster: one object for the whole cluster, defined by its administrators (default Namespaced). */
+  scope?: "Namespaced" | "Cluster";
 }
 
 export const CATEGORIES = ["kubetask"];
@@ -84,7 +86,7 @@ export function buildCrd(def: KindDefinition): Record<string, unknown> {
         shortNames: def.shortNames,
         categories: CATEGORIES,
       },
-      scope: "Namespaced",
+      scope: def.scope ?? "Namespaced",
       versions: [{
         name: VERSION,
         served: true,

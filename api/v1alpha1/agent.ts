@@ -8,6 +8,7 @@ import {
   objectMeta,
 } from "./common.ts";
 import { AGENT_UID_LABEL, agentEgress, egressMode, TASK_UID_LABEL } from "./egress.ts";
+import { budget } from "./budget.ts";
 import {
   absolutePath,
   celRules,
@@ -132,12 +133,30 @@ export const agentSpec = z.object({
   egress: agentEgress.optional().describe(
     "Where the agent pods may connect (enforced by the cluster's NetworkPolicy engine).",
   ),
+  modelProvider: objectName("modelProvider").optional().describe(
+    "A ModelProvider (cluster-scoped) whose API the agent reaches through the KubeTask model " +
+      "gateway: the pod gets a short-lived token for the gateway instead of a provider key, " +
+      "and the gateway meters every call, enforces budgets and keeps a transcript.",
+  ),
+  budget: budget.optional().describe(
+    "Default budget of Tasks using this Agent that set none (needs modelProvider).",
+  ),
+  maxBudget: budget.optional().describe(
+    "Largest budget a Task using this Agent may ask for: a Task asking for more (or, with " +
+      "no default budget, for none) fails with reason AgentLimitExceeded.",
+  ),
 }).meta(celRules({
   rule:
     "!has(self.humanInTheLoop) || !self.humanInTheLoop.enabled || (has(self.command) && size(self.command) > 0)",
   message:
     "humanInTheLoop.enabled requires command: the controller wraps command to keep the container alive",
   fieldPath: ".command",
+  reason: "FieldValueRequired",
+}, {
+  rule: "has(self.modelProvider) || (!has(self.budget) && !has(self.maxBudget))",
+  message: "budget and maxBudget need modelProvider: only calls through the model gateway " +
+    "are metered",
+  fieldPath: ".modelProvider",
   reason: "FieldValueRequired",
 }));
 export type AgentSpec = z.infer<typeof agentSpec>;

@@ -10,3 +10,5 @@ export * from "./egress.ts";
 export * from "./agent.ts";
 export * from "./kubetaskconfig.ts";
 export * from "./baseline.ts";
+export * from "./budget.ts";
+export * from "./modelprovider.ts";

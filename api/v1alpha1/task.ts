@@ -1,6 +1,7 @@
 // Task: one AI agent run, executed as a Kubernetes Job.
 import { z } from "zod";
 import { condition, contextMount, humanInTheLoop, objectMeta } from "./common.ts";
+import { budget, usdAmount } from "./budget.ts";
 import {
   duration,
   MAX_CONTEXTS,
@@ -50,18 +51,46 @@ export const taskSpec = z.object({
       "(time waiting for capacity does not count). Past it the agent is stopped and the Task " +
       "fails with reason Timeout. Defaults to the Agent's timeout; none means no limit.",
   ),
+  budget: budget.optional().describe(
+    "Most the agent's model calls may spend (the Agent needs a modelProvider). The gateway " +
+      "refuses a call whose worst case would pass it; the Task then fails with reason " +
+      "BudgetExceeded. Defaults to the Agent's budget; at most the Agent's maxBudget.",
+  ),
 });
 export type TaskSpec = z.infer<typeof taskSpec>;
 
-/** Tokens and cost of one agent run, as the agent reported them (results.ts). */
+/** Tokens and cost of one agent run: the gateway's count, or what the agent reported. */
 export const taskUsage = z.object({
   inputTokens: z.int().min(0).optional().describe("Tokens the model read, over the whole run."),
   outputTokens: z.int().min(0).optional().describe("Tokens the model wrote, over the whole run."),
-  costUSD: z.string().regex(/^[0-9]{1,9}(\.[0-9]{1,6})?$/).optional().describe(
-    'Cost in US dollars as the agent CLI computed it, a decimal string such as "0.0123" ' +
-      "(API conventions avoid floating-point numbers).",
+  cacheReadTokens: z.int().min(0).optional().describe(
+    "Input tokens read from the provider's prompt cache (gateway only).",
   ),
-  model: z.string().max(128).optional().describe("The model the agent CLI used."),
+  cacheWriteTokens: z.int().min(0).optional().describe(
+    "Input tokens written to the provider's prompt cache (gateway only).",
+  ),
+  costUSD: usdAmount("usage.costUSD").optional().describe(
+    'Cost in US dollars, a decimal string such as "0.0123": from the ModelProvider\'s prices ' +
+      "(gateway; rounded up), or as the agent CLI computed it.",
+  ),
+  model: z.string().max(128).optional().describe("The model used (the last one, if several)."),
+  requests: z.int().min(0).optional().describe("Model API calls the gateway forwarded."),
+  source: z.enum(["Gateway", "Agent"]).optional().describe(
+    "Gateway: counted by the KubeTask model gateway from every response, kept current while " +
+      "the Task runs (the truth). Agent: what the agent printed when it ended.",
+  ),
+  updateTime: z.string().optional().describe("When the gateway last wrote these figures."),
+  budgetExceeded: z.string().max(1024).optional().describe(
+    "Set by the gateway when it refused a call for the Task's budget (the message the agent " +
+      "got); the operator then stops the Task with reason BudgetExceeded.",
+  ),
+  agentReported: z.object({
+    inputTokens: z.int().min(0).optional(),
+    outputTokens: z.int().min(0).optional(),
+    costUSD: usdAmount("usage.agentReported.costUSD").optional(),
+  }).optional().describe(
+    "Through the gateway: what the agent itself reported at the end, kept as a cross-check.",
+  ),
 });
 export type TaskUsage = z.infer<typeof taskUsage>;
 
@@ -103,7 +132,8 @@ export const taskStatus = z.object({
       "NetworkPolicy that selects it (and the one for its Git contexts).",
   ),
   usage: taskUsage.optional().describe(
-    "Model usage the agent reported as a line `::kubetask-usage inputTokens=N outputTokens=N " +
+    "Model usage: for an Agent with a modelProvider, the gateway's live count; otherwise what " +
+      "the agent reported as a line `::kubetask-usage inputTokens=N outputTokens=N " +
       "costUSD=D model=NAME::` in its termination message.",
   ),
 });

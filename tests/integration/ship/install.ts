@@ -16,6 +16,7 @@ export const KINDS = [
   "contexts",
   "contextgrants",
   "kubetaskconfigs",
+  "modelproviders",
 ];
 
 export interface Installed {

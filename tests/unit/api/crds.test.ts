@@ -6,11 +6,12 @@ import { KINDS } from "../../../api/kinds.ts";
 // deno-lint-ignore no-explicit-any
 const crdOf = (kind: string): any => buildCrd(KINDS.find((k) => k.kind === kind)!);
 
-Deno.test("every kind is a namespaced kubetask.io/v1alpha1 CRD in the kubetask category", () => {
+Deno.test("every kind is a kubetask.io/v1alpha1 CRD in the kubetask category, namespaced but ModelProvider", () => {
   for (const { kind } of KINDS) {
     const crd = crdOf(kind);
     assert.equal(crd.spec.group, "kubetask.io");
-    assert.equal(crd.spec.scope, "Namespaced");
+    // The platform defines model providers once; their keys are not the tenants'.
+    assert.equal(crd.spec.scope, kind === "ModelProvider" ? "Cluster" : "Namespaced", kind);
     assert.deepEqual(crd.spec.names.categories, ["kubetask"]);
     assert.equal(crd.spec.versions[0].name, "v1alpha1");
     const root = crd.spec.versions[0].schema.openAPIV3Schema;

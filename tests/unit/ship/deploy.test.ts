@@ -171,6 +171,7 @@ Deno.test("everything namespaced lands in kubetask-system", async () => {
     "ContextGrant",
     "CronTask",
     "KubeTaskConfig",
+    "ModelProvider",
     "Task",
   ]);
 });
