@@ -61,6 +61,17 @@ async function main(): Promise<number> {
     operatorServiceAccount: config.operatorServiceAccount,
     allowPrivilegedAgents: config.allowPrivilegedAgents,
     defaultEgress: config.defaultEgress,
+    ...(config.gateway
+      ? {
+        gateway: {
+          url: config.gateway.url,
+          // Read once: agent pods get it in their Task's ConfigMap.
+          caPem: await Deno.readTextFile(config.gateway.caFile),
+          audience: config.gateway.audience,
+          tokenExpirationSeconds: config.gateway.tokenExpirationSeconds,
+        },
+      }
+      : {}),
   });
   const manager = await startManager({
     controllers,

@@ -6,6 +6,12 @@ import { DEFAULT_GIT_IMAGE } from "./task/git.ts";
 import { type EgressMode, egressMode } from "../api/v1alpha1/index.ts";
 import { DEFAULT_EGRESS_MODE } from "./egress/mode.ts";
 import { DEFAULT_QUEUE_BURST, DEFAULT_QUEUE_QPS, DEFAULT_WORKERS } from "./runtime/defaults.ts";
+import {
+  DEFAULT_GATEWAY_AUDIENCE,
+  DEFAULT_GATEWAY_TOKEN_EXPIRATION_SECONDS,
+  MIN_GATEWAY_TOKEN_EXPIRATION_SECONDS,
+} from "./task/gateway.ts";
+import { parseDuration } from "../api/v1alpha1/index.ts";
 
 export interface OperatorConfig {
   kubeconfig?: string;
@@ -29,6 +35,13 @@ export interface OperatorConfig {
   metricsCertDir?: string;
   logLevel: LogLevel;
   applyCrds: boolean;
+  /** The model gateway as agent pods reach it; unset: Agents naming a modelProvider are refused. */
+  gateway?: {
+    url: string;
+    caFile: string;
+    audience: string;
+    tokenExpirationSeconds: number;
+  };
 }
 
 export const USAGE = `usage: main.ts [flags]
@@ -57,6 +70,15 @@ export const USAGE = `usage: main.ts [flags]
   --metrics-cert-dir DIR              tls.crt and tls.key for HTTPS (default: self-signed)
   --log-level debug|info|warn|error   (default info)
   --apply-crds                        create or update the CRDs at startup
+  --gateway-url URL                   the model gateway as agent pods reach it, e.g.
+                                      https://kubetask-gateway.kubetask-system.svc:8443
+                                      (unset: Agents naming a modelProvider are refused)
+  --gateway-ca-file PATH              PEM of the CA that signed the gateway's certificate
+                                      (required with --gateway-url)
+  --gateway-audience NAME             audience of agent pods' gateway tokens
+                                      (default ${DEFAULT_GATEWAY_AUDIENCE})
+  --gateway-token-expiration DURATION lifetime of those tokens, at least 10m (default 10m;
+                                      the kubelet refreshes them)
 Each flag may also be set as KUBETASK_<FLAG> (e.g. KUBETASK_NAMESPACES).`;
 
 function envName(flag: string): string {
@@ -128,6 +150,10 @@ export function parseConfig(
     "metrics-cert-dir",
     "log-level",
     "apply-crds",
+    "gateway-url",
+    "gateway-ca-file",
+    "gateway-audience",
+    "gateway-token-expiration",
   ] as const;
   // Every flag is read as a string so "--leader-elect=false" and "--apply-crds" both work.
   const normalized = args.map((a) =>
@@ -171,5 +197,47 @@ export function parseConfig(
     metricsCertDir: get("metrics-cert-dir") || undefined,
     logLevel,
     applyCrds: parseBool("apply-crds", get("apply-crds") ?? "false"),
+    ...gatewayFlags(get),
+  };
+}
+
+function gatewayFlags(
+  get: (
+    flag: "gateway-url" | "gateway-ca-file" | "gateway-audience" | "gateway-token-expiration",
+  ) =>
+    | string
+    | undefined,
+): Pick<OperatorConfig, "gateway"> {
+  const url = get("gateway-url");
+  if (!url) return {};
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new Error(`--gateway-url must be an https:// URL, got ${url}`);
+  }
+  if (parsed.protocol !== "https:" || parsed.search || parsed.hash || parsed.username) {
+    throw new Error(
+      `--gateway-url must be an https:// URL without user, query or fragment, got ${url}`,
+    );
+  }
+  const caFile = get("gateway-ca-file");
+  if (!caFile) throw new Error("--gateway-url needs --gateway-ca-file (the CA agent pods trust)");
+  const expiration = get("gateway-token-expiration");
+  const seconds = expiration === undefined
+    ? DEFAULT_GATEWAY_TOKEN_EXPIRATION_SECONDS
+    : parseDuration(expiration) / 1000;
+  if (!(seconds >= MIN_GATEWAY_TOKEN_EXPIRATION_SECONDS)) {
+    throw new Error(
+      `--gateway-token-expiration must be a duration of at least 10m (the kubelet's minimum), got ${expiration}`,
+    );
+  }
+  return {
+    gateway: {
+      url: url.replace(/\/+$/, ""),
+      caFile,
+      audience: get("gateway-audience") || DEFAULT_GATEWAY_AUDIENCE,
+      tokenExpirationSeconds: Math.floor(seconds),
+    },
   };
 }

@@ -28,6 +28,7 @@ import type { HostResolver } from "../egress/git.ts";
 import { AGENT_CONTAINER } from "./results.ts";
 import { TIMEOUT_ANNOTATION, timeoutSecondsOf } from "./timeout.ts";
 import { type AppendedContext, buildTaskMd } from "./taskmd.ts";
+import { gatewayConfigMapData, gatewayPodParts, type GatewaySettings } from "./gateway.ts";
 
 /** What the operator's flags decide about the Jobs it builds. */
 export interface JobSettings {
@@ -41,6 +42,8 @@ export interface JobSettings {
   defaultEgress?: EgressMode;
   /** DNS for the hosts of a Restricted Agent's Git contexts (default: the system resolver). */
   resolveHost?: HostResolver;
+  /** The model gateway, for Agents that name a modelProvider; unset: none is installed. */
+  gateway?: GatewaySettings;
 }
 
 export const DEFAULT_JOB_SETTINGS: JobSettings = { gitImage: DEFAULT_GIT_IMAGE };
@@ -119,14 +122,16 @@ export function planContextVolume(
   return plan;
 }
 
-/** ConfigMap owned by the Task: task.md plus every mounted file context. */
+/** ConfigMap owned by the Task: task.md, every mounted file context and the gateway's CA. */
 export function buildContextConfigMap(
   task: Task,
   agent: Agent,
   contexts: ResolvedContext[],
   plan: ContextVolumePlan = planContextVolume(task, agent.spec.workspaceDir, contexts),
+  settings: JobSettings = DEFAULT_JOB_SETTINGS,
 ): V1ConfigMap {
   const name = task.metadata.name ?? "";
+  const gatewayData = gatewayConfigMapData(agent, settings.gateway);
   return {
     apiVersion: "v1",
     kind: "ConfigMap",
@@ -135,7 +140,8 @@ export function buildContextConfigMap(
       namespace: task.metadata.namespace,
       labels: { [TASK_LABEL]: taskLabelValue(name) },
     },
-    data: plan.data,
+    // task.md is built once: the plan's data as it is, unless the gateway's CA joins it.
+    data: Object.keys(gatewayData).length ? { ...plan.data, ...gatewayData } : plan.data,
     ...(Object.keys(plan.binaryData).length > 0 ? { binaryData: plan.binaryData } : {}),
   };
 }
@@ -190,6 +196,7 @@ export function buildAgentJob(
   const namespace = task.metadata.namespace ?? "";
   const workspaceDir = agent.spec.workspaceDir;
   const creds = credentialsOf(agent);
+  const gateway = gatewayPodParts(agent, configMapNameFor(name), settings.gateway);
   const timeout = timeoutSecondsOf(task, agent);
   const git = contexts.flatMap((ctx, i) =>
     ctx.kind === "git" ? [gitMountPlan(i, ctx.git, ctx.mountPath, settings.gitImage)] : []
@@ -212,6 +219,7 @@ export function buildAgentJob(
       { name: "TASK_NAMESPACE", value: namespace },
       // Where task.md is, for entrypoints that do not rely on the working directory.
       { name: "WORKSPACE_DIR", value: workspaceDir },
+      ...gateway.env,
       ...creds.env,
     ],
     volumeMounts: [
@@ -219,6 +227,7 @@ export function buildAgentJob(
       ...plan.mounts,
       ...git.map((g) => g.mount),
       ...creds.mounts,
+      ...gateway.mounts,
     ],
   };
 
@@ -271,6 +280,7 @@ export function buildAgentJob(
             },
             ...git.flatMap((g) => g.volumes),
             ...creds.volumes,
+            ...gateway.volumes,
           ],
         },
       },

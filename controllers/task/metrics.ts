@@ -17,6 +17,7 @@ const OUTCOMES: Record<string, string> = {
   JobSucceeded: "succeeded",
   Stopped: "stopped",
   Timeout: "timeout",
+  BudgetExceeded: "budget_exceeded",
 };
 
 const reasonOf = (status: TaskStatus | undefined, type: string) =>
@@ -28,7 +29,7 @@ export class TaskMetrics implements MetricsCollector {
   readonly runDuration = new HistogramFamily(
     "kubetask_task_run_duration_seconds",
     "Seconds from a Task's Job being created to the Task finishing, by Agent and outcome " +
-      "(succeeded, failed, stopped, timeout).",
+      "(succeeded, failed, stopped, timeout, budget_exceeded).",
     ["namespace", "agent", "outcome"],
     SECONDS_BUCKETS,
   );

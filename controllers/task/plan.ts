@@ -29,6 +29,8 @@ import {
 } from "./checks.ts";
 import { baselineProblem } from "./baseline.ts";
 import { limitProblem } from "./limits.ts";
+import { budgetProblem } from "./budget.ts";
+import { gatewayProblem } from "./gateway.ts";
 import {
   ConfigMapResource,
   JobResource,
@@ -229,9 +231,10 @@ function planFor(
     const contexts = obs.contexts;
     // task.md and the files, laid out once for the ConfigMap and the Job's volume.
     const volume = planContextVolume(task, agent.spec.workspaceDir, contexts);
-    const configMap = buildContextConfigMap(task, agent, contexts, volume) as KubeObject;
+    const configMap = buildContextConfigMap(task, agent, contexts, volume, settings) as KubeObject;
     const problem = serviceAccountProblem(agent, settings.operatorServiceAccount) ??
       baselineProblem(agent, settings.allowPrivilegedAgents ?? false) ??
+      gatewayProblem(agent, settings.gateway) ?? budgetProblem(task, agent) ??
       limitProblem(task, agent) ?? taskMountProblem(task, agent) ??
       mountPathProblem(agent, contexts) ?? sizeProblem(configMap);
     const taskEgress = taskEgressOf(

@@ -8,6 +8,7 @@ import type { PlannedEvent } from "../runtime/apply.ts";
 import type { AgentResult } from "./results.ts";
 import { isFinishedPhase } from "../status.ts";
 import { rfc3339, setCondition } from "../runtime/conditions.ts";
+import { finalUsage } from "./usage.ts";
 
 export type Observation =
   | { kind: "agentNotFound"; agentName: string; namespace: string }
@@ -223,6 +224,7 @@ export function deriveStatus(
     : undefined;
   // Collected once, when the Job finishes; a finished Task is never observed again.
   const result = obs.kind === "job" && isFinishedPhase(out.phase) ? obs.result : undefined;
+  const usage = finalUsage(current?.usage, result?.usage);
   return {
     ...(current?.exitCode !== undefined ? { exitCode: current.exitCode } : {}),
     ...(current?.summary !== undefined ? { summary: current.summary } : {}),
@@ -230,6 +232,7 @@ export function deriveStatus(
     ...(current?.usage !== undefined ? { usage: current.usage } : {}),
     ...(current?.egress !== undefined ? { egress: current.egress } : {}),
     ...result,
+    ...(usage ? { usage } : {}),
     phase: out.phase,
     ...(jobName ? { jobName } : {}),
     ...(startTime ? { startTime } : {}),

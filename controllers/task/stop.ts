@@ -1,5 +1,6 @@
-// Stopping an agent: asked for with an annotation, or because its timeout
-// passed (timeout.ts says when that is). Pure decisions; the plan turns them
+// Stopping an agent: asked for with an annotation, because its timeout
+// passed (timeout.ts says when that is), or because the model gateway refused
+// a call for the Task's budget. Pure decisions; the plan turns them
 // into patches.
 //
 // A running agent is stopped by giving its pod an activeDeadlineSeconds that
@@ -13,7 +14,7 @@ import { deadlineOf, TIMEOUT_ANNOTATION } from "./timeout.ts";
 
 /** Why an agent must stop, as the Task's condition will say. */
 export interface StopReason {
-  reason: "Stopped" | "Timeout";
+  reason: "Stopped" | "Timeout" | "BudgetExceeded";
   message: string;
 }
 
@@ -34,6 +35,9 @@ export function stopReason(
       message: `stopped on request (annotation ${STOP_ANNOTATION}=true)`,
     };
   }
+  // The gateway refused a call for the budget: the agent cannot go on, so it ends now.
+  const overBudget = (task.status as Task["status"])?.usage?.budgetExceeded;
+  if (overBudget) return { reason: "BudgetExceeded", message: overBudget };
   const deadline = deadlineOf(job);
   if (deadline !== undefined && now.getTime() >= deadline) {
     const seconds = job.metadata?.annotations?.[TIMEOUT_ANNOTATION];
