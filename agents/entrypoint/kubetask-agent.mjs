@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { ADAPTERS } from "./adapters/index.mjs";
+import { gatewayAccess, gatewayEnv } from "./gateway.mjs";
 import {
   git,
   heads,
@@ -113,12 +114,24 @@ async function main() {
   const hosts = configureRepositories(workspace, process.env);
   if (hosts.length) log(`git uses $GIT_TOKEN for https://${hosts.join(", https://")}`);
 
-  const { command, args, promptOnStdin, model } = adapter.command(extraArgs, prompt, process.env);
+  const gateway = gatewayAccess(process.env);
+  if (gateway && !adapter.viaGateway) {
+    const summary = `kubetask-agent: ${adapter.name} cannot use the KubeTask model gateway yet ` +
+      "(its Agent names a modelProvider): give the Agent a key instead";
+    log(summary);
+    report({ summary, outputs: {} });
+    return 2;
+  }
+  const setup = gateway && adapter.viaGateway ? adapter.viaGateway(gateway) : undefined;
+  const invocation = adapter.command([...(setup?.args ?? []), ...extraArgs], prompt, process.env);
+  const { command, args, promptOnStdin, model } = invocation;
   const shown = args.map((a) => a === prompt ? "<task.md>" : a).join(" ");
   log(`running ${adapter.name}: ${command} ${shown} (task.md: ${prompt.length} bytes)`);
+  if (gateway) log(`model calls go through the KubeTask gateway at ${gateway.url}`);
   const child = spawn(command, promptOnStdin ? args : [...args, prompt], {
     cwd: workspace,
     stdio: ["pipe", "pipe", "pipe"],
+    env: gateway && setup ? gatewayEnv(process.env, gateway, setup.env) : process.env,
   });
   /** @type {import("./adapters/adapter.mjs").RunState} */
   const run = { model };

@@ -18,9 +18,15 @@
  * input, else it is in args; model names the model when the arguments do.
  * @typedef {{ command: string; args: string[]; promptOnStdin?: boolean; model?: string }} Invocation
  *
+ * How the CLI is pointed at the KubeTask model gateway: variables to set and
+ * arguments to add (gateway.mjs gives the access and trusts its CA).
+ * @typedef {{ env: Record<string, string>; args: string[] }} GatewaySetup
+ *
  * @typedef {object} Adapter
  * @property {string} name
  * @property {(extraArgs: string[], prompt: string, env: NodeJS.ProcessEnv) => Invocation} command
+ * @property {(gateway: import("../gateway.mjs").GatewayAccess) => GatewaySetup} [viaGateway]
+ *   absent: the CLI is not wired to the gateway yet
  * @property {(event: any, run: RunState) => string[]} onEvent
  *   reads one JSON event into `run`; returns the log lines to print for it
  */

@@ -22,6 +22,14 @@ export const claudeCode = {
       promptOnStdin: true,
     };
   },
+  // The token is re-read through apiKeyHelper (every minute, and after a 401),
+  // so a run outlives the kubelet's rotation of the projected token.
+  viaGateway(gateway) {
+    return {
+      env: { ANTHROPIC_BASE_URL: gateway.url, CLAUDE_CODE_API_KEY_HELPER_TTL_MS: "60000" },
+      args: ["--settings", JSON.stringify({ apiKeyHelper: `cat ${gateway.tokenFile}` })],
+    };
+  },
   onEvent(event, run) {
     /** @type {string[]} */
     const out = [];

@@ -92,7 +92,7 @@ async function workspace(fixture: string, exitCode: number, work = "true", comma
   await Deno.writeTextFile(join(ws, "task.md"), "Fix the calc project.\n");
   await Deno.writeTextFile(
     join(bin, command),
-    `#!/bin/sh\ncat > "${dir}/stdin"\necho "$@" > "${dir}/args"\n` +
+    `#!/bin/sh\ncat > "${dir}/stdin"\necho "$@" > "${dir}/args"\nenv > "${dir}/env"\n` +
       `(cd "${ws}/calc" && export ${GIT_ENV} && ${work}) >/dev/null 2>&1\n` +
       `cat "${join(FIXTURES, fixture)}"\nexit ${exitCode}\n`,
     { mode: 0o755 },
@@ -105,15 +105,21 @@ async function workspace(fixture: string, exitCode: number, work = "true", comma
   return { dir, bin, ws };
 }
 
-async function runEntrypoint(w: { dir: string; bin: string; ws: string }, cli = "claude-code") {
+async function runEntrypoint(
+  w: { dir: string; bin: string; ws: string },
+  cli = "claude-code",
+  env: Record<string, string> = {},
+) {
   const out = await new Deno.Command("node", {
     args: [ENTRYPOINT, cli],
     cwd: w.ws,
+    clearEnv: true,
     env: {
       PATH: `${w.bin}:${Deno.env.get("PATH")}`,
       HOME: w.dir,
       WORKSPACE_DIR: w.ws,
       KUBETASK_TERMINATION_LOG: join(w.dir, "termination-log"),
+      ...env,
     },
     stdout: "piped",
     stderr: "piped",
@@ -149,6 +155,55 @@ Deno.test("entrypoint: a successful Claude Code run: its tool calls logged, bran
       outputs: { branch: "kubetask/fix", commit: head },
       usage: { inputTokens: 37790, outputTokens: 57, costUSD: "0.1523", model: "claude-opus-5-5" },
     });
+  } finally {
+    await Deno.remove(w.dir, { recursive: true });
+  }
+});
+
+Deno.test("entrypoint: through the gateway Claude Code gets its URL, the token through apiKeyHelper and the CA, never a key", async () => {
+  const w = await workspace("claude-code.jsonl", 0);
+  try {
+    const gateway = {
+      KUBETASK_GATEWAY_URL: "https://gw.kubetask-system.svc:8443/p/anthropic/",
+      KUBETASK_GATEWAY_TOKEN_FILE: join(w.dir, "token"),
+      KUBETASK_GATEWAY_CA_FILE: join(w.dir, "ca.crt"),
+      // An Agent that still passes a key: dropped, so the CLI cannot go around the gateway.
+      ANTHROPIC_API_KEY: "sk-must-not-reach-the-cli",
+    };
+    await Deno.writeTextFile(join(w.dir, "token"), "gateway-token\n");
+    const run = await runEntrypoint(w, "claude-code", gateway);
+    assert.equal(run.code, 0, run.log);
+    const env = await Deno.readTextFile(join(w.dir, "env"));
+    assert.match(
+      env,
+      /^ANTHROPIC_BASE_URL=https:\/\/gw\.kubetask-system\.svc:8443\/p\/anthropic$/m,
+    );
+    assert.match(env, new RegExp(`^NODE_EXTRA_CA_CERTS=${join(w.dir, "ca.crt")}$`, "m"));
+    assert.doesNotMatch(env, /sk-must-not-reach-the-cli/);
+    const args = await Deno.readTextFile(join(w.dir, "args"));
+    assert.ok(
+      args.includes(`--settings {"apiKeyHelper":"cat ${join(w.dir, "token")}"}`),
+      args,
+    );
+    assert.match(run.log, /model calls go through the KubeTask gateway at https:\/\/gw\./);
+  } finally {
+    await Deno.remove(w.dir, { recursive: true });
+  }
+});
+
+Deno.test("entrypoint: a CLI not wired to the gateway yet refuses to run rather than go without it", async () => {
+  const w = await workspace("claude-code.jsonl", 0, "true", "codex");
+  try {
+    const run = await runEntrypoint(w, "codex", {
+      KUBETASK_GATEWAY_URL: "https://gw/p/openai",
+      KUBETASK_GATEWAY_TOKEN_FILE: join(w.dir, "token"),
+      KUBETASK_GATEWAY_CA_FILE: join(w.dir, "ca.crt"),
+    });
+    assert.equal(run.code, 2);
+    assert.match(
+      parseTerminationMessage(run.message).summary ?? "",
+      /cannot use the KubeTask model gateway/,
+    );
   } finally {
     await Deno.remove(w.dir, { recursive: true });
   }
