@@ -9,6 +9,7 @@
 // reviews per window and a flood of requests with one token costs no more.
 import type { ApiTransport } from "./transport.ts";
 import type { Logger } from "./types.ts";
+import { accessAllowed, reviewToken } from "./reviews.ts";
 
 export const METRICS_PATH = "/metrics";
 
@@ -49,31 +50,12 @@ export class MetricsAuthorizer {
 
   private async review(token: string): Promise<MetricsDecision> {
     try {
-      const tokenReview = await this.transport.json<{
-        status?: { authenticated?: boolean; user?: Record<string, unknown> };
-      }>("POST", "/apis/authentication.k8s.io/v1/tokenreviews", {
-        body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenReview", spec: { token } },
+      const who = await reviewToken(this.transport, token);
+      if (!who.authenticated) return 401;
+      const allowed = await accessAllowed(this.transport, who.user, {
+        nonResourceAttributes: { path: METRICS_PATH, verb: "get" },
       });
-      const user = tokenReview.status?.user;
-      if (!tokenReview.status?.authenticated || !user) return 401;
-      const access = await this.transport.json<{ status?: { allowed?: boolean } }>(
-        "POST",
-        "/apis/authorization.k8s.io/v1/subjectaccessreviews",
-        {
-          body: {
-            apiVersion: "authorization.k8s.io/v1",
-            kind: "SubjectAccessReview",
-            spec: {
-              user: user.username,
-              uid: user.uid,
-              groups: user.groups,
-              extra: user.extra,
-              nonResourceAttributes: { path: METRICS_PATH, verb: "get" },
-            },
-          },
-        },
-      );
-      return access.status?.allowed ? 200 : 403;
+      return allowed ? 200 : 403;
     } catch (err) {
       this.log.error("cannot review a /metrics request", { error: String(err) });
       return 500;
