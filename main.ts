@@ -1,6 +1,7 @@
 // The one executable: `kubetask operator` (parse flags, start the controller
 // manager, shut down gracefully on SIGTERM/SIGINT: finish in-flight work,
-// release the Lease), and the command line (cli/: run, logs, stop, list, describe).
+// release the Lease), `kubetask gateway` (the model gateway, gateway/), and the
+// command line (cli/: run, logs, stop, list, describe, transcript).
 import { parseConfig, USAGE } from "./controllers/config.ts";
 import { createControllers } from "./controllers/registry.ts";
 import { AccessProvider, RESOLVE_ACCESS_COMMAND } from "./controllers/runtime/access.ts";
@@ -30,6 +31,11 @@ async function main(): Promise<number> {
     // A dynamic import, so client-node is loaded only in that subprocess.
     const { resolveAccessMain } = await import("./controllers/runtime/access_resolver.ts");
     return await resolveAccessMain(Deno.args.slice(1));
+  }
+  if (Deno.args[0] === "gateway") {
+    // The model gateway (gateway/): loaded only for that subcommand.
+    const { gatewayMain } = await import("./gateway/main.ts");
+    return await gatewayMain(Deno.args.slice(1));
   }
   if (isCliCommand(Deno.args[0])) return await cliMain(Deno.args);
   // `kubetask operator [flags]` (the image's entrypoint); bare flags mean the same.
