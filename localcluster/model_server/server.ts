@@ -24,6 +24,8 @@ export interface RecordedRequest {
   marker?: string;
   turn?: number;
   status: number;
+  /** The client went away before a paced stream (eventDelayMs) ended. */
+  aborted?: boolean;
 }
 
 export interface ModelServer {
@@ -42,6 +44,9 @@ export interface ModelServerOptions {
   scripts: Script[];
   /** Serve https: PEM certificate chain and key, each as the PEM text or a path to a PEM file. */
   tls?: { cert: string; key: string };
+  /** Pace streamed answers: one SSE event per this many milliseconds (a slow model, for tests of
+   *  clients and proxies that cut or abandon a stream). Absent: all events at once. */
+  eventDelayMs?: number;
 }
 
 const protocols: Protocol[] = [anthropic, openaiResponses, gemini, chatCompletions];
@@ -89,7 +94,7 @@ export async function startModelServer(opts: ModelServerOptions): Promise<ModelS
     requests.push(record);
     const respond = (r: Response) => {
       record.status = r.status;
-      return r;
+      return opts.eventDelayMs ? paced(r, opts.eventDelayMs, record) : r;
     };
 
     try {
@@ -178,6 +183,28 @@ export async function startModelServer(opts: ModelServerOptions): Promise<ModelS
       await server.shutdown();
     },
   };
+}
+
+/** The same SSE answer, one event at a time; notes in the record when the client went away. */
+function paced(r: Response, delayMs: number, record: RecordedRequest): Response {
+  if (!r.body || !(r.headers.get("content-type") ?? "").startsWith("text/event-stream")) return r;
+  const encoder = new TextEncoder();
+  let frames: string[] | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      frames ??= (await r.text()).split(/(?<=\n\n)/);
+      const next = frames.shift();
+      if (next === undefined) return controller.close();
+      await new Promise((resolve) => timer = setTimeout(resolve, delayMs));
+      controller.enqueue(encoder.encode(next));
+    },
+    cancel() {
+      clearTimeout(timer);
+      record.aborted = true;
+    },
+  });
+  return new Response(body, { status: r.status, headers: r.headers });
 }
 
 async function pem(textOrPath: string): Promise<string> {

@@ -1,0 +1,104 @@
+// Anthropic Messages (Claude Code): usage from message_start and the cumulative
+// output_tokens of message_delta; cache tokens are reported apart from input.
+import type { ExchangeSummary, ProtocolModule, SseEvent, Tokens } from "../types.ts";
+import { eventJson } from "../sse.ts";
+import { arr, count, limit, obj, str, textOf } from "./json.ts";
+
+function tokensOf(u: Record<string, unknown>, base?: Tokens): Tokens {
+  const has = (k: string) => typeof u[k] === "number";
+  return {
+    input: has("input_tokens") ? count(u.input_tokens) : base?.input ?? 0,
+    output: has("output_tokens") ? count(u.output_tokens) : base?.output ?? 0,
+    cacheRead: has("cache_read_input_tokens")
+      ? count(u.cache_read_input_tokens)
+      : base?.cacheRead ?? 0,
+    cacheWrite: has("cache_creation_input_tokens")
+      ? count(u.cache_creation_input_tokens)
+      : base?.cacheWrite ?? 0,
+  };
+}
+
+const errorTypes: Record<number, string> = {
+  400: "invalid_request_error",
+  401: "authentication_error",
+  403: "permission_error",
+  404: "not_found_error",
+  429: "rate_limit_error",
+};
+
+export const anthropicMessages: ProtocolModule = {
+  name: "anthropic-messages",
+  requestFacts(_path, body) {
+    const b = obj(body);
+    return { model: str(b.model), maxOutputTokens: limit(b.max_tokens), stream: b.stream === true };
+  },
+  usageFromJson(body) {
+    const u = obj(body).usage;
+    return u && typeof u === "object" ? tokensOf(obj(u)) : undefined;
+  },
+  meter() {
+    let usage: Tokens = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 };
+    let text = "";
+    return {
+      event(e: SseEvent) {
+        const d = eventJson(e);
+        if (!d) return;
+        if (d.type === "message_start") {
+          const u = obj(obj(d.message).usage);
+          usage = tokensOf(u);
+        } else if (d.type === "message_delta" && d.usage && typeof d.usage === "object") {
+          usage = tokensOf(obj(d.usage), usage);
+        } else if (d.type === "content_block_delta") {
+          const delta = obj(d.delta);
+          if (delta.type === "text_delta") text += str(delta.text) ?? "";
+        }
+      },
+      usage: () => ({ ...usage }),
+      text: () => text,
+    };
+  },
+  errorBody(status, message) {
+    return {
+      type: "error",
+      error: { type: errorTypes[status] ?? "api_error", message },
+    };
+  },
+  summarize(request, response, events) {
+    const out: ExchangeSummary = { assistantText: "", toolCalls: [] };
+    const messages = arr(obj(request).messages).map(obj);
+    const lastUser = messages.filter((m) => m.role === "user").at(-1);
+    if (lastUser) out.lastUserMessage = userText(lastUser.content);
+    if (events) {
+      const inputs = new Map<number, { name: string; input: string }>();
+      for (const e of events.map(obj)) {
+        if (e.type === "content_block_start" && obj(e.content_block).type === "tool_use") {
+          const call = { name: str(obj(e.content_block).name) ?? "?", input: "" };
+          inputs.set(count(e.index), call);
+          out.toolCalls.push(call);
+        } else if (e.type === "content_block_delta") {
+          const delta = obj(e.delta);
+          if (delta.type === "text_delta") out.assistantText += str(delta.text) ?? "";
+          const call = inputs.get(count(e.index));
+          if (call && delta.type === "input_json_delta") {
+            call.input += str(delta.partial_json) ?? "";
+          }
+        }
+      }
+    } else {
+      for (const block of arr(obj(response).content).map(obj)) {
+        if (block.type === "text") out.assistantText += str(block.text) ?? "";
+        if (block.type === "tool_use") {
+          out.toolCalls.push({ name: str(block.name) ?? "?", input: JSON.stringify(block.input) });
+        }
+      }
+    }
+    return out;
+  },
+};
+
+function userText(content: unknown): string {
+  if (!Array.isArray(content)) return textOf(content);
+  return content.map(obj).map((b) =>
+    b.type === "tool_result" ? `[tool result] ${textOf(b.content)}` : textOf(b)
+  ).filter((t) => t !== "").join("\n");
+}

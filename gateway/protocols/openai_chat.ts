@@ -1,0 +1,92 @@
+// OpenAI chat completions (OpenCode): usage in the chunk that carries it
+// (streams report it only with stream_options.include_usage, which the gateway
+// adds); cached tokens are part of prompt_tokens, counted once as cache reads.
+import type { ExchangeSummary, ProtocolModule, SseEvent, Tokens } from "../types.ts";
+import { eventJson } from "../sse.ts";
+import { openaiErrorBody } from "./openai_responses.ts";
+import { arr, count, limit, obj, str, textOf } from "./json.ts";
+
+function tokensOf(u: Record<string, unknown>): Tokens {
+  const prompt = count(u.prompt_tokens);
+  const cached = Math.min(prompt, count(obj(u.prompt_tokens_details).cached_tokens));
+  return {
+    input: prompt - cached,
+    output: count(u.completion_tokens),
+    cacheRead: cached,
+    cacheWrite: 0,
+  };
+}
+
+export const openaiChatCompletions: ProtocolModule = {
+  name: "openai-chat-completions",
+  requestFacts(_path, body) {
+    const b = obj(body);
+    return {
+      model: str(b.model),
+      maxOutputTokens: limit(b.max_completion_tokens) ?? limit(b.max_tokens),
+      stream: b.stream === true,
+    };
+  },
+  rewriteRequest(body) {
+    const b = obj(body);
+    if (b.stream !== true || obj(b.stream_options).include_usage === true) return undefined;
+    return { ...b, stream_options: { ...obj(b.stream_options), include_usage: true } };
+  },
+  usageFromJson(body) {
+    const u = obj(body).usage;
+    return u && typeof u === "object" ? tokensOf(obj(u)) : undefined;
+  },
+  meter() {
+    let usage: Tokens = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 };
+    let text = "";
+    return {
+      event(e: SseEvent) {
+        const d = eventJson(e);
+        if (!d) return;
+        for (const c of arr(d.choices)) text += str(obj(obj(c).delta).content) ?? "";
+        if (d.usage && typeof d.usage === "object") usage = tokensOf(obj(d.usage));
+      },
+      usage: () => ({ ...usage }),
+      text: () => text,
+    };
+  },
+  errorBody: openaiErrorBody,
+  summarize(request, response, events) {
+    const out: ExchangeSummary = { assistantText: "", toolCalls: [] };
+    const last = arr(obj(request).messages).map(obj).filter((m) =>
+      m.role === "user" || m.role === "tool"
+    ).at(-1);
+    if (last) {
+      out.lastUserMessage = (last.role === "tool" ? "[tool result] " : "") + textOf(last.content);
+    }
+    if (events) {
+      const calls = new Map<number, { name: string; input: string }>();
+      for (const e of events.map(obj)) {
+        for (const c of arr(e.choices).map(obj)) {
+          const delta = obj(c.delta);
+          out.assistantText += str(delta.content) ?? "";
+          for (const t of arr(delta.tool_calls).map(obj)) {
+            const i = count(t.index);
+            let call = calls.get(i);
+            if (!call) {
+              call = { name: "", input: "" };
+              calls.set(i, call);
+              out.toolCalls.push(call);
+            }
+            const f = obj(t.function);
+            call.name += str(f.name) ?? "";
+            call.input += str(f.arguments) ?? "";
+          }
+        }
+      }
+    } else {
+      const message = obj(obj(arr(obj(response).choices)[0]).message);
+      out.assistantText = textOf(message.content);
+      for (const t of arr(message.tool_calls).map(obj)) {
+        const f = obj(t.function);
+        out.toolCalls.push({ name: str(f.name) ?? "?", input: str(f.arguments) ?? "" });
+      }
+    }
+    return out;
+  },
+};

@@ -1,0 +1,186 @@
+// The transcript store: per Task a file <dir>/<namespace>/<taskUid>.jsonl.gz
+// holding one gzip member per exchange (a concatenation of gzip members is a
+// valid gzip stream), so appending never rewrites and a crash loses at most
+// the exchange in flight. Past the per-Task cap, records become stubs.
+import { gunzip, gzip } from "node:zlib";
+import { promisify } from "node:util";
+import type { Logger } from "../controllers/runtime/types.ts";
+import type { TaskExists } from "./types.ts";
+
+const gzipAsync = promisify(gzip);
+const gunzipAsync = promisify(gunzip);
+
+export interface TranscriptRecord {
+  time: string;
+  durationMs: number;
+  method: string;
+  /** Without the query's key parameter. */
+  path: string;
+  protocol?: string;
+  model?: string;
+  status: number;
+  request?: unknown;
+  response?: unknown | { stream: true; events: unknown[]; text: string };
+  usage?: {
+    inputTokens: number;
+    outputTokens: number;
+    cacheReadTokens: number;
+    cacheWriteTokens: number;
+    costUSD: string;
+  };
+  incomplete?: true;
+  refused?: string;
+  truncated?: true;
+}
+
+export interface TranscriptStoreOptions {
+  dir: string;
+  /** Per Task file; past it, records become {truncated: true} stubs. */
+  maxBytesPerTask?: number;
+  /** Files older than this (by last write) are swept. */
+  retentionMs?: number;
+  logger?: Logger;
+}
+
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const UID = /^[A-Za-z0-9][-A-Za-z0-9]{0,63}$/;
+
+/** The file of a Task's transcript; throws on a namespace or uid that could leave the directory. */
+export function transcriptPath(dir: string, namespace: string, taskUid: string): string {
+  if (!NAMESPACE.test(namespace)) throw new Error(`invalid namespace ${JSON.stringify(namespace)}`);
+  if (!UID.test(taskUid)) throw new Error(`invalid Task uid ${JSON.stringify(taskUid)}`);
+  return `${dir}/${namespace}/${taskUid}.jsonl.gz`;
+}
+
+export class TranscriptStore {
+  private readonly maxBytes: number;
+  private readonly retentionMs: number;
+  /** Appends to one file run one after the other. */
+  private queues = new Map<string, Promise<void>>();
+
+  constructor(private readonly opts: TranscriptStoreOptions) {
+    this.maxBytes = opts.maxBytesPerTask ?? 64 * 1024 * 1024;
+    this.retentionMs = opts.retentionMs ?? 168 * 3600_000;
+  }
+
+  /** Appends one exchange. Never throws: a transcript failure must not fail the request. */
+  append(namespace: string, taskUid: string, record: TranscriptRecord): Promise<void> {
+    let path: string;
+    try {
+      path = transcriptPath(this.opts.dir, namespace, taskUid);
+    } catch (err) {
+      this.opts.logger?.warn("transcript not written", { namespace, error: err });
+      return Promise.resolve();
+    }
+    const previous = this.queues.get(path) ?? Promise.resolve();
+    const next = previous.then(() => this.write(path, namespace, record)).catch((err) => {
+      this.opts.logger?.warn("transcript append failed", { namespace, error: err });
+    });
+    this.queues.set(path, next);
+    void next.finally(() => {
+      if (this.queues.get(path) === next) this.queues.delete(path);
+    });
+    return next;
+  }
+
+  /** Waits for the appends in progress. */
+  async idle(): Promise<void> {
+    await Promise.all([...this.queues.values()]);
+  }
+
+  private async write(path: string, namespace: string, record: TranscriptRecord): Promise<void> {
+    await Deno.mkdir(`${this.opts.dir}/${namespace}`, { recursive: true });
+    const size = await Deno.stat(path).then((s) => s.size, () => 0);
+    let member = await gzipAsync(new TextEncoder().encode(JSON.stringify(record) + "\n"));
+    if (size + member.length > this.maxBytes) {
+      const stub: TranscriptRecord = {
+        time: record.time,
+        durationMs: record.durationMs,
+        method: record.method,
+        path: record.path,
+        model: record.model,
+        status: record.status,
+        usage: record.usage,
+        truncated: true,
+      };
+      member = await gzipAsync(new TextEncoder().encode(JSON.stringify(stub) + "\n"));
+    }
+    const file = await Deno.open(path, { append: true, create: true, mode: 0o600 });
+    try {
+      let written = 0;
+      while (written < member.length) written += await file.write(member.subarray(written));
+    } finally {
+      file.close();
+    }
+  }
+
+  /** All records in order; [] when the Task has none. A torn last member (crash mid-write) is
+   *  dropped, the records before it kept. */
+  async read(namespace: string, taskUid: string): Promise<TranscriptRecord[]> {
+    const path = transcriptPath(this.opts.dir, namespace, taskUid);
+    let bytes: Uint8Array;
+    try {
+      bytes = await Deno.readFile(path);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return [];
+      throw err;
+    }
+    let text: string;
+    try {
+      text = new TextDecoder().decode(await gunzipAsync(bytes));
+    } catch {
+      text = new TextDecoder().decode(await gunzipPrefix(bytes));
+    }
+    const out: TranscriptRecord[] = [];
+    for (const line of text.split("\n")) {
+      if (line === "") continue;
+      try {
+        out.push(JSON.parse(line));
+      } catch {
+        // a torn line: skip
+      }
+    }
+    return out;
+  }
+
+  /** Deletes files whose Task no longer exists or that are older than the retention. */
+  async sweep(taskExists: TaskExists, now = Date.now()): Promise<number> {
+    let removed = 0;
+    let namespaces: Deno.DirEntry[];
+    try {
+      namespaces = await Array.fromAsync(Deno.readDir(this.opts.dir));
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return 0;
+      throw err;
+    }
+    for (const ns of namespaces) {
+      if (!ns.isDirectory || !NAMESPACE.test(ns.name)) continue;
+      for await (const f of Deno.readDir(`${this.opts.dir}/${ns.name}`)) {
+        const uid = f.name.replace(/\.jsonl\.gz$/, "");
+        if (!f.isFile || uid === f.name || !UID.test(uid)) continue;
+        const path = `${this.opts.dir}/${ns.name}/${f.name}`;
+        const stat = await Deno.stat(path);
+        const old = (stat.mtime?.getTime() ?? now) < now - this.retentionMs;
+        if (old || !(await taskExists(ns.name, uid))) {
+          await Deno.remove(path).catch(() => {});
+          removed++;
+        }
+      }
+    }
+    return removed;
+  }
+}
+
+/** Decompresses the longest readable prefix of concatenated gzip members (by trying the
+ *  member boundaries: each starts with the gzip magic). */
+async function gunzipPrefix(bytes: Uint8Array): Promise<Uint8Array> {
+  for (let end = bytes.length - 1; end > 0; end--) {
+    if (bytes[end] !== 0x1f || bytes[end + 1] !== 0x8b) continue;
+    try {
+      return await gunzipAsync(bytes.subarray(0, end));
+    } catch {
+      // not a boundary, or still torn further back
+    }
+  }
+  return new Uint8Array();
+}
