@@ -1,4 +1,4 @@
-// The command line: `kubetask run|logs|stop|list|describe` (and, named
+// The command line: `kubetask run|logs|stop|list|describe|transcript` (and, named
 // kubectl-kubetask on PATH, `kubectl kubetask ...`). Exit codes: 0 success
 // (for run: the Task Completed), 1 failure (the Task Failed, or an error),
 // 2 bad usage.
@@ -7,6 +7,7 @@ import { UsageError } from "./args.ts";
 import { describeCommand, listCommand, logsCommand, stopCommand } from "./commands.ts";
 import { Output } from "./output.ts";
 import { runCommand } from "./run.ts";
+import { transcriptCommand } from "./transcript.ts";
 import { CommandError } from "./tasks.ts";
 
 export const CLI_USAGE = `usage: kubetask COMMAND [flags]   (or: kubectl kubetask COMMAND)
@@ -15,7 +16,9 @@ export const CLI_USAGE = `usage: kubetask COMMAND [flags]   (or: kubectl kubetas
   stop TASK           stop a Task (kubetask.io/stop=true)
   list                Tasks with phase, agent, age, duration and result
   describe TASK       conditions, events, outputs and the task.md it ran with
+  transcript TASK     the model calls the gateway kept for the Task (-o json)
   operator [flags]    run the operator (what the container image does)
+  gateway [flags]     run the model gateway (gateway --help)
 Connection flags, as kubectl: --kubeconfig, --kube-context (--context on all but run), -n/--namespace.
 COMMAND --help shows a command's flags.`;
 
@@ -25,6 +28,7 @@ const COMMANDS: Record<string, (args: string[], out: Output) => Promise<number>>
   stop: stopCommand,
   list: listCommand,
   describe: describeCommand,
+  transcript: transcriptCommand,
 };
 
 export function isCliCommand(word: string | undefined): boolean {

@@ -97,7 +97,10 @@ export class AgentIdentities {
     const { client, audience } = this.opts;
     const review = await reviewToken(this.opts.transport, token, [audience]);
     if (!review.authenticated) {
-      throw new Refused(401, `token not accepted for audience ${audience}: ${review.error ?? "unauthenticated"}`);
+      throw new Refused(
+        401,
+        `token not accepted for audience ${audience}: ${review.error ?? "unauthenticated"}`,
+      );
     }
     if (review.audiences && !review.audiences.includes(audience)) {
       throw new Refused(401, `token is not for audience ${audience}`);
@@ -106,7 +109,10 @@ export class AgentIdentities {
     const podName = review.user.extra?.[POD_NAME]?.[0];
     const podUid = review.user.extra?.[POD_UID]?.[0];
     if (!sa || !podName || !podUid) {
-      throw new Refused(401, `token of ${review.user.username} is not a ServiceAccount token bound to a pod`);
+      throw new Refused(
+        401,
+        `token of ${review.user.username} is not a ServiceAccount token bound to a pod`,
+      );
     }
     const [, namespace, serviceAccount] = sa;
     const where = `${namespace}/${podName}`;
@@ -126,9 +132,15 @@ export class AgentIdentities {
       throw new Refused(401, `pod ${where} is no Task's: no Job of ours controls it`);
     }
     const taskRef = controllerOf(job, TaskResource.apiVersion, "Task");
-    const task = taskRef && await client.get<Task>(TaskResource, namespace, taskRef.name);
-    if (!task || task.metadata?.uid !== taskRef.uid || task.status?.jobName !== job.metadata?.name) {
-      throw new Refused(401, `pod ${where} is no Task's: Job ${job.metadata?.name} is not a Task's own`);
+    const task = taskRef &&
+      (await client.get(TaskResource, namespace, taskRef.name)) as Task | undefined;
+    if (
+      !task || task.metadata?.uid !== taskRef.uid || task.status?.jobName !== job.metadata?.name
+    ) {
+      throw new Refused(
+        401,
+        `pod ${where} is no Task's: Job ${job.metadata?.name} is not a Task's own`,
+      );
     }
     const taskName = task.metadata.name ?? "";
     if (isFinishedPhase(task.status?.phase)) {
@@ -138,14 +150,20 @@ export class AgentIdentities {
     const agent = await client.get(AgentResource, namespace, agentName);
     // The operator stamps the Agent's uid on the pod; a hand-made namesake Agent differs.
     if (!agent || agent.metadata?.uid !== pod.metadata?.labels?.[AGENT_UID_LABEL]) {
-      throw new Refused(403, `Task ${namespace}/${taskName}: its Agent ${agentName} is not the one its pod runs`);
+      throw new Refused(
+        403,
+        `Task ${namespace}/${taskName}: its Agent ${agentName} is not the one its pod runs`,
+      );
     }
     const providerName = agent.spec?.modelProvider;
     if (!providerName) {
       throw new Refused(403, `Agent ${namespace}/${agentName} names no modelProvider`);
     }
     if (providerName !== providerInPath) {
-      throw new Refused(403, `Agent ${namespace}/${agentName} uses provider ${providerName}, not ${providerInPath}`);
+      throw new Refused(
+        403,
+        `Agent ${namespace}/${agentName} uses provider ${providerName}, not ${providerInPath}`,
+      );
     }
     const provider = await this.opts.providers.get(providerName);
     if (!provider.ok) throw new Refused(403, provider.reason);

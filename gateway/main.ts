@@ -15,7 +15,8 @@ import { DEFAULT_GATEWAY_AUDIENCE } from "../controllers/task/gateway.ts";
 import { AgentIdentities } from "./identity.ts";
 import { ApiProviderCatalog } from "./providers.ts";
 import { ApiTaskStatusWriter, readerAuthorizer, taskExistence, taskResolver } from "./tasks.ts";
-import { startGateway } from "./server.ts";
+import { type Gateway, type GatewayOptions, startGateway } from "./server.ts";
+import type { Logger } from "../controllers/runtime/types.ts";
 
 const SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 
@@ -64,7 +65,9 @@ export interface GatewayConfig {
 
 function durationMs(flag: string, value: string): number {
   const ms = parseDuration(value);
-  if (!(ms > 0)) throw new Error(`--${flag} must be a duration such as 2s, 30m or 168h, got ${value}`);
+  if (!(ms > 0)) {
+    throw new Error(`--${flag} must be a duration such as 2s, 30m or 168h, got ${value}`);
+  }
   return ms;
 }
 
@@ -92,7 +95,9 @@ export function parseGatewayConfig(
   if (!isLogLevel(logLevel)) throw new Error(`--log-level must be debug, info, warn or error`);
   const maxBytes = Number(get("transcript-max-bytes-per-task") ?? 64 * 1024 * 1024);
   if (!Number.isInteger(maxBytes) || maxBytes < 4096) {
-    throw new Error("--transcript-max-bytes-per-task must be a whole number of bytes, at least 4096");
+    throw new Error(
+      "--transcript-max-bytes-per-task must be a whole number of bytes, at least 4096",
+    );
   }
   return {
     kubeconfig: get("kubeconfig"),
@@ -101,7 +106,10 @@ export function parseGatewayConfig(
     audience: get("audience") || DEFAULT_GATEWAY_AUDIENCE,
     namespace: get("namespace"),
     transcriptDir: get("transcript-dir") ?? "/var/lib/kubetask-gateway/transcripts",
-    transcriptRetentionMs: durationMs("transcript-retention", get("transcript-retention") ?? "168h"),
+    transcriptRetentionMs: durationMs(
+      "transcript-retention",
+      get("transcript-retention") ?? "168h",
+    ),
     transcriptMaxBytesPerTask: maxBytes,
     usageFlushIntervalMs: durationMs("usage-flush-interval", get("usage-flush-interval") ?? "2s"),
     logLevel,
@@ -117,6 +125,52 @@ function ownNamespace(configured: string | undefined): string {
   } catch {
     throw new Error("--namespace is required outside a pod (where provider Secrets live)");
   }
+}
+
+/** The server's own settings: where it listens, its certificate, transcripts, flushes. */
+export type ServerSettings = Omit<
+  GatewayOptions,
+  | "identify"
+  | "usageWriter"
+  | "authorizeReader"
+  | "resolveTask"
+  | "taskExists"
+  | "ready"
+  | "authorizeMetrics"
+  | "logger"
+>;
+
+/** The gateway wired to an apiserver: what the subcommand runs, and the tests too. */
+export async function startGatewayOnApi(opts: {
+  transport: ApiTransport;
+  /** Own namespace: where provider Secrets live. */
+  namespace: string;
+  audience: string;
+  log: Logger;
+  server: ServerSettings;
+}): Promise<Gateway> {
+  const { transport, log } = opts;
+  const client = new RestKubeClient(transport);
+  const identities = new AgentIdentities({
+    transport,
+    client,
+    providers: new ApiProviderCatalog(client, opts.namespace),
+    audience: opts.audience,
+    log,
+  });
+  const metricsAuth = new MetricsAuthorizer(transport, log);
+  return await startGateway({
+    ...opts.server,
+    identify: (token, provider) => identities.identify(token, provider),
+    usageWriter: new ApiTaskStatusWriter(transport),
+    authorizeReader: readerAuthorizer(transport),
+    resolveTask: taskResolver(client),
+    taskExists: taskExistence(client),
+    // Nothing to sync: every answer is asked of the apiserver when needed.
+    ready: () => true,
+    authorizeMetrics: (authorization) => metricsAuth.decide(authorization),
+    logger: log,
+  });
 }
 
 export async function gatewayMain(args: string[]): Promise<number> {
@@ -136,39 +190,27 @@ export async function gatewayMain(args: string[]): Promise<number> {
   const log = createLogger({ level: config.logLevel, fields: { component: "gateway" } });
   const access = await AccessProvider.load({ kubeconfig: config.kubeconfig });
   const transport = new ApiTransport(access);
-  const client = new RestKubeClient(transport);
-  const identities = new AgentIdentities({
+  const gateway = await startGatewayOnApi({
     transport,
-    client,
-    providers: new ApiProviderCatalog(client, namespace),
+    namespace,
     audience: config.audience,
     log,
-  });
-  const metricsAuth = new MetricsAuthorizer(transport, log);
-  const gateway = await startGateway({
-    hostname: config.listen.hostname,
-    port: config.listen.port,
-    ...(config.tls
-      ? {
-        tls: {
-          cert: await Deno.readTextFile(config.tls.certFile),
-          key: await Deno.readTextFile(config.tls.keyFile),
-        },
-      }
-      : {}),
-    identify: (token, provider) => identities.identify(token, provider),
-    usageWriter: new ApiTaskStatusWriter(transport),
-    authorizeReader: readerAuthorizer(transport),
-    resolveTask: taskResolver(client),
-    taskExists: taskExistence(client),
-    // Nothing to sync: every answer is asked of the apiserver when needed.
-    ready: () => true,
-    authorizeMetrics: (authorization) => metricsAuth.decide(authorization),
-    transcriptDir: config.transcriptDir,
-    transcriptMaxBytesPerTask: config.transcriptMaxBytesPerTask,
-    transcriptRetentionMs: config.transcriptRetentionMs,
-    usageFlushIntervalMs: config.usageFlushIntervalMs,
-    logger: log,
+    server: {
+      hostname: config.listen.hostname,
+      port: config.listen.port,
+      ...(config.tls
+        ? {
+          tls: {
+            cert: await Deno.readTextFile(config.tls.certFile),
+            key: await Deno.readTextFile(config.tls.keyFile),
+          },
+        }
+        : {}),
+      transcriptDir: config.transcriptDir,
+      transcriptMaxBytesPerTask: config.transcriptMaxBytesPerTask,
+      transcriptRetentionMs: config.transcriptRetentionMs,
+      usageFlushIntervalMs: config.usageFlushIntervalMs,
+    },
   });
   log.info("gateway started", { url: gateway.url, namespace, audience: config.audience });
   await new Promise<void>((resolve) => {

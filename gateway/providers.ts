@@ -2,10 +2,7 @@
 // Secret of the gateway's own namespace (the only Secrets it may read).
 // Looked up by name when a caller is identified and kept a short while, so a
 // rotated key or an edited price table is picked up within that time.
-import {
-  type ModelProtocol,
-  modelProvider as modelProviderSchema,
-} from "../api/v1alpha1/index.ts";
+import { type ModelProtocol, modelProvider as modelProviderSchema } from "../api/v1alpha1/index.ts";
 import { ModelProviderResource } from "../controllers/kinds.ts";
 import { SecretResource } from "../controllers/runtime/resources.ts";
 import type { LiveReader } from "../controllers/runtime/types.ts";

@@ -82,7 +82,13 @@ export function readerAuthorizer(transport: ApiTransport): AuthorizeReader {
     const who = await reviewToken(transport, token);
     if (!who.authenticated) return { ok: false, status: 401, reason: "token not authenticated" };
     const allowed = await accessAllowed(transport, who.user, {
-      resourceAttributes: { namespace, verb: "get", group: "kubetask.io", resource: "tasks", name: task },
+      resourceAttributes: {
+        namespace,
+        verb: "get",
+        group: "kubetask.io",
+        resource: "tasks",
+        name: task,
+      },
     });
     return allowed ? { ok: true } : {
       ok: false,

@@ -39,6 +39,8 @@ export interface RequestOptions {
   body?: unknown;
   contentType?: string;
   signal?: AbortSignal;
+  /** Extra request headers (never replacing the ones that authenticate us). */
+  headers?: Record<string, string>;
 }
 
 export const USER_AGENT = "kubetask-operator";
@@ -120,6 +122,7 @@ export class ApiTransport {
     const isWatch = !!opts.query?.watch || !!opts.query?.follow;
     if (this.throttle) await this.throttle.wait();
     const headers = new Headers({ Accept: "application/json", "User-Agent": USER_AGENT });
+    for (const [k, v] of Object.entries(opts.headers ?? {})) headers.set(k, v);
     for (const [k, v] of Object.entries(access.headers)) headers.set(k, v);
     if (opts.body !== undefined) {
       headers.set("Content-Type", opts.contentType ?? "application/json");
