@@ -1,0 +1,138 @@
+// The model gateway as the tests run it: the real gateway (core and glue, on
+// the test cluster's apiserver) in front of the scripted model server (the
+// providers' stand-in), a namespace of its own holding the provider's key, and
+// a ModelProvider naming that Secret. The operator is told where it is.
+import { AccessProvider } from "../../../controllers/runtime/access.ts";
+import { ApiTransport } from "../../../controllers/runtime/transport.ts";
+import { createLogger } from "../../../controllers/runtime/log.ts";
+import { startGatewayOnApi } from "../../../gateway/main.ts";
+import type { Gateway } from "../../../gateway/server.ts";
+import {
+  type ModelServer,
+  type Script,
+  startModelServer,
+} from "../../../localcluster/model_server/mod.ts";
+import { kubectl, testNamespace } from "../env.ts";
+import { installCrds } from "../api/crds.ts";
+import type { Json } from "../task/harness.ts";
+
+export const AUDIENCE = "kubetask-gateway";
+
+export interface GatewayWorld {
+  /** The ModelProvider's name (cluster-scoped, unique to this world). */
+  provider: string;
+  /** The key only the gateway and the model server ever see. */
+  key: string;
+  /** The gateway's namespace (its provider Secret lives there). */
+  namespace: string;
+  gateway: Gateway;
+  model: ModelServer;
+  transport: ApiTransport;
+  close(): Promise<void>;
+}
+
+export interface GatewayWorldOptions {
+  /** Where both servers listen (the real node's bridge address for pods, else loopback). */
+  hostname: string;
+  scripts: Script[];
+  /** PEM certificate and key for the gateway; absent: plain HTTP. */
+  tls?: { cert: string; key: string };
+  /** Prices per million tokens for the scripted models. */
+  prices?: Json[];
+}
+
+export async function startGatewayWorld(o: GatewayWorldOptions): Promise<GatewayWorld> {
+  await installCrds();
+  const ns = await testNamespace("gw");
+  const provider = `scripted-${crypto.randomUUID().slice(0, 8)}`;
+  const key = `sk-provider-${crypto.randomUUID()}`;
+  const model = await startModelServer({ hostname: o.hostname, scripts: o.scripts });
+  await kubectl(
+    ["create", "-n", ns.name, "-f", "-"],
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "provider-key" },
+      stringData: { "api-key": key },
+    }),
+  );
+  await kubectl(
+    ["create", "-f", "-"],
+    JSON.stringify({
+      apiVersion: "kubetask.io/v1alpha1",
+      kind: "ModelProvider",
+      metadata: { name: provider },
+      spec: {
+        protocol: "AnthropicMessages",
+        upstreamURL: model.url,
+        secretRef: { name: "provider-key", key: "api-key" },
+        prices: o.prices ?? [{ model: "*", inputPerMTok: "3", outputPerMTok: "15" }],
+      },
+    }),
+  );
+  const transport = new ApiTransport(
+    await AccessProvider.load({ kubeconfig: Deno.env.get("KUBECONFIG") }),
+  );
+  const transcriptDir = await Deno.makeTempDir({ prefix: "gateway-transcripts-" });
+  const gateway = await startGatewayOnApi({
+    transport,
+    namespace: ns.name,
+    audience: AUDIENCE,
+    log: createLogger({ level: Deno.env.get("KUBETASK_TEST_LOG") ? "debug" : "error" }),
+    server: {
+      hostname: o.hostname,
+      port: 0,
+      ...(o.tls ? { tls: o.tls } : {}),
+      transcriptDir,
+      usageFlushIntervalMs: 300,
+    },
+  });
+  return {
+    provider,
+    key,
+    namespace: ns.name,
+    gateway,
+    model,
+    transport,
+    async close() {
+      await gateway.close();
+      await model.close();
+      await transport.close();
+      await kubectl(["delete", "modelprovider", provider, "--ignore-not-found"]);
+      await ns.cleanup();
+      await Deno.remove(transcriptDir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** A token of `serviceAccount` in `namespace`, optionally bound to a pod, as the kubelet would mint it. */
+export async function mintToken(
+  namespace: string,
+  serviceAccount: string,
+  opts: { audience?: string; pod?: { name: string; uid: string } } = {},
+): Promise<string> {
+  const request = {
+    apiVersion: "authentication.k8s.io/v1",
+    kind: "TokenRequest",
+    spec: {
+      ...(opts.audience ? { audiences: [opts.audience] } : {}),
+      expirationSeconds: 600,
+      ...(opts.pod
+        ? {
+          boundObjectRef: { kind: "Pod", apiVersion: "v1", name: opts.pod.name, uid: opts.pod.uid },
+        }
+        : {}),
+    },
+  };
+  const out = await kubectl(
+    [
+      "create",
+      "--raw",
+      `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`,
+      "-f",
+      "-",
+    ],
+    JSON.stringify(request),
+  );
+  return JSON.parse(out).status.token;
+}
