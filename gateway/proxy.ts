@@ -165,8 +165,9 @@ export function createProxy(opts: ProxyOptions): ProxyHandler {
 
     const upstreamAbort = new AbortController();
     const onClientGone = () => upstreamAbort.abort(new Error("client went away"));
+    const onShutdown = () => upstreamAbort.abort(new Error("gateway shutting down"));
     request.signal.addEventListener("abort", onClientGone, { once: true });
-    opts.shutdown?.addEventListener("abort", onClientGone, { once: true });
+    opts.shutdown?.addEventListener("abort", onShutdown, { once: true });
     const exchange = new Exchange({
       opts,
       identity,
@@ -188,7 +189,7 @@ export function createProxy(opts: ProxyOptions): ProxyHandler {
       maxRecorded,
       done: () => {
         request.signal.removeEventListener("abort", onClientGone);
-        opts.shutdown?.removeEventListener("abort", onClientGone);
+        opts.shutdown?.removeEventListener("abort", onShutdown);
       },
     });
 
