@@ -291,17 +291,16 @@ class Exchange {
     const events = this.parser.feed(bytes);
     if (events.length === 0) return false;
     for (const e of events) {
+      // Parsed once, for the meter and the transcript.
+      try {
+        e.json = JSON.parse(e.data);
+      } catch {
+        e.json = null;
+      }
       this.meter.event(e);
       this.recorded += e.data.length;
-      if (this.recorded > this.x.maxRecorded) {
-        this.overflow = true;
-        continue;
-      }
-      try {
-        this.events.push(JSON.parse(e.data));
-      } catch {
-        this.events.push(e.data);
-      }
+      if (this.recorded > this.x.maxRecorded) this.overflow = true;
+      else this.events.push(e.json ?? e.data);
     }
     const tokens = this.meter.usage();
     return this.x.reservation.update(amountOf(tokens, costNano(tokens, this.x.rates)));

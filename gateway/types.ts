@@ -112,6 +112,8 @@ export interface RequestFacts {
 export interface SseEvent {
   event?: string;
   data: string;
+  /** The data parsed as JSON, when the proxy parsed it already (null: not JSON). */
+  json?: unknown;
 }
 
 /** Meters a stream from its events; the usage is cumulative over the events seen. */
