@@ -120,10 +120,12 @@ export function createProxy(opts: ProxyOptions): ProxyHandler {
       }
     }
     const rates = ratesOf(price);
-    const worstOutput = facts.maxOutputTokens ?? provider.defaultMaxOutputTokens;
-    // Every input token is at least one byte; priced at the dearer of input and cache write.
+    // Only POSTs generate (GET /models and the like cost nothing). Every input token is at least
+    // one byte; priced at the dearer of input and cache write.
+    const generates = request.method === "POST";
+    const worstOutput = generates ? facts.maxOutputTokens ?? provider.defaultMaxOutputTokens : 0;
     const worstTokens: Tokens = {
-      input: bytes.length,
+      input: generates ? bytes.length : 0,
       output: worstOutput,
       cacheRead: 0,
       cacheWrite: 0,
@@ -213,6 +215,7 @@ export function createProxy(opts: ProxyOptions): ProxyHandler {
     // From here a client that goes away is seen by the body stream's cancel().
     request.signal.removeEventListener("abort", onClientGone);
     exchange.status = upstream.status;
+    exchange.upstreamMs = Date.now() - started;
     const sse = (upstream.headers.get("content-type") ?? "").includes("text/event-stream");
     const headers = clientResponseHeaders(upstream.headers);
     if (!upstream.body) {
@@ -274,6 +277,7 @@ interface ExchangeInit {
 /** One request/response in flight: its meter, its recording, and its settlement (once). */
 class Exchange {
   status = 0;
+  upstreamMs: number | undefined;
   private parser = new SseParser();
   private meter;
   private events: unknown[] = [];
@@ -347,6 +351,7 @@ class Exchange {
     const record: TranscriptRecord = {
       ...this.x.record,
       durationMs,
+      upstreamMs: this.upstreamMs,
       status,
       response,
       usage: {

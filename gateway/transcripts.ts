@@ -15,6 +15,8 @@ const gunzipAsync = promisify(gunzip);
 export interface TranscriptRecord {
   time: string;
   durationMs: number;
+  /** From the request's arrival to the upstream's response headers. */
+  upstreamMs?: number;
   method: string;
   /** Without the query's key parameter. */
   path: string;
@@ -115,7 +117,7 @@ export class TranscriptStore {
     records: TranscriptRecord[],
   ): Promise<void> {
     if (f.size === undefined) {
-      await Deno.mkdir(`${this.opts.dir}/${namespace}`, { recursive: true });
+      await Deno.mkdir(`${this.opts.dir}/${namespace}`, { recursive: true, mode: 0o700 });
       f.size = await Deno.stat(path).then((s) => s.size, () => 0);
     }
     const members: Uint8Array[] = [];

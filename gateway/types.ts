@@ -103,7 +103,8 @@ export interface Tokens {
 /** What the gateway reads from a request before forwarding it. */
 export interface RequestFacts {
   model?: string;
-  /** The request's own output limit; undefined: it sets none. */
+  /** The request's own output limit (0: the endpoint generates nothing, e.g. token counting);
+   *  undefined: it sets none. */
   maxOutputTokens?: number;
   stream: boolean;
 }

@@ -94,6 +94,7 @@ Deno.test("anthropic via gateway: transcripts are readable and hold neither key 
     assert.equal(records.length, 2);
     assert.equal(records[0].path, "/p/prov/v1/messages", "the key query parameter is not kept");
     assert.equal(records[0].status, 200);
+    assert.ok(records[0].upstreamMs! <= records[0].durationMs, "timings recorded");
     const streamed = records[0].response as { stream: boolean; text: string; events: unknown[] };
     assert.equal(streamed.stream, true);
     assert.equal(streamed.text, "Running the tests now, then fixing what fails.");
@@ -307,4 +308,52 @@ Deno.test("anthropic via gateway: a restarted gateway starts from usageSoFar and
     assert.equal((await h.gateway.transcripts.read("team-a", h.identity.taskUid)).length, 2);
   });
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("anthropic via gateway: an unpriced model costs 0 and is logged once", async () => {
+  await withGateway({ scripts: [script("MARK-10")] }, async (h) => {
+    for (let i = 0; i < 2; i++) {
+      const req = { ...anthropicRequest("MARK-10", false), model: "claude-unpriced" };
+      await (await post(`${h.base}/v1/messages`, req, { "x-api-key": TOKEN })).text();
+    }
+    await h.gateway.reporter.flush();
+    const u = h.writes.at(-1)!.usage;
+    assert.equal(u.requests, 2);
+    assert.ok(u.inputTokens > 0);
+    assert.equal(u.costNanoUSD, 0);
+    assert.equal(h.logs.filter((l) => l.includes("model has no price")).length, 1);
+  });
+});
+
+Deno.test("anthropic via gateway: an unreachable provider is 502 in the protocol's shape, at no cost", async () => {
+  await withGateway({ scripts: [] }, async (h) => {
+    const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (closed.addr as Deno.NetAddr).port;
+    closed.close();
+    h.identity.provider.upstreamURL = `http://127.0.0.1:${port}`;
+    const res = await post(`${h.base}/v1/messages`, anthropicRequest("M", true), {
+      "x-api-key": TOKEN,
+    });
+    assert.equal(res.status, 502);
+    assert.equal((await res.json()).type, "error");
+    assert.equal(h.gateway.metrics.refusals("upstream_unreachable"), 1);
+    await h.gateway.reporter.flush();
+    assert.equal(h.writes.at(-1)?.usage.costNanoUSD ?? 0, 0);
+  });
+});
+
+Deno.test("anthropic via gateway: token counting and GETs reserve no output, so they pass at the cap", async () => {
+  // A budget below the default worst case (4096 output tokens) still lets free endpoints through.
+  await withGateway({ scripts: [], budget: { tokens: 2000 } }, async (h) => {
+    const count = await post(`${h.base}/v1/messages/count_tokens`, {
+      model: "claude-test",
+      messages: [{ role: "user", content: "hi" }],
+    }, { "x-api-key": TOKEN });
+    assert.equal(count.status, 200);
+    assert.ok((await count.json()).input_tokens > 0);
+    const models = await fetch(`${h.base}/v1/models`, { headers: { "x-api-key": TOKEN } });
+    assert.equal(models.status, 200);
+    await models.body?.cancel();
+    assert.equal(h.upstream.requests.length, 2);
+  });
 });
