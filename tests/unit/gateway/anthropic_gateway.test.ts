@@ -357,3 +357,57 @@ Deno.test("anthropic via gateway: token counting and GETs reserve no output, so 
     assert.equal(h.upstream.requests.length, 2);
   });
 });
+
+Deno.test("anthropic via gateway: a request for another provider than the Task's is refused (attack replay)", async () => {
+  await withGateway({ scripts: [], ignoreProvider: true }, async (h) => {
+    const res = await post(`${h.gateway.url}/p/other/v1/messages`, anthropicRequest("M", true), {
+      "x-api-key": TOKEN,
+    });
+    assert.equal(res.status, 403);
+    assert.match((await res.json()).error.message, /not this Task's provider/);
+    assert.equal(h.upstream.requests.length, 0);
+  });
+});
+
+Deno.test("anthropic via gateway: a client gone before the upstream answered aborts the upstream request", async () => {
+  // An upstream that never answers and notes when its request is abandoned.
+  const abandoned = Promise.withResolvers<void>();
+  const arrived = Promise.withResolvers<void>();
+  const silent = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+    request.signal.addEventListener("abort", () => abandoned.resolve());
+    await request.arrayBuffer();
+    arrived.resolve();
+    await abandoned.promise;
+    return new Response(null, { status: 500 }); // no one reads it; lets shutdown() finish
+  });
+  await withGateway({ scripts: [] }, async (h) => {
+    h.identity.provider.upstreamURL = `http://127.0.0.1:${(silent.addr as Deno.NetAddr).port}`;
+    const abort = new AbortController();
+    const pending = fetch(`${h.base}/v1/messages`, {
+      method: "POST",
+      headers: { "x-api-key": TOKEN },
+      body: JSON.stringify(anthropicRequest("M", false)),
+      signal: abort.signal,
+    }).catch(() => "aborted");
+    await arrived.promise;
+    abort.abort();
+    assert.equal(await pending, "aborted");
+    // A generous bound so that a gateway which kept waiting fails the test instead of hanging it.
+    let bound: ReturnType<typeof setTimeout> | undefined;
+    const outcome = await Promise.race([
+      abandoned.promise.then(() => "abandoned"),
+      new Promise((r) => bound = setTimeout(() => r("still waiting upstream"), 10_000)),
+    ]);
+    clearTimeout(bound);
+    assert.equal(outcome, "abandoned");
+    await h.gateway.transcripts.idle();
+    for (let i = 0; i < 50; i++) {
+      if ((await h.gateway.transcripts.read("team-a", h.identity.taskUid)).length) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const [record] = await h.gateway.transcripts.read("team-a", h.identity.taskUid);
+    assert.equal(record.incomplete, true);
+  });
+  abandoned.resolve(); // (if the test failed) lets the silent handler end
+  await silent.shutdown();
+});
