@@ -165,3 +165,27 @@ Deno.test("gateway server: close aborts streams still running after the grace pe
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("gateway server: the sweep forgets deleted Tasks (ledger and transcript) once their usage is written", async () => {
+  let exists = true;
+  const taskExists = () => Promise.resolve(exists);
+  await withGateway(
+    { scripts: [{ marker: "MARK-W", turns: [{ text: "ok" }] }], taskExists },
+    async (h) => {
+      await (await post(`${h.base}/v1/messages`, anthropicRequest("MARK-W", false), {
+        "x-api-key": TOKEN,
+      })).text();
+      await h.gateway.transcripts.idle();
+      await h.gateway.sweep();
+      assert.ok(h.gateway.ledger.get(h.identity.taskUid), "a live Task is kept");
+      exists = false;
+      await h.gateway.sweep();
+      assert.ok(h.gateway.ledger.get(h.identity.taskUid), "kept until its usage is written");
+      await h.gateway.reporter.flush();
+      assert.equal(h.writes.length, 1);
+      await h.gateway.sweep();
+      assert.equal(h.gateway.ledger.get(h.identity.taskUid), undefined);
+      assert.deepEqual(await h.gateway.transcripts.read("team-a", h.identity.taskUid), []);
+    },
+  );
+});

@@ -57,6 +57,8 @@ export interface HarnessOptions {
   transcriptMaxBytesPerTask?: number;
   /** Identify accepts the token for any provider in the path (a glue bug the core must catch). */
   ignoreProvider?: boolean;
+  /** For the sweep; default: every Task exists. */
+  taskExists?: (namespace: string, uid: string) => Promise<boolean>;
 }
 
 export async function withGateway(
@@ -115,7 +117,7 @@ export async function withGateway(
           ? { uid: identity.taskUid }
           : undefined,
       ),
-    taskExists: () => Promise.resolve(true),
+    taskExists: o.taskExists ?? (() => Promise.resolve(true)),
     ready: () => true,
     transcriptDir: dir,
     transcriptMaxBytesPerTask: o.transcriptMaxBytesPerTask,
