@@ -65,6 +65,8 @@ const body = (stream: boolean) =>
 const STREAM = body(true), JSON_BODY = body(false);
 
 async function call(base: string, payload: string, headers: Record<string, string>) {
+  // The model server records every request; keep the test double's memory out of the RSS figure.
+  if (upstream.requests.length > 1000) upstream.requests.length = 0;
   const res = await fetch(`${base}/v1/messages`, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
