@@ -282,32 +282,35 @@ Deno.test("anthropic via gateway: a client that goes away aborts the upstream st
 
 Deno.test("anthropic via gateway: a restarted gateway starts from usageSoFar and counts nothing twice", async () => {
   const dir = await Deno.makeTempDir({ prefix: "gateway-restart-" });
-  const s = script("MARK-9");
-  let written;
-  await withGateway({ scripts: [s], dir }, async (h) => {
-    await (await post(`${h.base}/v1/messages`, anthropicRequest("MARK-9", true), {
-      "x-api-key": TOKEN,
-    })).text();
-    await h.gateway.reporter.flush();
-    written = h.writes.at(-1)!.usage;
-  });
-  assert.ok(written);
-  const first = written as { inputTokens: number; outputTokens: number; requests: number };
-  await withGateway({ scripts: [s], dir, usageSoFar: written }, async (h) => {
-    await (await post(`${h.base}/v1/messages`, anthropicRequest("MARK-9", false), {
-      "x-api-key": TOKEN,
-    })).text();
-    await h.gateway.reporter.flush();
-    const u = h.writes.at(-1)!.usage;
-    const second = h.upstream.usage("MARK-9");
-    assert.equal(u.inputTokens, first.inputTokens + second.inputTokens);
-    assert.equal(u.outputTokens, first.outputTokens + second.outputTokens);
-    assert.equal(u.requests, 2);
-    // Both gateways' exchanges are in the one transcript file.
-    await h.gateway.transcripts.idle();
-    assert.equal((await h.gateway.transcripts.read("team-a", h.identity.taskUid)).length, 2);
-  });
-  await Deno.remove(dir, { recursive: true });
+  try {
+    const s = script("MARK-9");
+    let written;
+    await withGateway({ scripts: [s], dir }, async (h) => {
+      await (await post(`${h.base}/v1/messages`, anthropicRequest("MARK-9", true), {
+        "x-api-key": TOKEN,
+      })).text();
+      await h.gateway.reporter.flush();
+      written = h.writes.at(-1)!.usage;
+    });
+    assert.ok(written);
+    const first = written as { inputTokens: number; outputTokens: number; requests: number };
+    await withGateway({ scripts: [s], dir, usageSoFar: written }, async (h) => {
+      await (await post(`${h.base}/v1/messages`, anthropicRequest("MARK-9", false), {
+        "x-api-key": TOKEN,
+      })).text();
+      await h.gateway.reporter.flush();
+      const u = h.writes.at(-1)!.usage;
+      const second = h.upstream.usage("MARK-9");
+      assert.equal(u.inputTokens, first.inputTokens + second.inputTokens);
+      assert.equal(u.outputTokens, first.outputTokens + second.outputTokens);
+      assert.equal(u.requests, 2);
+      // Both gateways' exchanges are in the one transcript file.
+      await h.gateway.transcripts.idle();
+      assert.equal((await h.gateway.transcripts.read("team-a", h.identity.taskUid)).length, 2);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("anthropic via gateway: an unpriced model costs 0 and is logged once", async () => {
