@@ -99,6 +99,17 @@ export class BudgetLedger {
     return this.tasks.get(taskUid);
   }
 
+  entries(): TaskEntry[] {
+    return [...this.tasks.values()];
+  }
+
+  /** Drops a Task with nothing in flight (its Task is gone: its uid never comes back). */
+  forget(taskUid: string): boolean {
+    const e = this.tasks.get(taskUid);
+    if (!e || e.inFlight.size > 0) return false;
+    return this.tasks.delete(taskUid);
+  }
+
   /** Reserves the request's worst case, or refuses (and marks the Task) when it does not fit. */
   reserve(identity: TaskIdentity, worst: Amount): Reserved {
     const e = this.entry(identity);

@@ -9,14 +9,13 @@ import {
   queryWithoutKey,
   upstreamRequestHeaders,
 } from "./headers.ts";
-import { amountOf, type BudgetLedger, type Reservation } from "./ledger.ts";
+import { Exchange } from "./exchange.ts";
+import { amountOf, type BudgetLedger } from "./ledger.ts";
 import type { GatewayMetrics, RefusalReason } from "./metrics.ts";
-import { formatUSD } from "./money.ts";
-import { costNano, findPrice, NO_TOKENS, type PriceRates, ratesOf } from "./prices.ts";
+import { costNano, findPrice, NO_TOKENS, ratesOf } from "./prices.ts";
 import { guessProtocol, protocolModule } from "./protocols/mod.ts";
-import { SseParser } from "./sse.ts";
-import type { TranscriptRecord, TranscriptStore } from "./transcripts.ts";
-import type { Identify, ProtocolModule, ProtocolName, TaskIdentity, Tokens } from "./types.ts";
+import type { TranscriptStore } from "./transcripts.ts";
+import type { Identify, ProtocolName, Tokens } from "./types.ts";
 
 export interface ProxyOptions {
   identify: Identify;
@@ -120,10 +119,12 @@ export function createProxy(opts: ProxyOptions): ProxyHandler {
       }
     }
     const rates = ratesOf(price);
-    const worstOutput = facts.maxOutputTokens ?? provider.defaultMaxOutputTokens;
-    // Every input token is at least one byte; priced at the dearer of input and cache write.
+    // Only POSTs generate (GET /models and the like cost nothing). Every input token is at least
+    // one byte; priced at the dearer of input and cache write.
+    const generates = request.method === "POST";
+    const worstOutput = generates ? facts.maxOutputTokens ?? provider.defaultMaxOutputTokens : 0;
     const worstTokens: Tokens = {
-      input: bytes.length,
+      input: generates ? bytes.length : 0,
       output: worstOutput,
       cacheRead: 0,
       cacheWrite: 0,
@@ -165,8 +166,9 @@ export function createProxy(opts: ProxyOptions): ProxyHandler {
 
     const upstreamAbort = new AbortController();
     const onClientGone = () => upstreamAbort.abort(new Error("client went away"));
+    const onShutdown = () => upstreamAbort.abort(new Error("gateway shutting down"));
     request.signal.addEventListener("abort", onClientGone, { once: true });
-    opts.shutdown?.addEventListener("abort", onClientGone, { once: true });
+    opts.shutdown?.addEventListener("abort", onShutdown, { once: true });
     const exchange = new Exchange({
       opts,
       identity,
@@ -188,7 +190,7 @@ export function createProxy(opts: ProxyOptions): ProxyHandler {
       maxRecorded,
       done: () => {
         request.signal.removeEventListener("abort", onClientGone);
-        opts.shutdown?.removeEventListener("abort", onClientGone);
+        opts.shutdown?.removeEventListener("abort", onShutdown);
       },
     });
 
@@ -212,6 +214,7 @@ export function createProxy(opts: ProxyOptions): ProxyHandler {
     // From here a client that goes away is seen by the body stream's cancel().
     request.signal.removeEventListener("abort", onClientGone);
     exchange.status = upstream.status;
+    exchange.upstreamMs = Date.now() - started;
     const sse = (upstream.headers.get("content-type") ?? "").includes("text/event-stream");
     const headers = clientResponseHeaders(upstream.headers);
     if (!upstream.body) {
@@ -255,119 +258,4 @@ export function createProxy(opts: ProxyOptions): ProxyHandler {
     });
     return new Response(stream, { status: upstream.status, headers });
   };
-}
-
-interface ExchangeInit {
-  opts: ProxyOptions;
-  identity: TaskIdentity;
-  protocol: ProtocolModule;
-  rates: PriceRates;
-  reservation: Reservation;
-  model?: string;
-  record: TranscriptRecord;
-  started: number;
-  maxRecorded: number;
-  done: () => void;
-}
-
-/** One request/response in flight: its meter, its recording, and its settlement (once). */
-class Exchange {
-  status = 0;
-  private parser = new SseParser();
-  private meter;
-  private events: unknown[] = [];
-  private recorded = 0;
-  private bodyChunks: Uint8Array[] = [];
-  private overflow = false;
-  private finished = false;
-
-  constructor(private readonly x: ExchangeInit) {
-    this.meter = x.protocol.meter();
-  }
-
-  /** Feeds SSE bytes; true when the Task's spend crossed its budget. */
-  sseChunk(bytes: Uint8Array): boolean {
-    const events = this.parser.feed(bytes);
-    if (events.length === 0) return false;
-    for (const e of events) {
-      this.meter.event(e);
-      this.recorded += e.data.length;
-      if (this.recorded > this.x.maxRecorded) {
-        this.overflow = true;
-        continue;
-      }
-      try {
-        this.events.push(JSON.parse(e.data));
-      } catch {
-        this.events.push(e.data);
-      }
-    }
-    const tokens = this.meter.usage();
-    return this.x.reservation.update(amountOf(tokens, costNano(tokens, this.x.rates)));
-  }
-
-  /** Collects a JSON body (metered at its end). */
-  bodyChunk(bytes: Uint8Array): boolean {
-    this.recorded += bytes.length;
-    if (this.recorded > this.x.maxRecorded) this.overflow = true;
-    else this.bodyChunks.push(bytes);
-    return false;
-  }
-
-  finish(status: number, incomplete: boolean): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.x.done();
-    const { opts, identity, reservation } = this.x;
-    let response: unknown;
-    let tokens: Tokens;
-    if (this.bodyChunks.length > 0 || (this.events.length === 0 && !this.overflow)) {
-      const text = new TextDecoder().decode(concat(this.bodyChunks));
-      try {
-        response = text === "" ? undefined : JSON.parse(text);
-      } catch {
-        response = text;
-      }
-      tokens = (response !== undefined && this.x.protocol.usageFromJson(response)) || NO_TOKENS;
-    } else {
-      for (const e of this.parser.end()) this.meter.event(e);
-      tokens = this.meter.usage();
-      response = { stream: true, events: this.events, text: this.meter.text() };
-    }
-    if (this.overflow) response = { truncated: true, text: this.meter.text() };
-    const cost = costNano(tokens, this.x.rates);
-    reservation.settle(tokens, cost, this.x.model);
-    // A JSON answer is metered only at its end: one that went over marks the Task now.
-    if (opts.ledger.overBudget(reservation.entry)) opts.ledger.mark(reservation.entry);
-    const model = this.x.model ?? "unknown";
-    opts.metrics.request(identity.namespace, identity.agent, identity.provider.name, status);
-    opts.metrics.metered(identity.namespace, identity.agent, model, tokens, cost);
-    const durationMs = Date.now() - this.x.started;
-    opts.metrics.observeDuration(durationMs / 1000);
-    const record: TranscriptRecord = {
-      ...this.x.record,
-      durationMs,
-      status,
-      response,
-      usage: {
-        inputTokens: tokens.input,
-        outputTokens: tokens.output,
-        cacheReadTokens: tokens.cacheRead,
-        cacheWriteTokens: tokens.cacheWrite,
-        costUSD: formatUSD(cost),
-      },
-    };
-    if (incomplete) record.incomplete = true;
-    void opts.transcripts?.append(identity.namespace, identity.taskUid, record);
-  }
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }

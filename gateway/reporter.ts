@@ -44,6 +44,14 @@ export class UsageReporter {
     await Promise.all([...this.dirty.keys()].map((uid) => this.flushOne(uid)));
   }
 
+  /** Drops what is kept of a Task whose usage is written (its Task is gone); false while a
+   *  change is still to be written. */
+  forget(taskUid: string): boolean {
+    if (this.dirty.has(taskUid) || this.writing.has(taskUid)) return false;
+    this.written.delete(taskUid);
+    return true;
+  }
+
   /** Stops the timer and writes what is left. */
   async close(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);

@@ -42,6 +42,8 @@ export interface GatewayOptions {
 export interface Gateway {
   /** e.g. http://127.0.0.1:PORT (no trailing slash). */
   url: string;
+  /** One sweep now (it also runs every sweepIntervalMs). */
+  sweep(): Promise<void>;
   metrics: GatewayMetrics;
   ledger: BudgetLedger;
   reporter: UsageReporter;
@@ -136,15 +138,21 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }, handle);
   await listening.promise;
   reporter.start();
-  const sweep = () =>
-    void transcripts.sweep(options.taskExists).catch((err) =>
-      logger.warn("transcript sweep failed", { error: err })
-    );
+  const sweep = () => void sweepOnce().catch((err) => logger.warn("sweep failed", { error: err }));
+  /** Transcripts of deleted or old Tasks, and the ledger's memory of deleted Tasks. */
+  async function sweepOnce(): Promise<void> {
+    await transcripts.sweep(options.taskExists);
+    for (const e of ledger.entries()) {
+      if (e.inFlight.size > 0 || await options.taskExists(e.namespace, e.taskUid)) continue;
+      if (reporter.forget(e.taskUid)) ledger.forget(e.taskUid);
+    }
+  }
   const sweeper = setInterval(sweep, options.sweepIntervalMs ?? 600_000);
   const addr = server.addr as Deno.NetAddr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   return {
     url: `${options.tls ? "https" : "http"}://${host}:${addr.port}`,
+    sweep: sweepOnce,
     metrics,
     ledger,
     reporter,

@@ -72,7 +72,7 @@ export class SseParser {
 /** Parses an event's data as JSON; undefined for non-JSON data such as `[DONE]`. */
 export function eventJson(e: SseEvent): Record<string, unknown> | undefined {
   try {
-    const v = JSON.parse(e.data);
+    const v = e.json !== undefined ? e.json : JSON.parse(e.data);
     return v && typeof v === "object" && !Array.isArray(v) ? v : undefined;
   } catch {
     return undefined;

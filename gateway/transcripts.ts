@@ -2,17 +2,21 @@
 // holding one gzip member per exchange (a concatenation of gzip members is a
 // valid gzip stream), so appending never rewrites and a crash loses at most
 // the exchange in flight. Past the per-Task cap, records become stubs.
-import { gunzip, gzip } from "node:zlib";
+import { constants, gunzip, gzipSync } from "node:zlib";
 import { promisify } from "node:util";
 import type { Logger } from "../controllers/runtime/types.ts";
 import type { TaskExists } from "./types.ts";
 
-const gzipAsync = promisify(gzip);
+/** Fast compression: a record is small and written while requests are being served. */
+const compress = (text: string) =>
+  gzipSync(new TextEncoder().encode(text), { level: constants.Z_BEST_SPEED });
 const gunzipAsync = promisify(gunzip);
 
 export interface TranscriptRecord {
   time: string;
   durationMs: number;
+  /** From the request's arrival to the upstream's response headers. */
+  upstreamMs?: number;
   method: string;
   /** Without the query's key parameter. */
   path: string;
@@ -55,15 +59,19 @@ export function transcriptPath(dir: string, namespace: string, taskUid: string):
 export class TranscriptStore {
   private readonly maxBytes: number;
   private readonly retentionMs: number;
-  /** Appends to one file run one after the other. */
-  private queues = new Map<string, Promise<void>>();
+  /** Per file: records waiting, its size as written, the writer draining it. */
+  private files = new Map<
+    string,
+    { pending: TranscriptRecord[]; size?: number; drain?: Promise<void> }
+  >();
 
   constructor(private readonly opts: TranscriptStoreOptions) {
     this.maxBytes = opts.maxBytesPerTask ?? 64 * 1024 * 1024;
     this.retentionMs = opts.retentionMs ?? 168 * 3600_000;
   }
 
-  /** Appends one exchange. Never throws: a transcript failure must not fail the request. */
+  /** Appends one exchange. Never throws: a transcript failure must not fail the request. Records
+   *  that arrive while a write runs go out together in the next one (one open per batch). */
   append(namespace: string, taskUid: string, record: TranscriptRecord): Promise<void> {
     let path: string;
     try {
@@ -72,46 +80,65 @@ export class TranscriptStore {
       this.opts.logger?.warn("transcript not written", { namespace, error: err });
       return Promise.resolve();
     }
-    const previous = this.queues.get(path) ?? Promise.resolve();
-    const next = previous.then(() => this.write(path, namespace, record)).catch((err) => {
-      this.opts.logger?.warn("transcript append failed", { namespace, error: err });
-    });
-    this.queues.set(path, next);
-    void next.finally(() => {
-      if (this.queues.get(path) === next) this.queues.delete(path);
-    });
-    return next;
+    let file = this.files.get(path);
+    if (!file) this.files.set(path, file = { pending: [] });
+    file.pending.push(record);
+    const f = file;
+    f.drain ??= (async () => {
+      try {
+        while (f.pending.length > 0) {
+          const batch = f.pending.splice(0);
+          try {
+            await this.write(path, namespace, f, batch);
+          } catch (err) {
+            f.size = undefined;
+            this.opts.logger?.warn("transcript append failed", { namespace, error: err });
+          }
+        }
+      } finally {
+        f.drain = undefined;
+        if (f.pending.length === 0 && f.size === undefined) this.files.delete(path);
+      }
+    })();
+    return f.drain;
   }
 
   /** Waits for the appends in progress. */
   async idle(): Promise<void> {
-    await Promise.all([...this.queues.values()]);
+    while ([...this.files.values()].some((f) => f.drain)) {
+      await Promise.all([...this.files.values()].map((f) => f.drain));
+    }
   }
 
-  private async write(path: string, namespace: string, record: TranscriptRecord): Promise<void> {
-    await Deno.mkdir(`${this.opts.dir}/${namespace}`, { recursive: true });
-    const size = await Deno.stat(path).then((s) => s.size, () => 0);
-    let member = await gzipAsync(new TextEncoder().encode(JSON.stringify(record) + "\n"));
-    if (size + member.length > this.maxBytes) {
-      const stub: TranscriptRecord = {
-        time: record.time,
-        durationMs: record.durationMs,
-        method: record.method,
-        path: record.path,
-        model: record.model,
-        status: record.status,
-        usage: record.usage,
-        truncated: true,
-      };
-      member = await gzipAsync(new TextEncoder().encode(JSON.stringify(stub) + "\n"));
+  private async write(
+    path: string,
+    namespace: string,
+    f: { size?: number },
+    records: TranscriptRecord[],
+  ): Promise<void> {
+    if (f.size === undefined) {
+      await Deno.mkdir(`${this.opts.dir}/${namespace}`, { recursive: true, mode: 0o700 });
+      f.size = await Deno.stat(path).then((s) => s.size, () => 0);
     }
+    const members: Uint8Array[] = [];
+    let size = f.size;
+    for (const record of records) {
+      let member = compress(JSON.stringify(record) + "\n");
+      if (size + member.length > this.maxBytes) {
+        member = compress(JSON.stringify(stubOf(record)) + "\n");
+      }
+      members.push(member);
+      size += member.length;
+    }
+    const bytes = concat(members);
     const file = await Deno.open(path, { append: true, create: true, mode: 0o600 });
     try {
       let written = 0;
-      while (written < member.length) written += await file.write(member.subarray(written));
+      while (written < bytes.length) written += await file.write(bytes.subarray(written));
     } finally {
       file.close();
     }
+    f.size = size;
   }
 
   /** All records in order; [] when the Task has none. A torn last member (crash mid-write) is
@@ -163,12 +190,39 @@ export class TranscriptStore {
         const old = (stat.mtime?.getTime() ?? now) < now - this.retentionMs;
         if (old || !(await taskExists(ns.name, uid))) {
           await Deno.remove(path).catch(() => {});
+          const cached = this.files.get(path);
+          if (cached && !cached.drain) this.files.delete(path);
+          else if (cached) cached.size = undefined;
           removed++;
         }
       }
     }
     return removed;
   }
+}
+
+/** What is kept of a record past the size cap. */
+function stubOf(record: TranscriptRecord): TranscriptRecord {
+  return {
+    time: record.time,
+    durationMs: record.durationMs,
+    method: record.method,
+    path: record.path,
+    model: record.model,
+    status: record.status,
+    usage: record.usage,
+    truncated: true,
+  };
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
 /** Decompresses the longest readable prefix of concatenated gzip members (by trying the

@@ -103,7 +103,8 @@ export interface Tokens {
 /** What the gateway reads from a request before forwarding it. */
 export interface RequestFacts {
   model?: string;
-  /** The request's own output limit; undefined: it sets none. */
+  /** The request's own output limit (0: the endpoint generates nothing, e.g. token counting);
+   *  undefined: it sets none. */
   maxOutputTokens?: number;
   stream: boolean;
 }
@@ -112,6 +113,8 @@ export interface RequestFacts {
 export interface SseEvent {
   event?: string;
   data: string;
+  /** The data parsed as JSON, when the proxy parsed it already (null: not JSON). */
+  json?: unknown;
 }
 
 /** Meters a stream from its events; the usage is cumulative over the events seen. */

@@ -28,9 +28,11 @@ const errorTypes: Record<number, string> = {
 
 export const anthropicMessages: ProtocolModule = {
   name: "anthropic-messages",
-  requestFacts(_path, body) {
+  requestFacts(path, body) {
     const b = obj(body);
-    return { model: str(b.model), maxOutputTokens: limit(b.max_tokens), stream: b.stream === true };
+    // Counting tokens generates none.
+    const maxOutputTokens = path.endsWith("/count_tokens") ? 0 : limit(b.max_tokens);
+    return { model: str(b.model), maxOutputTokens, stream: b.stream === true };
   },
   usageFromJson(body) {
     const u = obj(body).usage;

@@ -38,7 +38,9 @@ export const gemini: ProtocolModule = {
     const m = PATH.exec(path.split("?")[0]);
     return {
       model: m ? decodeURIComponent(m[1]) : undefined,
-      maxOutputTokens: limit(obj(obj(body).generationConfig).maxOutputTokens),
+      maxOutputTokens: m?.[2] === "countTokens"
+        ? 0 // counting tokens generates none
+        : limit(obj(obj(body).generationConfig).maxOutputTokens),
       stream: m?.[2] === "streamGenerateContent",
     };
   },

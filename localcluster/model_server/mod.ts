@@ -16,6 +16,8 @@
 //     }],
 //   });
 //   ... run the CLI with server.url ...
+//   // optional: eventDelayMs: 50 paces streams one SSE event at a time (a slow model); a
+//   // stream the client abandons then shows as aborted: true in its record.
 //   server.requests  // every request: protocol, path, headers (API key), body, marker, turn, status
 //   server.usage("task-fix-1") // the tokens the CLI was told it used
 //   await server.close();

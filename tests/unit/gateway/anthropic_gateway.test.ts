@@ -94,6 +94,7 @@ Deno.test("anthropic via gateway: transcripts are readable and hold neither key 
     assert.equal(records.length, 2);
     assert.equal(records[0].path, "/p/prov/v1/messages", "the key query parameter is not kept");
     assert.equal(records[0].status, 200);
+    assert.ok(records[0].upstreamMs! <= records[0].durationMs, "timings recorded");
     const streamed = records[0].response as { stream: boolean; text: string; events: unknown[] };
     assert.equal(streamed.stream, true);
     assert.equal(streamed.text, "Running the tests now, then fixing what fails.");
@@ -281,30 +282,135 @@ Deno.test("anthropic via gateway: a client that goes away aborts the upstream st
 
 Deno.test("anthropic via gateway: a restarted gateway starts from usageSoFar and counts nothing twice", async () => {
   const dir = await Deno.makeTempDir({ prefix: "gateway-restart-" });
-  const s = script("MARK-9");
-  let written;
-  await withGateway({ scripts: [s], dir }, async (h) => {
-    await (await post(`${h.base}/v1/messages`, anthropicRequest("MARK-9", true), {
-      "x-api-key": TOKEN,
-    })).text();
-    await h.gateway.reporter.flush();
-    written = h.writes.at(-1)!.usage;
-  });
-  assert.ok(written);
-  const first = written as { inputTokens: number; outputTokens: number; requests: number };
-  await withGateway({ scripts: [s], dir, usageSoFar: written }, async (h) => {
-    await (await post(`${h.base}/v1/messages`, anthropicRequest("MARK-9", false), {
-      "x-api-key": TOKEN,
-    })).text();
+  try {
+    const s = script("MARK-9");
+    let written;
+    await withGateway({ scripts: [s], dir }, async (h) => {
+      await (await post(`${h.base}/v1/messages`, anthropicRequest("MARK-9", true), {
+        "x-api-key": TOKEN,
+      })).text();
+      await h.gateway.reporter.flush();
+      written = h.writes.at(-1)!.usage;
+    });
+    assert.ok(written);
+    const first = written as { inputTokens: number; outputTokens: number; requests: number };
+    await withGateway({ scripts: [s], dir, usageSoFar: written }, async (h) => {
+      await (await post(`${h.base}/v1/messages`, anthropicRequest("MARK-9", false), {
+        "x-api-key": TOKEN,
+      })).text();
+      await h.gateway.reporter.flush();
+      const u = h.writes.at(-1)!.usage;
+      const second = h.upstream.usage("MARK-9");
+      assert.equal(u.inputTokens, first.inputTokens + second.inputTokens);
+      assert.equal(u.outputTokens, first.outputTokens + second.outputTokens);
+      assert.equal(u.requests, 2);
+      // Both gateways' exchanges are in the one transcript file.
+      await h.gateway.transcripts.idle();
+      assert.equal((await h.gateway.transcripts.read("team-a", h.identity.taskUid)).length, 2);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("anthropic via gateway: an unpriced model costs 0 and is logged once", async () => {
+  await withGateway({ scripts: [script("MARK-10")] }, async (h) => {
+    for (let i = 0; i < 2; i++) {
+      const req = { ...anthropicRequest("MARK-10", false), model: "claude-unpriced" };
+      await (await post(`${h.base}/v1/messages`, req, { "x-api-key": TOKEN })).text();
+    }
     await h.gateway.reporter.flush();
     const u = h.writes.at(-1)!.usage;
-    const second = h.upstream.usage("MARK-9");
-    assert.equal(u.inputTokens, first.inputTokens + second.inputTokens);
-    assert.equal(u.outputTokens, first.outputTokens + second.outputTokens);
     assert.equal(u.requests, 2);
-    // Both gateways' exchanges are in the one transcript file.
-    await h.gateway.transcripts.idle();
-    assert.equal((await h.gateway.transcripts.read("team-a", h.identity.taskUid)).length, 2);
+    assert.ok(u.inputTokens > 0);
+    assert.equal(u.costNanoUSD, 0);
+    assert.equal(h.logs.filter((l) => l.includes("model has no price")).length, 1);
   });
-  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("anthropic via gateway: an unreachable provider is 502 in the protocol's shape, at no cost", async () => {
+  await withGateway({ scripts: [] }, async (h) => {
+    const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (closed.addr as Deno.NetAddr).port;
+    closed.close();
+    h.identity.provider.upstreamURL = `http://127.0.0.1:${port}`;
+    const res = await post(`${h.base}/v1/messages`, anthropicRequest("M", true), {
+      "x-api-key": TOKEN,
+    });
+    assert.equal(res.status, 502);
+    assert.equal((await res.json()).type, "error");
+    assert.equal(h.gateway.metrics.refusals("upstream_unreachable"), 1);
+    await h.gateway.reporter.flush();
+    assert.equal(h.writes.at(-1)?.usage.costNanoUSD ?? 0, 0);
+  });
+});
+
+Deno.test("anthropic via gateway: token counting and GETs reserve no output, so they pass at the cap", async () => {
+  // A budget below the default worst case (4096 output tokens) still lets free endpoints through.
+  await withGateway({ scripts: [], budget: { tokens: 2000 } }, async (h) => {
+    const count = await post(`${h.base}/v1/messages/count_tokens`, {
+      model: "claude-test",
+      messages: [{ role: "user", content: "hi" }],
+    }, { "x-api-key": TOKEN });
+    assert.equal(count.status, 200);
+    assert.ok((await count.json()).input_tokens > 0);
+    const models = await fetch(`${h.base}/v1/models`, { headers: { "x-api-key": TOKEN } });
+    assert.equal(models.status, 200);
+    await models.body?.cancel();
+    assert.equal(h.upstream.requests.length, 2);
+  });
+});
+
+Deno.test("anthropic via gateway: a request for another provider than the Task's is refused (attack replay)", async () => {
+  await withGateway({ scripts: [], ignoreProvider: true }, async (h) => {
+    const res = await post(`${h.gateway.url}/p/other/v1/messages`, anthropicRequest("M", true), {
+      "x-api-key": TOKEN,
+    });
+    assert.equal(res.status, 403);
+    assert.match((await res.json()).error.message, /not this Task's provider/);
+    assert.equal(h.upstream.requests.length, 0);
+  });
+});
+
+Deno.test("anthropic via gateway: a client gone before the upstream answered aborts the upstream request", async () => {
+  // An upstream that never answers and notes when its request is abandoned.
+  const abandoned = Promise.withResolvers<void>();
+  const arrived = Promise.withResolvers<void>();
+  const silent = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+    request.signal.addEventListener("abort", () => abandoned.resolve());
+    await request.arrayBuffer();
+    arrived.resolve();
+    await abandoned.promise;
+    return new Response(null, { status: 500 }); // no one reads it; lets shutdown() finish
+  });
+  await withGateway({ scripts: [] }, async (h) => {
+    h.identity.provider.upstreamURL = `http://127.0.0.1:${(silent.addr as Deno.NetAddr).port}`;
+    const abort = new AbortController();
+    const pending = fetch(`${h.base}/v1/messages`, {
+      method: "POST",
+      headers: { "x-api-key": TOKEN },
+      body: JSON.stringify(anthropicRequest("M", false)),
+      signal: abort.signal,
+    }).catch(() => "aborted");
+    await arrived.promise;
+    abort.abort();
+    assert.equal(await pending, "aborted");
+    // A generous bound so that a gateway which kept waiting fails the test instead of hanging it.
+    let bound: ReturnType<typeof setTimeout> | undefined;
+    const outcome = await Promise.race([
+      abandoned.promise.then(() => "abandoned"),
+      new Promise((r) => bound = setTimeout(() => r("still waiting upstream"), 10_000)),
+    ]);
+    clearTimeout(bound);
+    assert.equal(outcome, "abandoned");
+    await h.gateway.transcripts.idle();
+    for (let i = 0; i < 50; i++) {
+      if ((await h.gateway.transcripts.read("team-a", h.identity.taskUid)).length) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const [record] = await h.gateway.transcripts.read("team-a", h.identity.taskUid);
+    assert.equal(record.incomplete, true);
+  });
+  abandoned.resolve(); // (if the test failed) lets the silent handler end
+  await silent.shutdown();
 });
