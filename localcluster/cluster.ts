@@ -50,7 +50,8 @@ const stagesFile = join(dirname(fileURLToPath(import.meta.url)), "kwok-stages.ya
 
 export const FAKE_NODE = "kwok-node-0";
 
-function kubeconfigYaml(server: string, caFile: string, token: string): string {
+/** A kubeconfig for `token` at `server` (the local cluster's CA file). */
+export function kubeconfigYaml(server: string, caFile: string, token: string): string {
   return `apiVersion: v1
 kind: Config
 clusters:

@@ -20,9 +20,9 @@ export type ModelProtocol = z.infer<typeof modelProtocol>;
 const UPSTREAM = "^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[-A-Za-z0-9._~%/]*)?$";
 
 export const modelPrice = z.object({
-  model: z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._:/@-]*[*]?$/).describe(
-    'A model name, or a prefix ending in "*" (e.g. "claude-sonnet-*"); the most specific ' +
-      "entry wins.",
+  model: z.string().min(1).max(128).regex(/^([A-Za-z0-9][A-Za-z0-9._:/@-]*[*]?|[*])$/).describe(
+    'A model name, or a prefix ending in "*" (e.g. "claude-sonnet-*"; "*" alone: every ' +
+      "model); the most specific entry wins.",
   ),
   inputPerMTok: usdAmount("prices[].inputPerMTok").describe(
     "US dollars per million input tokens.",

@@ -12,6 +12,9 @@ import { AGENT_SA, condition, type Json, TaskHarness } from "../task/harness.ts"
 import { DEFAULT_JOB_SETTINGS } from "../../../controllers/task/job.ts";
 import { AUDIENCE, type GatewayWorld, mintToken, startGatewayWorld } from "./world.ts";
 
+/** kwok keeps such a pod Running until it is deleted (localcluster/kwok-stages.yaml). */
+const HOLD = { "sim.kubetask.io/outcome": "hold" };
+
 const BASH_TOOL = {
   name: "Bash",
   description: "Run a shell command",
@@ -68,7 +71,7 @@ Deno.test("gateway: a Task's pod token gets the provider's key added, usage on t
     }),
   });
   try {
-    await h.agent("coder", { modelProvider: w.provider });
+    await h.agent("coder", { modelProvider: w.provider, podSpec: { labels: HOLD } });
     await h.task("fix", { agentRef: "coder", description: "Fix it" });
     const pod = await podOf(h, "fix");
     const token = await mintToken(h.ns, AGENT_SA, {
@@ -111,10 +114,16 @@ Deno.test("gateway: a Task's pod token gets the provider's key added, usage on t
     const unbound = await mintToken(h.ns, AGENT_SA, { audience: AUDIENCE });
     assert.equal((await call(w, w.provider, unbound, ask(marker))).status, 401);
     // A pod made by hand with the Task's labels and ServiceAccount: no Job of ours controls it.
+    // (Not the Job's own selector labels: the Job controller would adopt such a pod, then
+    // delete one of the two, as it keeps one pod per Job.)
+    const taskLabels = Object.fromEntries(
+      Object.entries(pod.metadata.labels).filter(([k]) => k.startsWith("kubetask.io/")),
+    );
+    assert.ok(Object.keys(taskLabels).length >= 3, JSON.stringify(taskLabels));
     await h.apply({
       apiVersion: "v1",
       kind: "Pod",
-      metadata: { name: "forged", labels: pod.metadata.labels },
+      metadata: { name: "forged", labels: { ...taskLabels, ...HOLD } },
       spec: {
         serviceAccountName: AGENT_SA,
         containers: [{ name: "agent", image: "example.test/agent:1" }],
@@ -127,6 +136,7 @@ Deno.test("gateway: a Task's pod token gets the provider's key added, usage on t
     });
     const refused = await call(w, w.provider, forgedToken, ask(marker));
     assert.equal(refused.status, 401, refused.text);
+    assert.match(refused.text, /no Job of ours controls it/);
     assert.equal(w.model.requests.filter((r) => r.marker === marker).length, 1, "none forwarded");
 
     // Transcripts: the Task's namespace may read, another's may not, nobody anonymously.
@@ -191,7 +201,7 @@ Deno.test("gateway: a call whose worst case passes the budget is refused unforwa
     }),
   });
   try {
-    await h.agent("coder", { modelProvider: w.provider });
+    await h.agent("coder", { modelProvider: w.provider, podSpec: { labels: HOLD } });
     // 2,000 tokens: a request asking for up to 4,000 output tokens cannot fit.
     await h.task("capped", { agentRef: "coder", description: "Fix it", budget: { tokens: 2000 } });
     const pod = await podOf(h, "capped");
