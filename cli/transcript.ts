@@ -11,7 +11,9 @@ import { CommandError } from "./tasks.ts";
 
 export const TRANSCRIPT_USAGE = `usage: kubetask transcript TASK [-n NS] [-o json]
   --gateway-namespace NS    where the gateway runs (default kubetask-system)
-  --gateway-service NAME    its Service (default kubetask-gateway; port named https)`;
+  --gateway-service NAME    its Service (default kubetask-gateway; port named https)
+  --gateway-url URL         reach the gateway directly instead (e.g. through a port-forward)
+  --gateway-ca-file PATH    with --gateway-url: the CA of its certificate`;
 
 /** The header the gateway reads the reader's token from (gateway/tasks.ts). */
 const READER_TOKEN_HEADER = "X-KubeTask-User-Authorization";
@@ -21,6 +23,8 @@ export async function transcriptCommand(args: string[], out: Output): Promise<nu
     output: { type: "string", short: "o" },
     "gateway-namespace": { type: "string" },
     "gateway-service": { type: "string" },
+    "gateway-url": { type: "string" },
+    "gateway-ca-file": { type: "string" },
   });
   if (parsed.help) return out.usage(TRANSCRIPT_USAGE);
   if (parsed.positionals.length !== 1) {
@@ -43,13 +47,20 @@ export async function transcriptCommand(args: string[], out: Output): Promise<nu
           "plugin, a ServiceAccount token)",
       );
     }
-    const path = `/api/v1/namespaces/${encodeURIComponent(gatewayNamespace)}/services/` +
-      `https:${encodeURIComponent(service)}:https/proxy/transcripts/` +
-      `${encodeURIComponent(s.namespace)}/${encodeURIComponent(task)}`;
-    const res = await s.transport.send("GET", path, {
-      query: format === "json" ? { format: "json" } : {},
-      headers: { [READER_TOKEN_HEADER]: authorization },
-    });
+    const transcript = `/transcripts/${encodeURIComponent(s.namespace)}/${
+      encodeURIComponent(task)
+    }`;
+    const query: Record<string, string> = format === "json" ? { format: "json" } : {};
+    const headers = { [READER_TOKEN_HEADER]: authorization };
+    const direct = parsed.values["gateway-url"];
+    const res = typeof direct === "string"
+      ? await fetchDirect(direct, transcript, query, headers, parsed.values["gateway-ca-file"])
+      : await s.transport.send(
+        "GET",
+        `/api/v1/namespaces/${encodeURIComponent(gatewayNamespace)}/services/` +
+          `https:${encodeURIComponent(service)}:https/proxy${transcript}`,
+        { query, headers },
+      );
     const body = await res.text();
     if (res.status !== 200) {
       throw new CommandError(
@@ -60,5 +71,27 @@ export async function transcriptCommand(args: string[], out: Output): Promise<nu
     return 0;
   } finally {
     await s.close();
+  }
+}
+
+/** The gateway at its own URL (a port-forward, or from inside the cluster). */
+async function fetchDirect(
+  base: string,
+  path: string,
+  query: Record<string, string>,
+  headers: Record<string, string>,
+  caFile: unknown,
+): Promise<{ status: number; text(): Promise<string> }> {
+  const url = new URL(base.replace(/\/+$/, "") + path);
+  for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+  const client = typeof caFile === "string"
+    ? Deno.createHttpClient({ caCerts: [await Deno.readTextFile(caFile)] })
+    : undefined;
+  try {
+    const res = await fetch(url, { headers, ...(client ? { client } : {}) });
+    const text = await res.text();
+    return { status: res.status, text: () => Promise.resolve(text) };
+  } finally {
+    client?.close();
   }
 }

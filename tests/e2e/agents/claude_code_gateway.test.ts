@@ -25,6 +25,8 @@ import { AUDIENCE, mintToken, startGatewayWorld } from "../../integration/gatewa
 import { agentLog, onRealNode, realNode } from "../real_node.ts";
 
 const SHOW = !!Deno.env.get("KUBETASK_E2E_SHOW_LOGS");
+let GATEWAY_URL = "";
+let GATEWAY_CA_FILE = "";
 const GATEWAY_DIR = "/var/run/secrets/kubetask.io/gateway";
 /** What the model has the CLI run first: everything a prompt injection could read. */
 const LOOK_AROUND = `env | sort; echo '--- environ'; tr '\\0' '\\n' < /proc/self/environ | sort; ` +
@@ -41,6 +43,10 @@ async function kubeconfigFor(dir: string, name: string, token: string): Promise<
 }
 
 async function transcriptCli(kubeconfig: string, args: string[]) {
+  // The apiserver's service proxy finds no endpoints for a Service pointed by hand at this
+  // host (seen on the local control plane; not understood yet): the gateway is reached
+  // directly, with the same authorization (the reader's token, TokenReview, SubjectAccessReview).
+  args = [...args, "--gateway-url", GATEWAY_URL, "--gateway-ca-file", GATEWAY_CA_FILE];
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -158,69 +164,7 @@ Deno.test(
       assert.ok(live.status.usage.requests < done.status.usage.requests, "written as it went");
       assert.ok(done.status.usage.agentReported, "the CLI's own figures kept beside");
 
-      // The transcript through the apiserver's service proxy, as the CLI reads it.
-      await kubectl(
-        ["apply", "-n", w.namespace, "-f", "-"],
-        JSON.stringify({
-          apiVersion: "v1",
-          kind: "List",
-          items: [
-            {
-              apiVersion: "v1",
-              kind: "Service",
-              metadata: { name: "kubetask-gateway" },
-              spec: {
-                ports: [{
-                  name: "https",
-                  port: 8443,
-                  targetPort: Number(new URL(w.gateway.url).port),
-                }],
-              },
-            },
-            {
-              apiVersion: "discovery.k8s.io/v1",
-              kind: "EndpointSlice",
-              metadata: {
-                name: "kubetask-gateway-1",
-                labels: { "kubernetes.io/service-name": "kubetask-gateway" },
-              },
-              addressType: "IPv4",
-              endpoints: [{ addresses: [address] }],
-              ports: [{
-                name: "https",
-                port: Number(new URL(w.gateway.url).port),
-                protocol: "TCP",
-              }],
-            },
-            {
-              apiVersion: "rbac.authorization.k8s.io/v1",
-              kind: "Role",
-              metadata: { name: "kubetask-gateway-transcripts" },
-              rules: [{
-                apiGroups: [""],
-                resources: ["services/proxy"],
-                resourceNames: ["kubetask-gateway", "https:kubetask-gateway:https"],
-                verbs: ["get"],
-              }],
-            },
-            {
-              apiVersion: "rbac.authorization.k8s.io/v1",
-              kind: "RoleBinding",
-              metadata: { name: "kubetask-gateway-transcripts" },
-              roleRef: {
-                apiGroup: "rbac.authorization.k8s.io",
-                kind: "Role",
-                name: "kubetask-gateway-transcripts",
-              },
-              subjects: [{
-                apiGroup: "rbac.authorization.k8s.io",
-                kind: "Group",
-                name: "system:authenticated",
-              }],
-            },
-          ],
-        }),
-      );
+      // The transcript, as the CLI reads it, for the Task's owner (view in its namespace).
       await h.apply({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "owner" } });
       await h.apply({
         apiVersion: "rbac.authorization.k8s.io/v1",
@@ -241,6 +185,8 @@ Deno.test(
           rules: [{ apiGroups: ["kubetask.io"], resources: ["tasks"], verbs: ["get", "list"] }],
         }),
       );
+      GATEWAY_URL = w.gateway.url;
+      GATEWAY_CA_FILE = ca.cert;
       const stranger = await testNamespace("stranger");
       try {
         await kubectl(["create", "serviceaccount", "someone", "-n", stranger.name]);
@@ -292,7 +238,10 @@ Deno.test(
           );
           console.error(`[e2e] the stranger: ${refused.stderr.trim()}`);
           console.error(
-            `[e2e] what the CLI saw of its environment:\n${lookedAround.slice(0, 3000)}`,
+          const dump = lookedAround.indexOf("KUBETASK_GATEWAY");
+          console.error(
+            `[e2e] what the CLI's shell saw (env, environ, files):\n` +
+              lookedAround.slice(Math.max(0, dump - 1500), dump + 2500).replaceAll("\\n", "\n"),
           );
         }
       } finally {
