@@ -237,7 +237,6 @@ Deno.test(
             `[e2e] transcript (first lines):\n${text.split("\n").slice(0, 12).join("\n")}`,
           );
           console.error(`[e2e] the stranger: ${refused.stderr.trim()}`);
-          console.error(
           const dump = lookedAround.indexOf("KUBETASK_GATEWAY");
           console.error(
             `[e2e] what the CLI's shell saw (env, environ, files):\n` +
