@@ -75,6 +75,7 @@ async function main(): Promise<number> {
           caPem: await Deno.readTextFile(config.gateway.caFile),
           audience: config.gateway.audience,
           tokenExpirationSeconds: config.gateway.tokenExpirationSeconds,
+          ...(config.gateway.egress ? { egress: config.gateway.egress } : {}),
         },
       }
       : {}),

@@ -12,6 +12,7 @@ import {
   MIN_GATEWAY_TOKEN_EXPIRATION_SECONDS,
 } from "./task/gateway.ts";
 import { parseDuration } from "../api/v1alpha1/index.ts";
+import type { GatewayEgress } from "./egress/gateway.ts";
 
 export interface OperatorConfig {
   kubeconfig?: string;
@@ -41,6 +42,7 @@ export interface OperatorConfig {
     caFile: string;
     audience: string;
     tokenExpirationSeconds: number;
+    egress?: GatewayEgress;
   };
 }
 
@@ -79,6 +81,10 @@ export const USAGE = `usage: main.ts [flags]
                                       (default ${DEFAULT_GATEWAY_AUDIENCE})
   --gateway-token-expiration DURATION lifetime of those tokens, at least 10m (default 10m;
                                       the kubelet refreshes them)
+  --gateway-service NS/NAME           the gateway's Service: Restricted Agents with a
+                                      modelProvider may reach its pods (the Helm chart sets it)
+  --gateway-egress-cidr CIDR          instead: the gateway's address outside the pod network
+                                      (the port is --gateway-url's)
 Each flag may also be set as KUBETASK_<FLAG> (e.g. KUBETASK_NAMESPACES).`;
 
 function envName(flag: string): string {
@@ -108,10 +114,13 @@ function parseNonNegative(flag: string, value: string): number {
 }
 
 /** "namespace/name", both parts DNS names; empty means not set. */
-function serviceAccountRef(value: string | undefined): string | undefined {
+function serviceAccountRef(
+  value: string | undefined,
+  flag = "--operator-service-account",
+): string | undefined {
   if (!value) return undefined;
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/.test(value)) {
-    throw new Error(`--operator-service-account must be NAMESPACE/NAME, got ${value}`);
+    throw new Error(`${flag} must be NAMESPACE/NAME, got ${value}`);
   }
   return value;
 }
@@ -154,6 +163,8 @@ export function parseConfig(
     "gateway-ca-file",
     "gateway-audience",
     "gateway-token-expiration",
+    "gateway-service",
+    "gateway-egress-cidr",
   ] as const;
   // Every flag is read as a string so "--leader-elect=false" and "--apply-crds" both work.
   const normalized = args.map((a) =>
@@ -201,12 +212,16 @@ export function parseConfig(
   };
 }
 
+type GatewayFlag =
+  | "gateway-url"
+  | "gateway-ca-file"
+  | "gateway-audience"
+  | "gateway-token-expiration"
+  | "gateway-service"
+  | "gateway-egress-cidr";
+
 function gatewayFlags(
-  get: (
-    flag: "gateway-url" | "gateway-ca-file" | "gateway-audience" | "gateway-token-expiration",
-  ) =>
-    | string
-    | undefined,
+  get: (flag: GatewayFlag) => string | undefined,
 ): Pick<OperatorConfig, "gateway"> {
   const url = get("gateway-url");
   if (!url) return {};
@@ -232,8 +247,23 @@ function gatewayFlags(
       `--gateway-token-expiration must be a duration of at least 10m (the kubelet's minimum), got ${expiration}`,
     );
   }
+  const service = get("gateway-service");
+  const cidr = get("gateway-egress-cidr");
+  if (service && cidr) throw new Error("set one of --gateway-service and --gateway-egress-cidr");
+  let egress: GatewayEgress | undefined;
+  if (service) {
+    const ref = serviceAccountRef(service, "--gateway-service");
+    const [namespace, name] = ref!.split("/");
+    egress = { service: { namespace, name } };
+  } else if (cidr) {
+    if (!/^[0-9a-fA-F.:]+\/[0-9]{1,3}$/.test(cidr)) {
+      throw new Error(`--gateway-egress-cidr must be a CIDR such as 10.0.0.5/32, got ${cidr}`);
+    }
+    egress = { cidr, port: Number(parsed.port || 443) };
+  }
   return {
     gateway: {
+      ...(egress ? { egress } : {}),
       url: url.replace(/\/+$/, ""),
       caFile,
       audience: get("gateway-audience") || DEFAULT_GATEWAY_AUDIENCE,

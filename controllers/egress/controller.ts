@@ -7,6 +7,7 @@ import { mapToController } from "../runtime/owners.ts";
 import { NetworkPolicyResource } from "../runtime/resources.ts";
 import { AgentResource, KubeTaskConfigResource } from "../kinds.ts";
 import type { CacheReader, Controller, KubeObject, Request } from "../runtime/types.ts";
+import type { GatewaySettings } from "../task/gateway.ts";
 import { reconcileAgentEgress } from "./reconciler.ts";
 import { isTaskGitPolicy } from "./git.ts";
 
@@ -30,7 +31,9 @@ function mapPolicy(obj: KubeObject, cache: CacheReader): Request[] {
   return owner.length ? owner : agentsOfNamespace(obj, cache);
 }
 
-export function createEgressController(settings: { defaultEgress?: EgressMode } = {}): Controller {
+export function createEgressController(
+  settings: { defaultEgress?: EgressMode; gateway?: GatewaySettings } = {},
+): Controller {
   return {
     kind: KIND,
     type: AgentResource,
@@ -38,6 +41,7 @@ export function createEgressController(settings: { defaultEgress?: EgressMode } 
       { type: NetworkPolicyResource, map: mapPolicy },
       { type: KubeTaskConfigResource, map: agentsOfNamespace },
     ],
-    reconcile: (req, ctx) => reconcileAgentEgress(req, ctx, settings.defaultEgress),
+    reconcile: (req, ctx) =>
+      reconcileAgentEgress(req, ctx, settings.defaultEgress, settings.gateway),
   };
 }

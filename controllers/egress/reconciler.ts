@@ -22,6 +22,8 @@ import { KUBETASK_CONFIG_NAME } from "../task/names.ts";
 import { effectiveEgressMode } from "./mode.ts";
 import { type EgressObservation, planAgentEgress, refusedEgressPlan } from "./plan.ts";
 import { type ResolvedService, resolveService } from "./policy.ts";
+import { egressRuleField, withGatewayRule } from "./gateway.ts";
+import type { GatewaySettings } from "../task/gateway.ts";
 import { agentPodLabels, reopeningPolicies } from "./trap.ts";
 import { isTaskGitPolicy } from "./git.ts";
 
@@ -36,12 +38,13 @@ export async function reconcileAgentEgress(
   req: Request,
   ctx: ReconcileContext,
   operatorDefault?: EgressMode,
+  gateway?: GatewaySettings,
 ): Promise<Result> {
   const raw = ctx.cache.get(AgentResource, req.namespace, req.name);
   // Deleted: garbage collection removes its NetworkPolicy through the ownerReference.
   if (!raw || raw.metadata?.deletionTimestamp) return {};
   const primary = { type: AgentResource, object: raw };
-  const obs = await observe(raw, req.namespace, ctx, operatorDefault);
+  const obs = await observe(raw, req.namespace, ctx, operatorDefault, gateway);
   const now = ctx.now();
   const result = await applyPlan(
     ctx,
@@ -58,6 +61,7 @@ async function observe(
   namespace: string,
   ctx: ReconcileContext,
   operatorDefault?: EgressMode,
+  gateway?: GatewaySettings,
 ): Promise<EgressObservation> {
   const config = ctx.cache.get(KubeTaskConfigResource, namespace, KUBETASK_CONFIG_NAME);
   const own = ctx.cache.byIndex(NetworkPolicyResource, OWNER_INDEX, ownerIndexKey(raw))
@@ -68,10 +72,16 @@ async function observe(
     const invalidSpec = describeIssues(parsed.error);
     return { ...base, mode: effectiveEgressMode(undefined, config, operatorDefault), invalidSpec };
   }
-  const egress = parsed.data.egress;
+  // Through the gateway, the gateway is allowed (and it alone stands for the model API).
+  const egress = withGatewayRule(parsed.data, gateway);
   const mode = effectiveEgressMode(parsed.data, config, operatorDefault);
   if (mode === "Unrestricted") return { ...base, egress, mode };
-  const { services, problems } = await resolveServices(egress, namespace, ctx);
+  const { services, problems } = await resolveServices(
+    egress,
+    namespace,
+    ctx,
+    (i) => egressRuleField(parsed.data, i),
+  );
   // A Task's Git egress policy opens its own pod to its repositories only (git.ts).
   const others = ctx.cache.list(NetworkPolicyResource, namespace).filter((p) =>
     !isControlledBy(p, raw) && !isTaskGitPolicy(p)
@@ -91,13 +101,14 @@ async function resolveServices(
   egress: AgentEgress | undefined,
   namespace: string,
   ctx: ReconcileContext,
+  fieldOf: (index: number) => string,
 ): Promise<{ services: Map<number, ResolvedService>; problems: string[] }> {
   const services = new Map<number, ResolvedService>();
   const problems: string[] = [];
   for (const [i, rule] of (egress?.allow ?? []).entries()) {
     if (!rule.service) continue;
     const ns = rule.service.namespace ?? namespace;
-    const field = `spec.egress.allow[${i}].service`;
+    const field = `${fieldOf(i)}.service`;
     const svc = await ctx.live.get(ServiceResource, ns, rule.service.name);
     if (!svc) {
       problems.push(`${field}: Service ${ns}/${rule.service.name} not found`);

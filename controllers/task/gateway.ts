@@ -8,6 +8,7 @@
 import type { V1EnvVar, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import type { Agent } from "../../api/v1alpha1/index.ts";
 import type { Problem } from "./checks.ts";
+import type { GatewayEgress } from "../egress/gateway.ts";
 
 /** The operator's flags about the gateway. */
 export interface GatewaySettings {
@@ -19,6 +20,8 @@ export interface GatewaySettings {
   audience: string;
   /** Lifetime of the projected token (the kubelet refreshes it at 80%; at least 600). */
   tokenExpirationSeconds: number;
+  /** Where agent pods reach it, for the NetworkPolicy of Restricted Agents (egress/gateway.ts). */
+  egress?: GatewayEgress;
 }
 
 export const DEFAULT_GATEWAY_AUDIENCE = "kubetask-gateway";

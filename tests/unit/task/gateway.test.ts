@@ -166,6 +166,23 @@ Deno.test("config: --gateway-url needs https and a CA file; the token lives at l
     /at least 10m/,
   );
   assert.equal(parseConfig([], env).gateway, undefined);
+  const base = ["--gateway-url=https://gw.ns.svc:8443", "--gateway-ca-file=/ca"];
+  assert.deepEqual(
+    parseConfig([...base, "--gateway-service=kubetask-system/kubetask-gateway"], env).gateway
+      ?.egress,
+    {
+      service: { namespace: "kubetask-system", name: "kubetask-gateway" },
+    },
+  );
+  assert.deepEqual(
+    parseConfig([...base, "--gateway-egress-cidr=10.0.0.5/32"], env).gateway?.egress,
+    {
+      cidr: "10.0.0.5/32",
+      port: 8443,
+    },
+  );
+  assert.throws(() => parseConfig([...base, "--gateway-egress-cidr=10.0.0.5"], env), /CIDR/);
+  assert.throws(() => parseConfig([...base, "--gateway-service=../x"], env), /NAMESPACE\/NAME/);
 });
 
 Deno.test("reconcile: a Task the gateway marked over budget stops its agent, then fails BudgetExceeded with the gateway's usage", async () => {
