@@ -12,7 +12,7 @@ import { JobResource, PodResource } from "../controllers/runtime/resources.ts";
 import type { KubeClient, KubeObject, Logger } from "../controllers/runtime/types.ts";
 import type { ApiTransport } from "../controllers/runtime/transport.ts";
 import { reviewToken } from "../controllers/runtime/reviews.ts";
-import { AGENT_UID_LABEL, type Task, type TaskUsage } from "../api/v1alpha1/index.ts";
+import { AGENT_UID_LABEL, agentSpec, type Task, type TaskUsage } from "../api/v1alpha1/index.ts";
 import { effectiveBudget } from "../controllers/task/budget.ts";
 import { agentNameOf } from "../controllers/task/names.ts";
 import { parseUSD } from "./money.ts";
@@ -155,7 +155,10 @@ export class AgentIdentities {
         `Task ${namespace}/${taskName}: its Agent ${agentName} is not the one its pod runs`,
       );
     }
-    const providerName = agent.spec?.modelProvider;
+    // Parsed as the operator parses it: the same budget rule, nothing taken unchecked.
+    const spec = agentSpec.safeParse(agent.spec);
+    if (!spec.success) throw new Refused(403, `Agent ${namespace}/${agentName} is invalid`);
+    const providerName = spec.data.modelProvider;
     if (!providerName) {
       throw new Refused(403, `Agent ${namespace}/${agentName} names no modelProvider`);
     }
@@ -167,7 +170,7 @@ export class AgentIdentities {
     }
     const provider = await this.opts.providers.get(providerName);
     if (!provider.ok) throw new Refused(403, provider.reason);
-    const budget = effectiveBudget(task, agent as never);
+    const budget = effectiveBudget(task, { spec: spec.data });
     const usageSoFar = usageFromStatus(task.status?.usage);
     return {
       namespace,
