@@ -2,7 +2,7 @@
 // They name namespace kubetask-system; the test moves them into its own.
 import assert from "assert";
 import { parseAllDocuments, stringify } from "yaml";
-import { testNamespace } from "../env.ts";
+import { kubectl, testNamespace } from "../env.ts";
 import { create, installCrds } from "./crds.ts";
 
 const examplesDir = new URL("../../../deploy/examples/", import.meta.url);
@@ -38,13 +38,25 @@ Deno.test("every spec example in deploy/examples is accepted by the apiserver", 
           const result = await create(ns.name, stringify(doc));
           assert.ok(result.ok, `${name}: ${result.ok ? "" : result.error}`);
           kinds.add(doc.kind as string);
+          // Cluster-scoped (ModelProvider): not removed with the namespace.
+          if (doc.kind === "ModelProvider") {
+            const meta = doc.metadata as { name: string };
+            await kubectl(["delete", "modelprovider", meta.name, "--ignore-not-found"]);
+          }
         }
       });
     } finally {
       await ns.cleanup();
     }
   }
-  assert.deepEqual([...kinds].sort(), ["Agent", "Context", "CronTask", "KubeTaskConfig", "Task"]);
+  assert.deepEqual([...kinds].sort(), [
+    "Agent",
+    "Context",
+    "CronTask",
+    "KubeTaskConfig",
+    "ModelProvider",
+    "Task",
+  ]);
 });
 
 Deno.test("the full Agent example keeps its octal fileMode 0400", async () => {
