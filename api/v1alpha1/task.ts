@@ -50,6 +50,12 @@ export const taskSpec = z.object({
       "(time waiting for capacity does not count). Past it the agent is stopped and the Task " +
       "fails with reason Timeout. Defaults to the Agent's timeout; none means no limit.",
   ),
+  startupTimeout: duration("startupTimeout").optional().describe(
+    'Longest the pod may take to start the agent (or its Git clone), e.g. "2m", counted from ' +
+      "when the Job is created (time Queued does not count). Past it a Task still Pending on " +
+      "its pod fails with the reason that held it (ImagePullBackOff, Unschedulable, ...). It " +
+      "can only shorten the Agent's startupTimeout: a longer one is capped at the Agent's.",
+  ),
 });
 export type TaskSpec = z.infer<typeof taskSpec>;
 
