@@ -210,7 +210,10 @@ function planFor(
       jobName: obs.jobName,
       job: obs.job,
       podCreateFailure: obs.podCreateFailure,
-      progress: decisions.progress,
+      // A finished pod has left the cache (it keeps unfinished pods only): the live read has it.
+      progress: isFinishedPhase(jobPhase(obs.job)) && obs.pods
+        ? podProgress(obs.pods)
+        : decisions.progress,
       stop,
       result: obs.pods ? agentResult(obs.pods) : undefined,
     };

@@ -1,14 +1,22 @@
 // Whether a Task's agent has started, read from its Job's pod: the Task is
 // Running only once the agent container (or a Git clone init container) runs;
 // before that it is Pending with the reason that holds the pod. Pure: the pods
-// come from the cache (the Task controller watches its Jobs' pods, trimmed by
-// podForCache to the few status fields read here).
+// come from the cache (the Task controller watches its Jobs' unfinished pods,
+// trimmed by podForCache to the few status fields read here), or, for a Job
+// that finished, from the live read of its pods.
 import type { TaskStatus } from "../../api/v1alpha1/index.ts";
 import type { CacheReader, KubeObject, Request } from "../runtime/types.ts";
 import { controllerOf, isControlledBy } from "../runtime/owners.ts";
 import { JobResource } from "../runtime/resources.ts";
 import { TaskResource } from "../kinds.ts";
 import { AGENT_CONTAINER } from "./results.ts";
+
+/**
+ * Server-side filter of the pod watch: a pod that finished is the Job's to
+ * count (its report is read live, once); it leaves the cache, and a restart
+ * lists only pods still starting or running.
+ */
+export const UNFINISHED_PODS_SELECTOR = "status.phase!=Succeeded,status.phase!=Failed";
 
 /** What keeps a pod from starting the agent, as the Task's condition reason says it. */
 export type HoldReason =
