@@ -53,6 +53,9 @@ const IMAGE_REASONS: Record<string, HoldReason> = {
 
 const IMAGE_HOLDS: readonly HoldReason[] = ["ErrImagePull", "ImagePullBackOff"];
 
+/** The waiting reasons of every start: not news. */
+const ORDINARY_WAITING = ["ContainerCreating", "PodInitializing"];
+
 /** How many characters of a failed clone's log its condition quotes. */
 export const CLONE_LOG_CHARS = 512;
 const MESSAGE_CHARS = 1024;
@@ -137,11 +140,13 @@ export function podProgress(pods: KubeObject[]): PodProgress {
       message: cut(`pod "${name}" cannot be scheduled: ${scheduled.message || "no node fits"}`),
     };
   }
-  const waiting = [...inits, ...mains].map((c) => c.state?.waiting).find((w) => w?.reason);
+  // Only an unusual waiting reason is said: the ordinary steps of a start
+  // (scheduled, creating, initializing) would each change the message, and
+  // each change is a status write.
+  const waiting = [...inits, ...mains].map((c) => c.state?.waiting)
+    .find((w) => w?.reason && !ORDINARY_WAITING.includes(w.reason));
   const detail = waiting
     ? `: ${waiting.reason}${waiting.message ? ` (${waiting.message})` : ""}`
-    : !scheduled || scheduled.status !== "True"
-    ? ": waiting to be scheduled"
     : "";
   return { kind: "held", reason: "PodPending", message: cut(`pod "${name}" is Pending${detail}`) };
 }

@@ -82,18 +82,20 @@ Deno.test("pod progress: unschedulable quotes the scheduler; otherwise PodPendin
     "Unschedulable",
     `pod "p-1" cannot be scheduled: ${message}`,
   ]);
-  const creating = podProgress([pod({
-    conditions: [{ type: "PodScheduled", status: "True" }],
-    containerStatuses: [waiting("agent", "ContainerCreating")],
-  })]);
-  assert.deepEqual(creating.kind === "held" && [creating.reason, creating.message], [
-    "PodPending",
-    'pod "p-1" is Pending: ContainerCreating',
+  // The ordinary steps of a start say nothing more (each change would be a status write).
+  for (const status of [{}, { containerStatuses: [waiting("agent", "ContainerCreating")] }]) {
+    const p = podProgress([pod(status)]);
+    assert.deepEqual(p.kind === "held" && [p.reason, p.message], [
+      "PodPending",
+      'pod "p-1" is Pending',
+    ]);
+  }
+  const odd = podProgress([
+    pod({ containerStatuses: [waiting("agent", "CreateContainerError", "no such file")] }),
   ]);
-  const fresh = podProgress([pod({})]);
   assert.equal(
-    fresh.kind === "held" && fresh.message,
-    'pod "p-1" is Pending: waiting to be scheduled',
+    odd.kind === "held" && odd.message,
+    'pod "p-1" is Pending: CreateContainerError (no such file)',
   );
 });
 
