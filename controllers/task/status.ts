@@ -115,6 +115,8 @@ function jobOutcome(
   // A stop of an agent that never started suspends the Job: it ends now, as one without a pod.
   const phase = stop?.notStarted && !isFinishedPhase(jobTaskPhase)
     ? "Pending"
+    : !stop && progress?.kind === "noPod" && jobTaskPhase === "Running" && podOnlyCounted(job)
+    ? "Pending" // the Job counts its pod before the pod watch delivers it: not known to run
     : stop || isFinishedPhase(jobTaskPhase) || !progress || progress.kind === "noPod"
     ? jobTaskPhase
     : progress.kind === "started"
@@ -227,6 +229,19 @@ function jobOutcome(
       };
     }
   }
+}
+
+/**
+ * The Job counts an active pod and nothing finished: its pod exists but is
+ * not cached yet. (A finished pod leaves the pod cache: a Job that counts one
+ * is Running until its final condition, as jobPhase says.)
+ */
+function podOnlyCounted(job: JobView): boolean {
+  const s = job.status ?? {};
+  const uncounted = (s.uncountedTerminatedPods?.succeeded?.length ?? 0) +
+    (s.uncountedTerminatedPods?.failed?.length ?? 0);
+  return (s.active ?? 0) > 0 && !s.succeeded && !s.failed && uncounted === 0 &&
+    !jobCondition(job, "SuccessCriteriaMet") && !jobCondition(job, "FailureTarget");
 }
 
 /** The status a Task should have given what was observed. */

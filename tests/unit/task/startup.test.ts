@@ -107,6 +107,24 @@ Deno.test("startup: a pod whose image does not pull keeps the Task Pending, then
   assert.deepEqual(warnings(), ["ErrImagePull", "ErrImagePull"]);
 });
 
+Deno.test("startup: a Job that counts its pod before the pod is cached is not Running yet", async () => {
+  const c = setup();
+  await reconcileTask(req, c.context());
+  c.mutate(JobResource, NS, "fix", (j) => {
+    j.status = { active: 1, startTime: "2030-01-01T00:00:00Z" };
+  });
+  await reconcileTask(req, c.context());
+  assert.equal(statusOf(c)?.phase, "Pending");
+  assert.equal(cond(c, "Succeeded")?.reason, "JobCreated");
+  assert.ok(!c.events.some((e) => e.reason === "JobRunning"));
+  // Its pod finished and left the cache, the Job still counting it: Running, never back to Pending.
+  c.mutate(JobResource, NS, "fix", (j) => {
+    j.status = { active: 0, uncountedTerminatedPods: { succeeded: ["u"] }, startTime: "x" };
+  });
+  await reconcileTask(req, c.context());
+  assert.equal(statusOf(c)?.phase, "Running");
+});
+
 Deno.test("startup: a Task cannot raise its Agent's startup timeout", async () => {
   const c = setup({ startupTimeout: "1h" });
   await reconcileTask(req, c.context());
