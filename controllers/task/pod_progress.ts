@@ -152,11 +152,14 @@ export function podProgress(pods: KubeObject[]): PodProgress {
 }
 
 /**
- * The kubelet alternates ErrImagePull and ImagePullBackOff at every retry: one
+ * What the Task already shows, kept where the pods say nothing new. The
+ * kubelet alternates ErrImagePull and ImagePullBackOff at every retry: one
  * image that keeps failing is one reason, so a Task keeps the one (and the
  * message) it already shows: no status write and no Event at each retry.
  */
 export function steadyProgress(progress: PodProgress, status: TaskStatus | undefined): PodProgress {
+  // A pod seen running that left the cache finished (the cache keeps unfinished pods only).
+  if (progress.kind === "noPod" && status?.phase === "Running") return { kind: "started" };
   if (progress.kind !== "held" || !IMAGE_HOLDS.includes(progress.reason)) return progress;
   const shown = status?.conditions?.find((c) => c.type === "Succeeded");
   const reason = IMAGE_HOLDS.find((r) => r === shown?.reason);

@@ -153,6 +153,14 @@ Deno.test("startup: the Task is Running only once the agent runs, and then has n
   assert.equal(statusOf(c)?.phase, "Running");
   assert.equal(cond(c, "Succeeded")?.reason, "JobRunning");
   assert.equal(cond(c, "Ready")?.status, "True");
+
+  // It finished and left the pod cache before the Job counted it: still Running, not Pending.
+  c.mutate(PodResource, NS, "fix-abcde", (p) => {
+    p.metadata!.deletionTimestamp = "2030-01-01T01:00:00Z";
+  });
+  await reconcileTask(req, c.context());
+  assert.equal(statusOf(c)?.phase, "Running");
+  assert.equal(c.events.filter((e) => e.reason === "JobCreated").length, 1);
 });
 
 Deno.test("startup: a stop of a held pod suspends the Job (a pod no node took never ends by deadline)", async () => {
