@@ -35,13 +35,18 @@ export function condition(task: KubeObject, type: string): KubeObject | undefine
   return (task.status?.conditions ?? []).find((c: KubeObject) => c.type === type);
 }
 
+/** Why a Task waits (Ready=False), or how it ended: the condition a phase line quotes. */
+function phaseDetail(task: KubeObject): KubeObject | undefined {
+  const phase = task.status?.phase ?? "Pending";
+  const ready = condition(task, "Ready");
+  const waiting = ready?.status === "False" && !isFinishedPhase(phase) ? ready : undefined;
+  return waiting ?? (isFinishedPhase(phase) ? condition(task, "Succeeded") : undefined);
+}
+
 /** "Queued: Agent "claude" runs at most 2 ..." — the phase, and why it waits when it does. */
 export function phaseLine(task: KubeObject): string {
   const phase = task.status?.phase ?? "Pending";
-  const ready = condition(task, "Ready");
-  const succeeded = condition(task, "Succeeded");
-  const waiting = ready?.status === "False" && !isFinishedPhase(phase) ? ready : undefined;
-  const detail = waiting ?? (isFinishedPhase(phase) ? succeeded : undefined);
+  const detail = phaseDetail(task);
   return detail?.message ? `${phase} (${detail.reason}): ${detail.message}` : phase;
 }
 
@@ -117,7 +122,7 @@ export function duration(fromIso: string | undefined, toIso?: string): string {
 
 /**
  * A short result: an output named pr or url first, else the summary's first
- * line; `shown` is how it will be printed (cut after, not inside, a sequence).
+ * line, else why the Task waits or how it failed; `shown` is how it will be printed (cut after, not inside, a sequence).
  */
 export function shortResult(
   task: KubeObject,
@@ -126,7 +131,13 @@ export function shortResult(
 ): string {
   const outputs: Record<string, string> = task.status?.outputs ?? {};
   const first = outputs.pr ?? outputs.url ?? Object.values(outputs)[0];
-  const text = shown(first ?? String(task.status?.summary ?? "").split("\n")[0]);
+  const reported = first ?? String(task.status?.summary ?? "").split("\n")[0];
+  // Nothing reported: why it waits (ImagePullBackOff: ...) or how it failed, if said.
+  const detail = phaseDetail(task);
+  const why = detail && detail.reason !== "JobSucceeded"
+    ? `${detail.reason}${detail.message ? `: ${detail.message}` : ""}`
+    : "";
+  const text = shown(reported || why);
   return text.length > width ? `${text.slice(0, width - 1)}…` : text;
 }
 

@@ -22,6 +22,9 @@ import {
 
 export const DEFAULT_AGENT_IMAGE = "quay.io/kubetask/kubetask-agent-gemini:latest";
 
+/** How long a Task's pod may take to start when neither its Agent nor the Task says. */
+export const DEFAULT_STARTUP_TIMEOUT = "10m";
+
 export const secretKeyRef = z.object({
   name: objectName("secretRef.name").describe("Secret name."),
   key: dataKey("secretRef.key").describe("Key in the Secret."),
@@ -104,6 +107,12 @@ export const agentSpec = z.object({
     'Longest timeout a Task using this Agent may ask for, e.g. "4h": a Task asking for more ' +
       "fails with reason AgentLimitExceeded. Also the timeout of a Task that sets none when " +
       "the Agent sets no timeout either.",
+  ),
+  startupTimeout: duration("startupTimeout").optional().describe(
+    'Longest a Task\'s pod may take to start its agent (or its Git clone), e.g. "5m"; default ' +
+      `${DEFAULT_STARTUP_TIMEOUT}. Counted from when its Job is created (time Queued does not ` +
+      "count). Past it a Task still Pending on its pod (an image that does not pull, a missing " +
+      "Secret, no node that fits) fails with the reason that held it. A Task may set a shorter one.",
   ),
   maxKeepAliveSeconds: z.int32().min(0).max(MAX_KEEP_ALIVE_SECONDS).optional().describe(
     "Most humanInTheLoop.keepAliveSeconds a Task using this Agent may ask for: a Task asking " +

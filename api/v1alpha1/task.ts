@@ -56,6 +56,12 @@ export const taskSpec = z.object({
       "refuses a call whose worst case would pass it; the Task then fails with reason " +
       "BudgetExceeded. Defaults to the Agent's budget; at most the Agent's maxBudget.",
   ),
+  startupTimeout: duration("startupTimeout").optional().describe(
+    'Longest the pod may take to start the agent (or its Git clone), e.g. "2m", counted from ' +
+      "when the Job is created (time Queued does not count). Past it a Task still Pending on " +
+      "its pod fails with the reason that held it (ImagePullBackOff, Unschedulable, ...). It " +
+      "can only shorten the Agent's startupTimeout: a longer one is capped at the Agent's.",
+  ),
 });
 export type TaskSpec = z.infer<typeof taskSpec>;
 

@@ -1,7 +1,8 @@
 // The Task controller: what it watches, what its caches keep, and how changes
 // map to Task keys.
 import { controllerOf } from "../runtime/owners.ts";
-import { EventResource, JobResource } from "../runtime/resources.ts";
+import { EventResource, JobResource, PodResource } from "../runtime/resources.ts";
+import { mapPodToTask, podForCache, UNFINISHED_PODS_SELECTOR } from "./pod_progress.ts";
 import {
   AgentResource,
   ContextGrantResource,
@@ -124,6 +125,16 @@ const watches: WatchSource[] = [
   { type: ContextResource, transform: contextForCache, map: mapContextToTasks },
   { type: ContextGrantResource, map: mapGrantToTasks },
   { type: KubeTaskConfigResource, map: mapConfigToTasks },
+  // Whether the agent started, and what holds its pod: only our Jobs' pods (the
+  // Task label) that have not finished (a finished one leaves the cache, so a
+  // restart lists none of them), trimmed to their scheduling and container states.
+  {
+    type: PodResource,
+    labelSelector: TASK_LABEL,
+    fieldSelector: UNFINISHED_PODS_SELECTOR,
+    transform: podForCache,
+    map: mapPodToTask,
+  },
   // Why a Job has no pod (Pod Security, quota): only the Job controller's FailedCreate Events.
   {
     type: EventResource,

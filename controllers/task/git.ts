@@ -122,6 +122,8 @@ export function gitMountPlan(
       name: `git-clone-${index}`,
       image,
       command: ["sh", "-c", CLONE_SCRIPT],
+      // A failed clone's last log lines become its termination message: the Task quotes them.
+      terminationMessagePolicy: "FallbackToLogsOnError",
       // The clone needs no privilege at all: any image with git and sh runs it.
       securityContext: { ...HARDENED_SECURITY_CONTEXT, ...GIT_USER },
       resources: GIT_CLONE_LIMITS.resources,

@@ -27,6 +27,7 @@ import { HARDENED_SECURITY_CONTEXT } from "./security.ts";
 import type { HostResolver } from "../egress/git.ts";
 import { AGENT_CONTAINER } from "./results.ts";
 import { TIMEOUT_ANNOTATION, timeoutSecondsOf } from "./timeout.ts";
+import { STARTUP_TIMEOUT_ANNOTATION, startupTimeoutSecondsOf } from "./startup.ts";
 import { type AppendedContext, buildTaskMd } from "./taskmd.ts";
 import { gatewayConfigMapData, gatewayPodParts, type GatewaySettings } from "./gateway.ts";
 
@@ -238,7 +239,10 @@ export function buildAgentJob(
       name: jobNameFor(name),
       namespace,
       labels,
-      ...(timeout ? { annotations: { [TIMEOUT_ANNOTATION]: String(timeout) } } : {}),
+      annotations: {
+        ...(timeout ? { [TIMEOUT_ANNOTATION]: String(timeout) } : {}),
+        [STARTUP_TIMEOUT_ANNOTATION]: String(startupTimeoutSecondsOf(task, agent)),
+      },
     },
     spec: {
       backoffLimit: 0,

@@ -15,7 +15,8 @@
 //   ConfigMaps), and the large text the caches leave out (a long description,
 //   long inline Context content: large_text.ts), read by name once;
 // - the pods of a Job that must stop or has just finished, listed by the
-//   Job's controller-uid label (for the stop and the agent's result).
+//   Job's controller-uid label (for the stop and the agent's result: the pod
+//   cache keeps only what says whether the agent started, pod_progress.ts).
 // One look-up is not of the apiserver: a Restricted Agent's Task about to
 // start resolves its Git contexts' host names (DNS), for its own egress policy
 // (egress/git.ts).
@@ -29,7 +30,7 @@ import {
   type Task,
   task as taskSchema,
 } from "../../api/v1alpha1/index.ts";
-import { isControlledBy } from "../runtime/owners.ts";
+import { isControlledBy, ownerIndexKey } from "../runtime/owners.ts";
 import {
   ConfigMapResource,
   EventResource,
@@ -43,7 +44,12 @@ import {
   KubeTaskConfigResource,
   TaskResource,
 } from "../kinds.ts";
-import type { KubeObject, ReconcileContext, Request } from "../runtime/types.ts";
+import {
+  type KubeObject,
+  OWNER_INDEX,
+  type ReconcileContext,
+  type Request,
+} from "../runtime/types.ts";
 import { ContextError, resolveContexts, type ResolvedContext } from "./contexts.ts";
 import { observeSlots, SlotLedger, type Slots } from "./capacity.ts";
 import {
@@ -91,6 +97,8 @@ export interface TaskObservation {
   job?: JobView;
   /** Why the cluster will not create our Job's pod (its newest FailedCreate Event). */
   podCreateFailure?: string;
+  /** The Job's pods as cached (trimmed: pod_progress.ts podForCache): has the agent started? */
+  cachedPods?: KubeObject[];
   /** The Job's pods (observeLive), read only to stop the agent or when its Job has just finished. */
   pods?: KubeObject[];
   /** A Job of that name that this Task does not control. */
@@ -161,7 +169,14 @@ export async function observeTask(
     const podCreateFailure = jobPhase(job as JobView) === "Pending"
       ? latestFailedCreate(ctx.cache.byIndex(EventResource, JOB_UID_INDEX, jobUidKey(job)))
       : undefined;
-    return { ...base, job: job as JobView, ...(podCreateFailure ? { podCreateFailure } : {}) };
+    const cachedPods = ctx.cache.byIndex(PodResource, OWNER_INDEX, ownerIndexKey(job))
+      .filter((pod) => isControlledBy(pod, job!));
+    return {
+      ...base,
+      job: job as JobView,
+      cachedPods,
+      ...(podCreateFailure ? { podCreateFailure } : {}),
+    };
   }
   const agent = await observeAgent(task, ctx);
   const limit = agent.kind === "found" ? agent.agent.spec.maxConcurrentTasks ?? 0 : 0;
@@ -184,7 +199,7 @@ export async function observeLive(
 ): Promise<TaskObservation | undefined> {
   const namespace = obs.task.metadata.namespace ?? "";
   if (reads.pods && obs.job) {
-    // Live: we do not cache pods.
+    // Live: the pod cache leaves out the agent's report and the stop's fields.
     const pods = await ctx.live.list(PodResource, namespace, {
       labelSelector: jobPodsSelector(obs.job),
     });

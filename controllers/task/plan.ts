@@ -49,10 +49,12 @@ import {
 } from "./job.ts";
 import type { Blocked, LiveReads, TaskObservation } from "./observe.ts";
 import { jobPhase, type JobView } from "./job_phase.ts";
-import { deriveStatus, type Observation, transitionEvent } from "./status.ts";
+import { deriveStatus, type Observation, resultEvent, transitionEvent } from "./status.ts";
 import { AGENT_SUPPLIED_FIELDS, agentResult } from "./results.ts";
 import { podStopPatch, type StopReason, stopReason, stopRequested } from "./stop.ts";
 import { deadlineOf } from "./timeout.ts";
+import { startupDeadlineOf, startupPending, startupStop, withNotStarted } from "./startup.ts";
+import { type PodProgress, podProgress, steadyProgress } from "./pod_progress.ts";
 import { ttlDecision } from "./retention.ts";
 import { isFinishedPhase } from "../status.ts";
 import { rfc3339 } from "../runtime/conditions.ts";
@@ -74,6 +76,8 @@ const STOPPED_BEFORE_START =
 export interface Decisions {
   /** A Task with a Job: why its agent must stop, if it must. */
   stop?: StopReason;
+  /** A Task with a Job: has its agent started, and if not, what holds its pod (cached pods). */
+  progress?: PodProgress;
   /** A Task without a Job: why it cannot start now (its Agent, its checks, a full Agent). */
   blocked?: Blocked;
   /** The live reads worth making (observeLive). */
@@ -87,11 +91,13 @@ export function decide(obs: TaskObservation, now: Date): Decisions {
     return { reads: { pods: false, contexts: false } };
   }
   if (job) {
-    const stop = stopOf(obs, job, now);
+    const progress = steadyProgress(podProgress(obs.cachedPods ?? []), task.status);
+    const stop = stopOf(obs, job, now, progress);
     const phase = jobPhase(job);
     // The pods, only to stop a running agent and, once, to read a finished one's report.
-    const pods = isFinishedPhase(phase) || (phase === "Running" && stop !== undefined);
-    return { ...(stop ? { stop } : {}), reads: { pods, contexts: false } };
+    const pods = isFinishedPhase(phase) ||
+      (phase === "Running" && stop !== undefined && !stop.notStarted);
+    return { ...(stop ? { stop } : {}), progress, reads: { pods, contexts: false } };
   }
   // No Agent observed: the Job's name is taken, or our Job is gone.
   const blocked = obs.agent ? startBlocker(obs) : undefined;
@@ -104,12 +110,19 @@ export function decide(obs: TaskObservation, now: Date): Decisions {
  * Why the agent must stop, if it must. A failed Job is judged at the time it
  * failed, so one that failed by itself is not called a timeout later.
  */
-function stopOf(obs: TaskObservation, job: JobView, now: Date): StopReason | undefined {
+function stopOf(
+  obs: TaskObservation,
+  job: JobView,
+  now: Date,
+  progress: PodProgress,
+): StopReason | undefined {
   const phase = jobPhase(job);
   if (phase === "Completed") return undefined;
   const failedAt = job.status?.conditions?.find((c) => c.type === "Failed")?.lastTransitionTime;
   const at = phase === "Failed" && failedAt ? new Date(failedAt) : now;
-  return stopReason(obs.task, job, at);
+  const stop = stopReason(obs.task, job, at);
+  if (phase === "Failed") return stop;
+  return stop ? withNotStarted(stop, progress) : startupStop(job, progress, now);
 }
 
 /** Why a Task without a Job cannot start now, checked in this order; undefined when it may. */
@@ -199,12 +212,16 @@ function planFor(
       jobName: obs.jobName,
       job: obs.job,
       podCreateFailure: obs.podCreateFailure,
+      // A finished pod has left the cache (it keeps unfinished pods only): the live read has it.
+      progress: isFinishedPhase(jobPhase(obs.job)) && obs.pods
+        ? podProgress(obs.pods)
+        : decisions.progress,
       stop,
       result: obs.pods ? agentResult(obs.pods) : undefined,
     };
     const phase = jobPhase(obs.job);
     const namespace = task.metadata.namespace ?? "";
-    if (stop && phase === "Pending") {
+    if (stop && (phase === "Pending" || stop.notStarted)) {
       // No pod yet, so no logs to keep: the Job simply never starts one.
       patch.push({
         type: JobResource,
@@ -218,9 +235,14 @@ function planFor(
         const name = pod.metadata?.name ?? "";
         if (stopPod) patch.push({ type: PodResource, namespace, name, patch: stopPod });
       }
-    } else if (!stop && phase === "Running") {
-      const deadline = deadlineOf(obs.job);
-      if (deadline !== undefined) requeueAfterMs = Math.max(0, deadline - now.getTime());
+    } else if (!stop && !isFinishedPhase(phase)) {
+      // Woken at the first deadline to come: the timeout's, and the startup
+      // timeout's while the pod is held (no polling).
+      const deadlines = [
+        phase === "Running" ? deadlineOf(obs.job) : undefined,
+        startupPending(decisions.progress) ? startupDeadlineOf(obs.job) : undefined,
+      ].filter((d): d is number => d !== undefined);
+      if (deadlines.length) requeueAfterMs = Math.max(0, Math.min(...deadlines) - now.getTime());
     }
   } else if (decisions.blocked) {
     state = decisions.blocked;
@@ -298,7 +320,12 @@ function planFor(
   const derived = deriveStatus(task.status, state, obs.raw.metadata?.generation, now);
   const status = egress ? { ...derived, egress } : derived;
   const event = transitionEvent(task.status, status);
-  const events: PlannedEvent[] = [...(event ? [event] : []), ...(gitWarning ? [gitWarning] : [])];
+  const truncated = resultEvent(task.status, status);
+  const events: PlannedEvent[] = [
+    ...(event ? [event] : []),
+    ...(truncated ? [truncated] : []),
+    ...(gitWarning ? [gitWarning] : []),
+  ];
   if (isFinishedPhase(status.phase)) return { ...ttlPlan(obs, status, now, ensure, events), patch };
   if (state.kind === "nameConflict") requeueAfterMs = NAME_CONFLICT_RETRY_MS;
   return emptyPlan({ ensure, patch, status, events, requeueAfterMs });

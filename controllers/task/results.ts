@@ -16,6 +16,13 @@ export const MAX_OUTPUT_VALUE = 1024;
 export const MAX_SUMMARY = 2048;
 
 const OUTPUT_LINE = /^::kubetask-output ([A-Za-z][A-Za-z0-9_.-]{0,62})=(.*)::$/;
+const OUTPUT_PREFIX = "::kubetask-output ";
+/** The name part of an output line whose name the pattern refused. */
+function invalidOutputName(line: string): string {
+  const body = line.slice(OUTPUT_PREFIX.length);
+  const eq = body.indexOf("=");
+  return eq >= 0 ? body.slice(0, eq) : body;
+}
 const USAGE_LINE = /^::kubetask-usage((?: [^\s=]+=\S+)+)::$/;
 /** What each usage field accepts; a value that does not match is left out. */
 const USAGE_FIELDS = {
@@ -30,19 +37,39 @@ export interface AgentResult {
   summary?: string;
   outputs?: Record<string, string>;
   usage?: TaskUsage;
+  /**
+   * What the bounds above left out or cut, each said in a few words (not a
+   * status field: the Task's ResultRecorded condition names them).
+   */
+  dropped?: string[];
 }
 
-/** The fields of a usage line, each checked; undefined when none is valid. */
-export function parseUsageLine(line: string): TaskUsage | undefined {
+/** Writing `parts` in the few words a condition message has room for. */
+function listed(parts: string[], max = 5): string {
+  const shown = parts.slice(0, max).map((p) => JSON.stringify(p.slice(0, 64))).join(", ");
+  return parts.length > max ? `${shown} and ${parts.length - max} more` : shown;
+}
+
+/**
+ * The fields of a usage line, each checked; undefined when none is valid. The
+ * fields left out (unknown, or a value out of range) are added to `dropped`.
+ */
+export function parseUsageLine(line: string, dropped: string[] = []): TaskUsage | undefined {
   const m = USAGE_LINE.exec(line.trimEnd());
   if (!m) return undefined;
   const usage: TaskUsage = {};
   for (const pair of m[1].trim().split(" ")) {
     const eq = pair.indexOf("=");
     const [key, value] = [pair.slice(0, eq), pair.slice(eq + 1)];
-    if (!Object.hasOwn(USAGE_FIELDS, key)) continue;
+    if (!Object.hasOwn(USAGE_FIELDS, key)) {
+      dropped.push(`usage field ${JSON.stringify(key.slice(0, 64))} (unknown)`);
+      continue;
+    }
     const field = key as keyof typeof USAGE_FIELDS;
-    if (!USAGE_FIELDS[field].test(value)) continue;
+    if (!USAGE_FIELDS[field].test(value)) {
+      dropped.push(`usage ${field}=${JSON.stringify(value.slice(0, 64))} (out of range)`);
+      continue;
+    }
     if (field === "inputTokens" || field === "outputTokens") usage[field] = Number(value);
     else usage[field] = value;
   }
@@ -63,23 +90,50 @@ export function parseTerminationMessage(message: string): Omit<AgentResult, "exi
   const outputs = new Map<string, string>();
   const rest: string[] = [];
   let usage: TaskUsage | undefined;
+  const dropped: string[] = [];
+  const beyond: string[] = [];
+  const invalidNames: string[] = [];
+  const cut: string[] = [];
   for (const line of message.split("\n")) {
     if (USAGE_LINE.test(line.trimEnd())) {
-      usage = parseUsageLine(line) ?? usage;
+      usage = parseUsageLine(line, dropped) ?? usage;
       continue;
     }
     const m = OUTPUT_LINE.exec(line.trimEnd());
     if (m && (outputs.has(m[1]) || outputs.size < MAX_OUTPUTS)) {
+      if (m[2].length > MAX_OUTPUT_VALUE) cut.push(m[1]);
       outputs.set(m[1], m[2].slice(0, MAX_OUTPUT_VALUE));
     } else {
+      if (m) beyond.push(m[1]);
+      else if (line.startsWith(OUTPUT_PREFIX)) invalidNames.push(invalidOutputName(line));
       rest.push(line);
     }
   }
-  const summary = rest.join("\n").trim().slice(0, MAX_SUMMARY);
+  const text = rest.join("\n").trim();
+  const summary = text.slice(0, MAX_SUMMARY);
+  if (beyond.length) {
+    dropped.push(
+      `${beyond.length} output(s) beyond the limit of ${MAX_OUTPUTS} (${listed(beyond)}, ` +
+        "kept in the summary as text)",
+    );
+  }
+  if (invalidNames.length) {
+    dropped.push(
+      `${invalidNames.length} output(s) with an invalid name (${listed(invalidNames)}, kept in ` +
+        "the summary as text)",
+    );
+  }
+  if (cut.length) {
+    dropped.push(`output value(s) cut to ${MAX_OUTPUT_VALUE} characters (${listed(cut)})`);
+  }
+  if (text.length > summary.length) {
+    dropped.push(`the summary cut from ${text.length} to ${MAX_SUMMARY} characters`);
+  }
   return {
     ...(summary ? { summary } : {}),
     ...(outputs.size ? { outputs: Object.fromEntries(outputs) } : {}),
     ...(usage ? { usage } : {}),
+    ...(dropped.length ? { dropped } : {}),
   };
 }
 

@@ -6,6 +6,7 @@ import { jobCondition, jobPhase, type JobView } from "./job_phase.ts";
 import type { StopReason } from "./stop.ts";
 import type { PlannedEvent } from "../runtime/apply.ts";
 import type { AgentResult } from "./results.ts";
+import { type PodProgress, WARNING_HOLDS } from "./pod_progress.ts";
 import { isFinishedPhase } from "../status.ts";
 import { rfc3339, setCondition } from "../runtime/conditions.ts";
 import { finalUsage } from "./usage.ts";
@@ -21,6 +22,8 @@ export type Observation =
     jobName: string;
     job: JobView;
     podCreateFailure?: string;
+    /** Whether the agent started, from the Job's cached pods (pod_progress.ts). */
+    progress?: PodProgress;
     /** The agent must stop (or was stopped): on request or past its timeout. */
     stop?: StopReason;
     /** What the agent reported, read when its Job finished. */
@@ -90,7 +93,7 @@ function outcomeOf(obs: Observation, now: string): Outcome {
       };
     }
     case "job":
-      return jobOutcome(obs.jobName, obs.job, now, obs.podCreateFailure, obs.stop);
+      return jobOutcome(obs.jobName, obs.job, now, obs.podCreateFailure, obs.stop, obs.progress);
   }
 }
 
@@ -100,13 +103,26 @@ function jobOutcome(
   now: string,
   podCreateFailure?: string,
   stop?: StopReason,
+  progress?: PodProgress,
 ): Outcome {
   const ready = {
     status: "True" as const,
     reason: "JobCreated",
     message: `Job "${jobName}" created`,
   };
-  const phase = jobPhase(job);
+  const jobTaskPhase = jobPhase(job);
+  // The phase follows the agent, not the Job: Running once the pod runs it (or
+  // a clone), Pending while something holds the pod.
+  // A stop of an agent that never started suspends the Job: it ends now, as one without a pod.
+  const phase = stop?.notStarted && !isFinishedPhase(jobTaskPhase)
+    ? "Pending"
+    : !stop && progress?.kind === "noPod" && jobTaskPhase === "Running" && podOnlyCounted(job)
+    ? "Pending" // the Job counts its pod before the pod watch delivers it: not known to run
+    : stop || isFinishedPhase(jobTaskPhase) || !progress || progress.kind === "noPod"
+    ? jobTaskPhase
+    : progress.kind === "started"
+    ? "Running"
+    : "Pending";
   switch (phase) {
     case "Completed":
       return {
@@ -132,6 +148,15 @@ function jobOutcome(
             reason: stop.reason,
             message: `Job "${jobName}": ${stop.message}`,
           },
+          jobName,
+          completionTime: failed?.lastTransitionTime ?? now,
+        };
+      }
+      if (progress?.kind === "held" && progress.reason === "InitContainerFailed") {
+        return {
+          phase,
+          ready,
+          succeeded: { status: "False", reason: progress.reason, message: progress.message },
           jobName,
           completionTime: failed?.lastTransitionTime ?? now,
         };
@@ -164,7 +189,7 @@ function jobOutcome(
       };
     case "Pending": {
       if (stop) {
-        // The plan suspends the Job: no pod will start.
+        // The plan suspends the Job: no pod will start (or the held one is deleted).
         return {
           phase: "Failed",
           ready,
@@ -175,6 +200,16 @@ function jobOutcome(
           },
           jobName,
           completionTime: now,
+        };
+      }
+      if (progress?.kind === "held") {
+        // The pod exists but the agent has not started: say what holds it.
+        const held = { reason: progress.reason, message: progress.message };
+        return {
+          phase,
+          ready: { status: "False", ...held },
+          succeeded: { status: "Unknown", ...held },
+          jobName,
         };
       }
       if (podCreateFailure) {
@@ -195,6 +230,19 @@ function jobOutcome(
       };
     }
   }
+}
+
+/**
+ * The Job counts an active pod and nothing finished: its pod exists but is
+ * not cached yet. (A finished pod leaves the pod cache: a Job that counts one
+ * is Running until its final condition, as jobPhase says.)
+ */
+function podOnlyCounted(job: JobView): boolean {
+  const s = job.status ?? {};
+  const uncounted = (s.uncountedTerminatedPods?.succeeded?.length ?? 0) +
+    (s.uncountedTerminatedPods?.failed?.length ?? 0);
+  return (s.active ?? 0) > 0 && !s.succeeded && !s.failed && uncounted === 0 &&
+    !jobCondition(job, "SuccessCriteriaMet") && !jobCondition(job, "FailureTarget");
 }
 
 /** The status a Task should have given what was observed. */
@@ -223,7 +271,12 @@ export function deriveStatus(
     ? current?.completionTime ?? out.completionTime
     : undefined;
   // Collected once, when the Job finishes; a finished Task is never observed again.
-  const result = obs.kind === "job" && isFinishedPhase(out.phase) ? obs.result : undefined;
+  const { dropped, ...result } = obs.kind === "job" && isFinishedPhase(out.phase)
+    ? obs.result ?? {}
+    : {};
+  if (dropped?.length) {
+    conditions = setCondition(conditions, truncatedCondition(dropped, generation), now);
+  }
   const usage = finalUsage(current?.usage, result?.usage);
   return {
     ...(current?.exitCode !== undefined ? { exitCode: current.exitCode } : {}),
@@ -242,6 +295,35 @@ export function deriveStatus(
   };
 }
 
+/** Nothing the agent reported is dropped silently: the condition names what its bounds left out. */
+function truncatedCondition(
+  dropped: string[],
+  generation: number | undefined,
+): Omit<Condition, "lastTransitionTime"> {
+  const message = `recorded without: ${dropped.join("; ")}`;
+  return {
+    type: "ResultRecorded",
+    status: "True",
+    reason: RESULT_TRUNCATED,
+    message: message.length > 1024 ? `${message.slice(0, 1023)}…` : message,
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+  };
+}
+
+export const RESULT_TRUNCATED = "ResultTruncated";
+
+/** A Warning Event when the agent's result was first recorded truncated, else none. */
+export function resultEvent(
+  before: TaskStatus | undefined,
+  after: TaskStatus,
+): PlannedEvent | undefined {
+  const truncated = (s: TaskStatus | undefined) =>
+    s?.conditions?.find((c) => c.type === "ResultRecorded" && c.reason === RESULT_TRUNCATED);
+  const now = truncated(after);
+  if (!now || truncated(before)) return undefined;
+  return { type: "Warning", reason: RESULT_TRUNCATED, message: now.message ?? RESULT_TRUNCATED };
+}
+
 /** An Event when the Succeeded condition's reason changed, else none. */
 export function transitionEvent(
   before: TaskStatus | undefined,
@@ -252,8 +334,10 @@ export function transitionEvent(
   if (!now || (was?.reason === now.reason && was?.status === now.status)) return undefined;
   // Asked for: a stop is news, not a problem.
   const requested = now.reason === "Stopped" || now.reason === "Stopping";
+  // Ordinary startup is not news either: the Job's creation was said.
+  if (now.reason === "PodPending" && now.status === "Unknown") return undefined;
   const warning = !requested && (now.status === "False" ||
-    ["AgentNotFound", "NameConflict", "FailedCreate"].includes(now.reason));
+    ["AgentNotFound", "NameConflict", "FailedCreate", ...WARNING_HOLDS].includes(now.reason));
   return {
     type: warning ? "Warning" : "Normal",
     reason: now.reason,

@@ -11,11 +11,19 @@
 import { STOP_ANNOTATION, type Task, TERMINATE_ANNOTATION } from "../../api/v1alpha1/index.ts";
 import type { KubeObject } from "../runtime/types.ts";
 import { deadlineOf, TIMEOUT_ANNOTATION } from "./timeout.ts";
+import type { HoldReason } from "./pod_progress.ts";
 
 /** Why an agent must stop, as the Task's condition will say. */
 export interface StopReason {
-  reason: "Stopped" | "Timeout" | "BudgetExceeded";
+  /** A HoldReason: the pod did not start within its startup timeout (startup.ts). */
+  reason: "Stopped" | "Timeout" | "BudgetExceeded" | HoldReason;
   message: string;
+  /**
+   * The agent never started (its pod is held): the Job is suspended, as one
+   * with no pod yet. There is no log to keep, and a pod no node took would
+   * never see an activeDeadlineSeconds.
+   */
+  notStarted?: boolean;
 }
 
 export function stopRequested(task: Task | KubeObject): boolean {

@@ -18,7 +18,7 @@ const CONTROLLER_PERMISSIONS = [
   "kubetask.io/contextgrants: get,list,watch",
   "kubetask.io/kubetaskconfigs: get,list,watch",
   "batch/jobs: create,get,list,patch,watch",
-  "core/pods: list,patch",
+  "core/pods: list,patch,watch",
   "core/configmaps: create,get,patch",
   "core/events: create,list,patch,watch",
 ].sort();

@@ -214,9 +214,26 @@ Deno.test("reconcile: a Task the gateway marked over budget stops its agent, the
     metadata: {
       namespace: NS,
       name: "fix-pod",
-      labels: { "batch.kubernetes.io/controller-uid": job.metadata!.uid! },
+      labels: {
+        "batch.kubernetes.io/controller-uid": job.metadata!.uid!,
+        "kubetask.io/task": "fix",
+      },
+      ownerReferences: [{
+        apiVersion: "batch/v1",
+        kind: "Job",
+        name: "fix",
+        uid: job.metadata!.uid!,
+        controller: true,
+      }],
     },
-    status: { phase: "Running", startTime: "2029-12-31T23:59:00Z" },
+    status: {
+      phase: "Running",
+      startTime: "2029-12-31T23:59:00Z",
+      containerStatuses: [{
+        name: "agent",
+        state: { running: { startedAt: "2029-12-31T23:59:01Z" } },
+      }],
+    },
   });
   await reconcileTask(req, c.context(), GATEWAY);
   assert.equal(c.stored<KubeObject>(TaskResource, NS, "fix")!.status.phase, "Running");

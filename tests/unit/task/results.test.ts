@@ -14,9 +14,10 @@ Deno.test("results: output lines become outputs; the rest is the summary", () =>
     { summary: "Done.\nAll green.", outputs: { pr: "https://x/1" } },
   );
   assert.deepEqual(parseTerminationMessage(""), {});
-  // Not the output syntax: kept as summary text.
+  // Not the output syntax: kept as summary text, and said.
   assert.deepEqual(parseTerminationMessage("::kubetask-output 1bad=x::"), {
     summary: "::kubetask-output 1bad=x::",
+    dropped: ['1 output(s) with an invalid name ("1bad", kept in the summary as text)'],
   });
 });
 
