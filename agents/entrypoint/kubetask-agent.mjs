@@ -122,7 +122,18 @@ async function main() {
     report({ summary, outputs: {} });
     return 2;
   }
-  const setup = gateway && adapter.viaGateway ? adapter.viaGateway(gateway) : undefined;
+  let setup;
+  try {
+    setup = gateway && adapter.viaGateway ? adapter.viaGateway(gateway, process.env) : undefined;
+  } catch (err) {
+    // e.g. the token file missing, or a config the gateway's provider cannot be added to
+    const reason = /** @type {Error} */ (err).message;
+    const summary =
+      `kubetask-agent: cannot point ${adapter.name} at the KubeTask model gateway: ${reason}`;
+    log(summary);
+    report({ summary, outputs: {} });
+    return 2;
+  }
   const invocation = adapter.command([...(setup?.args ?? []), ...extraArgs], prompt, process.env);
   const { command, args, promptOnStdin, model } = invocation;
   const shown = args.map((a) => a === prompt ? "<task.md>" : a).join(" ");

@@ -25,7 +25,7 @@
  * @typedef {object} Adapter
  * @property {string} name
  * @property {(extraArgs: string[], prompt: string, env: NodeJS.ProcessEnv) => Invocation} command
- * @property {(gateway: import("../gateway.mjs").GatewayAccess) => GatewaySetup} [viaGateway]
+ * @property {(gateway: import("../gateway.mjs").GatewayAccess, env: NodeJS.ProcessEnv) => GatewaySetup} [viaGateway]
  *   absent: the CLI is not wired to the gateway yet
  * @property {(event: any, run: RunState) => string[]} onEvent
  *   reads one JSON event into `run`; returns the log lines to print for it

@@ -16,7 +16,7 @@ export function providerArgs(/** @type {NodeJS.ProcessEnv} */ env) {
   if (url.protocol !== "https:" && url.protocol !== "http:") {
     throw new Error(`OPENAI_BASE_URL must be an http(s) URL, not ${url.protocol}`);
   }
-  const toml = JSON.stringify(url.href.replace(/\/$/, "")); // a JSON string is a TOML basic string
+  const toml = tomlString(url.href.replace(/\/$/, ""));
   return [
     "-c",
     `model_providers.kubetask={name="kubetask",base_url=${toml},env_key="OPENAI_API_KEY",wire_api="responses"}`,
@@ -24,6 +24,9 @@ export function providerArgs(/** @type {NodeJS.ProcessEnv} */ env) {
     "model_provider=kubetask",
   ];
 }
+
+/** A JSON string is a TOML basic string. */
+const tomlString = (/** @type {string} */ s) => JSON.stringify(s);
 
 /** @type {import("./adapter.mjs").Adapter} */
 export const codex = {
@@ -46,6 +49,19 @@ export const codex = {
       ],
       promptOnStdin: true,
       model: optionValue(extraArgs, ["-m", "--model"]),
+    };
+  },
+  // A provider of Codex's own at the gateway; its key is the output of a
+  // command (auth.command), run by Codex when it needs a token rather than
+  // read once at start. Codex is a native binary with its own TLS roots:
+  // NODE_EXTRA_CA_CERTS means nothing to it, CODEX_CA_CERTIFICATE does (and
+  // unlike SSL_CERT_FILE it does not replace the roots git and curl use).
+  viaGateway(gateway) {
+    const provider = `{name="kubetask",base_url=${tomlString(`${gateway.url}/v1`)},` +
+      `wire_api="responses",auth={command="cat",args=[${tomlString(gateway.tokenFile)}]}}`;
+    return {
+      env: { CODEX_CA_CERTIFICATE: gateway.caFile },
+      args: ["-c", `model_providers.kubetask=${provider}`, "-c", "model_provider=kubetask"],
     };
   },
   onEvent(event, run) {

@@ -4,6 +4,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { currentToken } from "../gateway.mjs";
 import { optionValue } from "./codex.mjs";
 import { oneLine } from "./text.mjs";
 
@@ -35,6 +36,15 @@ export const geminiCli = {
       args: ["--yolo", "--output-format", "stream-json", ...extraArgs, "-p", ""],
       promptOnStdin: true,
       model: optionValue(extraArgs, ["-m", "--model"]),
+    };
+  },
+  // Gemini CLI reads its key once, from GEMINI_API_KEY (no key command):
+  // the token it starts with must outlive the run (the Agent's
+  // gateway token expiration). Node trusts the CA by NODE_EXTRA_CA_CERTS.
+  viaGateway(gateway) {
+    return {
+      env: { GOOGLE_GEMINI_BASE_URL: gateway.url, GEMINI_API_KEY: currentToken(gateway) },
+      args: [],
     };
   },
   onEvent(event, run) {

@@ -2,10 +2,49 @@
 // OpenCode, headless: `opencode run --format json` with the task as its
 // message and its events on standard output. OpenCode takes its providers and
 // models from its config (OPENCODE_CONFIG_CONTENT, or a file the Agent mounts).
+import { currentToken } from "../gateway.mjs";
 import { optionValue } from "./codex.mjs";
 import { oneLine } from "./text.mjs";
 
 const MAX_ARGUMENT = 100_000;
+
+/**
+ * The Agent's OpenCode config (OPENCODE_CONFIG_CONTENT) with one more
+ * provider, `kubetask`: OpenAI-compatible at the gateway, the token as its
+ * key (from a variable: OpenCode reads it once, when it loads the config),
+ * and the config's model as that provider's model (an Agent's `-m` must
+ * name `kubetask/<model>`). Everything else the Agent configured is kept.
+ */
+export function gatewayConfig(
+  /** @type {import("../gateway.mjs").GatewayAccess} */ gateway,
+  /** @type {NodeJS.ProcessEnv} */ env,
+) {
+  /** @type {Record<string, any>} */
+  let config = {};
+  try {
+    config = JSON.parse(env.OPENCODE_CONFIG_CONTENT || "{}");
+  } catch {
+    throw new Error("OPENCODE_CONFIG_CONTENT is not JSON: cannot add the KubeTask gateway to it");
+  }
+  /** @type {string} */
+  const chosen = typeof config.model === "string" ? config.model : "gpt-5";
+  const id = chosen.includes("/") ? chosen.slice(chosen.indexOf("/") + 1) : chosen;
+  return {
+    ...config,
+    provider: {
+      ...config.provider,
+      kubetask: {
+        npm: "@ai-sdk/openai-compatible",
+        name: "KubeTask model gateway",
+        options: { baseURL: `${gateway.url}/v1`, apiKey: `{env:${TOKEN_VARIABLE}}` },
+        models: { [id]: { name: id, tool_call: true } },
+      },
+    },
+    model: `kubetask/${id}`,
+  };
+}
+
+const TOKEN_VARIABLE = "KUBETASK_GATEWAY_TOKEN";
 
 /** @type {import("./adapter.mjs").Adapter} */
 export const opencode = {
@@ -21,6 +60,16 @@ export const opencode = {
       // The pod is the sandbox: approve what the config does not deny.
       args: ["run", "--format", "json", "--auto", ...extraArgs, ...message],
       model: optionValue(extraArgs, ["-m", "--model"]),
+    };
+  },
+  // OpenCode (a Bun binary) trusts the CA by NODE_EXTRA_CA_CERTS.
+  viaGateway(gateway, env) {
+    return {
+      env: {
+        OPENCODE_CONFIG_CONTENT: JSON.stringify(gatewayConfig(gateway, env)),
+        [TOKEN_VARIABLE]: currentToken(gateway),
+      },
+      args: [],
     };
   },
   onEvent(event, run) {

@@ -2,6 +2,7 @@
 // the test cluster's apiserver) in front of the scripted model server (the
 // providers' stand-in), a namespace of its own holding the provider's key, and
 // a ModelProvider naming that Secret. The operator is told where it is.
+import type { ModelProtocol } from "../../../api/v1alpha1/modelprovider.ts";
 import { AccessProvider } from "../../../controllers/runtime/access.ts";
 import { ApiTransport } from "../../../controllers/runtime/transport.ts";
 import { createLogger } from "../../../controllers/runtime/log.ts";
@@ -39,6 +40,8 @@ export interface GatewayWorldOptions {
   tls?: { cert: string; key: string };
   /** Prices per million tokens for the scripted models. */
   prices?: Json[];
+  /** The ModelProvider's wire protocol; AnthropicMessages unless told. */
+  protocol?: ModelProtocol;
 }
 
 export async function startGatewayWorld(o: GatewayWorldOptions): Promise<GatewayWorld> {
@@ -63,7 +66,7 @@ export async function startGatewayWorld(o: GatewayWorldOptions): Promise<Gateway
       kind: "ModelProvider",
       metadata: { name: provider },
       spec: {
-        protocol: "AnthropicMessages",
+        protocol: o.protocol ?? "AnthropicMessages",
         upstreamURL: model.url,
         secretRef: { name: "provider-key", key: "api-key" },
         prices: o.prices ?? [{ model: "*", inputPerMTok: "3", outputPerMTok: "15" }],

@@ -191,18 +191,110 @@ Deno.test("entrypoint: through the gateway Claude Code gets its URL, the token t
   }
 });
 
-Deno.test("entrypoint: a CLI not wired to the gateway yet refuses to run rather than go without it", async () => {
-  const w = await workspace("claude-code.jsonl", 0, "true", "codex");
+/** What one CLI gets through the gateway, as its fake recorded it (env and args). */
+const THROUGH_GATEWAY: {
+  cli: string;
+  command: string;
+  check(env: string, args: string, files: { token: string; ca: string }): void;
+}[] = [
+  {
+    cli: "codex",
+    command: "codex",
+    check(env, args, f) {
+      // A provider of its own at <url>/v1, the token from a command Codex runs when it needs one.
+      assert.ok(
+        args.includes(
+          `-c model_providers.kubetask={name="kubetask",` +
+            `base_url="https://gw.kubetask-system.svc:8443/p/openai/v1",wire_api="responses",` +
+            `auth={command="cat",args=["${f.token}"]}} -c model_provider=kubetask`,
+        ),
+        args,
+      );
+      // A native binary: NODE_EXTRA_CA_CERTS is not read, CODEX_CA_CERTIFICATE is.
+      assert.match(env, new RegExp(`^CODEX_CA_CERTIFICATE=${f.ca}$`, "m"));
+      assert.doesNotMatch(env, /gateway-token/, "the token is not in its environment");
+    },
+  },
+  {
+    cli: "gemini-cli",
+    command: "gemini",
+    check(env, _args, f) {
+      assert.match(
+        env,
+        /^GOOGLE_GEMINI_BASE_URL=https:\/\/gw\.kubetask-system\.svc:8443\/p\/openai$/m,
+      );
+      assert.match(env, /^GEMINI_API_KEY=gateway-token$/m);
+      assert.match(env, new RegExp(`^NODE_EXTRA_CA_CERTS=${f.ca}$`, "m"));
+    },
+  },
+  {
+    cli: "opencode",
+    command: "opencode",
+    check(env, _args, f) {
+      const line = env.split("\n").find((l) => l.startsWith("OPENCODE_CONFIG_CONTENT="));
+      const config = JSON.parse(line!.slice("OPENCODE_CONFIG_CONTENT=".length));
+      // The Agent's config kept, one provider added at the gateway, its model chosen there.
+      assert.deepEqual(config.permission, { bash: "allow" });
+      assert.deepEqual(config.provider.kubetask, {
+        npm: "@ai-sdk/openai-compatible",
+        name: "KubeTask model gateway",
+        options: {
+          baseURL: "https://gw.kubetask-system.svc:8443/p/openai/v1",
+          apiKey: "{env:KUBETASK_GATEWAY_TOKEN}",
+        },
+        models: { "gpt-5": { name: "gpt-5", tool_call: true } },
+      });
+      assert.equal(config.model, "kubetask/gpt-5");
+      assert.match(env, /^KUBETASK_GATEWAY_TOKEN=gateway-token$/m);
+      assert.match(env, new RegExp(`^NODE_EXTRA_CA_CERTS=${f.ca}$`, "m"));
+    },
+  },
+];
+
+for (const c of THROUGH_GATEWAY) {
+  Deno.test(`entrypoint: through the gateway ${c.cli} gets its URL, the token and the CA, never a key`, async () => {
+    const w = await workspace(`${c.cli}.jsonl`, 0, "true", c.command);
+    try {
+      const files = { token: join(w.dir, "token"), ca: join(w.dir, "ca.crt") };
+      await Deno.writeTextFile(files.token, "gateway-token\n");
+      const run = await runEntrypoint(w, c.cli, {
+        KUBETASK_GATEWAY_URL: "https://gw.kubetask-system.svc:8443/p/openai/",
+        KUBETASK_GATEWAY_TOKEN_FILE: files.token,
+        KUBETASK_GATEWAY_CA_FILE: files.ca,
+        // Keys an Agent still passes: dropped, so the CLI cannot go around the gateway.
+        OPENAI_API_KEY: "sk-must-not-reach-the-cli",
+        GEMINI_API_KEY: "sk-must-not-reach-the-cli",
+        OPENCODE_CONFIG_CONTENT: JSON.stringify({
+          provider: { openai: { options: { apiKey: "{env:OPENAI_API_KEY}" } } },
+          model: "openai/gpt-5",
+          permission: { bash: "allow" },
+        }),
+      });
+      assert.equal(run.code, 0, run.log);
+      const env = await Deno.readTextFile(join(w.dir, "env"));
+      assert.doesNotMatch(env, /sk-must-not-reach-the-cli/);
+      c.check(env, await Deno.readTextFile(join(w.dir, "args")), files);
+      assert.match(run.log, /model calls go through the KubeTask gateway at https:\/\/gw\./);
+    } finally {
+      await Deno.remove(w.dir, { recursive: true });
+    }
+  });
+}
+
+Deno.test("entrypoint: OpenCode's config that is not JSON fails the run, saying so", async () => {
+  const w = await workspace("opencode.jsonl", 0, "true", "opencode");
   try {
-    const run = await runEntrypoint(w, "codex", {
+    await Deno.writeTextFile(join(w.dir, "token"), "gateway-token\n");
+    const run = await runEntrypoint(w, "opencode", {
       KUBETASK_GATEWAY_URL: "https://gw/p/openai",
       KUBETASK_GATEWAY_TOKEN_FILE: join(w.dir, "token"),
       KUBETASK_GATEWAY_CA_FILE: join(w.dir, "ca.crt"),
+      OPENCODE_CONFIG_CONTENT: "{not json",
     });
     assert.equal(run.code, 2);
     assert.match(
       parseTerminationMessage(run.message).summary ?? "",
-      /cannot use the KubeTask model gateway/,
+      /cannot point opencode at the KubeTask model gateway: OPENCODE_CONFIG_CONTENT is not JSON/,
     );
   } finally {
     await Deno.remove(w.dir, { recursive: true });

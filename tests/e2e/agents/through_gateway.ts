@@ -1,0 +1,320 @@
+// The fix-and-push run through the KubeTask model gateway, for any shipped
+// agent CLI, on the real node: the pod holds a gateway token instead of a
+// provider key, the gateway (HTTPS, its own CA, on the node's bridge) adds the
+// real key on the way to the scripted model server, counts every token into
+// the Task's status while it runs, and keeps the transcript, which `kubectl
+// kubetask transcript` reads for the Task's owner only. Then a token stolen
+// from the pod and used after the end.
+import assert from "assert";
+import { join } from "node:path";
+import { GIT_IMAGE } from "../../../agents/images.ts";
+import {
+  agentOnRealNode,
+  fixAndPushScript,
+  PROJECT_DIR,
+  PROJECT_FILES,
+  shippedAgent,
+} from "../../../localcluster/demo_project.ts";
+import { git, type GitServer, startGitServer } from "../../../localcluster/git_server.ts";
+import type { Script } from "../../../localcluster/model_server/mod.ts";
+import { createCa, signCertificate } from "../../../localcluster/pki.ts";
+import { kubeconfigYaml } from "../../../localcluster/cluster.ts";
+import { repoRoot } from "../../../localcluster/paths.ts";
+import { eventually, kubectl, testNamespace } from "../../integration/env.ts";
+import { AGENT_SA, type Json, TaskHarness } from "../../integration/task/harness.ts";
+import {
+  AUDIENCE,
+  type GatewayWorld,
+  mintToken,
+  startGatewayWorld,
+} from "../../integration/gateway/world.ts";
+import { agentLog, realNode } from "../real_node.ts";
+import type { GatewayCase } from "./gateway_cases.ts";
+
+const SHOW = !!Deno.env.get("KUBETASK_E2E_SHOW_LOGS");
+const GATEWAY_DIR = "/var/run/secrets/kubetask.io/gateway";
+/** What the model has the CLI run first: everything a prompt injection could read. */
+const LOOK_AROUND = `env | sort; echo '--- environ'; tr '\\0' '\\n' < /proc/self/environ | sort; ` +
+  `echo '--- files'; ls ${GATEWAY_DIR}; head -c 40 ${GATEWAY_DIR}/ca.crt; echo; sleep 4`;
+
+/** The audiences of a JWT (none for anything else). */
+function audiencesOf(jwt: string): string[] {
+  try {
+    const part = jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const payload = JSON.parse(atob(part.padEnd(Math.ceil(part.length / 4) * 4, "=")));
+    return [payload.aud].flat();
+  } catch {
+    return [];
+  }
+}
+
+/** The gateway world over HTTPS on the real node's bridge, the git server, a harness told of it. */
+export interface GatewayRun {
+  w: GatewayWorld;
+  h: TaskHarness;
+  gitServer: GitServer;
+  /** The project's clone URL on the git server, and its name there. */
+  url: string;
+  project: string;
+  caPem: string;
+  caFile: string;
+  dir: string;
+  /** Creates the shipped Agent of `c`, naming the provider instead of carrying a key. */
+  agent(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startGatewayRun(c: GatewayCase, scripts: Script[]): Promise<GatewayRun> {
+  const address = realNode!.gateway;
+  const dir = await Deno.makeTempDir({ prefix: "e2e-gateway-" });
+  const ca = await createCa(join(dir, "ca"), "ca", "kubetask-e2e-gateway-ca", 2);
+  const serving = await signCertificate(
+    join(dir, "ca"),
+    "gateway",
+    "/CN=kubetask-gateway",
+    `subjectAltName=IP:${address}\nextendedKeyUsage=serverAuth\n`,
+    ca,
+    2,
+  );
+  const caPem = await Deno.readTextFile(ca.cert);
+  const w = await startGatewayWorld({
+    hostname: address,
+    scripts,
+    protocol: c.protocol,
+    tls: {
+      cert: await Deno.readTextFile(serving.cert),
+      key: await Deno.readTextFile(serving.key),
+    },
+  });
+  const gitServer = await startGitServer(address);
+  const project = `calc-${crypto.randomUUID().slice(0, 6)}`;
+  const url = await gitServer.addRepository(project, PROJECT_FILES);
+  const h = await TaskHarness.start({
+    settings: () => ({
+      gitImage: GIT_IMAGE,
+      gateway: { url: w.gateway.url, caPem, audience: AUDIENCE, tokenExpirationSeconds: 600 },
+    }),
+  });
+  return {
+    w,
+    h,
+    gitServer,
+    url,
+    project,
+    caPem,
+    caFile: ca.cert,
+    dir,
+    async agent() {
+      // The shipped Agent for the gateway: a provider instead of the key credential.
+      const { secret, agent } = await shippedAgent(c.cli);
+      await h.apply({
+        ...secret,
+        stringData: { ...secret.stringData, "git-token": gitServer.token },
+      });
+      const spec = agentOnRealNode(agent, secret.metadata.name, AGENT_SA);
+      await h.agent(agent.metadata.name, {
+        ...spec,
+        ...(c.command ? { command: c.command } : {}),
+        modelProvider: w.provider,
+        credentials: spec.credentials.filter((cr: Json) => cr.env !== c.keyVariable),
+      });
+      return agent.metadata.name;
+    },
+    async close() {
+      await h.cleanup();
+      await gitServer.close();
+      await w.close();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** A kubeconfig whose user is `token` (a ServiceAccount's), at the test cluster. */
+async function kubeconfigFor(dir: string, name: string, token: string): Promise<string> {
+  const admin = await Deno.readTextFile(Deno.env.get("KUBECONFIG")!);
+  const server = admin.match(/server: (\S+)/)![1];
+  const ca = admin.match(/certificate-authority: (\S+)/)![1];
+  const path = join(dir, `${name}.kubeconfig`);
+  await Deno.writeTextFile(path, kubeconfigYaml(server, ca, token));
+  return path;
+}
+
+async function transcriptCli(run: GatewayRun, kubeconfig: string, args: string[]) {
+  // The apiserver's service proxy finds no endpoints for a Service pointed by hand at this
+  // host (seen on the local control plane; not understood yet): the gateway is reached
+  // directly, with the same authorization (the reader's token, TokenReview, SubjectAccessReview).
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      join(repoRoot, "main.ts"),
+      "transcript",
+      "--kubeconfig",
+      kubeconfig,
+      ...args,
+      "--gateway-namespace",
+      run.w.namespace,
+      "--gateway-url",
+      run.w.gateway.url,
+      "--gateway-ca-file",
+      run.caFile,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+}
+
+export async function fixAndPushThroughGateway(c: GatewayCase): Promise<void> {
+  const marker = `MARK-${c.cli}-gw-${crypto.randomUUID().slice(0, 8)}`;
+  const base = fixAndPushScript(marker, "fix");
+  const script = {
+    marker,
+    turns: [{ text: "First, a look around.", shell: LOOK_AROUND }, ...base.turns],
+  };
+  const run = await startGatewayRun(c, [script]);
+  const { w, h, gitServer } = run;
+  try {
+    const agentName = await run.agent();
+    await h.context("fix-src", { type: "Git", git: { repository: run.url, ref: "main" } });
+    await h.task("fix", {
+      agentRef: agentName,
+      description: `Make the tests of the calc project pass (${marker}).`,
+      contexts: [{ name: "fix-src", mountPath: PROJECT_DIR }],
+    });
+
+    // Live: the gateway's count is on the Task before the agent is done.
+    const live = await eventually(
+      "tokens in status.usage from the gateway while the Task runs",
+      async () => {
+        const t = await h.get("Task", "fix");
+        return t?.status?.phase === "Running" && t.status.usage?.source === "Gateway" &&
+          t.status.usage.inputTokens > 0 && t;
+      },
+      180_000,
+    );
+    const done = await h.waitForPhase("fix", "Completed", 240_000).catch(async (err) => {
+      throw new Error(`${err}\n${await agentLog(h, "fix").catch(() => "")}`);
+    });
+    const log = await agentLog(h, "fix");
+    assert.match(log, /model calls go through the KubeTask gateway at https:\/\//);
+
+    // The branch, pushed by the real CLI as without the gateway.
+    const clone = await gitServer.clone(run.project, "kubetask/fix");
+    assert.deepEqual(done.status.outputs, {
+      branch: "kubetask/fix",
+      commit: await git(clone, "rev-parse", "HEAD"),
+    });
+
+    // The model server saw the real key on every request; the pod never held it.
+    const mine = w.model.requests.filter((r) => r.marker === marker);
+    assert.ok(mine.length >= script.turns.length, `${mine.length} scripted requests`);
+    assert.ok(mine.every((r) => c.keyOf(r) === w.key), "the provider's key upstream");
+    const lookedAround = mine.map((r) => JSON.stringify(r.body))
+      .find((b) => b.includes("--- environ") && b.includes("KUBETASK_GATEWAY_URL=")) ?? "";
+    assert.ok(lookedAround, "the env dump reached the model");
+    assert.ok(lookedAround.includes("--- files"), "the mounted files were listed");
+    assert.ok(lookedAround.includes("BEGIN CERTIFICATE"), "the mounted files were read");
+    const everything = JSON.stringify(w.model.requests.map((r) => r.body)) + log;
+    assert.ok(!everything.includes(w.key), "the key was in the pod's env, environ or files");
+    // A CLI that reads its key from that variable (Gemini CLI) finds the gateway token there.
+    for (
+      const [, value] of lookedAround.matchAll(new RegExp(`${c.keyVariable}=([^\\s\\\\]*)`, "g"))
+    ) {
+      assert.ok(audiencesOf(value).includes(AUDIENCE), `${c.keyVariable}=${value.slice(0, 20)}…`);
+    }
+
+    // The gateway's figures are the Task's, equal to what the server reported.
+    const served = w.model.usage(marker);
+    assert.equal(done.status.usage.source, "Gateway");
+    assert.equal(done.status.usage.inputTokens, served.inputTokens);
+    assert.equal(done.status.usage.outputTokens, served.outputTokens);
+    assert.ok(live.status.usage.requests < done.status.usage.requests, "written as it went");
+
+    // The transcript, as the CLI reads it, for the Task's owner (view in its namespace).
+    await h.apply({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "owner" } });
+    await h.apply({
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: { name: "owner-views" },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "view" },
+      subjects: [{ kind: "ServiceAccount", name: "owner", namespace: h.ns }],
+    });
+    await kubectl(
+      ["apply", "-f", "-"],
+      JSON.stringify({
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "ClusterRole",
+        metadata: {
+          name: "kubetask-e2e-task-viewer",
+          labels: { "rbac.authorization.k8s.io/aggregate-to-view": "true" },
+        },
+        rules: [{ apiGroups: ["kubetask.io"], resources: ["tasks"], verbs: ["get", "list"] }],
+      }),
+    );
+    const stranger = await testNamespace("stranger");
+    try {
+      await kubectl(["create", "serviceaccount", "someone", "-n", stranger.name]);
+      const owner = await kubeconfigFor(run.dir, "owner", await mintToken(h.ns, "owner"));
+      const text = await eventually("the owner reads the transcript", async () => {
+        const r = await transcriptCli(run, owner, ["fix", "-n", h.ns]);
+        return r.code === 0 ? r.stdout : (SHOW && console.error(r.stderr), undefined);
+      }, 30_000);
+      assert.ok(text.includes("Fixed add.sh"), text.slice(0, 2000));
+      assert.ok(!text.includes(w.key));
+      const json = await transcriptCli(run, owner, ["fix", "-n", h.ns, "-o", "json"]);
+      assert.equal(json.code, 0, json.stderr);
+      assert.ok(JSON.parse(json.stdout).length >= mine.length);
+      const other = await kubeconfigFor(
+        run.dir,
+        "someone",
+        await mintToken(stranger.name, "someone"),
+      );
+      const refused = await transcriptCli(run, other, ["fix", "-n", h.ns]);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /403/);
+      if (SHOW) {
+        console.error(
+          `[e2e] ${c.cli} via gateway: live usage ${JSON.stringify(live.status.usage)}`,
+        );
+        console.error(`[e2e] ${c.cli} final usage ${JSON.stringify(done.status.usage)}`);
+        console.error(
+          `[e2e] transcript (first lines):\n${text.split("\n").slice(0, 12).join("\n")}`,
+        );
+        console.error(`[e2e] the stranger: ${refused.stderr.trim()}`);
+        const dump = lookedAround.indexOf("KUBETASK_GATEWAY");
+        console.error(
+          `[e2e] what ${c.cli}'s shell saw (env, environ, files):\n` +
+            lookedAround.slice(Math.max(0, dump - 1500), dump + 2500).replaceAll("\\n", "\n"),
+        );
+      }
+    } finally {
+      await stranger.cleanup();
+    }
+
+    // A token stolen from the pod and used after the Task ended: refused, never forwarded.
+    const pod = JSON.parse(
+      await kubectl(["get", "pods", "-n", h.ns, "-l", "kubetask.io/task=fix", "-o", "json"]),
+    ).items[0];
+    const stolen = await mintToken(h.ns, AGENT_SA, {
+      audience: AUDIENCE,
+      pod: { name: pod.metadata.name, uid: pod.metadata.uid },
+    });
+    const before = w.model.requests.length;
+    const late = await fetch(`${w.gateway.url}/p/${w.provider}/v1/messages`, {
+      method: "POST",
+      headers: { "x-api-key": stolen, "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "m",
+        max_tokens: 10,
+        messages: [{ role: "user", content: "hi" }],
+      }),
+      client: Deno.createHttpClient({ caCerts: [run.caPem] }),
+    });
+    assert.equal(late.status, 401, await late.text());
+    assert.equal(w.model.requests.length, before, "nothing forwarded");
+  } finally {
+    await run.close();
+  }
+}
