@@ -15,14 +15,18 @@ import {
 } from "./operator_identity.ts";
 import {
   freePort,
+  isOurs,
   kubectl,
   type StartedProcess,
   startProcess,
   stopProcesses,
+  thisProcess,
   waitFor,
 } from "./process.ts";
 import { realNodeUnavailable } from "./realnode/host.ts";
 import { type RealNode, startRealNode, stopRealNode, unrecordedNode } from "./realnode/node.ts";
+import { bridgeOf, deleteBridge } from "./realnode/network.ts";
+import { removeDiversion, stopNetworkPolicies } from "./realnode/network_policies.ts";
 
 export interface ClusterState {
   name: string;
@@ -30,6 +34,13 @@ export interface ClusterState {
   kubeconfig: string;
   server: string;
   kubectl: string;
+  /**
+   * The process that started the cluster: every component is its child and dies
+   * with it; `down` from elsewhere asks it (SIGTERM) to tear down first.
+   */
+  owner?: StartedProcess;
+  /** Set once everything is up (`cluster up` waits for it). */
+  ready?: boolean;
   /** Each component's process, checked to be still the same one before it is signalled. */
   processes: Record<string, StartedProcess>;
   /** Before processes were recorded: PIDs alone (read from an older state.json). */
@@ -113,6 +124,7 @@ export async function up(name = "default", options: UpOptions = {}): Promise<Clu
     await addFakeNode(state);
     await waitForDefaultServiceAccount(state);
     if (options.realNode !== false) await addRealNode(state, pki);
+    state.ready = true;
     await saveState(state);
     return state;
   } catch (err) {
@@ -137,6 +149,7 @@ async function freshState(
     kubeconfig: join(dir, "admin.kubeconfig"),
     server: "",
     kubectl: bin.kubectl,
+    owner: thisProcess(),
     processes: {},
     commands: {},
     etcdUrl: "",
@@ -330,12 +343,46 @@ async function addRealNode(state: ClusterState, pki: Pki): Promise<void> {
   }
   const started = performance.now();
   state.realNode = await startRealNode({ ...state, caCert: pki.caCert });
+  watchApiserver(state);
   await saveState(state);
   console.error(
     `[cluster] real node ${state.realNode.node} Ready in ${
       ((performance.now() - started) / 1000).toFixed(1)
     }s (bridge ${state.realNode.bridge}, ${state.realNode.subnet})`,
   );
+}
+
+/** How long the apiserver may be gone (a test restarting it) before its node's engine is stopped. */
+const APISERVER_GONE_MS = 30_000;
+const watchdogs = new Map<string, ReturnType<typeof setInterval>>();
+
+/**
+ * kube-network-policies retries its apiserver without pause and logs every
+ * try: once the apiserver has been gone for APISERVER_GONE_MS, the engine is
+ * stopped (its diversion removed first, so no packet waits on its queue).
+ */
+function watchApiserver(state: ClusterState): void {
+  let goneSince: number | undefined;
+  const timer = setInterval(async () => {
+    const engine = state.realNode?.processes.networkPolicies;
+    if (!state.realNode || !isOurs(engine)) return stopWatching(state.name);
+    if (isOurs(state.processes["kube-apiserver"])) {
+      goneSince = undefined;
+      return;
+    }
+    goneSince ??= Date.now();
+    if (Date.now() - goneSince < APISERVER_GONE_MS) return;
+    stopWatching(state.name);
+    console.error(`[cluster] ${state.name}: apiserver gone, stopping kube-network-policies`);
+    await stopNetworkPolicies(engine, state.realNode.bridge);
+  }, 2_000);
+  Deno.unrefTimer(timer);
+  watchdogs.set(state.name, timer);
+}
+
+function stopWatching(name: string): void {
+  clearInterval(watchdogs.get(name));
+  watchdogs.delete(name);
 }
 
 /** An HTTP client that etcd accepts: the apiserver's etcd client certificate. */
@@ -394,10 +441,20 @@ metadata:
 `;
 }
 
-/** Stops every process the cluster started (by PID) and removes its state. */
+/**
+ * Stops every process the cluster started (by PID) and removes what it made:
+ * also what a run that was killed left (its owner gone, its children with it,
+ * but shims, pods, mounts, netns, the bridge and the iptables chains remain).
+ */
 export async function down(name = "default"): Promise<void> {
   const dir = clusterStateDir(name);
-  const state = await readState(name);
+  stopWatching(name);
+  let state = await readState(name);
+  // An owner alive elsewhere (`cluster up`'s server, a demo) tears down on SIGTERM itself.
+  if (state?.owner && state.owner.pid !== Deno.pid && isOurs(state.owner)) {
+    await stopProcesses([state.owner], 120_000);
+    state = await readState(name);
+  }
   // The real node first, while the apiserver still answers (its pods are deleted properly).
   // A node whose start was cut short is not in the state yet: found by its folder.
   const startedNode = await Deno.stat(join(dir, "containerd")).then(() => true, () => false);
@@ -411,6 +468,9 @@ export async function down(name = "default"): Promise<void> {
     // Reverse start order: clients of the apiserver first, etcd last.
     await stopProcesses(recordedProcesses(state).reverse(), 10_000);
   }
+  // Named after the cluster: found even when no state recorded them.
+  await removeDiversion(bridgeOf(name));
+  await deleteBridge(bridgeOf(name));
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
 

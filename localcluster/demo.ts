@@ -7,7 +7,7 @@
 // here); the demo prints its tool calls, the pushed commit and the usage.
 // Without a real node it applies the example Agent and Task on the simulated
 // node. The operator then keeps running (apply more Tasks from another shell
-// with the printed KUBECONFIG) until Ctrl-C, which stops everything. `--once`
+// with the printed KUBECONFIG) until Ctrl-C (or SIGTERM, SIGHUP), which stops everything. `--once`
 // exits after the Task finishes.
 import { join } from "node:path";
 import { down, kubectl, up } from "./cluster.ts";
@@ -17,14 +17,11 @@ import { git, type GitServer, startGitServer } from "./git_server.ts";
 import { type ModelServer, startModelServer } from "./model_server/mod.ts";
 import { repoRoot } from "./paths.ts";
 import { RUNTIME_V8_FLAGS } from "../deploy/compile.ts";
+import { tearDownOnSignals } from "./signals.ts";
 
 const once = Deno.args.includes("--once");
 const NAMESPACE = "kubetask-system";
 const CLUSTER = Deno.env.get("KUBETASK_DEMO_CLUSTER") ?? "demo";
-
-const state = await up(CLUSTER);
-const binDir = state.kubectl.slice(0, state.kubectl.lastIndexOf("/"));
-console.log(`control plane up: export KUBECONFIG=${state.kubeconfig} PATH=${binDir}:$PATH`);
 
 let operator: Deno.ChildProcess | undefined;
 let gitServer: GitServer | undefined;
@@ -38,12 +35,15 @@ const stop = async () => {
   await gitServer?.close();
   await down(CLUSTER);
 };
+// Ctrl-C, SIGTERM (a service manager, a CI cancel, `timeout`) and SIGHUP alike, from the start.
+tearDownOnSignals("demo", stop);
+
+const state = await up(CLUSTER);
+const binDir = state.kubectl.slice(0, state.kubectl.lastIndexOf("/"));
+console.log(`control plane up: export KUBECONFIG=${state.kubeconfig} PATH=${binDir}:$PATH`);
+
 /** The Task the demo follows. */
 const TASK = state.realNode ? "fix-calc" : "update-service-a";
-Deno.addSignalListener("SIGINT", async () => {
-  await stop();
-  Deno.exit(130);
-});
 
 try {
   await kubectl(state, ["apply", "-k", join(repoRoot, "deploy", "crds")]);

@@ -1,7 +1,8 @@
-// Processes of the local cluster: started detached with a log file, watched
-// by PID, stopped only while the PID is still theirs, and the kubectl calls
-// the scripts make.
+// Processes of the local cluster: started as our children in their own
+// session with a capped log, dying with us, watched by PID, stopped only while
+// the PID is still theirs, and the kubectl calls the scripts make.
 import { join } from "node:path";
+import { pipeToCappedLog } from "./capped_log.ts";
 
 export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -67,37 +68,90 @@ export async function stopProcesses(processes: StartedProcess[], graceMs: number
   const deadline = Date.now() + graceMs;
   while (ours.some(isOurs) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   for (const p of ours.filter(isOurs)) signal(p, "SIGKILL");
+  // Our own children: their logs are flushed and their exit collected before we return.
+  const pending = ours.map((p) => children.get(p.pid)).filter((d) => d !== undefined);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    Promise.all(pending),
+    new Promise((r) => timer = setTimeout(r, 2_000)),
+  ]);
+  clearTimeout(timer);
 }
 
-/** Starts a process in its own session with output to a log file. */
+/**
+ * Started here and still piped to their logs, by PID: stopProcesses() waits
+ * for the copying to end, so nothing of a stopped child is left pending.
+ */
+const children = new Map<number, Promise<unknown>>();
+
+/**
+ * Starts a process in its own session (a Ctrl-C in the terminal reaches only
+ * us; we stop it in order) with its output piped to a capped log
+ * (capped_log.ts). It is this process's child and gets SIGKILL from the
+ * kernel when this process dies, even by SIGKILL: `setpriv --pdeathsig`
+ * sets the parent-death signal, which survives the exec. The kernel sends it
+ * when the thread that spawned the child ends: Deno spawns on the JavaScript
+ * thread, which lives as long as the program (a test checks it).
+ */
 export async function startProcess(
   name: string,
   dir: string,
   binary: string,
   args: string[],
+  options: { seen?: OutputWatch } = {},
 ): Promise<StartedProcess> {
   const log = join(dir, "logs", `${name}.log`);
-  const out = await new Deno.Command("sh", {
-    args: [
-      "-c",
-      'log="$1"; shift; setsid "$@" >"$log" 2>&1 </dev/null & echo $!',
-      "sh",
-      log,
-      binary,
-      ...args,
-    ],
+  const child = new Deno.Command("setpriv", {
+    args: ["--pdeathsig", "KILL", "--", binary, ...args],
+    detached: true,
+    stdin: "null",
     stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  const pid = Number(new TextDecoder().decode(out.stdout).trim());
-  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`could not start ${name}`);
-  const started: StartedProcess = { pid, argv: [binary, ...args], started: startStamp(pid) };
-  // `setsid` execs the binary in the same PID: wait for it, so isOurs() knows it from now on.
+    stderr: "piped",
+  }).spawn();
+  const pid = child.pid;
+  const copied = pipeToCappedLog(log, [child.stdout, child.stderr], options.seen?.onText);
+  children.set(pid, Promise.all([copied, child.status]).finally(() => children.delete(pid)));
+  // `setpriv` execs the binary in the same PID: wait for it, so isOurs() knows it from now on.
   const deadline = Date.now() + 5_000;
+  let started: StartedProcess = { pid, argv: [binary, ...args] };
   while (!isOurs(started) && isAlive(pid) && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 10));
   }
+  started = { ...started, started: startStamp(pid) };
   return started;
+}
+
+/** Resolves `seen` once a process's output has contained `text` (pass it to startProcess). */
+export class OutputWatch {
+  readonly seen: Promise<void>;
+  readonly onText: (text: string) => void;
+
+  constructor(text: string) {
+    let resolve = () => {};
+    this.seen = new Promise((r) => resolve = r);
+    let tail = "";
+    let found = false;
+    this.onText = (chunk) => {
+      if (found) return;
+      // A line may be split between chunks: keep enough of the previous one.
+      const window = tail + chunk;
+      if (window.includes(text)) {
+        found = true;
+        resolve();
+      }
+      tail = window.slice(-text.length);
+    };
+  }
+}
+
+/** This process, as a StartedProcess (a cluster records its owner so). */
+export function thisProcess(): StartedProcess {
+  return { pid: Deno.pid, argv: commandLine(Deno.pid) ?? [], started: startStamp(Deno.pid) };
+}
+
+/** Every process startProcess() started that still runs. */
+export function ownChildren(): number[] {
+  return [...children.keys()];
 }
 
 /**

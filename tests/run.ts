@@ -5,10 +5,21 @@
 import { join } from "node:path";
 import { down, up } from "../localcluster/cluster.ts";
 import { repoRoot } from "../localcluster/paths.ts";
+import { tearDownOnSignals } from "../localcluster/signals.ts";
 
 // KUBETASK_TEST_CLUSTER names the cluster, so two checkouts sharing one cache can test side by side.
 const CLUSTER = Deno.env.get("KUBETASK_TEST_CLUSTER") ?? "test";
 const filters = Deno.args; // optional paths to run only some tests
+
+let child: Deno.ChildProcess | undefined;
+// Ctrl-C, SIGTERM (a CI cancel, `timeout`) and SIGHUP stop the tests and tear the cluster down.
+tearDownOnSignals("test", async () => {
+  try {
+    child?.kill("SIGTERM");
+    await child?.status;
+  } catch { /* already ended */ }
+  await down(CLUSTER);
+});
 
 const started = performance.now();
 const state = await up(CLUSTER);
@@ -28,7 +39,7 @@ if (!state.realNode) {
 let code = 1;
 const junit = join(state.dir, "junit.xml");
 try {
-  const child = new Deno.Command(Deno.execPath(), {
+  child = new Deno.Command(Deno.execPath(), {
     args: ["test", "-A", `--junit-path=${junit}`, ...(filters.length ? filters : ["tests/"])],
     cwd: repoRoot,
     env: {
@@ -41,11 +52,7 @@ try {
     stdout: "inherit",
     stderr: "inherit",
   }).spawn();
-  // Ctrl-C stops the tests and still tears the cluster down.
-  const onSignal = () => child.kill("SIGTERM");
-  Deno.addSignalListener("SIGINT", onSignal);
   code = (await child.status).code;
-  Deno.removeSignalListener("SIGINT", onSignal);
   const report = await Deno.readTextFile(junit).catch(() => "");
   const cases = [...report.matchAll(/<testcase\b[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g)];
   const failed = cases.filter((m) => /<failure\b/.test(m[2] ?? "")).length;
@@ -57,7 +64,12 @@ try {
   if (cases.length === 0) code = code || 1;
 } finally {
   if (Deno.env.get("KUBETASK_KEEP_CLUSTER")) {
-    console.error(`[test] KUBETASK_KEEP_CLUSTER set: cluster left at ${state.dir}`);
+    // Its components are this process's children and die with it: it stays until a signal.
+    console.error(
+      `[test] KUBETASK_KEEP_CLUSTER set: cluster ${CLUSTER} kept at ${state.dir}; ` +
+        `Ctrl-C (or SIGTERM, or \`deno task cluster down ${CLUSTER}\`) tears it down`,
+    );
+    await new Promise(() => setInterval(() => {}, 3_600_000));
   } else {
     await down(CLUSTER);
   }

@@ -207,7 +207,8 @@ export function unrecordedNode(name: string, dir: string): RealNode {
  */
 export async function stopRealNode(c: ClusterRef, node: RealNode): Promise<void> {
   // The kubelet tears pods down properly (CNI DEL, volume unmounts) if asked while running.
-  const { containerd, kubelet } = node.processes ?? {};
+  const { kubelet } = node.processes ?? {};
+  let { containerd } = node.processes ?? {};
   if (isOurs(kubelet)) {
     await kubectl(c, [
       "delete",
@@ -225,6 +226,9 @@ export async function stopRealNode(c: ClusterRef, node: RealNode): Promise<void>
   for (const p of await leftoverNetworkPolicies(c.name)) {
     await stopNetworkPolicies(p, node.bridge);
   }
+  // A run that was killed: containerd died with it, its shims and pods did not (a shim
+  // leaves its parent at start). A containerd on the same state finds them again.
+  if (!isOurs(containerd)) containerd = await cleanupContainerd(c, node.containerdSocket);
   const netns = isOurs(containerd) ? await sandboxNetns(node.containerdSocket) : [];
   if (isOurs(containerd)) {
     const tasks =
@@ -253,6 +257,28 @@ export async function stopRealNode(c: ClusterRef, node: RealNode): Promise<void>
   }
   await removeContainerLogLinks(c.dir);
   await deleteBridge(node.bridge);
+}
+
+/** A containerd for the cleanup of a killed run's shims, when it left any; else undefined. */
+async function cleanupContainerd(
+  c: ClusterRef,
+  socket: string,
+): Promise<StartedProcess | undefined> {
+  const config = join(c.dir, "containerd", "config.toml");
+  const shims = await processesMentioning(join(c.dir, "containerd") + "/");
+  if (shims.length === 0 || !(await Deno.stat(config).then(() => true, () => false))) return;
+  await Deno.mkdir(join(c.dir, "logs"), { recursive: true });
+  const cleaner = await startProcess("containerd-cleanup", c.dir, "containerd", [
+    "--config",
+    config,
+  ]);
+  try {
+    await waitFor("containerd (cleanup)", async () => !!(await ctr(socket, ["version"])), 30_000);
+    return cleaner;
+  } catch {
+    await stopProcesses([cleaner], 5_000);
+    return undefined;
+  }
 }
 
 /**
