@@ -34,7 +34,8 @@ import type { GatewayCase } from "./gateway_cases.ts";
 const SHOW = !!Deno.env.get("KUBETASK_E2E_SHOW_LOGS");
 const GATEWAY_DIR = "/var/run/secrets/kubetask.io/gateway";
 /** What the model has the CLI run first: everything a prompt injection could read. */
-const LOOK_AROUND = `env | sort; echo '--- environ'; tr '\\0' '\\n' < /proc/self/environ | sort; ` +
+const LOOK_AROUND =
+  `env | sort; echo '--- environ'; cat /proc/self/environ 2>&1 | tr '\\0' '\\n' | sort; ` +
   `echo '--- files'; ls ${GATEWAY_DIR}; head -c 40 ${GATEWAY_DIR}/ca.crt; echo; sleep 4`;
 
 /** The audiences of a JWT (none for anything else). */
@@ -214,6 +215,10 @@ export async function fixAndPushThroughGateway(c: GatewayCase): Promise<void> {
     const lookedAround = mine.map((r) => JSON.stringify(r.body))
       .find((b) => b.includes("--- environ") && b.includes("KUBETASK_GATEWAY_URL=")) ?? "";
     assert.ok(lookedAround, "the env dump reached the model");
+    // The sections of the command's output (in its text they are followed by a quote).
+    const from = lookedAround.search(/--- environ(\\r)?\\n/);
+    const environ = lookedAround.slice(from, lookedAround.indexOf("--- files", from + 12));
+    assert.ok(environ.includes("KUBETASK_GATEWAY_URL="), `/proc/self/environ was read: ${environ}`);
     assert.ok(lookedAround.includes("--- files"), "the mounted files were listed");
     assert.ok(lookedAround.includes("BEGIN CERTIFICATE"), "the mounted files were read");
     const everything = JSON.stringify(w.model.requests.map((r) => r.body)) + log;
