@@ -44,17 +44,8 @@ async function call(w: GatewayWorld, provider: string, token: string, body: Json
   return { status: res.status, text: await res.text() };
 }
 
-async function podOf(h: TaskHarness, task: string): Promise<Json> {
-  return await eventually(`the pod of Task ${task}`, async () => {
-    const pods = JSON.parse(
-      await kubectl(["get", "pods", "-n", h.ns, "-l", `kubetask.io/task=${task}`, "-o", "json"]),
-    ).items;
-    return pods.find((p: Json) => p.status?.phase === "Running");
-  }, 60_000);
-}
-
-Deno.test("gateway: a Task's pod token gets the provider's key added, usage on the Task live, refusals for every forgery", async () => {
-  const marker = `MARK-gw-${crypto.randomUUID().slice(0, 8)}`;
+/** A gateway on loopback answering `marker` once, and an operator that knows it, with Agent "coder". */
+async function gatewayAndOperator(marker: string): Promise<{ w: GatewayWorld; h: TaskHarness }> {
   const w = await startGatewayWorld({
     hostname: "127.0.0.1",
     scripts: [{ marker, turns: [{ text: "Done." }] }],
@@ -70,8 +61,23 @@ Deno.test("gateway: a Task's pod token gets the provider's key added, usage on t
       },
     }),
   });
+  await h.agent("coder", { modelProvider: w.provider, podSpec: { labels: HOLD } });
+  return { w, h };
+}
+
+async function podOf(h: TaskHarness, task: string): Promise<Json> {
+  return await eventually(`the pod of Task ${task}`, async () => {
+    const pods = JSON.parse(
+      await kubectl(["get", "pods", "-n", h.ns, "-l", `kubetask.io/task=${task}`, "-o", "json"]),
+    ).items;
+    return pods.find((p: Json) => p.status?.phase === "Running");
+  }, 60_000);
+}
+
+Deno.test("gateway: a Task's pod token gets the provider's key added, usage on the Task live, refusals for every forgery", async () => {
+  const marker = `MARK-gw-${crypto.randomUUID().slice(0, 8)}`;
+  const { w, h } = await gatewayAndOperator(marker);
   try {
-    await h.agent("coder", { modelProvider: w.provider, podSpec: { labels: HOLD } });
     await h.task("fix", { agentRef: "coder", description: "Fix it" });
     const pod = await podOf(h, "fix");
     const token = await mintToken(h.ns, AGENT_SA, {
@@ -185,23 +191,8 @@ Deno.test("gateway: a Task's pod token gets the provider's key added, usage on t
 
 Deno.test("gateway: a call whose worst case passes the budget is refused unforwarded and the Task stops as BudgetExceeded", async () => {
   const marker = `MARK-gw-budget-${crypto.randomUUID().slice(0, 8)}`;
-  const w = await startGatewayWorld({
-    hostname: "127.0.0.1",
-    scripts: [{ marker, turns: [{ text: "Done." }] }],
-  });
-  const h = await TaskHarness.start({
-    settings: () => ({
-      ...DEFAULT_JOB_SETTINGS,
-      gateway: {
-        url: w.gateway.url,
-        caPem: "unused on kwok",
-        audience: AUDIENCE,
-        tokenExpirationSeconds: 600,
-      },
-    }),
-  });
+  const { w, h } = await gatewayAndOperator(marker);
   try {
-    await h.agent("coder", { modelProvider: w.provider, podSpec: { labels: HOLD } });
     // 2,000 tokens: a request asking for up to 4,000 output tokens cannot fit.
     await h.task("capped", { agentRef: "coder", description: "Fix it", budget: { tokens: 2000 } });
     const pod = await podOf(h, "capped");
