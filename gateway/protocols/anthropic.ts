@@ -2,7 +2,8 @@
 // output_tokens of message_delta; cache tokens are reported apart from input.
 import type { ExchangeSummary, ProtocolModule, SseEvent, Tokens } from "../types.ts";
 import { eventJson } from "../sse.ts";
-import { arr, count, limit, obj, str, textOf } from "./json.ts";
+import { NO_TOKENS } from "../prices.ts";
+import { arr, count, limit, obj, str, textOf, usageField } from "./json.ts";
 
 function tokensOf(u: Record<string, unknown>, base?: Tokens): Tokens {
   const has = (k: string) => typeof u[k] === "number";
@@ -35,11 +36,10 @@ export const anthropicMessages: ProtocolModule = {
     return { model: str(b.model), maxOutputTokens, stream: b.stream === true };
   },
   usageFromJson(body) {
-    const u = obj(body).usage;
-    return u && typeof u === "object" ? tokensOf(obj(u)) : undefined;
+    return usageField(body, tokensOf);
   },
   meter() {
-    let usage: Tokens = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 };
+    let usage: Tokens = { ...NO_TOKENS };
     let text = "";
     return {
       event(e: SseEvent) {

@@ -4,6 +4,7 @@
 // from the path (models/<model>:method).
 import type { ExchangeSummary, ProtocolModule, SseEvent, Tokens } from "../types.ts";
 import { eventJson } from "../sse.ts";
+import { NO_TOKENS } from "../prices.ts";
 import { arr, count, limit, obj, str, textOf } from "./json.ts";
 
 function tokensOf(u: Record<string, unknown>): Tokens {
@@ -54,7 +55,7 @@ export const gemini: ProtocolModule = {
     return last ? tokensOf(obj(last.usageMetadata)) : undefined;
   },
   meter() {
-    let usage: Tokens = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 };
+    let usage: Tokens = { ...NO_TOKENS };
     let text = "";
     return {
       event(e: SseEvent) {

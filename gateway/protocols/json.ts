@@ -34,3 +34,9 @@ export function textOf(content: unknown): string {
   if (typeof o.output === "string") return o.output;
   return "";
 }
+
+/** A response body's `usage` object through the protocol's reader; undefined when absent. */
+export function usageField<T>(body: unknown, read: (usage: Obj) => T): T | undefined {
+  const u = obj(body).usage;
+  return u && typeof u === "object" ? read(obj(u)) : undefined;
+}

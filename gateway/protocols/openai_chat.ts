@@ -3,8 +3,9 @@
 // adds); cached tokens are part of prompt_tokens, counted once as cache reads.
 import type { ExchangeSummary, ProtocolModule, SseEvent, Tokens } from "../types.ts";
 import { eventJson } from "../sse.ts";
+import { NO_TOKENS } from "../prices.ts";
 import { openaiErrorBody } from "./openai_responses.ts";
-import { arr, count, limit, obj, str, textOf } from "./json.ts";
+import { arr, count, limit, obj, str, textOf, usageField } from "./json.ts";
 
 function tokensOf(u: Record<string, unknown>): Tokens {
   const prompt = count(u.prompt_tokens);
@@ -33,11 +34,10 @@ export const openaiChatCompletions: ProtocolModule = {
     return { ...b, stream_options: { ...obj(b.stream_options), include_usage: true } };
   },
   usageFromJson(body) {
-    const u = obj(body).usage;
-    return u && typeof u === "object" ? tokensOf(obj(u)) : undefined;
+    return usageField(body, tokensOf);
   },
   meter() {
-    let usage: Tokens = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 };
+    let usage: Tokens = { ...NO_TOKENS };
     let text = "";
     return {
       event(e: SseEvent) {

@@ -2,7 +2,8 @@
 // .failed); cached tokens are part of input_tokens, counted once as cache reads.
 import type { ExchangeSummary, ProtocolModule, SseEvent, Tokens } from "../types.ts";
 import { eventJson } from "../sse.ts";
-import { arr, count, limit, obj, str, textOf } from "./json.ts";
+import { NO_TOKENS } from "../prices.ts";
+import { arr, count, limit, obj, str, textOf, usageField } from "./json.ts";
 
 function tokensOf(u: Record<string, unknown>): Tokens {
   const input = count(u.input_tokens);
@@ -38,11 +39,10 @@ export const openaiResponses: ProtocolModule = {
     };
   },
   usageFromJson(body) {
-    const u = obj(body).usage;
-    return u && typeof u === "object" ? tokensOf(obj(u)) : undefined;
+    return usageField(body, tokensOf);
   },
   meter() {
-    let usage: Tokens = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 };
+    let usage: Tokens = { ...NO_TOKENS };
     let text = "";
     return {
       event(e: SseEvent) {
