@@ -2,6 +2,7 @@
 // pass, the JSON body collected for metering at its end, the transcript
 // record, and the settlement with the ledger (exactly once, also when the
 // client went away, the stream was cut or the upstream broke).
+import { concatBytes } from "../controllers/runtime/bytes.ts";
 import { amountOf, type Reservation } from "./ledger.ts";
 import { formatUSD } from "./money.ts";
 import { costNano, NO_TOKENS, type PriceRates } from "./prices.ts";
@@ -75,7 +76,7 @@ export class Exchange {
     let response: unknown;
     let tokens: Tokens;
     if (this.bodyChunks.length > 0 || (this.events.length === 0 && !this.overflow)) {
-      const text = new TextDecoder().decode(concat(this.bodyChunks));
+      const text = new TextDecoder().decode(concatBytes(this.bodyChunks));
       try {
         response = text === "" ? undefined : JSON.parse(text);
       } catch {
@@ -114,14 +115,4 @@ export class Exchange {
     if (incomplete) record.incomplete = true;
     void opts.transcripts?.append(identity.namespace, identity.taskUid, record);
   }
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }

@@ -5,6 +5,7 @@
 import { constants, gunzip, gzipSync } from "node:zlib";
 import { promisify } from "node:util";
 import type { Logger } from "../controllers/runtime/types.ts";
+import { concatBytes } from "../controllers/runtime/bytes.ts";
 import type { TaskExists } from "./types.ts";
 
 /** Fast compression: a record is small and written while requests are being served. */
@@ -130,7 +131,7 @@ export class TranscriptStore {
       members.push(member);
       size += member.length;
     }
-    const bytes = concat(members);
+    const bytes = concatBytes(members);
     const file = await Deno.open(path, { append: true, create: true, mode: 0o600 });
     try {
       let written = 0;
@@ -213,16 +214,6 @@ function stubOf(record: TranscriptRecord): TranscriptRecord {
     usage: record.usage,
     truncated: true,
   };
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 /** Decompresses the longest readable prefix of concatenated gzip members (by trying the

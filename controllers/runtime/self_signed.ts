@@ -8,15 +8,9 @@
 // ECDSA P-256 key from WebCrypto and the few DER structures a certificate
 // needs (RFC 5280).
 
-const bytes = (...parts: (Uint8Array | number[])[]): Uint8Array<ArrayBuffer> => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-};
+import { concatBytes } from "./bytes.ts";
+
+const bytes = (...parts: (Uint8Array | number[])[]) => concatBytes(parts);
 
 function tlv(tag: number, content: Uint8Array): Uint8Array<ArrayBuffer> {
   const n = content.length;

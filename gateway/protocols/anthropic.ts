@@ -1,8 +1,7 @@
 // Anthropic Messages (Claude Code): usage from message_start and the cumulative
 // output_tokens of message_delta; cache tokens are reported apart from input.
-import type { ExchangeSummary, ProtocolModule, SseEvent, Tokens } from "../types.ts";
-import { eventJson } from "../sse.ts";
-import { NO_TOKENS } from "../prices.ts";
+import type { ExchangeSummary, ProtocolModule, Tokens } from "../types.ts";
+import { jsonStreamMeter } from "./meter.ts";
 import { arr, count, limit, obj, str, textOf, usageField } from "./json.ts";
 
 function tokensOf(u: Record<string, unknown>, base?: Tokens): Tokens {
@@ -38,27 +37,15 @@ export const anthropicMessages: ProtocolModule = {
   usageFromJson(body) {
     return usageField(body, tokensOf);
   },
-  meter() {
-    let usage: Tokens = { ...NO_TOKENS };
-    let text = "";
-    return {
-      event(e: SseEvent) {
-        const d = eventJson(e);
-        if (!d) return;
-        if (d.type === "message_start") {
-          const u = obj(obj(d.message).usage);
-          usage = tokensOf(u);
-        } else if (d.type === "message_delta" && d.usage && typeof d.usage === "object") {
-          usage = tokensOf(obj(d.usage), usage);
-        } else if (d.type === "content_block_delta") {
-          const delta = obj(d.delta);
-          if (delta.type === "text_delta") text += str(delta.text) ?? "";
-        }
-      },
-      usage: () => ({ ...usage }),
-      text: () => text,
-    };
-  },
+  meter: jsonStreamMeter((d, _e, usage) => {
+    if (d.type === "message_start") return { usage: tokensOf(obj(obj(d.message).usage)) };
+    // A delta's usage adds to what message_start reported.
+    if (d.type === "message_delta") return { usage: usageField(d, (u) => tokensOf(u, usage)) };
+    const delta = obj(d.delta);
+    return d.type === "content_block_delta" && delta.type === "text_delta"
+      ? { text: str(delta.text) }
+      : {};
+  }),
   errorBody(status, message) {
     return {
       type: "error",

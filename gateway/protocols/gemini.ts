@@ -2,9 +2,8 @@
 // each chunk is cumulative, the last wins; thoughts count as output; cached
 // content is part of the prompt, counted once as cache reads. The model comes
 // from the path (models/<model>:method).
-import type { ExchangeSummary, ProtocolModule, SseEvent, Tokens } from "../types.ts";
-import { eventJson } from "../sse.ts";
-import { NO_TOKENS } from "../prices.ts";
+import type { ExchangeSummary, ProtocolModule, Tokens } from "../types.ts";
+import { jsonStreamMeter } from "./meter.ts";
 import { arr, count, limit, obj, str, textOf } from "./json.ts";
 
 function tokensOf(u: Record<string, unknown>): Tokens {
@@ -54,22 +53,12 @@ export const gemini: ProtocolModule = {
       .at(-1);
     return last ? tokensOf(obj(last.usageMetadata)) : undefined;
   },
-  meter() {
-    let usage: Tokens = { ...NO_TOKENS };
-    let text = "";
-    return {
-      event(e: SseEvent) {
-        const d = eventJson(e);
-        if (!d) return;
-        text += partsText(d);
-        if (d.usageMetadata && typeof d.usageMetadata === "object") {
-          usage = tokensOf(obj(d.usageMetadata));
-        }
-      },
-      usage: () => ({ ...usage }),
-      text: () => text,
-    };
-  },
+  meter: jsonStreamMeter((d) => ({
+    text: partsText(d),
+    usage: d.usageMetadata && typeof d.usageMetadata === "object"
+      ? tokensOf(obj(d.usageMetadata))
+      : undefined,
+  })),
   errorBody(status, message) {
     return { error: { code: status, message, status: statusNames[status] ?? "UNKNOWN" } };
   },

@@ -1,22 +1,13 @@
 // OpenAI chat completions (OpenCode): usage in the chunk that carries it
 // (streams report it only with stream_options.include_usage, which the gateway
 // adds); cached tokens are part of prompt_tokens, counted once as cache reads.
-import type { ExchangeSummary, ProtocolModule, SseEvent, Tokens } from "../types.ts";
-import { eventJson } from "../sse.ts";
-import { NO_TOKENS } from "../prices.ts";
-import { openaiErrorBody } from "./openai_responses.ts";
+import type { ExchangeSummary, ProtocolModule } from "../types.ts";
+import { jsonStreamMeter } from "./meter.ts";
+import { openaiErrorBody, openaiTokens } from "./openai_responses.ts";
 import { arr, count, limit, obj, str, textOf, usageField } from "./json.ts";
 
-function tokensOf(u: Record<string, unknown>): Tokens {
-  const prompt = count(u.prompt_tokens);
-  const cached = Math.min(prompt, count(obj(u.prompt_tokens_details).cached_tokens));
-  return {
-    input: prompt - cached,
-    output: count(u.completion_tokens),
-    cacheRead: cached,
-    cacheWrite: 0,
-  };
-}
+const tokensOf = (u: Record<string, unknown>) =>
+  openaiTokens(u, { input: "prompt_tokens", output: "completion_tokens" });
 
 export const openaiChatCompletions: ProtocolModule = {
   name: "openai-chat-completions",
@@ -36,20 +27,10 @@ export const openaiChatCompletions: ProtocolModule = {
   usageFromJson(body) {
     return usageField(body, tokensOf);
   },
-  meter() {
-    let usage: Tokens = { ...NO_TOKENS };
-    let text = "";
-    return {
-      event(e: SseEvent) {
-        const d = eventJson(e);
-        if (!d) return;
-        for (const c of arr(d.choices)) text += str(obj(obj(c).delta).content) ?? "";
-        if (d.usage && typeof d.usage === "object") usage = tokensOf(obj(d.usage));
-      },
-      usage: () => ({ ...usage }),
-      text: () => text,
-    };
-  },
+  meter: jsonStreamMeter((d) => ({
+    text: arr(d.choices).map((c) => str(obj(obj(c).delta).content) ?? "").join(""),
+    usage: usageField(d, tokensOf),
+  })),
   errorBody: openaiErrorBody,
   summarize(request, response, events) {
     const out: ExchangeSummary = { assistantText: "", toolCalls: [] };

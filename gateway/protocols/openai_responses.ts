@@ -1,20 +1,26 @@
 // OpenAI Responses (Codex): usage in response.completed (and .incomplete /
 // .failed); cached tokens are part of input_tokens, counted once as cache reads.
-import type { ExchangeSummary, ProtocolModule, SseEvent, Tokens } from "../types.ts";
-import { eventJson } from "../sse.ts";
-import { NO_TOKENS } from "../prices.ts";
+import type { ExchangeSummary, ProtocolModule, Tokens } from "../types.ts";
+import { jsonStreamMeter } from "./meter.ts";
 import { arr, count, limit, obj, str, textOf, usageField } from "./json.ts";
 
-function tokensOf(u: Record<string, unknown>): Tokens {
-  const input = count(u.input_tokens);
-  const cached = Math.min(input, count(obj(u.input_tokens_details).cached_tokens));
+/** OpenAI's usage under either API's field names (`<input>_details` holds the cached part). */
+export function openaiTokens(
+  u: Record<string, unknown>,
+  names: { input: string; output: string },
+): Tokens {
+  const input = count(u[names.input]);
+  const cached = Math.min(input, count(obj(u[`${names.input}_details`]).cached_tokens));
   return {
     input: input - cached,
-    output: count(u.output_tokens),
+    output: count(u[names.output]),
     cacheRead: cached,
     cacheWrite: 0,
   };
 }
+
+const tokensOf = (u: Record<string, unknown>) =>
+  openaiTokens(u, { input: "input_tokens", output: "output_tokens" });
 
 /** OpenAI's error object, shared with chat completions. */
 export function openaiErrorBody(status: number, message: string, code?: string) {
@@ -41,24 +47,11 @@ export const openaiResponses: ProtocolModule = {
   usageFromJson(body) {
     return usageField(body, tokensOf);
   },
-  meter() {
-    let usage: Tokens = { ...NO_TOKENS };
-    let text = "";
-    return {
-      event(e: SseEvent) {
-        const d = eventJson(e);
-        if (!d) return;
-        const type = str(d.type) ?? e.event;
-        if (type === "response.output_text.delta") text += str(d.delta) ?? "";
-        else if (type && FINAL.has(type)) {
-          const u = obj(d.response).usage;
-          if (u && typeof u === "object") usage = tokensOf(obj(u));
-        }
-      },
-      usage: () => ({ ...usage }),
-      text: () => text,
-    };
-  },
+  meter: jsonStreamMeter((d, e) => {
+    const type = str(d.type) ?? e.event;
+    if (type === "response.output_text.delta") return { text: str(d.delta) };
+    return type && FINAL.has(type) ? { usage: usageField(d.response, tokensOf) } : {};
+  }),
   errorBody: openaiErrorBody,
   summarize(request, response, events) {
     const out: ExchangeSummary = { assistantText: "", toolCalls: [] };
