@@ -15,6 +15,8 @@ const NEEDS: Record<string, { command: string } | { file: string }> = {
   runc: { command: "runc" },
   "containernetworking-plugins": { file: "/usr/lib/cni/bridge" },
   "busybox-static": { file: "/bin/busybox" },
+  // The bridge plugin's masquerade and the NetworkPolicy engine's diversion are iptables rules.
+  iptables: { command: "iptables" },
 };
 
 export const CNI_BIN_DIR = "/usr/lib/cni";

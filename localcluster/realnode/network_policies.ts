@@ -122,9 +122,14 @@ export async function leftoverNetworkPolicies(name: string): Promise<StartedProc
 }
 
 async function iptables(args: string[]): Promise<{ ok: boolean; err: string }> {
-  const out = await new Deno.Command("iptables", { args, stdout: "null", stderr: "piped" })
-    .output().catch(() => undefined);
-  return { ok: !!out?.success, err: new TextDecoder().decode(out?.stderr).trim() };
+  try {
+    // output() throws at once (not a rejected promise) when iptables is not installed.
+    const out = await new Deno.Command("iptables", { args, stdout: "null", stderr: "piped" })
+      .output();
+    return { ok: out.success, err: new TextDecoder().decode(out.stderr).trim() };
+  } catch (e) {
+    return { ok: false, err: `iptables: ${e}` };
+  }
 }
 
 /** Our chain for a node's bridge (iptables allows 28 characters; a bridge name has 15). */

@@ -23,6 +23,8 @@ Deno.test("host: runc and containerd are found on PATH, wherever they are", asyn
     assert.ok(!withOwn.includes("runc") && !withOwn.includes("containerd"), String(withOwn));
     const without = await missingPackages("/nonexistent");
     assert.ok(without.includes("runc") && without.includes("containerd"), String(without));
+    // A fresh machine may lack iptables (the bridge's masquerade and the NetworkPolicy engine use it).
+    assert.ok(without.includes("iptables"), String(without));
   } finally {
     await Deno.remove(bin, { recursive: true });
   }
