@@ -76,3 +76,68 @@ The controllers' API permissions; the same list as deploy/clusterrole.yaml
   resources: ["events"]
   verbs: ["create", "patch", "list", "watch"]
 {{- end }}
+
+{{- define "kubetask.gatewayLabels" -}}
+app.kubernetes.io/name: kubetask
+app.kubernetes.io/component: gateway
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
+{{- end }}
+
+{{- define "kubetask.gatewaySelectorLabels" -}}
+app.kubernetes.io/name: kubetask
+app.kubernetes.io/component: gateway
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* The gateway's Secret with tls.crt, tls.key and ca.crt: the user's, or the one the chart generates. */}}
+{{- define "kubetask.gatewayTLSSecret" -}}
+{{ .Values.gateway.tls.secretName | default "kubetask-gateway-tls" }}
+{{- end }}
+
+{{/*
+The gateway's cluster-scoped calls; the same list as deploy/gateway/rbac.yaml's
+ClusterRole kubetask-gateway (tests/unit/ship checks they match).
+*/}}
+{{- define "kubetask.gatewayClusterRules" -}}
+- apiGroups: ["authentication.k8s.io"]
+  resources: ["tokenreviews"]
+  verbs: ["create"]
+- apiGroups: ["authorization.k8s.io"]
+  resources: ["subjectaccessreviews"]
+  verbs: ["create"]
+- apiGroups: ["kubetask.io"]
+  resources: ["modelproviders"]
+  verbs: ["get"]
+{{- end }}
+
+{{/*
+The gateway's calls in the Tasks' namespaces; the same list as
+deploy/gateway/rbac.yaml's ClusterRole kubetask-gateway-tasks.
+*/}}
+{{- define "kubetask.gatewayTaskRules" -}}
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get"]
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["get"]
+- apiGroups: ["kubetask.io"]
+  resources: ["tasks"]
+  verbs: ["get", "list"]
+- apiGroups: ["kubetask.io"]
+  resources: ["tasks/status"]
+  verbs: ["patch"]
+- apiGroups: ["kubetask.io"]
+  resources: ["agents"]
+  verbs: ["get"]
+{{- end }}
+
+{{/* The operator's flags for the gateway (gateway.enabled). */}}
+{{- define "kubetask.gatewayOperatorArgs" -}}
+- --gateway-url=https://kubetask-gateway.{{ .Release.Namespace }}.svc:{{ .Values.gateway.port }}
+- --gateway-ca-file=/etc/kubetask/gateway-ca/ca.crt
+- --gateway-audience={{ .Values.gateway.audience }}
+- --gateway-service={{ .Release.Namespace }}/kubetask-gateway
+{{- end }}
