@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
 import { parseConfig } from "../../../controllers/config.ts";
 import { parseGatewayConfig } from "../../../gateway/main.ts";
+import { GATEWAY_DATA_DIR } from "../../../deploy/compile.ts";
 import {
   componentParts,
   deployDir,
@@ -320,4 +321,20 @@ Deno.test("helm: the gateway's rules are deploy/gateway's, rule for rule", async
     values.gateway.transcripts.readers,
     find(objects, "RoleBinding", "kubetask-gateway-transcript-reader").subjects,
   );
+});
+
+Deno.test("the gateway's transcripts are where the compiled binary may write, in both installers", async () => {
+  for (const objects of [await kustomizeWithComponent(componentDir)]) {
+    const [container] = gatewayPod(objects).containers;
+    const config = parseGatewayConfig(
+      container.args.slice(1).map((a: string) => a.replace("$(POD_NAMESPACE)", "ns")),
+      () => undefined,
+    );
+    assert.ok(config.transcriptDir.startsWith(GATEWAY_DATA_DIR + "/"), config.transcriptDir);
+    const mount = container.volumeMounts.find((m: Doc) => m.name === "transcripts");
+    assert.equal(mount.mountPath, GATEWAY_DATA_DIR);
+  }
+  const template = await Deno.readTextFile(join(chartDir, "templates", "gateway.yaml"));
+  assert.ok(template.includes(`--transcript-dir=${GATEWAY_DATA_DIR}/transcripts`));
+  assert.ok(template.includes(`mountPath: ${GATEWAY_DATA_DIR}\n`));
 });
