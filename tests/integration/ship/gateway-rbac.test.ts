@@ -244,6 +244,64 @@ Deno.test("helm: the gateway's objects render and lint; its own Secret or the us
   assert.ok(named(own, "Role", "kubetask-gateway-transcript-reader"));
 });
 
+Deno.test("helm: a gateway value that would reach an argument, URL or name badly is refused before anything renders", async () => {
+  const refused: [string, RegExp][] = [
+    ["gateway.port=0", /gateway\.port must be a port number/],
+    ["gateway.port=8443.5", /gateway\.port must be a port number/],
+    ["gateway.port=70000", /gateway\.port must be a port number/],
+    ["gateway.audience=a b", /gateway\.audience must be/],
+    ["gateway.audience=x\\,--insecure-http", /gateway\.audience must be/],
+    ["gateway.logLevel=trace", /gateway\.logLevel must be debug, info, warn or error/],
+    ["gateway.usageFlushInterval=2", /gateway\.usageFlushInterval must be a duration/],
+    ["gateway.transcripts.retention=1d", /gateway\.transcripts\.retention must be a duration/],
+    ["gateway.tls.secretName=x;rm -rf", /gateway\.tls\.secretName must be a Secret's name/],
+    ["gateway.tls.secretName=../other", /gateway\.tls\.secretName must be a Secret's name/],
+    ["gateway.tls.validityDays=0", /gateway\.tls\.validityDays must be a whole number/],
+    ["gateway.transcripts.storageClass=Fast/x", /storageClass must be a StorageClass's name/],
+    ["gateway.transcripts.size=10GB", /gateway\.transcripts\.size must be a quantity/],
+    ["gateway.transcripts.maxBytesPerTask=10", /maxBytesPerTask must be a whole number of bytes/],
+  ];
+  for (const [set, message] of refused) {
+    const error = await helm("template", "kt", chart, "--set", "gateway.enabled=true", "--set", set)
+      .then(() => undefined, (e: Error) => e.message);
+    assert.ok(error, `${set} is refused`);
+    assert.match(error, message, set);
+  }
+  // Good values of each kind pass, and reach the arguments as given.
+  const tuned = await render(
+    "kt",
+    chart,
+    "-n",
+    "ops",
+    "--set",
+    "gateway.enabled=true",
+    "--set",
+    "gateway.port=9443",
+    "--set",
+    "gateway.audience=https://gateway.example/kubetask",
+    "--set",
+    "gateway.usageFlushInterval=1m30s",
+    "--set",
+    "gateway.transcripts.size=1.5Ti",
+    "--set",
+    "gateway.transcripts.maxBytesPerTask=1048576",
+  );
+  const args: string[] = named(tuned, "Deployment", "kubetask-gateway")!.spec.template.spec
+    .containers[0].args;
+  for (
+    const arg of [
+      "--listen-addr=0.0.0.0:9443",
+      "--audience=https://gateway.example/kubetask",
+      "--usage-flush-interval=1m30s",
+      "--transcript-max-bytes-per-task=1048576",
+    ]
+  ) assert.ok(args.includes(arg), arg);
+  assert.ok(
+    named(tuned, "Deployment", "kubetask-controller")!.spec.template.spec.containers[0].args
+      .includes("--gateway-url=https://kubetask-gateway.ops.svc:9443"),
+  );
+});
+
 Deno.test("helm install (cluster-wide) with the gateway: exactly its calls, Secrets only in its namespace; upgrade keeps its certificate", async () => {
   const ns = await testNamespace("gw-helm");
   const tenant = await testNamespace("gw-tenant");
