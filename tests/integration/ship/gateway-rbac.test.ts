@@ -5,10 +5,10 @@
 // anywhere but its own namespace or listed at all). The same for the Helm
 // chart (cluster-wide and scoped to some namespaces) and for the kustomize
 // Component. The generated certificate survives `helm upgrade`. And the
-// gateway itself, acting as the installed ServiceAccount, serves a Task.
+// gateway itself, acting as the installed ServiceAccount, serves a Task, and
+// its transcript is read with the CLI through the apiserver's service proxy.
 import assert from "assert";
 import { join, relative } from "node:path";
-import { parseAllDocuments } from "yaml";
 import { ensureHelm } from "../../../localcluster/binaries.ts";
 import { createCa, signCertificate } from "../../../localcluster/pki.ts";
 import { eventually, kubectl, testNamespace } from "../env.ts";
@@ -17,6 +17,26 @@ import { AGENT_SA, type Json, TaskHarness } from "../task/harness.ts";
 import { DEFAULT_JOB_SETTINGS } from "../../../controllers/task/job.ts";
 import { AUDIENCE, type GatewayWorld, mintToken, startGatewayWorld } from "../gateway/world.ts";
 import { impersonatingKubeconfig, installDeploy } from "./install.ts";
+import { selfSignedCertificate } from "../../../controllers/runtime/self_signed.ts";
+import { cli } from "../cli/run_cli.ts";
+import { parse, parseAllDocuments, stringify } from "yaml";
+
+/** The test cluster's kubeconfig with its user replaced by a bearer token. */
+async function tokenKubeconfig(dir: string, token: string): Promise<string> {
+  const source = Deno.env.get("KUBECONFIG")!.split(":")[0];
+  const config = parse(await Deno.readTextFile(source));
+  for (const cluster of config.clusters) {
+    const ca = cluster.cluster["certificate-authority"];
+    if (ca && !ca.startsWith("/")) {
+      cluster.cluster["certificate-authority"] = join(source, "..", ca);
+    }
+  }
+  const context = config.contexts.find((c: Doc) => c.name === config["current-context"]);
+  config.users = [{ name: context.context.user, user: { token } }];
+  const path = join(dir, `token-${crypto.randomUUID().slice(0, 8)}.kubeconfig`);
+  await Deno.writeTextFile(path, stringify(config));
+  return path;
+}
 
 // deno-lint-ignore no-explicit-any
 type Doc = Record<string, any>;
@@ -467,13 +487,14 @@ Deno.test("kustomize: deploy/ with the gateway Component, the same answers", asy
   }
 });
 
-Deno.test("the gateway acting as its installed ServiceAccount serves a Task: identity chain, key, live usage, transcript, sweep", async () => {
+Deno.test("the gateway acting as its installed ServiceAccount serves a Task: identity chain, key, live usage, transcript (also by the CLI through the service proxy), sweep", async () => {
   const ns = await testNamespace("gw-serve");
   const dir = await Deno.makeTempDir({ prefix: "kubetask-gw-serve-" });
   const marker = `MARK-gw-rbac-${crypto.randomUUID().slice(0, 8)}`;
   let installed = false;
   let w: GatewayWorld | undefined;
   let h: TaskHarness | undefined;
+  const clients: Deno.HttpClient[] = [];
   const stranger = await testNamespace("gw-stranger");
   try {
     await helm("install", "kubetask", chart, "-n", ns.name, "--set", "gateway.enabled=true");
@@ -482,8 +503,18 @@ Deno.test("the gateway acting as its installed ServiceAccount serves a Task: ide
       dir,
       `system:serviceaccount:${ns.name}:kubetask-gateway`,
     );
+    // On an address of this machine other than loopback (an Endpoints address may not be one),
+    // over HTTPS: the apiserver's service proxy reaches it below as it would the gateway's pod.
+    const hostIp = Deno.networkInterfaces().find((i) =>
+      i.family === "IPv4" && !i.address.startsWith("127.")
+    )?.address;
+    assert.ok(hostIp, "an IPv4 address other than loopback");
+    const tls = await selfSignedCertificate("kubetask-gateway", [hostIp]);
+    const client = Deno.createHttpClient({ caCerts: [tls.cert] });
+    clients.push(client);
     w = await startGatewayWorld({
-      hostname: "127.0.0.1",
+      hostname: hostIp,
+      tls,
       scripts: [{ marker, turns: [{ text: "Done." }] }],
       namespace: ns.name,
       kubeconfig,
@@ -527,6 +558,7 @@ Deno.test("the gateway acting as its installed ServiceAccount serves a Task: ide
       pod: { name: pod.metadata.name, uid: pod.metadata.uid },
     });
     const res = await fetch(`${w.gateway.url}/p/${w.provider}/v1/messages`, {
+      client,
       method: "POST",
       headers: {
         "x-api-key": token,
@@ -568,6 +600,7 @@ Deno.test("the gateway acting as its installed ServiceAccount serves a Task: ide
     await kubectl(["create", "serviceaccount", "someone", "-n", stranger.name]);
     const read = async (bearer: string) => {
       const r = await fetch(`${gw.gateway.url}/transcripts/${harness.ns}/fix`, {
+        client,
         headers: { "x-kubetask-user-authorization": `Bearer ${bearer}` },
       });
       return { status: r.status, text: await r.text() };
@@ -579,7 +612,95 @@ Deno.test("the gateway acting as its installed ServiceAccount serves a Task: ide
     // The sweep lists the namespace's Tasks as the gateway (it throws when refused).
     await w.gateway.sweep();
     assert.equal((await read(await mintToken(h.ns, "owner"))).status, 200, "the Task still exists");
+
+    // `kubectl kubetask transcript` through the apiserver's service proxy to the chart's Service,
+    // allowed by the transcript reader binding; the gateway then decides. The chart's pod runs
+    // nothing on kwok, so the Service is pointed at this gateway instead. The proxy goes only to
+    // an endpoint address that is a pod's IP (targetRef to a Pod of that podIP): a stand-in pod,
+    // never scheduled, is given this machine's address.
+    await kubectl(
+      ["create", "-f", "-"],
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "gateway-stand-in", namespace: ns.name },
+        spec: {
+          schedulerName: "nobody",
+          containers: [{ name: "gateway", image: "example.test/none:1" }],
+        },
+      }),
+    );
+    await kubectl([
+      "patch",
+      "pod/gateway-stand-in",
+      "-n",
+      ns.name,
+      "--subresource=status",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ status: { podIP: hostIp, podIPs: [{ ip: hostIp }] } }),
+    ]);
+    await kubectl([
+      "patch",
+      "service/kubetask-gateway",
+      "-n",
+      ns.name,
+      "--type=json",
+      "-p",
+      JSON.stringify([{ op: "remove", path: "/spec/selector" }]),
+    ]);
+    await kubectl(
+      ["apply", "-f", "-"],
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Endpoints",
+        metadata: { name: "kubetask-gateway", namespace: ns.name },
+        subsets: [{
+          addresses: [{
+            ip: hostIp,
+            targetRef: { kind: "Pod", name: "gateway-stand-in", namespace: ns.name },
+          }],
+          ports: [{ name: "https", port: Number(new URL(w.gateway.url).port), protocol: "TCP" }],
+        }],
+      }),
+    );
+    const transcript = async (namespace: string, serviceAccount: string) => {
+      const path = await tokenKubeconfig(dir, await mintToken(namespace, serviceAccount));
+      return await cli(
+        "transcript",
+        "fix",
+        "-n",
+        harness.ns,
+        "--kubeconfig",
+        path,
+        "--gateway-namespace",
+        ns.name,
+      );
+    };
+    const owner = await eventually("the transcript through the service proxy", async () => {
+      const r = await transcript(harness.ns, "owner");
+      if (r.code !== 0) throw new Error(r.stderr);
+      return r;
+    });
+    assert.ok(owner.stdout.includes(marker), owner.stdout);
+    const strangers = await transcript(stranger.name, "someone");
+    assert.notEqual(strangers.code, 0);
+    assert.match(strangers.stderr, /the gateway answered 403/, "refused by the gateway itself");
+    // Without the reader binding the apiserver refuses the proxy before the gateway is asked.
+    await kubectl([
+      "delete",
+      "rolebinding/kubetask-gateway-transcript-reader",
+      "-n",
+      ns.name,
+    ]);
+    // (The CLI says "the gateway answered" for any refusal; the body is the apiserver's Status.)
+    await eventually("the proxy refused without the binding", async () => {
+      const r = await transcript(harness.ns, "owner");
+      return r.code !== 0 &&
+        /"kind":"Status".*cannot get resource \\"services\/proxy\\"/.test(r.stderr) && r;
+    });
   } finally {
+    for (const c of clients) c.close();
     await h?.cleanup();
     await w?.close();
     if (installed) await helm("uninstall", "kubetask", "-n", ns.name).catch(() => {});
