@@ -19,6 +19,8 @@ import { AUDIENCE, type GatewayWorld, mintToken, startGatewayWorld } from "../ga
 import { impersonatingKubeconfig, installDeploy } from "./install.ts";
 import { selfSignedCertificate } from "../../../controllers/runtime/self_signed.ts";
 import { cli } from "../cli/run_cli.ts";
+import { parseConfig } from "../../../controllers/config.ts";
+import { parseGatewayConfig } from "../../../gateway/main.ts";
 import { parse, parseAllDocuments, stringify } from "yaml";
 
 /** The test cluster's kubeconfig with its user replaced by a bearer token. */
@@ -217,7 +219,28 @@ Deno.test("helm: the gateway's objects render and lint; its own Secret or the us
     secretName: "kubetask-gateway-tls",
     items: [{ key: "ca.crt", path: "ca.crt" }],
   });
+  // Both parse as the processes parse them (the kubelet expands $(...) from the env entries).
+  const expand = (a: string) =>
+    a.replace("$(POD_NAMESPACE)", "ops").replace("$(SERVICE_ACCOUNT)", "kubetask-controller");
+  const config = parseConfig(args.map(expand), () => undefined);
+  assert.deepEqual(config.gateway, {
+    url: "https://kubetask-gateway.ops.svc:8443",
+    caFile: "/etc/kubetask/gateway-ca/ca.crt",
+    audience: "kubetask-gateway",
+    egress: { service: { namespace: "ops", name: "kubetask-gateway" } },
+    tokenExpirationSeconds: config.gateway?.tokenExpirationSeconds,
+  });
   const gateway = named(on, "Deployment", "kubetask-gateway")!.spec.template.spec;
+  assert.deepEqual(gateway.containers[0].command, ["/kubetask"]);
+  assert.equal(gateway.containers[0].args[0], "gateway");
+  const gatewayConfig = parseGatewayConfig(
+    gateway.containers[0].args.slice(1).map(expand),
+    () => undefined,
+  );
+  assert.equal(gatewayConfig.namespace, "ops");
+  assert.equal(gatewayConfig.audience, config.gateway!.audience);
+  assert.equal(gatewayConfig.listen.port, 8443);
+  assert.equal(gatewayConfig.transcriptRetentionMs, 168 * 3600_000);
   assert.equal(gateway.containers[0].image, operator.containers[0].image);
   assert.ok(gateway.containers[0].args.includes("--transcript-max-bytes-per-task=67108864"));
   const secret = named(on, "Secret", "kubetask-gateway-tls")!;
