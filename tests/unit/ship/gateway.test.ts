@@ -310,6 +310,12 @@ Deno.test("helm: the gateway's rules are deploy/gateway's, rule for rule", async
       role,
     );
   }
+  // A scoped install's operator reads the gateway's Service, that one by name.
+  const operatorRole = template.match(
+    /kind: Role\nmetadata:\n  name: kubetask-controller-gateway-service\n[\s\S]*?\nrules:\n([\s\S]*?)\n---/,
+  );
+  assert.ok(operatorRole, "kubetask-controller-gateway-service");
+  assert.deepEqual(flattenRules(parse(operatorRole[1])), ["core/services[kubetask-gateway]: get"]);
   const values = parse(await Deno.readTextFile(join(chartDir, "values.yaml")));
   assert.equal(values.gateway.enabled, false, "opt-in");
   assert.deepEqual(
