@@ -7,18 +7,23 @@
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
+/** The one folder the binary may write: the model gateway's transcript volume (deploy/gateway/). */
+export const GATEWAY_DATA_DIR = "/var/lib/kubetask-gateway";
+
 /**
  * The operator talks to the apiserver and serves /metrics (net), reads the
  * in-cluster config from env and the service-account token or a kubeconfig
  * from disk (env, read), and runs itself once at start to resolve credentials
  * with client-node, which in turn may run a kubeconfig's exec plugin (run;
- * see controllers/runtime/access.ts). It never writes files.
+ * see controllers/runtime/access.ts). It never writes files. The same binary
+ * run as `kubetask gateway` writes transcripts, below GATEWAY_DATA_DIR only.
  */
 export const RUNTIME_PERMISSIONS = [
   "--allow-net",
   "--allow-env",
   "--allow-read",
   "--allow-run",
+  `--allow-write=${GATEWAY_DATA_DIR}`,
 ] as const;
 
 /**

@@ -42,11 +42,20 @@ export interface GatewayWorldOptions {
   prices?: Json[];
   /** The ModelProvider's wire protocol; AnthropicMessages unless told. */
   protocol?: ModelProtocol;
+  /** The gateway's own namespace (an install's); absent: a new one, removed on close. */
+  namespace?: string;
+  /** The gateway's credentials (e.g. impersonating its installed ServiceAccount); absent: KUBECONFIG's. */
+  kubeconfig?: string;
 }
 
 export async function startGatewayWorld(o: GatewayWorldOptions): Promise<GatewayWorld> {
   await installCrds();
-  const ns = await testNamespace("gw");
+  const ns = o.namespace
+    ? {
+      name: o.namespace,
+      cleanup: () => kubectl(["delete", "secret", "provider-key", "-n", o.namespace!]),
+    }
+    : await testNamespace("gw");
   const provider = `scripted-${crypto.randomUUID().slice(0, 8)}`;
   const key = `sk-provider-${crypto.randomUUID()}`;
   const model = await startModelServer({ hostname: o.hostname, scripts: o.scripts });
@@ -74,7 +83,7 @@ export async function startGatewayWorld(o: GatewayWorldOptions): Promise<Gateway
     }),
   );
   const transport = new ApiTransport(
-    await AccessProvider.load({ kubeconfig: Deno.env.get("KUBECONFIG") }),
+    await AccessProvider.load({ kubeconfig: o.kubeconfig ?? Deno.env.get("KUBECONFIG") }),
   );
   const transcriptDir = await Deno.makeTempDir({ prefix: "gateway-transcripts-" });
   const gateway = await startGatewayOnApi({

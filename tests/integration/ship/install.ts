@@ -3,7 +3,8 @@
 // else's tests, so never deleted).
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseAllDocuments, stringify } from "yaml";
+import assert from "assert";
+import { parse, parseAllDocuments, stringify } from "yaml";
 import { kubectl } from "../env.ts";
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
@@ -32,8 +33,8 @@ type Obj = Record<string, any>;
 const key = (o: Obj) => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`;
 
 /** The rendered kustomization without its CRDs. */
-async function nonCrdObjects(): Promise<Obj[]> {
-  const rendered = await kubectl(["kustomize", deployDir]);
+async function nonCrdObjects(dir: string): Promise<Obj[]> {
+  const rendered = await kubectl(["kustomize", dir]);
   return parseAllDocuments(rendered).map((d) => d.toJS() as Obj)
     .filter((o) => o && o.kind !== "CustomResourceDefinition");
 }
@@ -50,12 +51,13 @@ async function existing(objects: Obj[]): Promise<Set<string>> {
   return new Set((parsed.items ?? [parsed]).map(key));
 }
 
-export async function installDeploy(): Promise<Installed> {
+/** Applies deploy/ (or a kustomization built on it, e.g. with the gateway's Component). */
+export async function installDeploy(dir = deployDir): Promise<Installed> {
   // (Stale installer CRDs would overwrite everyone's: tests/unit/api/crds-up-to-date.test.ts.)
-  const objects = await nonCrdObjects();
+  const objects = await nonCrdObjects(dir);
   // Objects that already exist belong to someone else: leave them alone.
   const before = await existing(objects);
-  const output = await kubectl(["apply", "-k", deployDir]);
+  const output = await kubectl(["apply", "-k", dir]);
   await kubectl([
     "wait",
     "--for",
@@ -74,4 +76,26 @@ export async function installDeploy(): Promise<Installed> {
       );
     },
   };
+}
+
+/** The current kubeconfig, rewritten so every request impersonates `user` (e.g. a ServiceAccount). */
+export async function impersonatingKubeconfig(dir: string, as: string): Promise<string> {
+  const source = Deno.env.get("KUBECONFIG")?.split(":")[0];
+  assert.ok(source, "KUBECONFIG is set (deno task test, or deno task cluster env)");
+  const config = parse(await Deno.readTextFile(source));
+  const context = config.contexts.find((c: { name: string }) =>
+    c.name === config["current-context"]
+  );
+  const user = config.users.find((u: { name: string }) => u.name === context.context.user);
+  user.user.as = as;
+  // Relative certificate paths keep working from the new file's folder only if absolute.
+  for (const cluster of config.clusters) {
+    const ca = cluster.cluster["certificate-authority"];
+    if (ca && !ca.startsWith("/")) {
+      cluster.cluster["certificate-authority"] = join(source, "..", ca);
+    }
+  }
+  const path = join(dir, `${as.replace(/[^a-z0-9-]/gi, "_")}.kubeconfig`);
+  await Deno.writeTextFile(path, stringify(config));
+  return path;
 }

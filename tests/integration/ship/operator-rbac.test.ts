@@ -6,35 +6,13 @@
 // and refuses everyone else.
 import assert from "assert";
 import { join } from "node:path";
-import { parse, stringify } from "yaml";
+import { stringify } from "yaml";
 import { RUNTIME_PERMISSIONS, RUNTIME_V8_FLAGS } from "../../../deploy/compile.ts";
 import { selfSignedCertificate } from "../../../controllers/runtime/self_signed.ts";
 import { eventually, kubectl, testNamespace } from "../env.ts";
-import { installDeploy, repoRoot } from "./install.ts";
+import { impersonatingKubeconfig, installDeploy, repoRoot } from "./install.ts";
 
 const SERVICE_ACCOUNT = "system:serviceaccount:kubetask-system:kubetask-controller";
-
-/** The current kubeconfig, rewritten so every request impersonates the operator's ServiceAccount. */
-async function impersonatingKubeconfig(dir: string): Promise<string> {
-  const source = Deno.env.get("KUBECONFIG")?.split(":")[0];
-  assert.ok(source, "KUBECONFIG is set (deno task test, or deno task cluster env)");
-  const config = parse(await Deno.readTextFile(source));
-  const context = config.contexts.find((c: { name: string }) =>
-    c.name === config["current-context"]
-  );
-  const user = config.users.find((u: { name: string }) => u.name === context.context.user);
-  user.user.as = SERVICE_ACCOUNT;
-  // Relative certificate paths keep working from the new file's folder only if absolute.
-  for (const cluster of config.clusters) {
-    const ca = cluster.cluster["certificate-authority"];
-    if (ca && !ca.startsWith("/")) {
-      cluster.cluster["certificate-authority"] = join(source, "..", ca);
-    }
-  }
-  const path = join(dir, "operator.kubeconfig");
-  await Deno.writeTextFile(path, stringify(config));
-  return path;
-}
 
 /** Runs main.ts the way the compiled binary runs: only --allow-net/env/read. */
 function startOperator(args: string[]) {
@@ -77,7 +55,7 @@ Deno.test("the operator completes a Task with only the deployed ServiceAccount's
   const leaseId = `ship-test-${crypto.randomUUID().slice(0, 8)}`;
   let operator: ReturnType<typeof startOperator> | undefined;
   try {
-    const kubeconfig = await impersonatingKubeconfig(dir);
+    const kubeconfig = await impersonatingKubeconfig(dir, SERVICE_ACCOUNT);
     // The rewritten kubeconfig really is restricted: the operator may not read Secrets.
     const secrets = await kubectl(["--kubeconfig", kubeconfig, "get", "secrets", "-n", ns.name])
       .then(() => "allowed", (e) => String(e));

@@ -1,9 +1,11 @@
-// deploy/compile.ts grants the binary only net/env/read/run and never fakes a build.
+// deploy/compile.ts grants the binary only net/env/read/run (and writing in the
+// gateway's transcript folder) and never fakes a build.
 import assert from "assert";
 import { join } from "node:path";
 import {
   compile,
   compileArgs,
+  GATEWAY_DATA_DIR,
   isRuntimeDownloadFailure,
   OUTPUT,
   RUNTIME_PERMISSIONS,
@@ -11,9 +13,15 @@ import {
 } from "../../../deploy/compile.ts";
 import { repoRoot } from "./manifests.ts";
 
-Deno.test("the compiled operator gets exactly --allow-net, --allow-env, --allow-read and --allow-run", () => {
+Deno.test("the compiled operator gets exactly --allow-net, --allow-env, --allow-read, --allow-run and writes in the gateway's folder", () => {
   const args = compileArgs();
-  const expected = ["--allow-env", "--allow-net", "--allow-read", "--allow-run"];
+  const expected = [
+    "--allow-env",
+    "--allow-net",
+    "--allow-read",
+    "--allow-run",
+    "--allow-write=/var/lib/kubetask-gateway",
+  ];
   assert.deepEqual([...RUNTIME_PERMISSIONS].sort(), expected);
   const permissionFlags = args.filter((a) =>
     a.startsWith("--allow") || a === "-A" || a.startsWith("--deny")
@@ -23,7 +31,6 @@ Deno.test("the compiled operator gets exactly --allow-net, --allow-env, --allow-
     const forbidden of [
       "-A",
       "--allow-all",
-      "--allow-write",
       "--allow-ffi",
       "--allow-sys",
     ]
@@ -33,6 +40,10 @@ Deno.test("the compiled operator gets exactly --allow-net, --allow-env, --allow-
       `${forbidden} absent`,
     );
   }
+  // Writing: nowhere but the gateway's folder (never the whole filesystem).
+  assert.deepEqual(args.filter((a) => a.startsWith("--allow-write")), [
+    `--allow-write=${GATEWAY_DATA_DIR}`,
+  ]);
   assert.equal(args[0], "compile");
   assert.equal(args[args.indexOf("--output") + 1], "dist/kubetask");
   assert.equal(args.at(-1), "main.ts");

@@ -30,6 +30,62 @@ export async function kustomizeObjects(dir = deployDir): Promise<Doc[]> {
   return objects;
 }
 
+/** The objects a kustomize Component (deploy/gateway/) adds, and its JSON patches with their targets. */
+export async function componentParts(
+  dir: string,
+): Promise<{ objects: Doc[]; patches: { target: Doc; ops: Doc[] }[] }> {
+  const [component] = await readDocs(join(dir, "kustomization.yaml"));
+  if (component.kind !== "Component") throw new Error(`${dir} is not a kustomize Component`);
+  const objects: Doc[] = [];
+  for (const entry of component.resources as string[]) {
+    objects.push(...await readDocs(join(dir, entry)));
+  }
+  const patches = [];
+  for (const patch of component.patches ?? []) {
+    patches.push({
+      target: patch.target,
+      ops: (await readDocs(join(dir, patch.path)))[0] as Doc[],
+    });
+  }
+  return { objects, patches };
+}
+
+/** A JSON patch (the "add" operations kustomize components use here) applied to a copy of `doc`. */
+export function applyJsonPatch(doc: Doc, ops: Doc[]): Doc {
+  const copy = structuredClone(doc);
+  for (const op of ops) {
+    if (op.op !== "add") throw new Error(`unsupported patch op ${op.op}`);
+    const keys = (op.path as string).split("/").slice(1);
+    const last = keys.pop()!;
+    // deno-lint-ignore no-explicit-any
+    const parent = keys.reduce<any>((at, key) => {
+      if (at?.[key] === undefined) throw new Error(`${op.path}: ${key} is absent`);
+      return at[key];
+    }, copy);
+    if (Array.isArray(parent)) {
+      if (last === "-") parent.push(op.value);
+      else parent.splice(Number(last), 0, op.value);
+    } else parent[last] = op.value;
+  }
+  return copy;
+}
+
+/** What `kubectl apply -k` sends for deploy/ with the Component in `dir` added. */
+export async function kustomizeWithComponent(dir: string, base = deployDir): Promise<Doc[]> {
+  const { objects, patches } = await componentParts(dir);
+  const patched = (await kustomizeObjects(base)).map((o) =>
+    patches.reduce(
+      (doc, p) =>
+        doc.kind === p.target.kind && doc.metadata?.name === p.target.name &&
+          (p.target.namespace === undefined || doc.metadata?.namespace === p.target.namespace)
+          ? applyJsonPatch(doc, p.ops)
+          : doc,
+      o,
+    )
+  );
+  return [...patched, ...objects];
+}
+
 /**
  * A rule list in a comparable form: one "group/resource: verbs" line per pair
  * (or "url:/path: verbs" for a non-resource URL), sorted.
@@ -40,9 +96,11 @@ export function flattenRules(rules: Doc[]): string[] {
     for (const url of rule.nonResourceURLs ?? []) {
       lines.push(`url:${url}: ${[...rule.verbs].sort().join(",")}`);
     }
+    // Names, when a rule is limited to some: "core/services[a,b]: get".
+    const names = rule.resourceNames ? `[${[...rule.resourceNames].sort().join(",")}]` : "";
     for (const group of rule.apiGroups ?? []) {
       for (const resource of rule.resources) {
-        lines.push(`${group || "core"}/${resource}: ${[...rule.verbs].sort().join(",")}`);
+        lines.push(`${group || "core"}/${resource}${names}: ${[...rule.verbs].sort().join(",")}`);
       }
     }
   }
