@@ -172,6 +172,7 @@ Deno.test("everything namespaced lands in kubetask-system", async () => {
     "CronTask",
     "KubeTaskConfig",
     "ModelProvider",
+    "NamespaceBudget",
     "Task",
   ]);
 });
