@@ -232,3 +232,30 @@ Deno.test("gateway: what a namespace's calls cost is added to its NamespaceBudge
     );
   });
 });
+
+Deno.test("gateway: a stream that crosses the namespace's cap is cut after the crossing event, the Task marked", async () => {
+  const { now } = clock("2026-12-06T21:00:00Z");
+  // The worst case fits (a small body, max_tokens 1); the model answers far more than that.
+  const long = { marker: "MARK-NS3", turns: [{ text: "A long answer. ".repeat(120) }] };
+  const namespaceBudget: NamespaceLimits = {
+    limits: { daily: { tokens: 400 } },
+    counted: {},
+  };
+  await withGateway({ scripts: [long], eventDelayMs: 5, namespaceBudget, now }, async (h) => {
+    const req = anthropicRequest("MARK-NS3", true, 1);
+    const res = await post(`${h.base}/v1/messages`, { ...req, tools: [{ name: "Bash" }] }, {
+      "x-api-key": TOKEN,
+    });
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    assert.ok(text.includes("event: message_delta"), "the crossing event went out");
+    assert.ok(!text.includes("event: message_stop"), "events after the cut went out");
+    await h.gateway.reporter.flush();
+    assert.match(
+      h.writes.at(-1)?.budgetExceeded ?? "",
+      /^KubeTask budget exhausted: namespace team-a used \d+ of 400 tokens today/,
+    );
+    await h.gateway.spendReporter!.flush();
+    assert.ok((h.namespaceStatus.counted.daily?.tokens ?? 0) > 400, "what was used is counted");
+  });
+});
