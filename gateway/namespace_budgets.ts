@@ -66,7 +66,7 @@ export class ApiSpendWriter implements SpendWriter {
               apiVersion: NamespaceBudgetResource.apiVersion,
               kind: NamespaceBudgetResource.kind,
               // The resourceVersion read: a write in between makes this one a 409.
-              metadata: raw.metadata,
+              metadata: { name: namespace, resourceVersion: raw.metadata?.resourceVersion },
               spec: raw.spec,
               status: { ...counted, updateTime: rfc3339(this.now()) },
             },
