@@ -259,3 +259,39 @@ Deno.test("gateway: a stream that crosses the namespace's cap is cut after the c
     assert.ok((h.namespaceStatus.counted.daily?.tokens ?? 0) > 400, "what was used is counted");
   });
 });
+
+Deno.test("gateway restart: the next gateway starts from the count the last one wrote", async () => {
+  const { now } = clock("2026-12-06T21:00:00Z");
+  const script = { marker: "MARK-NS4", turns: [{ text: "Done." }, { text: "Done again." }] };
+  const ask = anthropicRequest("MARK-NS4", false, 100);
+  // The worst case of one such call: its bytes as input tokens plus its max_tokens.
+  const worst = new TextEncoder().encode(JSON.stringify(ask)).length + 100;
+  let written: NamespaceLimits["counted"] = {};
+  await withGateway({
+    scripts: [script],
+    namespaceBudget: { limits: { daily: { tokens: 1_000_000 } }, counted: {} },
+    now,
+  }, async (h) => {
+    const res = await post(`${h.base}/v1/messages`, ask, { "x-api-key": TOKEN });
+    assert.equal(res.status, 200, await res.text());
+    await h.gateway.close(); // SIGTERM: what is settled is written
+    written = h.namespaceStatus.counted;
+  });
+  const used = written.daily?.tokens ?? 0;
+  assert.ok(used > 0);
+  // Room for one worst case, but not on top of what the first gateway counted.
+  const limit = used + worst - 1;
+  await withGateway({
+    scripts: [script],
+    namespaceBudget: { limits: { daily: { tokens: limit } }, counted: written },
+    now,
+  }, async (h) => {
+    const res = await post(`${h.base}/v1/messages`, ask, { "x-api-key": TOKEN });
+    assert.equal(res.status, 400);
+    assert.equal(
+      (await res.json()).error.message,
+      `KubeTask budget exhausted: namespace team-a used ${used} of ${limit} tokens today ` +
+        "(resets 2026-12-07T00:00:00Z)",
+    );
+  });
+});
