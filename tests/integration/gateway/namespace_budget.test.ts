@@ -108,10 +108,13 @@ Deno.test("namespace budget: the gateway counts a namespace's spend durably; at 
       ),
     );
     assert.equal(w.model.requests.filter((r) => r.marker === marker).length, 1, "not forwarded");
+    let last: Json;
     await eventually("the running Task stopping for the namespace's budget", async () => {
-      const t = await h.get("Task", "first");
+      const t = last = await h.get("Task", "first");
       return condition(t, "Succeeded")?.reason === "Stopping" &&
         /namespace .* today/.test(t.status?.usage?.budgetExceeded ?? "");
+    }).catch((err) => {
+      throw new Error(`${err.message}: ${JSON.stringify(last?.status)}`);
     });
 
     // Raised again: the waiting Task starts (the budget's change wakes it, no polling).

@@ -17,6 +17,7 @@ export const KINDS = [
   "contextgrants",
   "kubetaskconfigs",
   "modelproviders",
+  "namespacebudgets",
 ];
 
 export interface Installed {
