@@ -1,14 +1,15 @@
 // A namespace's daily budget on a real apiserver (agent pods on the kwok node):
 // the gateway adds what a Task's calls cost to the namespace's NamespaceBudget
-// status; once that spend has reached the day's limit, the gateway refuses
-// the namespace's next call unforwarded (the CLI's budget error, the Task
+// status; once that spend has reached the day's limit, a gateway started
+// afresh (knowing only that status) refuses the namespace's next call unforwarded (the CLI's budget error, the Task
 // stopped) and the operator keeps a new Task Queued (BudgetExhausted, with an
 // Event) until the budget allows it again (here: the platform raises it; the
 // UTC reset is the unit tests').
 import assert from "assert";
 import { eventually, kubectl } from "../env.ts";
 import { AGENT_SA, condition, type Json } from "../task/harness.ts";
-import { IDENTITY_TTL_MS } from "../../../gateway/identity.ts";
+import { startGatewayOnApi } from "../../../gateway/main.ts";
+import { createLogger } from "../../../controllers/runtime/log.ts";
 import { ask, AUDIENCE, call, gatewayAndOperator, mintToken, podOf } from "./world.ts";
 
 const budgetOf = async (ns: string): Promise<Json> =>
@@ -63,6 +64,48 @@ Deno.test("namespace budget: the gateway counts a namespace's spend durably; at 
     assert.equal(counted.status.daily.tokens, served.inputTokens + served.outputTokens);
     assert.equal(counted.status.monthly.costUSD, counted.status.daily.costUSD);
 
+    // A limit with room for the next call's worst case, but not on top of what was spent: a
+    // gateway started afresh (as after a restart: it knows only what the NamespaceBudget's
+    // status counted) refuses the running Task's next call unforwarded; the Task is stopped.
+    const worstNano = new TextEncoder().encode(JSON.stringify(ask(marker))).length * 3000 +
+      200 * 15_000;
+    const roomMicro = Math.ceil(worstNano / 1000) + 1;
+    assert.ok(Number(counted.status.daily.costUSD) * 1e6 > 1, "spent more than the slack");
+    await setDailyLimit(h.ns, (roomMicro / 1e6).toFixed(6));
+    const dir = await Deno.makeTempDir({ prefix: "gateway-restarted-" });
+    const restarted = await startGatewayOnApi({
+      transport: w.transport,
+      namespace: w.namespace,
+      audience: AUDIENCE,
+      log: createLogger({ level: "error" }),
+      server: { hostname: "127.0.0.1", port: 0, transcriptDir: dir, usageFlushIntervalMs: 300 },
+    });
+    const refused = await call({ ...w, gateway: restarted }, w.provider, token, ask(marker))
+      .finally(async () => {
+        await restarted.close();
+        await Deno.remove(dir, { recursive: true });
+      });
+    assert.equal(refused.status, 400, refused.text);
+    assert.match(
+      JSON.parse(refused.text).error.message,
+      new RegExp(
+        `^KubeTask budget exhausted: namespace ${h.ns} used \\$0\\.\\d+ of \\$${
+          (roomMicro / 1e6).toFixed(6).replace(/0+$/, "").replace(".", "\\.")
+        } today`,
+      ),
+    );
+    assert.equal(w.model.requests.filter((r) => r.marker === marker).length, 1, "not forwarded");
+    let last: Json;
+    await eventually("the running Task stopping for the namespace's budget", async () => {
+      const t = last = await h.get("Task", "first");
+      // Stopping, or already ended: kwok ends the stopped pod at once.
+      const reason = condition(t, "Succeeded")?.reason;
+      return (reason === "Stopping" || reason === "BudgetExceeded") &&
+        /namespace .* today/.test(t.status?.usage?.budgetExceeded ?? "");
+    }).catch((err) => {
+      throw new Error(`${err.message}: ${JSON.stringify(last?.status)}`);
+    });
+
     // The platform lowers the day's limit below what was spent: the namespace is over it.
     await setDailyLimit(h.ns, "0.000001");
 
@@ -95,29 +138,6 @@ Deno.test("namespace budget: the gateway counts a namespace's spend durably; at 
     ).items;
     assert.equal(events.length, 1, "one BudgetExhausted Event");
     assert.equal(events[0].type, "Warning");
-
-    // The running Task's next call: refused unforwarded once the gateway's memo of the caller
-    // (and so of the budget's limit) has expired; the Task is stopped for it.
-    await new Promise((r) => setTimeout(r, IDENTITY_TTL_MS + 500));
-    const refused = await call(w, w.provider, token, ask(marker));
-    assert.equal(refused.status, 400, refused.text);
-    assert.match(
-      JSON.parse(refused.text).error.message,
-      new RegExp(
-        `^KubeTask budget exhausted: namespace ${h.ns} used \\$0\\.\\d+ of \\$0\\.000001 today`,
-      ),
-    );
-    assert.equal(w.model.requests.filter((r) => r.marker === marker).length, 1, "not forwarded");
-    let last: Json;
-    await eventually("the running Task stopping for the namespace's budget", async () => {
-      const t = last = await h.get("Task", "first");
-      // Stopping, or already ended: kwok ends the stopped pod at once.
-      const reason = condition(t, "Succeeded")?.reason;
-      return (reason === "Stopping" || reason === "BudgetExceeded") &&
-        /namespace .* today/.test(t.status?.usage?.budgetExceeded ?? "");
-    }).catch((err) => {
-      throw new Error(`${err.message}: ${JSON.stringify(last?.status)}`);
-    });
 
     // Raised again: the waiting Task starts (the budget's change wakes it, no polling).
     await setDailyLimit(h.ns, "1");
