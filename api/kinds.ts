@@ -1,4 +1,4 @@
-// The kind registry: the seven kubetask.io kinds, each once. The CRD generator
+// The kind registry: the eight kubetask.io kinds, each once. The CRD generator
 // and our kinds' resource types (controllers/kinds.ts) both read it.
 import {
   agent,
@@ -7,6 +7,7 @@ import {
   cronTask,
   kubeTaskConfig,
   modelProvider,
+  namespaceBudget,
   task,
 } from "./v1alpha1/index.ts";
 import type { KindDefinition } from "./crdgen/crd.ts";
@@ -111,6 +112,29 @@ export const KINDS: KindDefinition[] = [
     columns: [
       { name: "Protocol", type: "string", jsonPath: ".spec.protocol" },
       { name: "Upstream", type: "string", jsonPath: ".spec.upstreamURL" },
+    ],
+  },
+  {
+    kind: "NamespaceBudget",
+    plural: "namespacebudgets",
+    shortNames: ["knb"],
+    description: "NamespaceBudget limits what the namespace it is named after may spend on " +
+      "model calls through the KubeTask model gateway per UTC day and month. Cluster-scoped, " +
+      "so only the platform sets it; its status is the gateway's durable spend count.",
+    schema: namespaceBudget,
+    hasStatus: true,
+    scope: "Cluster",
+    rules: [{
+      rule: "self.metadata.name.size() <= 63 && " +
+        "self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",
+      message: "a NamespaceBudget is named after the namespace it limits: the name must be a " +
+        "namespace name (lowercase letters, digits and '-', at most 63 characters)",
+    }],
+    columns: [
+      { name: "Daily USD", type: "string", jsonPath: ".spec.daily.costUSD" },
+      { name: "Spent Today", type: "string", jsonPath: ".status.daily.costUSD" },
+      { name: "Monthly USD", type: "string", jsonPath: ".spec.monthly.costUSD" },
+      { name: "Spent This Month", type: "string", jsonPath: ".status.monthly.costUSD" },
     ],
   },
 ];

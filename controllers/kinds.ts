@@ -22,3 +22,4 @@ export const ContextResource = kubetaskResource("Context");
 export const ContextGrantResource = kubetaskResource("ContextGrant");
 export const KubeTaskConfigResource = kubetaskResource("KubeTaskConfig");
 export const ModelProviderResource = kubetaskResource("ModelProvider");
+export const NamespaceBudgetResource = kubetaskResource("NamespaceBudget");

@@ -17,6 +17,7 @@ import { effectiveBudget } from "../controllers/task/budget.ts";
 import { agentNameOf } from "../controllers/task/names.ts";
 import { parseUSD } from "./money.ts";
 import type { ProviderCatalog } from "./providers.ts";
+import { readNamespaceBudget } from "./namespace_budgets.ts";
 import type { Identified, Usage } from "./types.ts";
 
 const POD_NAME = "authentication.kubernetes.io/pod-name";
@@ -172,6 +173,8 @@ export class AgentIdentities {
     if (!provider.ok) throw new Refused(403, provider.reason);
     const budget = effectiveBudget(task, { spec: spec.data });
     const usageSoFar = usageFromStatus(task.status?.usage);
+    // The platform's limit on the whole namespace, and what its status counted so far.
+    const namespaceBudget = await readNamespaceBudget(client, namespace);
     return {
       namespace,
       task: taskName,
@@ -181,6 +184,7 @@ export class AgentIdentities {
       provider: provider.provider,
       ...(budget ? { budget } : {}),
       ...(usageSoFar ? { usageSoFar } : {}),
+      ...(namespaceBudget ? { namespaceBudget } : {}),
     };
   }
 }

@@ -6,6 +6,7 @@
 import { formatUSD, parseUSD } from "./money.ts";
 import { totalTokens } from "./prices.ts";
 import type { Budget, TaskIdentity, Tokens, Usage } from "./types.ts";
+import type { Held, NamespaceHold, NamespaceLedger } from "./namespace_ledger.ts";
 
 export interface Amount {
   tokens: number;
@@ -30,11 +31,15 @@ export class Reservation {
     private readonly ledger: BudgetLedger,
     readonly entry: TaskEntry,
     readonly worst: Amount,
+    /** The same worst case held against the namespace's budget, when it has one. */
+    private readonly hold?: NamespaceHold,
   ) {}
 
-  /** The stream's usage so far; true when the Task's actual spend is now over its budget. */
+  /** The stream's usage so far; true when the Task's (or its namespace's) actual spend is now
+   *  over its budget. */
   update(actual: Amount): boolean {
     this.actual = actual;
+    if (this.hold) this.hold.actual = actual;
     return this.ledger.overBudget(this.entry);
   }
 
@@ -51,6 +56,7 @@ export class Reservation {
     u.costNanoUSD += costNano;
     u.requests += 1;
     if (model) u.model = model;
+    this.hold?.settle(amountOf(tokens, costNano));
     this.ledger.changed(this.entry);
   }
 }
@@ -75,8 +81,12 @@ export function usageTokens(u: Usage): number {
 export class BudgetLedger {
   private tasks = new Map<string, TaskEntry>();
 
-  /** Called when a Task's usage changed, or at once (urgent) when it went over its budget. */
-  constructor(private readonly onChange: (entry: TaskEntry, urgent: boolean) => void = () => {}) {}
+  /** onChange: a Task's usage changed, or at once (urgent) it went over its budget.
+   *  namespaces: the budgets of namespaces (absent: Task budgets only). */
+  constructor(
+    private readonly onChange: (entry: TaskEntry, urgent: boolean) => void = () => {},
+    private readonly namespaces?: NamespaceLedger,
+  ) {}
 
   /** The Task's entry; the first sight starts it from identity.usageSoFar. */
   entry(identity: TaskIdentity): TaskEntry {
@@ -126,13 +136,25 @@ export class BudgetLedger {
       this.mark(e, message);
       return { ok: false, message };
     }
-    const reservation = new Reservation(this, e, worst);
+    // Then the namespace's budget: the same worst case, against what its period has left.
+    this.namespaces?.learn(identity.namespace, identity.namespaceBudget);
+    const ns: Held = this.namespaces?.reserve(identity.namespace, worst) ?? { ok: true };
+    if (!ns.ok) {
+      this.mark(e, ns.message);
+      return { ok: false, message: ns.message };
+    }
+    const reservation = new Reservation(this, e, worst, ns.hold);
     e.inFlight.add(reservation);
     return { ok: true, reservation };
   }
 
-  /** Is the actual spend (settled plus what in-flight streams have used) over the budget? */
+  /** Is the actual spend (settled plus what in-flight streams have used) over the Task's budget,
+   *  or its namespace's? */
   overBudget(e: TaskEntry): boolean {
+    return this.taskOver(e) || this.namespaces?.over(e.namespace) !== undefined;
+  }
+
+  private taskOver(e: TaskEntry): boolean {
     const limits = limitsOf(e.budget);
     let spent: Amount = { tokens: usageTokens(e.usage), costNano: e.usage.costNanoUSD };
     for (const r of e.inFlight) spent = add(spent, r.actual);
@@ -140,8 +162,8 @@ export class BudgetLedger {
       limits.tokens !== undefined && spent.tokens > limits.tokens;
   }
 
-  /** Marks the Task over its budget (a stream was cut, or a request refused). */
-  mark(e: TaskEntry, message = exhaustedMessage(e, limitsOf(e.budget))): void {
+  /** Marks the Task over its budget or its namespace's (a stream was cut, or a request refused). */
+  mark(e: TaskEntry, message = this.overMessage(e)): void {
     if (e.exceeded) return;
     e.exceeded = message;
     this.onChange(e, true);
@@ -149,6 +171,13 @@ export class BudgetLedger {
 
   changed(e: TaskEntry): void {
     this.onChange(e, false);
+  }
+
+  /** What a Task over a budget is told: its own budget's message, else its namespace's. */
+  private overMessage(e: TaskEntry): string {
+    const limits = limitsOf(e.budget);
+    if (this.taskOver(e)) return exhaustedMessage(e, limits);
+    return this.namespaces?.over(e.namespace) ?? exhaustedMessage(e, limits);
   }
 }
 

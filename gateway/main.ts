@@ -14,6 +14,7 @@ import { parseDuration } from "../api/v1alpha1/index.ts";
 import { DEFAULT_GATEWAY_AUDIENCE } from "../controllers/task/gateway.ts";
 import { AgentIdentities } from "./identity.ts";
 import { ApiProviderCatalog } from "./providers.ts";
+import { ApiSpendWriter } from "./namespace_budgets.ts";
 import { ApiTaskStatusWriter, readerAuthorizer, taskExistence, taskResolver } from "./tasks.ts";
 import { type Gateway, type GatewayOptions, startGateway } from "./server.ts";
 import type { Logger } from "../controllers/runtime/types.ts";
@@ -30,7 +31,7 @@ export const GATEWAY_USAGE = `usage: kubetask gateway [flags]
   --transcript-dir DIR                  (default /var/lib/kubetask-gateway/transcripts)
   --transcript-retention DURATION       (default 168h)
   --transcript-max-bytes-per-task N     (default 67108864)
-  --usage-flush-interval DURATION       how often each Task's status.usage is written (default 2s)
+  --usage-flush-interval DURATION       how often each Task's status.usage and each NamespaceBudget's spend are written (default 2s)
   --log-level debug|info|warn|error     (default info)
 Each flag may also be set as KUBETASK_GATEWAY_<FLAG> (e.g. KUBETASK_GATEWAY_AUDIENCE).`;
 
@@ -163,6 +164,7 @@ export async function startGatewayOnApi(opts: {
     ...opts.server,
     identify: (token, provider) => identities.identify(token, provider),
     usageWriter: new ApiTaskStatusWriter(transport),
+    spendWriter: new ApiSpendWriter(transport, client),
     authorizeReader: readerAuthorizer(transport),
     resolveTask: taskResolver(client),
     taskExists: taskExistence(client),

@@ -4,7 +4,8 @@
 // backwards; a failed write is retried at the next interval.
 import type { Logger } from "../controllers/runtime/types.ts";
 import type { TaskEntry } from "./ledger.ts";
-import type { Usage, UsageWriter } from "./types.ts";
+import type { NamespaceEntry, NamespaceLedger } from "./namespace_ledger.ts";
+import type { SpendWriter, Usage, UsageWriter } from "./types.ts";
 
 export interface UsageReporterOptions {
   writer: UsageWriter;
@@ -113,4 +114,73 @@ function ahead(next: Written, last: Written): boolean {
   if (keys.some((k) => a[k] < b[k])) return false;
   return keys.some((k) => a[k] > b[k]) ||
     next.exceeded !== undefined && last.exceeded === undefined;
+}
+
+export interface SpendReporterOptions {
+  writer: SpendWriter;
+  ledger: NamespaceLedger;
+  intervalMs?: number;
+  logger?: Logger;
+}
+
+/**
+ * The namespaces' spend, added to their NamespaceBudget status every interval
+ * (one write at a time per namespace; what a failed write carried is pending
+ * again and goes with the next one).
+ */
+export class SpendReporter {
+  private dirty = new Set<NamespaceEntry>();
+  private writing = new Map<NamespaceEntry, Promise<void>>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(private readonly opts: SpendReporterOptions) {}
+
+  start(): void {
+    if (this.timer !== undefined) return;
+    this.timer = setInterval(() => void this.flush(), this.opts.intervalMs ?? 2000);
+  }
+
+  changed(entry: NamespaceEntry): void {
+    this.dirty.add(entry);
+  }
+
+  async flush(): Promise<void> {
+    await Promise.all([...this.dirty].map((e) => this.flushOne(e)));
+  }
+
+  async close(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    await Promise.all([...this.writing.values()]);
+    await this.flush();
+  }
+
+  private async flushOne(e: NamespaceEntry): Promise<void> {
+    const running = this.writing.get(e);
+    if (running) {
+      await running;
+      if (!this.dirty.has(e)) return;
+    }
+    if (!this.dirty.delete(e)) return;
+    const { ledger, writer, logger } = this.opts;
+    const taken = ledger.take(e);
+    if (taken.length === 0) return;
+    const write = (async () => {
+      try {
+        // No NamespaceBudget any more: nothing to count into; the spend is dropped.
+        ledger.written(e, await writer.add(e.namespace, taken) ?? {});
+      } catch (err) {
+        logger?.warn("namespace spend write failed; retrying at the next interval", {
+          namespace: e.namespace,
+          error: err,
+        });
+        ledger.failed(e);
+        this.dirty.add(e);
+      } finally {
+        this.writing.delete(e);
+      }
+    })();
+    this.writing.set(e, write);
+    await write;
+  }
 }

@@ -7,10 +7,18 @@ import { createLogger } from "../controllers/runtime/log.ts";
 import { BudgetLedger } from "./ledger.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import { createProxy } from "./proxy.ts";
-import { UsageReporter } from "./reporter.ts";
+import { SpendReporter, UsageReporter } from "./reporter.ts";
+import { NamespaceLedger } from "./namespace_ledger.ts";
 import { renderTranscriptText } from "./transcript_render.ts";
 import { TranscriptStore } from "./transcripts.ts";
-import type { AuthorizeReader, Identify, ResolveTask, TaskExists, UsageWriter } from "./types.ts";
+import type {
+  AuthorizeReader,
+  Identify,
+  ResolveTask,
+  SpendWriter,
+  TaskExists,
+  UsageWriter,
+} from "./types.ts";
 
 export interface GatewayOptions {
   /** Default 0.0.0.0. */
@@ -21,6 +29,11 @@ export interface GatewayOptions {
   tls?: { cert: string; key: string };
   identify: Identify;
   usageWriter: UsageWriter;
+  /** Adds namespaces' spend to their NamespaceBudget; absent: namespace budgets are not
+   *  enforced (nothing would count them durably). */
+  spendWriter?: SpendWriter;
+  /** The clock of the namespaces' periods (tests). */
+  now?: () => Date;
   authorizeReader: AuthorizeReader;
   resolveTask: ResolveTask;
   taskExists: TaskExists;
@@ -47,6 +60,8 @@ export interface Gateway {
   metrics: GatewayMetrics;
   ledger: BudgetLedger;
   reporter: UsageReporter;
+  namespaces?: NamespaceLedger;
+  spendReporter?: SpendReporter;
   transcripts: TranscriptStore;
   close(): Promise<void>;
 }
@@ -67,7 +82,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     intervalMs: options.usageFlushIntervalMs,
     logger,
   });
-  const ledger = new BudgetLedger((entry, urgent) => reporter.changed(entry, urgent));
+  let spendReporter: SpendReporter | undefined;
+  const namespaces = options.spendWriter
+    ? new NamespaceLedger((entry) => spendReporter?.changed(entry), options.now)
+    : undefined;
+  if (namespaces && options.spendWriter) {
+    spendReporter = new SpendReporter({
+      writer: options.spendWriter,
+      ledger: namespaces,
+      intervalMs: options.usageFlushIntervalMs,
+      logger,
+    });
+  }
+  const ledger = new BudgetLedger((entry, urgent) => reporter.changed(entry, urgent), namespaces);
   const transcripts = new TranscriptStore({
     dir: options.transcriptDir,
     maxBytesPerTask: options.transcriptMaxBytesPerTask,
@@ -138,6 +165,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }, handle);
   await listening.promise;
   reporter.start();
+  spendReporter?.start();
   const sweep = () => void sweepOnce().catch((err) => logger.warn("sweep failed", { error: err }));
   /** Transcripts of deleted or old Tasks, and the ledger's memory of deleted Tasks. */
   async function sweepOnce(): Promise<void> {
@@ -156,6 +184,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     metrics,
     ledger,
     reporter,
+    namespaces,
+    spendReporter,
     transcripts,
     close: async () => {
       clearInterval(sweeper);
@@ -169,6 +199,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       shutdown.abort(new Error("gateway shutting down"));
       await stopped;
       await reporter.close();
+      await spendReporter?.close();
       await transcripts.idle();
     },
   };

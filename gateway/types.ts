@@ -1,6 +1,7 @@
 // The gateway's interfaces: what the core (protocols, metering, budgets,
 // transcripts, proxy, server) shares with the glue that talks to the
 // apiserver (identity.ts, providers.ts, main.ts). See design/gateway-contract.md.
+import type { BudgetPeriod, PeriodLimit, PeriodSpend } from "../api/v1alpha1/namespacebudget.ts";
 
 export type ProtocolName =
   | "anthropic-messages"
@@ -46,6 +47,30 @@ export interface Usage {
   model?: string;
 }
 
+/** A NamespaceBudget's status counts, per period. */
+export interface NamespaceCount {
+  daily?: PeriodSpend;
+  monthly?: PeriodSpend;
+}
+
+/** The Task's namespace's NamespaceBudget as the glue read it. */
+export interface NamespaceLimits {
+  limits: { daily?: PeriodLimit; monthly?: PeriodLimit };
+  counted: NamespaceCount;
+}
+
+/** Spend settled in the periods starting at `starts` (ms since the epoch). */
+export interface PeriodDelta {
+  starts: Record<BudgetPeriod, number>;
+  spent: { costNano: number; tokens: number; requests: number };
+}
+
+/** The glue: adds spend to the namespace's NamespaceBudget status (resourceVersion precondition,
+ *  retried on a conflict); the count it wrote, or undefined when the namespace has no budget. */
+export interface SpendWriter {
+  add(namespace: string, deltas: PeriodDelta[]): Promise<NamespaceCount | undefined>;
+}
+
 export interface TaskIdentity {
   namespace: string;
   task: string;
@@ -57,6 +82,8 @@ export interface TaskIdentity {
   /** status.usage as the apiserver has it when the identity was resolved: the ledger starts from it
    *  the first time this Task is seen (so a gateway restart loses nothing already written). */
   usageSoFar?: Usage;
+  /** The namespace's NamespaceBudget, when it has one. */
+  namespaceBudget?: NamespaceLimits;
 }
 
 export type Identified =

@@ -12,3 +12,4 @@ export * from "./kubetaskconfig.ts";
 export * from "./baseline.ts";
 export * from "./budget.ts";
 export * from "./modelprovider.ts";
+export * from "./namespacebudget.ts";

@@ -123,7 +123,10 @@ export class Informer {
 
   constructor(private readonly opts: InformerOptions) {
     this.type = opts.type;
-    this.scopes = opts.namespaces?.length ? [...new Set(opts.namespaces)] : [""];
+    // A cluster-scoped kind has one scope whatever namespaces are watched.
+    this.scopes = opts.type.namespaced && opts.namespaces?.length
+      ? [...new Set(opts.namespaces)]
+      : [""];
     this.pendingScopes = new Set(this.scopes);
     this.synced = new Promise((resolve) => (this.resolveSynced = resolve));
     this.indexFuncs = { ...BUILTIN_INDEXES, ...opts.indexes };

@@ -8,6 +8,7 @@ import {
   ContextGrantResource,
   ContextResource,
   KubeTaskConfigResource,
+  NamespaceBudgetResource,
   TaskResource,
 } from "../kinds.ts";
 import type {
@@ -102,6 +103,11 @@ export function mapConfigToTasks(config: KubeObject, cache: CacheReader): Reques
   return cache.list(TaskResource, config.metadata?.namespace ?? "").map(keyOf);
 }
 
+/** A NamespaceBudget (named after its namespace) holds or releases that namespace's new Tasks. */
+export function mapNamespaceBudgetToTasks(budget: KubeObject, cache: CacheReader): Request[] {
+  return cache.list(TaskResource, budget.metadata?.name ?? "").filter(notStarted).map(keyOf);
+}
+
 /** What the Job cache keeps: identity and status, not the pod template. */
 export function jobForCache(job: KubeObject): KubeObject {
   const { template: _template, ...spec } = job.spec ?? {};
@@ -125,6 +131,8 @@ const watches: WatchSource[] = [
   { type: ContextResource, transform: contextForCache, map: mapContextToTasks },
   { type: ContextGrantResource, map: mapGrantToTasks },
   { type: KubeTaskConfigResource, map: mapConfigToTasks },
+  // Cluster-scoped: one per limited namespace; the gateway's spend writes come through it too.
+  { type: NamespaceBudgetResource, map: mapNamespaceBudgetToTasks },
   // Whether the agent started, and what holds its pod: only our Jobs' pods (the
   // Task label) that have not finished (a finished one leaves the cache, so a
   // restart lists none of them), trimmed to their scheduling and container states.

@@ -27,6 +27,7 @@ import {
   describeIssues,
   type EgressMode,
   gitHostsAutomatic,
+  type NamespaceBudget,
   type Task,
   task as taskSchema,
 } from "../../api/v1alpha1/index.ts";
@@ -42,6 +43,7 @@ import {
   ContextGrantResource,
   ContextResource,
   KubeTaskConfigResource,
+  NamespaceBudgetResource,
   TaskResource,
 } from "../kinds.ts";
 import {
@@ -68,9 +70,13 @@ import { effectiveEgressMode, restrictedPolicyInForce } from "../egress/mode.ts"
 import { gitDestination, type HostResolver, isIpLiteral, type Resolution } from "../egress/git.ts";
 import { resolveHost as systemResolver } from "../egress/resolve.ts";
 import { fullContext, withDescription } from "./large_text.ts";
+import { parseNamespaceBudget } from "./namespace_budget.ts";
 
 /** Why a Job cannot be started (yet), as the Task's condition will say. */
-export type Blocked = Extract<Observation, { kind: "agentNotFound" | "invalid" | "queued" }>;
+export type Blocked = Extract<
+  Observation,
+  { kind: "agentNotFound" | "invalid" | "queued" | "budgetExhausted" }
+>;
 
 /** The Agent a Task without a Job would run with, as found. */
 export type AgentFact =
@@ -107,6 +113,8 @@ export interface TaskObservation {
   jobGone?: boolean;
   /** Without a Job: the Agent it would run with. */
   agent?: AgentFact;
+  /** Without a Job, for an Agent with a modelProvider: the namespace's NamespaceBudget, if any. */
+  namespaceBudget?: NamespaceBudget;
   /** Without a Job, under its Agent's maxConcurrentTasks: who holds the slots, who waits. */
   slots?: Slots;
   /** The Contexts resolved (observeLive), once the plan lets the Task start; or why not. */
@@ -181,7 +189,16 @@ export async function observeTask(
   const agent = await observeAgent(task, ctx);
   const limit = agent.kind === "found" ? agent.agent.spec.maxConcurrentTasks ?? 0 : 0;
   const slots = limit > 0 ? observeSlots(raw, limit, ctx.cache, ledger) : undefined;
-  return { ...base, agent, ...(slots ? { slots } : {}) };
+  // Only calls through the gateway are counted, so only they are held by the namespace's budget.
+  const namespaceBudget = agent.kind === "found" && agent.agent.spec.modelProvider
+    ? parseNamespaceBudget(ctx.cache.get(NamespaceBudgetResource, "", namespace))
+    : undefined;
+  return {
+    ...base,
+    agent,
+    ...(slots ? { slots } : {}),
+    ...(namespaceBudget ? { namespaceBudget } : {}),
+  };
 }
 
 /** What observing a Task needs of the operator's settings. */

@@ -31,6 +31,7 @@ import { baselineProblem } from "./baseline.ts";
 import { limitProblem } from "./limits.ts";
 import { budgetProblem } from "./budget.ts";
 import { gatewayProblem } from "./gateway.ts";
+import { namespaceExhausted } from "./namespace_budget.ts";
 import {
   ConfigMapResource,
   JobResource,
@@ -100,7 +101,7 @@ export function decide(obs: TaskObservation, now: Date): Decisions {
     return { ...(stop ? { stop } : {}), progress, reads: { pods, contexts: false } };
   }
   // No Agent observed: the Job's name is taken, or our Job is gone.
-  const blocked = obs.agent ? startBlocker(obs) : undefined;
+  const blocked = obs.agent ? startBlocker(obs, now) : undefined;
   // Contexts are resolved only for a Task that will start if they can be.
   const contexts = obs.agent?.kind === "found" && !blocked && !stopRequested(task);
   return { ...(blocked ? { blocked } : {}), reads: { pods: false, contexts } };
@@ -126,7 +127,7 @@ function stopOf(
 }
 
 /** Why a Task without a Job cannot start now, checked in this order; undefined when it may. */
-function startBlocker(obs: TaskObservation): Blocked | undefined {
+function startBlocker(obs: TaskObservation, now: Date): Blocked | undefined {
   const found = obs.agent!;
   const namespace = obs.task.metadata.namespace ?? "";
   if (found.kind === "missing") {
@@ -141,6 +142,10 @@ function startBlocker(obs: TaskObservation): Blocked | undefined {
   }
   const problem = agentProblem(obs.task, found.agent);
   if (problem) return { kind: "invalid", reason: "InvalidAgent", message: problem };
+  const exhausted = namespaceExhausted(obs.namespaceBudget, now);
+  if (exhausted) {
+    return { kind: "budgetExhausted", message: exhausted.message, resetAt: exhausted.resetAt };
+  }
   if (obs.slots && !admitted(obs.slots)) {
     return { kind: "queued", agentName: found.agent.metadata.name ?? "", limit: obs.slots.limit };
   }
@@ -328,6 +333,10 @@ function planFor(
   ];
   if (isFinishedPhase(status.phase)) return { ...ttlPlan(obs, status, now, ensure, events), patch };
   if (state.kind === "nameConflict") requeueAfterMs = NAME_CONFLICT_RETRY_MS;
+  // Released at the reset (a change to the NamespaceBudget, e.g. a raised limit, wakes it sooner).
+  if (state.kind === "budgetExhausted") {
+    requeueAfterMs = Math.max(0, state.resetAt.getTime() - now.getTime());
+  }
   return emptyPlan({ ensure, patch, status, events, requeueAfterMs });
 }
 

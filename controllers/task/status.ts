@@ -14,6 +14,8 @@ import { finalUsage } from "./usage.ts";
 export type Observation =
   | { kind: "agentNotFound"; agentName: string; namespace: string }
   | { kind: "queued"; agentName: string; limit: number }
+  /** The namespace's NamespaceBudget has no more for a period: start at `resetAt`. */
+  | { kind: "budgetExhausted"; message: string; resetAt: Date }
   | { kind: "egressPending"; agentName: string; networkPolicy: string }
   | { kind: "nameConflict"; resource: string; name: string }
   | { kind: "invalid"; reason: string; message: string }
@@ -58,6 +60,12 @@ function outcomeOf(obs: Observation, now: string): Outcome {
         succeeded: { status: "Unknown", reason: "Queued", message },
       };
     }
+    case "budgetExhausted":
+      return {
+        phase: "Queued",
+        ready: { status: "False", reason: "BudgetExhausted", message: obs.message },
+        succeeded: { status: "Unknown", reason: "BudgetExhausted", message: obs.message },
+      };
     case "egressPending": {
       const message = `Agent "${obs.agentName}" is egress Restricted: the agent pod starts once ` +
         `its NetworkPolicy "${obs.networkPolicy}" is in force (see the Agent's EgressReady condition)`;
@@ -337,7 +345,9 @@ export function transitionEvent(
   // Ordinary startup is not news either: the Job's creation was said.
   if (now.reason === "PodPending" && now.status === "Unknown") return undefined;
   const warning = !requested && (now.status === "False" ||
-    ["AgentNotFound", "NameConflict", "FailedCreate", ...WARNING_HOLDS].includes(now.reason));
+    ["AgentNotFound", "NameConflict", "FailedCreate", "BudgetExhausted", ...WARNING_HOLDS].includes(
+      now.reason,
+    ));
   return {
     type: warning ? "Warning" : "Normal",
     reason: now.reason,

@@ -38,10 +38,15 @@ Deno.test("every spec example in deploy/examples is accepted by the apiserver", 
           const result = await create(ns.name, stringify(doc));
           assert.ok(result.ok, `${name}: ${result.ok ? "" : result.error}`);
           kinds.add(doc.kind as string);
-          // Cluster-scoped (ModelProvider): not removed with the namespace.
-          if (doc.kind === "ModelProvider") {
+          // Cluster-scoped (ModelProvider, NamespaceBudget): not removed with the namespace.
+          if (doc.kind === "ModelProvider" || doc.kind === "NamespaceBudget") {
             const meta = doc.metadata as { name: string };
-            await kubectl(["delete", "modelprovider", meta.name, "--ignore-not-found"]);
+            await kubectl([
+              "delete",
+              String(doc.kind).toLowerCase(),
+              meta.name,
+              "--ignore-not-found",
+            ]);
           }
         }
       });
@@ -55,6 +60,7 @@ Deno.test("every spec example in deploy/examples is accepted by the apiserver", 
     "CronTask",
     "KubeTaskConfig",
     "ModelProvider",
+    "NamespaceBudget",
     "Task",
   ]);
 });

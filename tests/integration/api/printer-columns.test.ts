@@ -75,10 +75,10 @@ Deno.test("the kubetask category lists every kind", async () => {
   const ns = await testNamespace("api-columns");
   try {
     for (const doc of OBJECTS.split("\n---\n")) await create(ns.name, doc);
-    // Cluster-scoped kinds (ModelProvider) list whatever other tests created at the same time.
+    // Cluster-scoped kinds (ModelProvider, NamespaceBudget) list whatever other tests created.
     const names = (await kubectl(["get", "kubetask", "-n", ns.name, "-o", "name"])).trim().split(
       "\n",
-    ).filter((n) => !n.startsWith("modelprovider.")).sort();
+    ).filter((n) => !n.startsWith("modelprovider.") && !n.startsWith("namespacebudget.")).sort();
     assert.deepEqual(names, [
       "agent.kubetask.io/columns-agent",
       "context.kubetask.io/columns-context",

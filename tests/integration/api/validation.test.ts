@@ -354,6 +354,30 @@ const CASES: InvalidCase[] = [
       "spec: {namespaces: []}\n",
     expect: ["spec.namespaces", "should have at least 1 items"],
   },
+  // A NamespaceBudget's name is the namespace it limits; only amounts a budget can mean.
+  {
+    what: "NamespaceBudget named as no namespace can be",
+    yaml: "apiVersion: kubetask.io/v1alpha1\nkind: NamespaceBudget\nmetadata: {name: team.a}\n" +
+      "spec: {daily: {costUSD: '1'}}\n",
+    expect: ["a NamespaceBudget is named after the namespace it limits"],
+  },
+  {
+    what: "NamespaceBudget without a period, and a period without a limit",
+    yaml: "apiVersion: kubetask.io/v1alpha1\nkind: NamespaceBudget\nmetadata: {name: team-a}\n" +
+      "spec: {}\n",
+    expect: ["a NamespaceBudget must set daily, monthly or both"],
+  },
+  {
+    what: "NamespaceBudget with a period that limits nothing and a negative amount",
+    yaml: "apiVersion: kubetask.io/v1alpha1\nkind: NamespaceBudget\nmetadata: {name: team-a}\n" +
+      "spec: {daily: {}, monthly: {costUSD: '-5'}}\n",
+    expect: [
+      "spec.daily",
+      "a period's limit must set costUSD, tokens or both",
+      "spec.monthly.costUSD",
+      'costUSD must be a dollar amount such as "5"',
+    ],
+  },
   {
     what: "KubeTaskConfig with a negative TTL",
     yaml: "apiVersion: kubetask.io/v1alpha1\nkind: KubeTaskConfig\nmetadata: {name: default}\n" +

@@ -8,71 +8,8 @@
 // a pod gone, a reader of another namespace.
 import assert from "assert";
 import { eventually, kubectl, testNamespace } from "../env.ts";
-import { AGENT_SA, condition, type Json, TaskHarness } from "../task/harness.ts";
-import { DEFAULT_JOB_SETTINGS } from "../../../controllers/task/job.ts";
-import { AUDIENCE, type GatewayWorld, mintToken, startGatewayWorld } from "./world.ts";
-
-/** kwok keeps such a pod Running until it is deleted (localcluster/kwok-stages.yaml). */
-const HOLD = { "sim.kubetask.io/outcome": "hold" };
-
-const BASH_TOOL = {
-  name: "Bash",
-  description: "Run a shell command",
-  input_schema: { type: "object", properties: { command: { type: "string" } } },
-};
-
-function ask(marker: string, maxTokens = 200): Json {
-  return {
-    model: "claude-scripted",
-    max_tokens: maxTokens,
-    stream: false,
-    tools: [BASH_TOOL],
-    messages: [{ role: "user", content: `Fix it (${marker}).` }],
-  };
-}
-
-async function call(w: GatewayWorld, provider: string, token: string, body: Json) {
-  const res = await fetch(`${w.gateway.url}/p/${provider}/v1/messages`, {
-    method: "POST",
-    headers: {
-      "x-api-key": token,
-      "content-type": "application/json",
-      "anthropic-version": "2023-06-01",
-    },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, text: await res.text() };
-}
-
-/** A gateway on loopback answering `marker` once, and an operator that knows it, with Agent "coder". */
-async function gatewayAndOperator(marker: string): Promise<{ w: GatewayWorld; h: TaskHarness }> {
-  const w = await startGatewayWorld({
-    hostname: "127.0.0.1",
-    scripts: [{ marker, turns: [{ text: "Done." }] }],
-  });
-  const h = await TaskHarness.start({
-    settings: () => ({
-      ...DEFAULT_JOB_SETTINGS,
-      gateway: {
-        url: w.gateway.url,
-        caPem: "unused on kwok",
-        audience: AUDIENCE,
-        tokenExpirationSeconds: 600,
-      },
-    }),
-  });
-  await h.agent("coder", { modelProvider: w.provider, podSpec: { labels: HOLD } });
-  return { w, h };
-}
-
-async function podOf(h: TaskHarness, task: string): Promise<Json> {
-  return await eventually(`the pod of Task ${task}`, async () => {
-    const pods = JSON.parse(
-      await kubectl(["get", "pods", "-n", h.ns, "-l", `kubetask.io/task=${task}`, "-o", "json"]),
-    ).items;
-    return pods.find((p: Json) => p.status?.phase === "Running");
-  }, 60_000);
-}
+import { AGENT_SA, condition } from "../task/harness.ts";
+import { ask, AUDIENCE, call, gatewayAndOperator, HOLD, mintToken, podOf } from "./world.ts";
 
 Deno.test("gateway: a Task's pod token gets the provider's key added, usage on the Task live, refusals for every forgery", async () => {
   const marker = `MARK-gw-${crypto.randomUUID().slice(0, 8)}`;

@@ -13,9 +13,10 @@ import {
   type Script,
   startModelServer,
 } from "../../../localcluster/model_server/mod.ts";
-import { kubectl, testNamespace } from "../env.ts";
+import { eventually, kubectl, testNamespace } from "../env.ts";
 import { installCrds } from "../api/crds.ts";
-import type { Json } from "../task/harness.ts";
+import { type Json, TaskHarness } from "../task/harness.ts";
+import { DEFAULT_JOB_SETTINGS } from "../../../controllers/task/job.ts";
 
 export const AUDIENCE = "kubetask-gateway";
 
@@ -147,4 +148,68 @@ export async function mintToken(
     JSON.stringify(request),
   );
   return JSON.parse(out).status.token;
+}
+
+/** kwok keeps such a pod Running until it is deleted (localcluster/kwok-stages.yaml). */
+export const HOLD = { "sim.kubetask.io/outcome": "hold" };
+
+const BASH_TOOL = {
+  name: "Bash",
+  description: "Run a shell command",
+  input_schema: { type: "object", properties: { command: { type: "string" } } },
+};
+
+export function ask(marker: string, maxTokens = 200): Json {
+  return {
+    model: "claude-scripted",
+    max_tokens: maxTokens,
+    stream: false,
+    tools: [BASH_TOOL],
+    messages: [{ role: "user", content: `Fix it (${marker}).` }],
+  };
+}
+
+export async function call(w: GatewayWorld, provider: string, token: string, body: Json) {
+  const res = await fetch(`${w.gateway.url}/p/${provider}/v1/messages`, {
+    method: "POST",
+    headers: {
+      "x-api-key": token,
+      "content-type": "application/json",
+      "anthropic-version": "2023-06-01",
+    },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, text: await res.text() };
+}
+
+/** A gateway on loopback answering `marker` once, and an operator that knows it, with Agent "coder". */
+export async function gatewayAndOperator(
+  marker: string,
+): Promise<{ w: GatewayWorld; h: TaskHarness }> {
+  const w = await startGatewayWorld({
+    hostname: "127.0.0.1",
+    scripts: [{ marker, turns: [{ text: "Done." }] }],
+  });
+  const h = await TaskHarness.start({
+    settings: () => ({
+      ...DEFAULT_JOB_SETTINGS,
+      gateway: {
+        url: w.gateway.url,
+        caPem: "unused on kwok",
+        audience: AUDIENCE,
+        tokenExpirationSeconds: 600,
+      },
+    }),
+  });
+  await h.agent("coder", { modelProvider: w.provider, podSpec: { labels: HOLD } });
+  return { w, h };
+}
+
+export async function podOf(h: TaskHarness, task: string): Promise<Json> {
+  return await eventually(`the pod of Task ${task}`, async () => {
+    const pods = JSON.parse(
+      await kubectl(["get", "pods", "-n", h.ns, "-l", `kubetask.io/task=${task}`, "-o", "json"]),
+    ).items;
+    return pods.find((p: Json) => p.status?.phase === "Running");
+  }, 60_000);
 }

@@ -58,6 +58,7 @@ Deno.test("kubectl apply -k deploy/ installs the operator, and its RBAC is least
       ["get", "services", anyNamespace],
       ["watch", "contexts.kubetask.io", anyNamespace],
       ["get", "kubetaskconfigs.kubetask.io", anyNamespace],
+      ["watch", "namespacebudgets.kubetask.io", anyNamespace],
       ["create", "jobs.batch", anyNamespace],
       ["patch", "configmaps", anyNamespace],
       ["create", "events", anyNamespace],
@@ -86,6 +87,9 @@ Deno.test("kubectl apply -k deploy/ installs the operator, and its RBAC is least
       // Leader election only ever patches (leader.ts): no PUT.
       ["update", "leases.coordination.k8s.io", "kubetask-system"],
       ["create", "clusterroles.rbac.authorization.k8s.io", anyNamespace],
+      // A namespace's spend is the gateway's to write, its limit the platform's.
+      ["update", "namespacebudgets.kubetask.io", anyNamespace],
+      ["update", "namespacebudgets.kubetask.io/status", anyNamespace],
     ];
     for (const [verb, resource, ns] of allowed) {
       assert.ok(await can(verb, resource, ns), `the operator may ${verb} ${resource} in ${ns}`);

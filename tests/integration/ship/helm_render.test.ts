@@ -111,6 +111,20 @@ Deno.test("helm template: deploy/'s RBAC and the Deployment's flags, with the kn
   assert.ok(binding, "the baseline policy's binding, named after the install");
   assert.equal(binding.spec.policyName, "kubetask-agent-baseline-ops");
   assert.ok(named(scoped, "ValidatingAdmissionPolicy", "kubetask-agent-baseline-ops"));
+  // NamespaceBudgets are cluster-scoped, which the tenants' Roles cannot grant: a ClusterRole of
+  // this install reads them, and only them.
+  assert.deepEqual(named(scoped, "ClusterRole", "kubetask-namespace-budgets-ops")?.rules, [
+    {
+      apiGroups: ["kubetask.io"],
+      resources: ["namespacebudgets"],
+      verbs: ["get", "list", "watch"],
+    },
+  ]);
+  assert.equal(
+    named(scoped, "ClusterRoleBinding", "kubetask-namespace-budgets-ops")?.subjects[0].name,
+    "kubetask-controller",
+  );
+  assert.equal(named(objects, "ClusterRole", "kubetask-namespace-budgets"), undefined);
   assert.deepEqual(binding.spec.matchResources.namespaceSelector.matchExpressions, [
     { key: "kubernetes.io/metadata.name", operator: "In", values: ["team-a", "team-b"] },
   ], "the policy holds in this install's namespaces only");

@@ -18,6 +18,7 @@ export const KINDS = [
   "contextgrants",
   "kubetaskconfigs",
   "modelproviders",
+  "namespacebudgets",
 ];
 
 export interface Installed {

@@ -6,12 +6,14 @@ import { KINDS } from "../../../api/kinds.ts";
 // deno-lint-ignore no-explicit-any
 const crdOf = (kind: string): any => buildCrd(KINDS.find((k) => k.kind === kind)!);
 
-Deno.test("every kind is a kubetask.io/v1alpha1 CRD in the kubetask category, namespaced but ModelProvider", () => {
+Deno.test("every kind is a kubetask.io/v1alpha1 CRD in the kubetask category, namespaced but ModelProvider and NamespaceBudget", () => {
   for (const { kind } of KINDS) {
     const crd = crdOf(kind);
     assert.equal(crd.spec.group, "kubetask.io");
-    // The platform defines model providers once; their keys are not the tenants'.
-    assert.equal(crd.spec.scope, kind === "ModelProvider" ? "Cluster" : "Namespaced", kind);
+    // The platform defines model providers once; their keys are not the tenants'. A namespace's
+    // budget is the platform's too: no RoleBinding in the namespace can reach it.
+    const platform = ["ModelProvider", "NamespaceBudget"].includes(kind);
+    assert.equal(crd.spec.scope, platform ? "Cluster" : "Namespaced", kind);
     assert.deepEqual(crd.spec.names.categories, ["kubetask"]);
     assert.equal(crd.spec.versions[0].name, "v1alpha1");
     const root = crd.spec.versions[0].schema.openAPIV3Schema;
@@ -29,11 +31,11 @@ Deno.test("short names are unique across the kinds", () => {
   assert.equal(new Set(names).size, names.length);
 });
 
-Deno.test("only Task, CronTask and Agent have a status subresource", () => {
+Deno.test("only Task, CronTask, Agent and NamespaceBudget have a status subresource", () => {
   const withStatus = KINDS.filter((k) => crdOf(k.kind).spec.versions[0].subresources?.status).map((
     k,
   ) => k.kind);
-  assert.deepEqual(withStatus, ["Task", "CronTask", "Agent"]);
+  assert.deepEqual(withStatus, ["Task", "CronTask", "Agent", "NamespaceBudget"]);
 });
 
 Deno.test("printer columns: Task shows phase, agent and job; every kind ends with Age", () => {

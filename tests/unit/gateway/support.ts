@@ -8,9 +8,13 @@ import {
 } from "../../../localcluster/model_server/mod.ts";
 import { createLogger } from "../../../controllers/runtime/log.ts";
 import { type Gateway, startGateway } from "../../../gateway/server.ts";
+import { addToCount } from "../../../gateway/namespace_ledger.ts";
 import type {
   Budget,
   Identified,
+  NamespaceCount,
+  NamespaceLimits,
+  PeriodDelta,
   Price,
   ProtocolName,
   TaskIdentity,
@@ -40,6 +44,9 @@ export interface Harness {
   writes: Write[];
   logs: string[];
   identity: TaskIdentity;
+  /** What the spend writer was asked to add, and the NamespaceBudget status it holds now. */
+  spends: { namespace: string; deltas: PeriodDelta[] }[];
+  namespaceStatus: { counted: NamespaceCount };
   /** The gateway's base URL for this Task's provider, e.g. http://127.0.0.1:P/p/prov. */
   base: string;
   dir: string;
@@ -50,6 +57,10 @@ export interface HarnessOptions {
   scripts: Script[];
   budget?: Budget;
   usageSoFar?: Usage;
+  /** The Task's namespace's NamespaceBudget (the status the spend writer starts from). */
+  namespaceBudget?: NamespaceLimits;
+  /** The gateway's clock for the namespaces' periods. */
+  now?: () => Date;
   eventDelayMs?: number;
   /** Identify answers this instead of the identity (for refusals). */
   refuse?: Identified;
@@ -89,7 +100,10 @@ export async function withGateway(
     },
     budget: o.budget,
     usageSoFar: o.usageSoFar,
+    ...(o.namespaceBudget ? { namespaceBudget: o.namespaceBudget } : {}),
   };
+  const spends: Harness["spends"] = [];
+  const namespaceStatus = { counted: o.namespaceBudget?.counted ?? {} };
   const gateway = await startGateway({
     hostname: "127.0.0.1",
     identify: (token, provider) =>
@@ -105,6 +119,15 @@ export async function withGateway(
         return Promise.resolve();
       },
     },
+    spendWriter: {
+      add: (namespace, deltas) => {
+        spends.push({ namespace, deltas: structuredClone(deltas) });
+        if (!o.namespaceBudget) return Promise.resolve(undefined);
+        namespaceStatus.counted = addToCount(namespaceStatus.counted, deltas);
+        return Promise.resolve(namespaceStatus.counted);
+      },
+    },
+    ...(o.now ? { now: o.now } : {}),
     authorizeReader: (request) =>
       Promise.resolve(
         request.headers.get("x-kubetask-user-authorization") === "Bearer owner"
@@ -126,7 +149,17 @@ export async function withGateway(
     shutdownGraceMs: 2000,
   });
   try {
-    await fn({ gateway, upstream, writes, logs, identity, base: `${gateway.url}/p/prov`, dir });
+    await fn({
+      gateway,
+      upstream,
+      writes,
+      logs,
+      identity,
+      spends,
+      namespaceStatus,
+      base: `${gateway.url}/p/prov`,
+      dir,
+    });
   } finally {
     await gateway.close();
     await upstream.close();

@@ -187,3 +187,28 @@ for (
     );
   });
 }
+
+Deno.test("informer: a cluster-scoped kind is listed once, not once per watched namespace", async () => {
+  const paths: string[] = [];
+  const transport = {
+    send(_method: string, path: string, opts: RequestOptions = {}): Promise<RawResponse> {
+      paths.push(`${opts.query?.watch === 1 ? "watch" : "list"} ${path}`);
+      return Promise.resolve((opts.query?.watch === 1 ? open : list("1", []))(opts));
+    },
+  };
+  const informer = new Informer({
+    transport,
+    type: { ...WIDGETS, namespaced: false },
+    namespaces: ["x", "y"],
+    log: silentLogger,
+  });
+  informer.start();
+  try {
+    await informer.synced;
+  } finally {
+    await informer.stop();
+  }
+  assert.deepEqual(paths.filter((p) => p.startsWith("list")), [
+    "list /apis/example.test/v1/widgets",
+  ]);
+});

@@ -12,6 +12,7 @@ const CONTROLLER_PERMISSIONS = [
   "kubetask.io/crontasks/status: update",
   "kubetask.io/agents: get,list,watch",
   "kubetask.io/agents/status: update",
+  "kubetask.io/namespacebudgets: get,list,watch",
   "networking.k8s.io/networkpolicies: create,delete,get,list,patch,watch",
   "core/services: get",
   "kubetask.io/contexts: get,list,watch",
@@ -172,6 +173,7 @@ Deno.test("everything namespaced lands in kubetask-system", async () => {
     "CronTask",
     "KubeTaskConfig",
     "ModelProvider",
+    "NamespaceBudget",
     "Task",
   ]);
 });
@@ -212,6 +214,16 @@ Deno.test("user ClusterRoles: submitters run Tasks but cannot define Agents; nei
   for (const kind of ["agents", "contexts", "contextgrants", "kubetaskconfigs"]) {
     assert.deepEqual(verbsOn(submitter, `kubetask.io/${kind}`), ["get", "list", "watch"], kind);
     assert.ok(verbsOn(admin, `kubetask.io/${kind}`).includes("create"), kind);
+  }
+  // A namespace's budget and the model providers are the platform's: no user role names them
+  // (nor a wildcard that would). They are cluster-scoped, so no RoleBinding could grant them.
+  for (const rules of [submitter, admin]) {
+    for (const platform of ["namespacebudgets", "modelproviders", "*"]) {
+      assert.ok(
+        !rules.some((r) => r.startsWith(`kubetask.io/${platform}`)),
+        `${platform}: ${rules.join("; ")}`,
+      );
+    }
   }
   // Neither can create pods or Jobs directly: Tasks and Agents are the way in.
   for (const rules of [submitter, admin]) {
