@@ -98,6 +98,12 @@ function gatewayChecks(gatewayNs: string, tenant: string, elsewhere: string): Ch
     [false, "list", "modelproviders.kubetask.io"],
     [false, "watch", "modelproviders.kubetask.io"],
     [false, "create", "modelproviders.kubetask.io"],
+    // Namespace budgets: read by name, the spend count written; never the limits.
+    [true, "get", "namespacebudgets.kubetask.io/team-a"],
+    [true, "update", "namespacebudgets.kubetask.io/team-a", "--subresource=status"],
+    [false, "list", "namespacebudgets.kubetask.io"],
+    [false, "update", "namespacebudgets.kubetask.io/team-a"],
+    [false, "patch", "namespacebudgets.kubetask.io/team-a"],
     // The identity chain and status writes, where Tasks run.
     [true, "get", "pods", "-n", tenant],
     [true, "get", "jobs.batch", "-n", tenant],

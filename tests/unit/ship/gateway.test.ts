@@ -22,12 +22,15 @@ const chartDir = join(deployDir, "helm", "kubetask");
 /**
  * Exactly what the gateway calls, one line per resource (see deploy/RBAC.md):
  * cluster-scoped reviews (agent tokens, transcript readers, /metrics scrapers)
- * and ModelProviders read by name (gateway/providers.ts)...
+ * ModelProviders read by name (gateway/providers.ts), a namespace's NamespaceBudget
+ * read by name and its spend count written (gateway/namespace_budgets.ts)...
  */
 export const GATEWAY_CLUSTER_PERMISSIONS = [
   "authentication.k8s.io/tokenreviews: create",
   "authorization.k8s.io/subjectaccessreviews: create",
   "kubetask.io/modelproviders: get",
+  "kubetask.io/namespacebudgets: get",
+  "kubetask.io/namespacebudgets/status: update",
 ].sort();
 
 /**

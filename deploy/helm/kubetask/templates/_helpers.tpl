@@ -113,6 +113,12 @@ ClusterRole kubetask-gateway (tests/unit/ship checks they match).
 - apiGroups: ["kubetask.io"]
   resources: ["modelproviders"]
   verbs: ["get"]
+- apiGroups: ["kubetask.io"]
+  resources: ["namespacebudgets"]
+  verbs: ["get"]
+- apiGroups: ["kubetask.io"]
+  resources: ["namespacebudgets/status"]
+  verbs: ["update"]
 {{- end }}
 
 {{/*
