@@ -13,6 +13,8 @@ import {
   KUBE_NETWORK_POLICIES_VERSION,
   kubeNetworkPoliciesBinDir,
   kubernetesBinDir,
+  KUEUE_VERSION,
+  kueueBinDir,
   KWOK_VERSION,
   kwokBinDir,
   repoRoot,
@@ -125,6 +127,44 @@ export async function ensureKubeNetworkPolicies(): Promise<string> {
     );
   }
   return path;
+}
+
+/**
+ * Kueue's manager, by module path at the pinned version (`cluster up --kueue`).
+ * Its main package is cmd/kueue, so `go install` names the binary "kueue".
+ */
+export async function ensureKueue(): Promise<string> {
+  const path = join(kueueBinDir(), "kueue");
+  if (!(await exists(path))) {
+    await Deno.mkdir(kueueBinDir(), { recursive: true });
+    await go(
+      ["install", "-trimpath", "-ldflags=-s -w", `sigs.k8s.io/kueue/cmd/kueue@${KUEUE_VERSION}`],
+      repoRoot,
+      { GOBIN: kueueBinDir() },
+    );
+  }
+  return path;
+}
+
+/**
+ * Kueue's CRDs as its module ships them (config/components/crd/bases), without
+ * the conversion-webhook patches: only v1beta2, the storage version, is used
+ * here (Kueue's own clients and ours), so the apiserver needs no conversion.
+ */
+export async function kueueCrds(): Promise<string[]> {
+  const dir = join(await goModuleDir("sigs.k8s.io/kueue", KUEUE_VERSION), "config", "components");
+  const bases = join(dir, "crd", "bases");
+  const files: string[] = [];
+  for await (const e of Deno.readDir(bases)) {
+    if (e.isFile && e.name.endsWith(".yaml")) files.push(join(bases, e.name));
+  }
+  return files.sort();
+}
+
+/** Kueue's webhook configurations as its module ships them (service references, no CA). */
+export async function kueueWebhookManifests(): Promise<string> {
+  const dir = await goModuleDir("sigs.k8s.io/kueue", KUEUE_VERSION);
+  return await Deno.readTextFile(join(dir, "config", "components", "webhook", "manifests.yaml"));
 }
 
 /** The directory of a Go module version in the module cache (downloaded once if absent). */

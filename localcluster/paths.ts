@@ -11,6 +11,8 @@ export const KWOK_VERSION = "v0.7.0";
 export const HELM_VERSION = "v3.22.0";
 /** The NetworkPolicy engine of the real node (sigs.k8s.io/kube-network-policies). */
 export const KUBE_NETWORK_POLICIES_VERSION = "v0.8.0";
+/** Kueue (sigs.k8s.io/kueue): started by `cluster up --kueue` (localcluster/kueue.ts). */
+export const KUEUE_VERSION = "v0.17.0";
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -28,6 +30,10 @@ export function kwokBinDir(): string {
 
 export function kubeNetworkPoliciesBinDir(): string {
   return join(cacheDir(), "bin", `kube-network-policies-${KUBE_NETWORK_POLICIES_VERSION}`);
+}
+
+export function kueueBinDir(): string {
+  return join(cacheDir(), "bin", `kueue-${KUEUE_VERSION}`);
 }
 
 export function helmBinDir(): string {

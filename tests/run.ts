@@ -10,6 +10,8 @@ import { tearDownOnSignals } from "../localcluster/signals.ts";
 // KUBETASK_TEST_CLUSTER names the cluster, so two checkouts sharing one cache can test side by side.
 const CLUSTER = Deno.env.get("KUBETASK_TEST_CLUSTER") ?? "test";
 const filters = Deno.args; // optional paths to run only some tests
+// KUBETASK_TEST_KUEUE=1 starts the real Kueue too (tests/integration/kueue/ need it; they skip without).
+const KUEUE = Deno.env.get("KUBETASK_TEST_KUEUE") === "1";
 
 let child: Deno.ChildProcess | undefined;
 // Ctrl-C, SIGTERM (a CI cancel, `timeout`) and SIGHUP stop the tests and tear the cluster down.
@@ -22,7 +24,7 @@ tearDownOnSignals("test", async () => {
 });
 
 const started = performance.now();
-const state = await up(CLUSTER);
+const state = await up(CLUSTER, { kueue: KUEUE });
 console.error(
   `[test] control plane up at ${state.server} in ${
     ((performance.now() - started) / 1000).toFixed(1)
