@@ -14,6 +14,7 @@ import {
   duration,
   egressLines,
   getTask,
+  kueueQueueLine,
   phaseLine,
   shortResult,
   streamLog,
@@ -141,12 +142,14 @@ export function describeCommand(args: string[], out: Output): Promise<number> {
   return withTask(args, {}, DESCRIBE_USAGE, out, async (s, name) => {
     const t = await getTask(s, name);
     const st = t.status ?? {};
+    const queue = await kueueQueueLine(s, t);
     const lines = [
       `Name:        ${name}`,
       `Namespace:   ${s.namespace}`,
       `Agent:       ${t.spec?.agentRef ?? "(default)"}`,
       `Phase:       ${phaseLine(t)}`,
       `Job:         ${st.jobName ?? ""}`,
+      ...(queue ? [`Queue:       ${queue}`] : []),
       `Started:     ${st.startTime ?? ""}`,
       `Finished:    ${st.completionTime ?? ""}`,
       ...(st.exitCode !== undefined ? [`Exit code:   ${st.exitCode}`] : []),

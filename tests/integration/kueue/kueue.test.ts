@@ -6,6 +6,7 @@ import assert from "assert";
 import { DEFAULT_JOB_SETTINGS } from "../../../controllers/task/job.ts";
 import { clusterState, eventually, kubectl } from "../env.ts";
 import { condition, type Json, TaskHarness } from "../task/harness.ts";
+import { cli } from "../cli/run_cli.ts";
 
 const withKueue = !!(await clusterState())?.kueue;
 if (!withKueue && !Deno.env.get("KUBETASK_KUEUE_SKIP_SAID")) {
@@ -16,7 +17,11 @@ if (!withKueue && !Deno.env.get("KUBETASK_KUEUE_SKIP_SAID")) {
 }
 
 /** A ResourceFlavor, a ClusterQueue of `cpus` CPUs for `ns` alone, and LocalQueue "team-q" in it. */
-async function queues(ns: string, cpus: number): Promise<() => Promise<void>> {
+async function queues(
+  ns: string,
+  cpus: number,
+  extra: Record<string, unknown> = {},
+): Promise<() => Promise<void>> {
   const cq = `cq-${ns}`;
   const objects = [
     {
@@ -34,6 +39,7 @@ async function queues(ns: string, cpus: number): Promise<() => Promise<void>> {
           coveredResources: ["cpu"],
           flavors: [{ name: "default-flavor", resources: [{ name: "cpu", nominalQuota: cpus }] }],
         }],
+        ...extra,
       },
     },
     {
@@ -164,6 +170,10 @@ Deno.test({
           : undefined;
       }, 60_000);
       console.error(`[kueue] second while waiting: ${condition(waiting, "Succeeded").message}`);
+      const described = await cli("describe", "second", "-n", h.ns);
+      assert.equal(described.code, 0, described.stderr);
+      assert.match(described.stdout, /^Queue:\s+team-q \(Kueue LocalQueue\)$/m);
+      assert.match(described.stdout, /Succeeded=Unknown KueueAdmissionPending: Kueue Workload/);
       await kubectl(["annotate", "task", "second", "-n", h.ns, "kubetask.io/stop=true"]);
       const stopped = await h.waitForPhase("second", "Failed");
       assert.equal(condition(stopped, "Succeeded").reason, "Stopped");
@@ -177,6 +187,71 @@ Deno.test({
       ).items;
       assert.deepEqual(pods, [], "the stopped Task never got a pod");
       assert.equal(await h.get("job", "second"), undefined);
+    } finally {
+      await h.cleanup();
+      await dropQueues();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "kueue: a higher-priority Task preempts a running one, which fails Preempted and is not restarted",
+  ignore: !withKueue,
+  fn: async () => {
+    const h = await TaskHarness.start({ settings: kueueSettings });
+    const dropQueues = await queues(h.ns, 1, {
+      preemption: { withinClusterQueue: "LowerPriority" },
+    });
+    const classes = [["kt-low", 100], ["kt-high", 10_000]] as const;
+    for (const [name, value] of classes) {
+      await kubectl(
+        ["apply", "-f", "-"],
+        JSON.stringify({
+          apiVersion: "kueue.x-k8s.io/v1beta2",
+          kind: "WorkloadPriorityClass",
+          metadata: { name },
+          value,
+        }),
+      );
+    }
+    try {
+      for (const [name, priority] of [["low", "kt-low"], ["high", "kt-high"]]) {
+        await h.agent(name, {
+          queueName: "team-q",
+          priorityClassName: priority,
+          resources: { requests: { cpu: "1" } },
+          podSpec: { labels: { "sim.kubetask.io/outcome": "hold" } },
+        });
+      }
+      await h.task("background", { agentRef: "low" });
+      await h.waitForPhase("background", "Running", 90_000);
+      await h.task("urgent", { agentRef: "high" });
+      const preempted = await h.waitForPhase("background", "Failed", 90_000);
+      const why = condition(preempted, "Succeeded");
+      console.error(`[kueue] preempted: ${why.reason}: ${why.message}`);
+      assert.equal(why.reason, "Preempted");
+      assert.match(why.message, /not restarted/);
+      await h.waitForPhase("urgent", "Running", 90_000);
+      await eventually(
+        "the preempted Task's Job deleted",
+        async () => !(await h.get("job", "background")),
+      );
+      // Never restarted: no pod of it runs again.
+      await new Promise((r) => setTimeout(r, 3_000));
+      const pods = JSON.parse(
+        await kubectl([
+          "get",
+          "pods",
+          "-n",
+          h.ns,
+          "-l",
+          "kubetask.io/task=background",
+          "-o",
+          "json",
+        ]),
+      ).items.filter((p: Json) => !p.metadata.deletionTimestamp);
+      assert.deepEqual(pods, []);
     } finally {
       await h.cleanup();
       await dropQueues();
