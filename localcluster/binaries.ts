@@ -12,6 +12,7 @@ import {
   helmBinDir,
   KUBE_NETWORK_POLICIES_VERSION,
   kubeNetworkPoliciesBinDir,
+  KUBERNETES_VERSION,
   kubernetesBinDir,
   KUEUE_VERSION,
   kueueBinDir,
@@ -58,6 +59,25 @@ export function binaryPaths(): ControlPlaneBinaries {
   };
 }
 
+/**
+ * Built from the module, the binaries would report "v0.0.0-master+$Format:%H$"
+ * (the release scripts stamp the version): clients that parse the server's
+ * /version, Kueue among them, refuse it. The link stamps the pinned release.
+ */
+export function versionLdflags(): string {
+  const [major, minor] = KUBERNETES_VERSION.replace(/^v/, "").split(".");
+  return [
+    "-s",
+    "-w",
+    ...["k8s.io/component-base/version", "k8s.io/client-go/pkg/version"].flatMap((pkg) => [
+      `-X ${pkg}.gitVersion=${KUBERNETES_VERSION}`,
+      `-X ${pkg}.gitMajor=${major}`,
+      `-X ${pkg}.gitMinor=${minor}`,
+      `-X ${pkg}.gitTreeState=clean`,
+    ]),
+  ].join(" ");
+}
+
 async function go(args: string[], cwd: string, env: Record<string, string> = {}): Promise<void> {
   const started = performance.now();
   console.error(`[cluster] go ${args.join(" ")}`);
@@ -81,7 +101,7 @@ export async function ensureKubelet(): Promise<string> {
       [
         "build",
         "-trimpath",
-        "-ldflags=-s -w",
+        `-ldflags=${versionLdflags()}`,
         "-o",
         kubernetesBinDir() + "/",
         "k8s.io/kubernetes/cmd/kubelet",
@@ -216,7 +236,14 @@ export async function ensureBinaries(): Promise<ControlPlaneBinaries> {
   if (toBuild.length > 0) {
     await Deno.mkdir(kubernetesBinDir(), { recursive: true });
     await go(
-      ["build", "-trimpath", "-ldflags=-s -w", "-o", kubernetesBinDir() + "/", ...toBuild],
+      [
+        "build",
+        "-trimpath",
+        `-ldflags=${versionLdflags()}`,
+        "-o",
+        kubernetesBinDir() + "/",
+        ...toBuild,
+      ],
       join(repoRoot, "localcluster", "gobuild"),
     );
   }

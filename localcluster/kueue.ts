@@ -60,8 +60,6 @@ namespace: ${KUEUE_NAMESPACE}
 manageJobsWithoutQueueName: false
 health:
   healthProbeBindAddress: 127.0.0.1:${o.healthPort}
-  readinessEndpointName: readyz
-  livenessEndpointName: healthz
 metrics:
   bindAddress: "0"
 webhook:
@@ -152,17 +150,21 @@ export async function startKueue(cluster: Cluster, pki: Pki): Promise<KueueState
     // Server-side: the CRDs are too large for the last-applied annotation.
     await kubectl(cluster, ["apply", "--server-side", "-f", crd]);
   }
-  await kubectl(cluster, [
-    "wait",
-    "--for=condition=Established",
-    "--timeout=60s",
-    "crd",
-    "workloads.kueue.x-k8s.io",
-    "clusterqueues.kueue.x-k8s.io",
-    "localqueues.kueue.x-k8s.io",
-    "resourceflavors.kueue.x-k8s.io",
-    "workloadpriorityclasses.kueue.x-k8s.io",
-  ]);
+  // Polled: `kubectl wait` fails on a CRD whose status the apiserver has not written yet.
+  for (const crd of ["workloads", "clusterqueues", "localqueues", "resourceflavors"]) {
+    await waitFor(
+      `CRD ${crd}.kueue.x-k8s.io Established`,
+      async () =>
+        (await kubectl(cluster, [
+          "get",
+          "crd",
+          `${crd}.kueue.x-k8s.io`,
+          "-o",
+          'jsonpath={.status.conditions[?(@.type=="Established")].status}',
+        ])).trim() === "True",
+      60_000,
+    );
+  }
   await kubectl(
     cluster,
     ["apply", "-f", "-"],
@@ -185,7 +187,11 @@ export async function startKueue(cluster: Cluster, pki: Pki): Promise<KueueState
     binary,
     ...args,
   ]);
-  const kueue = await execedAs(wrapped, [binary, ...args]);
+  const log = join(cluster.dir, "logs", `${KUEUE_COMPONENT}.log`);
+  const kueue = await execedAs(wrapped, [binary, ...args], 30_000).catch(async (err) => {
+    const tail = (await Deno.readTextFile(log).catch(() => "")).split("\n").slice(-20).join("\n");
+    throw new Error(`${err.message}\n${tail}`);
+  });
   cluster.processes[KUEUE_COMPONENT] = kueue;
   cluster.commands[KUEUE_COMPONENT] = { binary, args };
   const state: KueueState = {
@@ -202,7 +208,7 @@ export async function startKueue(cluster: Cluster, pki: Pki): Promise<KueueState
     },
     120_000,
     kueue.pid,
-    join(cluster.dir, "logs", `${KUEUE_COMPONENT}.log`),
+    log,
   );
   const caPem = await Deno.readTextFile(pki.caCert);
   for (

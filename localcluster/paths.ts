@@ -20,8 +20,12 @@ export function cacheDir(): string {
   return Deno.env.get("KUBETASK_CACHE_DIR") ?? join(repoRoot, ".cache");
 }
 
+/**
+ * "-v": the binaries carry their release in their version (binaries.ts
+ * VERSION_LDFLAGS); the folder of the earlier build without it is not reused.
+ */
 export function kubernetesBinDir(): string {
-  return join(cacheDir(), "bin", `k8s-${KUBERNETES_VERSION}`);
+  return join(cacheDir(), "bin", `k8s-${KUBERNETES_VERSION}-v`);
 }
 
 export function kwokBinDir(): string {

@@ -164,8 +164,9 @@ Deno.test({
       const waiting = await eventually("second waits in Kueue with Kueue's words", async () => {
         const t = await h.get("task", "second");
         const c = condition(t, "Succeeded");
+        // Kueue's own words once it tried: the quota it lacks.
         return t?.status?.phase === "Queued" && c?.reason === "KueueAdmissionPending" &&
-            /Kueue Workload/.test(c.message)
+            /Kueue Workload .*insufficient unused quota for cpu/.test(c.message)
           ? t
           : undefined;
       }, 60_000);
