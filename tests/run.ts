@@ -38,6 +38,10 @@ if (!state.realNode) {
   );
 }
 
+if (!KUEUE) {
+  console.error("[test] Kueue tests skipped: KUBETASK_TEST_KUEUE=1 starts Kueue and runs them");
+}
+
 let code = 1;
 const junit = join(state.dir, "junit.xml");
 try {
@@ -49,6 +53,7 @@ try {
       KUBETASK_TEST_CLUSTER: CLUSTER,
       // The line above already said why, if the e2e tier is skipped.
       KUBETASK_REAL_NODE_SKIP_SAID: "1",
+      KUBETASK_KUEUE_SKIP_SAID: "1",
       PATH: `${state.kubectl.slice(0, state.kubectl.lastIndexOf("/"))}:${Deno.env.get("PATH")}`,
     },
     stdout: "inherit",
