@@ -259,3 +259,44 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "kueue: the operator restarted while Jobs wait in Kueue doubles none and loses none",
+  ignore: !withKueue,
+  fn: async () => {
+    const h = await TaskHarness.start({ settings: kueueSettings });
+    const dropQueues = await queues(h.ns, 1);
+    try {
+      await h.agent("default", {
+        queueName: "team-q",
+        resources: { requests: { cpu: "1" } },
+        podSpec: { labels: { "sim.kubetask.io/run-for": "3s" } },
+      });
+      const names = ["r1", "r2", "r3"];
+      for (const name of names) await h.task(name);
+      await eventually("every Task has its Job, one admitted", async () => {
+        const jobs = await h.list("jobs");
+        return jobs.length === 3 && jobs.some((j: Json) => j.spec.suspend === false);
+      }, 60_000);
+      const uids = new Map(
+        (await h.list("jobs")).map((j: Json) => [j.metadata.name, j.metadata.uid]),
+      );
+      await h.stopManager();
+      await new Promise((r) => setTimeout(r, 2_000));
+      await h.startManager();
+      await eventually("all Completed", async () => {
+        const tasks = await h.list("tasks");
+        return tasks.length === 3 && tasks.every((t: Json) => t.status?.phase === "Completed");
+      }, 120_000);
+      const jobs = await h.list("jobs");
+      assert.deepEqual(
+        new Map(jobs.map((j: Json) => [j.metadata.name, j.metadata.uid])),
+        uids,
+        "the same three Jobs: none created twice, none deleted",
+      );
+    } finally {
+      await h.cleanup();
+      await dropQueues();
+    }
+  },
+});
