@@ -300,3 +300,74 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "kueue: a team's LocalQueue borrows the idle quota of another team's ClusterQueue in its cohort",
+  ignore: !withKueue,
+  fn: async () => {
+    const h = await TaskHarness.start({ settings: kueueSettings });
+    const cohort = `co-${h.ns}`;
+    const cqs = ["a", "b"].map((team) => `cq${team}-${h.ns}`);
+    await kubectl(
+      ["apply", "-f", "-"],
+      JSON.stringify({
+        apiVersion: "kueue.x-k8s.io/v1beta2",
+        kind: "ResourceFlavor",
+        metadata: { name: "default-flavor" },
+      }),
+    );
+    for (const [i, team] of ["a", "b"].entries()) {
+      await kubectl(
+        ["apply", "-f", "-"],
+        JSON.stringify({
+          apiVersion: "kueue.x-k8s.io/v1beta2",
+          kind: "ClusterQueue",
+          metadata: { name: cqs[i] },
+          spec: {
+            cohortName: cohort,
+            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": h.ns } },
+            resourceGroups: [{
+              coveredResources: ["cpu"],
+              flavors: [{ name: "default-flavor", resources: [{ name: "cpu", nominalQuota: 1 }] }],
+            }],
+          },
+        }),
+      );
+      await kubectl(
+        ["apply", "-f", "-"],
+        JSON.stringify({
+          apiVersion: "kueue.x-k8s.io/v1beta2",
+          kind: "LocalQueue",
+          metadata: { name: `${team}-q`, namespace: h.ns },
+          spec: { clusterQueue: cqs[i] },
+        }),
+      );
+    }
+    try {
+      await h.agent("team-a", {
+        queueName: "a-q",
+        resources: { requests: { cpu: "1" } },
+        podSpec: { labels: { "sim.kubetask.io/outcome": "hold" } },
+      });
+      await h.task("a1", { agentRef: "team-a" });
+      await h.task("a2", { agentRef: "team-a" });
+      // Team a's own quota is 1 CPU: the second runs on team b's idle CPU.
+      await h.waitForPhase("a1", "Running", 90_000);
+      await h.waitForPhase("a2", "Running", 90_000);
+      const admissions = JSON.parse(await kubectl(["get", "workloads", "-n", h.ns, "-o", "json"]))
+        .items.map((w: Json) => w.status?.admission?.clusterQueue);
+      assert.deepEqual(admissions, [cqs[0], cqs[0]], "both admitted by team a's ClusterQueue");
+      const usage = JSON.parse(await kubectl(["get", "clusterqueue", cqs[0], "-o", "json"]))
+        .status?.flavorsUsage?.[0]?.resources?.[0];
+      console.error(`[kueue] team a's ClusterQueue usage: ${JSON.stringify(usage)}`);
+      assert.equal(String(usage?.borrowed), "1", "one CPU borrowed from the cohort");
+    } finally {
+      await h.cleanup();
+      for (const cq of cqs) {
+        await kubectl(["delete", "clusterqueue", cq, "--wait=false", "--ignore-not-found"])
+          .catch(() => {});
+      }
+    }
+  },
+});
