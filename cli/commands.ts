@@ -15,6 +15,7 @@ import {
   egressLines,
   getTask,
   kueueQueueLine,
+  kueueQueues,
   phaseLine,
   shortResult,
   streamLog,
@@ -107,11 +108,14 @@ export async function listCommand(args: string[], out: Output): Promise<number> 
       out.info(`no Tasks in ${all ? "any namespace" : `namespace ${s.namespace}`}`);
       return 0;
     }
+    // The Kueue LocalQueue of each Task whose Job Kueue manages (one list, by label).
+    const queues = await kueueQueues(s, all ? "" : s.namespace);
     const head = [
       ...(all ? ["NAMESPACE"] : []),
       "NAME",
       "PHASE",
       "AGENT",
+      ...(queues.size ? ["QUEUE"] : []),
       "AGE",
       "DURATION",
       "TOKENS",
@@ -123,6 +127,9 @@ export async function listCommand(args: string[], out: Output): Promise<number> 
       t.metadata?.name ?? "",
       t.status?.phase ?? "Pending",
       t.spec?.agentRef ?? "",
+      ...(queues.size
+        ? [queues.get(`${t.metadata?.namespace}/${t.status?.jobName ?? ""}`) ?? ""]
+        : []),
       duration(t.metadata?.creationTimestamp),
       t.status?.startTime ? duration(t.status.startTime, t.status.completionTime) : "",
       tokensText(t.status?.usage),

@@ -118,6 +118,17 @@ export async function kueueQueueLine(s: Session, task: KubeObject): Promise<stri
   return `${queue} (Kueue LocalQueue${priority ? `, priority class ${priority}` : ""})`;
 }
 
+/** "namespace/job" → the Kueue LocalQueue of every Job Kueue manages in `namespace` ("": all). */
+export async function kueueQueues(s: Session, namespace: string): Promise<Map<string, string>> {
+  const jobs = await s.client.list(JobResource, namespace, { labelSelector: KUEUE_QUEUE_LABEL });
+  return new Map(
+    jobs.map((j) => [
+      `${j.metadata?.namespace}/${j.metadata?.name}`,
+      j.metadata?.labels?.[KUEUE_QUEUE_LABEL] ?? "",
+    ]),
+  );
+}
+
 export async function taskMd(s: Session, name: string): Promise<string | undefined> {
   const cm = await s.client.get(ConfigMapResource, s.namespace, configMapNameFor(name));
   return cm?.data?.[TASK_MD_KEY];

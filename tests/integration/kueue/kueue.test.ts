@@ -175,6 +175,10 @@ Deno.test({
       assert.equal(described.code, 0, described.stderr);
       assert.match(described.stdout, /^Queue:\s+team-q \(Kueue LocalQueue\)$/m);
       assert.match(described.stdout, /Succeeded=Unknown KueueAdmissionPending: Kueue Workload/);
+      const listed = await cli("list", "-n", h.ns);
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.match(listed.stdout, /^NAME\s+PHASE\s+AGENT\s+QUEUE\s+AGE\s/m);
+      assert.match(listed.stdout, /^second\s+Queued\s+team-q\s/m);
       await kubectl(["annotate", "task", "second", "-n", h.ns, "kubetask.io/stop=true"]);
       const stopped = await h.waitForPhase("second", "Failed");
       assert.equal(condition(stopped, "Succeeded").reason, "Stopped");
