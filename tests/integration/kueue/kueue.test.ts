@@ -375,3 +375,63 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "kueue: preempted before its agent started, a Task goes back to Queued (Preempted) and keeps its Job",
+  ignore: !withKueue,
+  fn: async () => {
+    const h = await TaskHarness.start({ settings: kueueSettings });
+    const dropQueues = await queues(h.ns, 1, {
+      preemption: { withinClusterQueue: "LowerPriority" },
+    });
+    for (const [name, value] of [["kt-low", 100], ["kt-high", 10_000]] as const) {
+      await kubectl(
+        ["apply", "-f", "-"],
+        JSON.stringify({
+          apiVersion: "kueue.x-k8s.io/v1beta2",
+          kind: "WorkloadPriorityClass",
+          metadata: { name },
+          value,
+        }),
+      );
+    }
+    try {
+      // Admitted by Kueue, but its pod fits no node: the agent never starts.
+      await h.agent("low", {
+        queueName: "team-q",
+        priorityClassName: "kt-low",
+        resources: { requests: { cpu: "1" } },
+        podSpec: { scheduling: { nodeSelector: { "kubetask.test/no-such-node": "x" } } },
+      });
+      await h.agent("high", {
+        queueName: "team-q",
+        priorityClassName: "kt-high",
+        resources: { requests: { cpu: "1" } },
+        podSpec: { labels: { "sim.kubetask.io/outcome": "hold" } },
+      });
+      await h.task("waiting", { agentRef: "low" });
+      await eventually("the low Task admitted, its pod unschedulable", async () => {
+        const job = await h.get("job", "waiting");
+        const t = await h.get("task", "waiting");
+        return job?.spec?.suspend === false && t?.status?.phase === "Pending";
+      }, 60_000);
+      await h.task("urgent", { agentRef: "high" });
+      const back = await eventually("the low Task Queued again", async () => {
+        const t = await h.get("task", "waiting");
+        return t?.status?.phase === "Queued" && condition(t, "Succeeded")?.reason === "Preempted"
+          ? t
+          : undefined;
+      }, 60_000);
+      console.error(`[kueue] preempted before start: ${condition(back, "Succeeded").message}`);
+      assert.match(condition(back, "Succeeded").message, /the agent had not started/);
+      await h.waitForPhase("urgent", "Running", 60_000);
+      const job = await h.get("job", "waiting");
+      assert.ok(job, "its Job is kept: Kueue admits it again once there is room");
+      assert.equal(job.spec.suspend, true);
+    } finally {
+      await h.cleanup();
+      await dropQueues();
+    }
+  },
+});
