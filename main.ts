@@ -7,6 +7,7 @@ import { createControllers } from "./controllers/registry.ts";
 import { AccessProvider, RESOLVE_ACCESS_COMMAND } from "./controllers/runtime/access.ts";
 import { RestKubeClient } from "./controllers/runtime/kube.ts";
 import { ApiTransport } from "./controllers/runtime/transport.ts";
+import { NotFoundError } from "./controllers/runtime/types.ts";
 import { createLogger } from "./controllers/runtime/log.ts";
 import { startManager } from "./controllers/runtime/manager.ts";
 import { CLI_USAGE, cliMain, isCliCommand } from "./cli/main.ts";
@@ -22,6 +23,20 @@ function defaultLeaseNamespace(): string {
     return Deno.readTextFileSync(SERVICE_ACCOUNT_NAMESPACE).trim() || "default";
   } catch {
     return "default";
+  }
+}
+
+/** Whether the apiserver serves Kueue's API (one discovery read at startup). */
+async function kueueServed(access: AccessProvider): Promise<boolean> {
+  const transport = new ApiTransport(access);
+  try {
+    await transport.json("GET", "/apis/kueue.x-k8s.io/v1beta2");
+    return true;
+  } catch (err) {
+    if (err instanceof NotFoundError) return false;
+    throw err;
+  } finally {
+    await transport.close();
   }
 }
 
@@ -62,7 +77,10 @@ async function main(): Promise<number> {
     await transport.close();
   }
 
+  const kueue = config.kueue === "auto" ? await kueueServed(access) : config.kueue === "true";
+  if (kueue) log.info("watching Kueue Workloads (kueue.x-k8s.io/v1beta2)");
   const controllers = createControllers({
+    kueue,
     gitImage: config.gitImage,
     operatorServiceAccount: config.operatorServiceAccount,
     allowPrivilegedAgents: config.allowPrivilegedAgents,

@@ -14,6 +14,8 @@ import {
   duration,
   egressLines,
   getTask,
+  kueueQueueLine,
+  kueueQueues,
   phaseLine,
   shortResult,
   streamLog,
@@ -106,11 +108,14 @@ export async function listCommand(args: string[], out: Output): Promise<number> 
       out.info(`no Tasks in ${all ? "any namespace" : `namespace ${s.namespace}`}`);
       return 0;
     }
+    // The Kueue LocalQueue of each Task whose Job Kueue manages (one list, by label).
+    const queues = await kueueQueues(s, all ? "" : s.namespace);
     const head = [
       ...(all ? ["NAMESPACE"] : []),
       "NAME",
       "PHASE",
       "AGENT",
+      ...(queues.size ? ["QUEUE"] : []),
       "AGE",
       "DURATION",
       "TOKENS",
@@ -122,6 +127,9 @@ export async function listCommand(args: string[], out: Output): Promise<number> 
       t.metadata?.name ?? "",
       t.status?.phase ?? "Pending",
       t.spec?.agentRef ?? "",
+      ...(queues.size
+        ? [queues.get(`${t.metadata?.namespace}/${t.status?.jobName ?? ""}`) ?? ""]
+        : []),
       duration(t.metadata?.creationTimestamp),
       t.status?.startTime ? duration(t.status.startTime, t.status.completionTime) : "",
       tokensText(t.status?.usage),
@@ -141,12 +149,14 @@ export function describeCommand(args: string[], out: Output): Promise<number> {
   return withTask(args, {}, DESCRIBE_USAGE, out, async (s, name) => {
     const t = await getTask(s, name);
     const st = t.status ?? {};
+    const queue = await kueueQueueLine(s, t);
     const lines = [
       `Name:        ${name}`,
       `Namespace:   ${s.namespace}`,
       `Agent:       ${t.spec?.agentRef ?? "(default)"}`,
       `Phase:       ${phaseLine(t)}`,
       `Job:         ${st.jobName ?? ""}`,
+      ...(queue ? [`Queue:       ${queue}`] : []),
       `Started:     ${st.startTime ?? ""}`,
       `Finished:    ${st.completionTime ?? ""}`,
       ...(st.exitCode !== undefined ? [`Exit code:   ${st.exitCode}`] : []),

@@ -15,6 +15,7 @@ import { TaskResource } from "../controllers/kinds.ts";
 import type { KubeObject } from "../controllers/runtime/types.ts";
 import { configMapNameFor, jobPodsSelector, TASK_MD_KEY } from "../controllers/task/names.ts";
 import { AGENT_CONTAINER } from "../controllers/task/results.ts";
+import { KUEUE_PRIORITY_LABEL, KUEUE_QUEUE_LABEL } from "../controllers/task/kueue.ts";
 import type { Output } from "./output.ts";
 import type { Session } from "./session.ts";
 
@@ -103,6 +104,31 @@ export async function taskEvents(s: Session, name: string): Promise<KubeObject[]
 }
 
 /** The task.md the agent was given (the Task's generated ConfigMap). */
+/**
+ * The Kueue LocalQueue (and priority class) the Task's Job waits in or ran
+ * from, read from the Job's labels; undefined for a Job Kueue does not manage.
+ */
+export async function kueueQueueLine(s: Session, task: KubeObject): Promise<string | undefined> {
+  const jobName = task.status?.jobName;
+  if (!jobName) return undefined;
+  const labels = (await s.client.get(JobResource, s.namespace, jobName))?.metadata?.labels ?? {};
+  const queue = labels[KUEUE_QUEUE_LABEL];
+  if (!queue) return undefined;
+  const priority = labels[KUEUE_PRIORITY_LABEL];
+  return `${queue} (Kueue LocalQueue${priority ? `, priority class ${priority}` : ""})`;
+}
+
+/** "namespace/job" → the Kueue LocalQueue of every Job Kueue manages in `namespace` ("": all). */
+export async function kueueQueues(s: Session, namespace: string): Promise<Map<string, string>> {
+  const jobs = await s.client.list(JobResource, namespace, { labelSelector: KUEUE_QUEUE_LABEL });
+  return new Map(
+    jobs.map((j) => [
+      `${j.metadata?.namespace}/${j.metadata?.name}`,
+      j.metadata?.labels?.[KUEUE_QUEUE_LABEL] ?? "",
+    ]),
+  );
+}
+
 export async function taskMd(s: Session, name: string): Promise<string | undefined> {
   const cm = await s.client.get(ConfigMapResource, s.namespace, configMapNameFor(name));
   return cm?.data?.[TASK_MD_KEY];

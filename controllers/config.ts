@@ -26,6 +26,8 @@ export interface OperatorConfig {
   gitImage: string;
   operatorServiceAccount?: string;
   allowPrivilegedAgents: boolean;
+  /** Watch Kueue's Workloads: yes, no, or when the apiserver serves kueue.x-k8s.io/v1beta2. */
+  kueue: "auto" | "true" | "false";
   /** Egress mode of Agents that set none, where the namespace's KubeTaskConfig sets none either. */
   defaultEgress: EgressMode;
   leaderElectionNamespace?: string;
@@ -59,6 +61,9 @@ export const USAGE = `usage: main.ts [flags]
                                       are refused (the Deployment sets it from the pod)
   --allow-privileged-agents           run Agents that set what Pod Security baseline forbids
                                       (privileged, added capabilities, ...); default: refused
+  --kueue auto|true|false             watch Kueue's Workloads, for the status of Tasks whose
+                                      Agent sets queueName (default auto: when the apiserver
+                                      serves kueue.x-k8s.io/v1beta2 at startup)
   --default-egress MODE               Unrestricted or Restricted: egress of Agents that set no
                                       spec.egress.mode and whose namespace's KubeTaskConfig
                                       sets no defaultEgressMode (default Unrestricted)
@@ -151,6 +156,7 @@ export function parseConfig(
     "git-image",
     "operator-service-account",
     "allow-privileged-agents",
+    "kueue",
     "default-egress",
     "leader-election-namespace",
     "leader-election-id",
@@ -199,6 +205,7 @@ export function parseConfig(
       "allow-privileged-agents",
       get("allow-privileged-agents") ?? "false",
     ),
+    kueue: parseKueue(get("kueue") ?? "auto"),
     defaultEgress: parseEgressMode(get("default-egress")),
     leaderElect: parseBool("leader-elect", get("leader-elect") ?? "true"),
     leaderElectionNamespace: get("leader-election-namespace"),
@@ -270,4 +277,9 @@ function gatewayFlags(
       tokenExpirationSeconds: Math.floor(seconds),
     },
   };
+}
+
+function parseKueue(value: string): "auto" | "true" | "false" {
+  if (value === "auto" || value === "true" || value === "false") return value;
+  throw new Error(`--kueue must be auto, true or false, got ${value}`);
 }

@@ -12,7 +12,10 @@ import {
   helmBinDir,
   KUBE_NETWORK_POLICIES_VERSION,
   kubeNetworkPoliciesBinDir,
+  KUBERNETES_VERSION,
   kubernetesBinDir,
+  KUEUE_VERSION,
+  kueueBinDir,
   KWOK_VERSION,
   kwokBinDir,
   repoRoot,
@@ -56,6 +59,25 @@ export function binaryPaths(): ControlPlaneBinaries {
   };
 }
 
+/**
+ * Built from the module, the binaries would report "v0.0.0-master+$Format:%H$"
+ * (the release scripts stamp the version): clients that parse the server's
+ * /version, Kueue among them, refuse it. The link stamps the pinned release.
+ */
+export function versionLdflags(): string {
+  const [major, minor] = KUBERNETES_VERSION.replace(/^v/, "").split(".");
+  return [
+    "-s",
+    "-w",
+    ...["k8s.io/component-base/version", "k8s.io/client-go/pkg/version"].flatMap((pkg) => [
+      `-X ${pkg}.gitVersion=${KUBERNETES_VERSION}`,
+      `-X ${pkg}.gitMajor=${major}`,
+      `-X ${pkg}.gitMinor=${minor}`,
+      `-X ${pkg}.gitTreeState=clean`,
+    ]),
+  ].join(" ");
+}
+
 async function go(args: string[], cwd: string, env: Record<string, string> = {}): Promise<void> {
   const started = performance.now();
   console.error(`[cluster] go ${args.join(" ")}`);
@@ -79,7 +101,7 @@ export async function ensureKubelet(): Promise<string> {
       [
         "build",
         "-trimpath",
-        "-ldflags=-s -w",
+        `-ldflags=${versionLdflags()}`,
         "-o",
         kubernetesBinDir() + "/",
         "k8s.io/kubernetes/cmd/kubelet",
@@ -125,6 +147,44 @@ export async function ensureKubeNetworkPolicies(): Promise<string> {
     );
   }
   return path;
+}
+
+/**
+ * Kueue's manager, by module path at the pinned version (`cluster up --kueue`).
+ * Its main package is cmd/kueue, so `go install` names the binary "kueue".
+ */
+export async function ensureKueue(): Promise<string> {
+  const path = join(kueueBinDir(), "kueue");
+  if (!(await exists(path))) {
+    await Deno.mkdir(kueueBinDir(), { recursive: true });
+    await go(
+      ["install", "-trimpath", "-ldflags=-s -w", `sigs.k8s.io/kueue/cmd/kueue@${KUEUE_VERSION}`],
+      repoRoot,
+      { GOBIN: kueueBinDir() },
+    );
+  }
+  return path;
+}
+
+/**
+ * Kueue's CRDs as its module ships them (config/components/crd/bases), without
+ * the conversion-webhook patches: only v1beta2, the storage version, is used
+ * here (Kueue's own clients and ours), so the apiserver needs no conversion.
+ */
+export async function kueueCrds(): Promise<string[]> {
+  const dir = join(await goModuleDir("sigs.k8s.io/kueue", KUEUE_VERSION), "config", "components");
+  const bases = join(dir, "crd", "bases");
+  const files: string[] = [];
+  for await (const e of Deno.readDir(bases)) {
+    if (e.isFile && e.name.endsWith(".yaml")) files.push(join(bases, e.name));
+  }
+  return files.sort();
+}
+
+/** Kueue's webhook configurations as its module ships them (service references, no CA). */
+export async function kueueWebhookManifests(): Promise<string> {
+  const dir = await goModuleDir("sigs.k8s.io/kueue", KUEUE_VERSION);
+  return await Deno.readTextFile(join(dir, "config", "components", "webhook", "manifests.yaml"));
 }
 
 /** The directory of a Go module version in the module cache (downloaded once if absent). */
@@ -176,7 +236,14 @@ export async function ensureBinaries(): Promise<ControlPlaneBinaries> {
   if (toBuild.length > 0) {
     await Deno.mkdir(kubernetesBinDir(), { recursive: true });
     await go(
-      ["build", "-trimpath", "-ldflags=-s -w", "-o", kubernetesBinDir() + "/", ...toBuild],
+      [
+        "build",
+        "-trimpath",
+        `-ldflags=${versionLdflags()}`,
+        "-o",
+        kubernetesBinDir() + "/",
+        ...toBuild,
+      ],
       join(repoRoot, "localcluster", "gobuild"),
     );
   }

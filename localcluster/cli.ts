@@ -11,7 +11,16 @@ import { down, readState, up } from "./cluster.ts";
 import { cacheDir, CLUSTER_NAME } from "./paths.ts";
 import { tearDownOnSignals } from "./signals.ts";
 
-const [command, name = "default"] = Deno.args;
+// Flags may stand anywhere after the command: `up NAME --kueue`.
+const flags = Deno.args.filter((a) => a.startsWith("--"));
+const [command, name = "default"] = Deno.args.filter((a) => !a.startsWith("--"));
+const KNOWN_FLAGS = ["--kueue"];
+const unknown = flags.filter((f) => !KNOWN_FLAGS.includes(f));
+if (unknown.length) {
+  console.error(`[cluster] unknown flag ${unknown[0]} (known: ${KNOWN_FLAGS.join(", ")})`);
+  Deno.exit(2);
+}
+const withKueue = flags.includes("--kueue");
 
 // The name becomes a folder that `down` removes: refuse it before any path is built.
 if (!CLUSTER_NAME.test(name)) {
@@ -32,7 +41,7 @@ function serverLog(name: string): string {
 }
 
 /** Starts the server and shows its output until the cluster is ready (exit 0) or it fails. */
-async function upInBackground(name: string): Promise<never> {
+async function upInBackground(name: string, flags: string[]): Promise<never> {
   const started = performance.now();
   const log = serverLog(name);
   await Deno.mkdir(join(cacheDir(), "clusters"), { recursive: true });
@@ -49,6 +58,7 @@ async function upInBackground(name: string): Promise<never> {
       fileURLToPath(import.meta.url),
       "serve",
       name,
+      ...flags,
     ],
     detached: true,
     stdin: "null",
@@ -93,11 +103,11 @@ async function upInBackground(name: string): Promise<never> {
 
 switch (command) {
   case "up":
-    await upInBackground(name);
+    await upInBackground(name, flags);
     break;
   case "serve": {
     tearDownOnSignals("cluster", () => down(name));
-    await up(name);
+    await up(name, { kueue: withKueue });
     console.error(`[cluster] ${name} is up; serving until cluster down or a signal`);
     // The components' exits are awaited already; this keeps the server alive without them too.
     setInterval(() => {}, 3_600_000);
@@ -117,6 +127,6 @@ switch (command) {
     break;
   }
   default:
-    console.error("usage: deno task cluster up|down|env [name]");
+    console.error("usage: deno task cluster up|down|env [name] [--kueue (with up)]");
     Deno.exit(2);
 }

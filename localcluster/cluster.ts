@@ -3,7 +3,7 @@
 // one fake node), each a process started by PID and stopped by PID.
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type ControlPlaneBinaries, ensureBinaries } from "./binaries.ts";
+import { type ControlPlaneBinaries, ensureBinaries, ensureKueue } from "./binaries.ts";
 import { createPki, type Pki } from "./pki.ts";
 import { makePrivateDir, writePrivateFile } from "./private_files.ts";
 import { checkClusterName, clusterStateDir } from "./paths.ts";
@@ -23,6 +23,7 @@ import {
   thisProcess,
   waitFor,
 } from "./process.ts";
+import { type KueueState, startKueue } from "./kueue.ts";
 import { realNodeUnavailable } from "./realnode/host.ts";
 import { type RealNode, startRealNode, stopRealNode, unrecordedNode } from "./realnode/node.ts";
 import { bridgeOf, deleteBridge } from "./realnode/network.ts";
@@ -55,6 +56,8 @@ export interface ClusterState {
   realNode?: RealNode;
   /** Why there is no real node (not root, disabled, packages missing). */
   realNodeUnavailable?: string;
+  /** With UpOptions.kueue: the real Kueue admitting Jobs that name a LocalQueue. */
+  kueue?: KueueState;
 }
 
 const stagesFile = join(dirname(fileURLToPath(import.meta.url)), "kwok-stages.yaml");
@@ -109,12 +112,19 @@ export interface UpOptions {
    * (default: yes; KUBETASK_REAL_NODE=0 turns it off everywhere).
    */
   realNode?: boolean;
+  /**
+   * Start the real Kueue (localcluster/kueue.ts): its CRDs, its manager out of
+   * cluster, its webhooks over loopback. Off by default (it costs a build once
+   * and a few seconds per start).
+   */
+  kueue?: boolean;
 }
 
 /** Starts a fresh cluster named `name`; a previous one of that name is stopped first. */
 export async function up(name = "default", options: UpOptions = {}): Promise<ClusterState> {
   checkClusterName(name); // before a build that takes minutes
   const bin: ControlPlaneBinaries = await ensureBinaries();
+  if (options.kueue) await ensureKueue(); // a build of minutes, once: before anything starts
   await down(name);
   const { state, pki } = await freshState(name, bin);
   try {
@@ -123,6 +133,14 @@ export async function up(name = "default", options: UpOptions = {}): Promise<Clu
     await startControllers(state, bin, pki);
     await addFakeNode(state);
     await waitForDefaultServiceAccount(state);
+    if (options.kueue) {
+      const started = performance.now();
+      state.kueue = await startKueue(state, pki);
+      await saveState(state);
+      console.error(
+        `[cluster] kueue ready in ${((performance.now() - started) / 1000).toFixed(1)}s`,
+      );
+    }
     if (options.realNode !== false) await addRealNode(state, pki);
     state.ready = true;
     await saveState(state);

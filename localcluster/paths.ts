@@ -11,6 +11,8 @@ export const KWOK_VERSION = "v0.7.0";
 export const HELM_VERSION = "v3.22.0";
 /** The NetworkPolicy engine of the real node (sigs.k8s.io/kube-network-policies). */
 export const KUBE_NETWORK_POLICIES_VERSION = "v0.8.0";
+/** Kueue (sigs.k8s.io/kueue): started by `cluster up --kueue` (localcluster/kueue.ts). */
+export const KUEUE_VERSION = "v0.17.0";
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -18,8 +20,12 @@ export function cacheDir(): string {
   return Deno.env.get("KUBETASK_CACHE_DIR") ?? join(repoRoot, ".cache");
 }
 
+/**
+ * "-v": the binaries carry their release in their version (binaries.ts
+ * VERSION_LDFLAGS); the folder of the earlier build without it is not reused.
+ */
 export function kubernetesBinDir(): string {
-  return join(cacheDir(), "bin", `k8s-${KUBERNETES_VERSION}`);
+  return join(cacheDir(), "bin", `k8s-${KUBERNETES_VERSION}-v`);
 }
 
 export function kwokBinDir(): string {
@@ -28,6 +34,10 @@ export function kwokBinDir(): string {
 
 export function kubeNetworkPoliciesBinDir(): string {
   return join(cacheDir(), "bin", `kube-network-policies-${KUBE_NETWORK_POLICIES_VERSION}`);
+}
+
+export function kueueBinDir(): string {
+  return join(cacheDir(), "bin", `kueue-${KUEUE_VERSION}`);
 }
 
 export function helmBinDir(): string {

@@ -10,6 +10,8 @@ import { tearDownOnSignals } from "../localcluster/signals.ts";
 // KUBETASK_TEST_CLUSTER names the cluster, so two checkouts sharing one cache can test side by side.
 const CLUSTER = Deno.env.get("KUBETASK_TEST_CLUSTER") ?? "test";
 const filters = Deno.args; // optional paths to run only some tests
+// KUBETASK_TEST_KUEUE=1 starts the real Kueue too (tests/integration/kueue/ need it; they skip without).
+const KUEUE = Deno.env.get("KUBETASK_TEST_KUEUE") === "1";
 
 let child: Deno.ChildProcess | undefined;
 // Ctrl-C, SIGTERM (a CI cancel, `timeout`) and SIGHUP stop the tests and tear the cluster down.
@@ -22,7 +24,7 @@ tearDownOnSignals("test", async () => {
 });
 
 const started = performance.now();
-const state = await up(CLUSTER);
+const state = await up(CLUSTER, { kueue: KUEUE });
 console.error(
   `[test] control plane up at ${state.server} in ${
     ((performance.now() - started) / 1000).toFixed(1)
@@ -36,6 +38,10 @@ if (!state.realNode) {
   );
 }
 
+if (!KUEUE) {
+  console.error("[test] Kueue tests skipped: KUBETASK_TEST_KUEUE=1 starts Kueue and runs them");
+}
+
 let code = 1;
 const junit = join(state.dir, "junit.xml");
 try {
@@ -47,6 +53,7 @@ try {
       KUBETASK_TEST_CLUSTER: CLUSTER,
       // The line above already said why, if the e2e tier is skipped.
       KUBETASK_REAL_NODE_SKIP_SAID: "1",
+      KUBETASK_KUEUE_SKIP_SAID: "1",
       PATH: `${state.kubectl.slice(0, state.kubectl.lastIndexOf("/"))}:${Deno.env.get("PATH")}`,
     },
     stdout: "inherit",

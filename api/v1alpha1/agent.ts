@@ -15,6 +15,7 @@ import {
   dataKey,
   duration,
   envVarName,
+  labelName,
   MAX_CONTEXTS,
   MAX_CREDENTIALS,
   objectName,
@@ -100,6 +101,17 @@ export const agentSpec = z.object({
     "Most Tasks running with this Agent at once (unset or 0: no limit). Others wait in phase " +
       "Queued and start in creation order as running ones finish.",
   ),
+  queueName: labelName("queueName", "a Kueue LocalQueue name").optional().describe(
+    "A Kueue LocalQueue of the Task's namespace: the Task's Job is created suspended with the " +
+      "label kueue.x-k8s.io/queue-name and Kueue decides when it starts (after " +
+      "maxConcurrentTasks, which still applies first). While Kueue has not admitted it the " +
+      "Task is Queued with reason KueueAdmissionPending.",
+  ),
+  priorityClassName: labelName("priorityClassName", "a Kueue WorkloadPriorityClass name")
+    .optional().describe(
+      "A Kueue WorkloadPriorityClass for this Agent's Jobs (label " +
+        "kueue.x-k8s.io/priority-class); needs queueName.",
+    ),
   timeout: duration("timeout").optional().describe(
     'Default longest run for Tasks using this Agent, e.g. "1h"; a Task\'s own timeout wins.',
   ),
@@ -155,6 +167,11 @@ export const agentSpec = z.object({
       "no default budget, for none) fails with reason AgentLimitExceeded.",
   ),
 }).meta(celRules({
+  rule: "has(self.queueName) || !has(self.priorityClassName)",
+  message: "priorityClassName needs queueName: only Kueue reads the priority class",
+  fieldPath: ".queueName",
+  reason: "FieldValueRequired",
+}, {
   rule:
     "!has(self.humanInTheLoop) || !self.humanInTheLoop.enabled || (has(self.command) && size(self.command) > 0)",
   message:

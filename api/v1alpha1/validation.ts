@@ -97,6 +97,20 @@ export function namespaceName(field: string) {
   );
 }
 
+/**
+ * The name of an object that is also used as a label value (a DNS-1123 label,
+ * at most 63): a Kueue LocalQueue or WorkloadPriorityClass.
+ */
+export function labelName(field: string, what: string) {
+  return named(
+    NAMESPACE_NAME,
+    63,
+    field,
+    `${what}: at most 63 lowercase letters, digits and "-", ` +
+      "starting and ending with a letter or digit",
+  );
+}
+
 /** A key of a ConfigMap or Secret. */
 export function dataKey(field: string) {
   return named(

@@ -17,6 +17,7 @@ import { isControlledBy } from "../runtime/owners.ts";
 import { KeyedMutex } from "../runtime/keyed_mutex.ts";
 import { agentNameOf, jobNameFor } from "./names.ts";
 import { jobPhase, type JobView } from "./job_phase.ts";
+import { kueueQueueOf } from "./kueue.ts";
 import { stopRequested } from "./stop.ts";
 import { isFinishedPhase } from "../status.ts";
 
@@ -78,7 +79,10 @@ function holdsSlot(task: KubeObject, cache: CacheReader, ledger: SlotLedger): bo
   const job = cachedJobOf(task, cache);
   if (job) {
     const phase = jobPhase(job);
-    return phase !== "Completed" && phase !== "Failed" && job.spec?.suspend !== true;
+    // A Job suspended by a stop frees its slot; one waiting in Kueue holds it
+    // (maxConcurrentTasks applies first, Kueue decides after).
+    return phase !== "Completed" && phase !== "Failed" &&
+      (job.spec?.suspend !== true || kueueQueueOf(job) !== undefined);
   }
   return ledger.has(task);
 }

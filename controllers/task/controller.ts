@@ -33,6 +33,7 @@ import { beyondLimit, maxFinishedFrom } from "./retention.ts";
 import { TaskMetrics } from "./metrics.ts";
 import { isFinishedPhase } from "../status.ts";
 import { contextForCache, taskForCache } from "./large_text.ts";
+import { mapWorkloadToTask, workloadForCache, WorkloadResource } from "./kueue.ts";
 
 const KIND = "Task";
 
@@ -114,7 +115,7 @@ export function jobForCache(job: KubeObject): KubeObject {
   return { ...job, spec };
 }
 
-const watches: WatchSource[] = [
+const watches = (settings: JobSettings): WatchSource[] => [
   {
     type: TaskResource,
     transform: taskForCache, // the primary kind's cache: the same transform
@@ -151,6 +152,10 @@ const watches: WatchSource[] = [
     indexes: { [JOB_UID_INDEX]: jobUidOf },
     map: mapFailedCreateToTask,
   },
+  // With Kueue: the Workloads of Kueue Jobs (their admission, Kueue's message), trimmed.
+  ...(settings.kueue
+    ? [{ type: WorkloadResource, transform: workloadForCache, map: mapWorkloadToTask }]
+    : []),
 ];
 
 export function createTaskController(settings: JobSettings = DEFAULT_JOB_SETTINGS): Controller {
@@ -164,7 +169,7 @@ export function createTaskController(settings: JobSettings = DEFAULT_JOB_SETTING
     },
     // A large description is left out of the cache and read live when task.md is built.
     transform: taskForCache,
-    watches,
+    watches: watches(settings),
     reconcile: (req, ctx) => reconcileTask(req, ctx, settings, capacity, metrics),
     metrics,
   };

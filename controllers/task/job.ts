@@ -30,6 +30,7 @@ import { TIMEOUT_ANNOTATION, timeoutSecondsOf } from "./timeout.ts";
 import { STARTUP_TIMEOUT_ANNOTATION, startupTimeoutSecondsOf } from "./startup.ts";
 import { type AppendedContext, buildTaskMd } from "./taskmd.ts";
 import { gatewayConfigMapData, gatewayPodParts, type GatewaySettings } from "./gateway.ts";
+import { kueueJobParts } from "./kueue.ts";
 
 /** What the operator's flags decide about the Jobs it builds. */
 export interface JobSettings {
@@ -45,6 +46,12 @@ export interface JobSettings {
   resolveHost?: HostResolver;
   /** The model gateway, for Agents that name a modelProvider; unset: none is installed. */
   gateway?: GatewaySettings;
+  /**
+   * Kueue is installed: its Workloads are watched (their messages go into the
+   * status of Tasks waiting for admission). Agents may set queueName without
+   * it; their Tasks then say they wait without Kueue's words.
+   */
+  kueue?: boolean;
 }
 
 export const DEFAULT_JOB_SETTINGS: JobSettings = { gitImage: DEFAULT_GIT_IMAGE };
@@ -205,6 +212,7 @@ export function buildAgentJob(
   const command = commandOf(task, agent);
   const scheduling = agent.spec.podSpec?.scheduling;
   const labels = { [TASK_LABEL]: taskLabelValue(name) };
+  const kueue = kueueJobParts(agent);
 
   const container: V1Container = {
     name: AGENT_CONTAINER,
@@ -238,7 +246,7 @@ export function buildAgentJob(
     metadata: {
       name: jobNameFor(name),
       namespace,
-      labels,
+      labels: { ...labels, ...kueue.labels },
       annotations: {
         ...(timeout ? { [TIMEOUT_ANNOTATION]: String(timeout) } : {}),
         [STARTUP_TIMEOUT_ANNOTATION]: String(startupTimeoutSecondsOf(task, agent)),
@@ -246,6 +254,7 @@ export function buildAgentJob(
     },
     spec: {
       backoffLimit: 0,
+      ...(kueue.suspend ? { suspend: true } : {}),
       template: {
         // Our labels go last so an Agent cannot hide which Task a pod runs,
         // nor take on another Agent's egress policy (podLabels).

@@ -70,6 +70,7 @@ import { effectiveEgressMode, restrictedPolicyInForce } from "../egress/mode.ts"
 import { gitDestination, type HostResolver, isIpLiteral, type Resolution } from "../egress/git.ts";
 import { resolveHost as systemResolver } from "../egress/resolve.ts";
 import { fullContext, withDescription } from "./large_text.ts";
+import { kueueQueueOf, WorkloadResource } from "./kueue.ts";
 import { parseNamespaceBudget } from "./namespace_budget.ts";
 
 /** Why a Job cannot be started (yet), as the Task's condition will say. */
@@ -105,6 +106,8 @@ export interface TaskObservation {
   podCreateFailure?: string;
   /** The Job's pods as cached (trimmed: pod_progress.ts podForCache): has the agent started? */
   cachedPods?: KubeObject[];
+  /** A Kueue Job's Workload, as cached (only with --kueue: the operator watches Workloads). */
+  workload?: KubeObject;
   /** The Job's pods (observeLive), read only to stop the agent or when its Job has just finished. */
   pods?: KubeObject[];
   /** A Job of that name that this Task does not control. */
@@ -141,6 +144,7 @@ export async function observeTask(
   req: Request,
   ctx: ReconcileContext,
   ledger: SlotLedger = new SlotLedger(),
+  kueue = false,
 ): Promise<TaskObservation | undefined> {
   const raw = ctx.cache.get(TaskResource, req.namespace, req.name);
   if (!raw || raw.metadata?.deletionTimestamp) return undefined;
@@ -179,10 +183,15 @@ export async function observeTask(
       : undefined;
     const cachedPods = ctx.cache.byIndex(PodResource, OWNER_INDEX, ownerIndexKey(job))
       .filter((pod) => isControlledBy(pod, job!));
+    const workload = kueue && kueueQueueOf(job) && !isFinishedPhase(jobPhase(job as JobView))
+      ? ctx.cache.byIndex(WorkloadResource, OWNER_INDEX, ownerIndexKey(job))
+        .find((wl) => isControlledBy(wl, job!))
+      : undefined;
     return {
       ...base,
       job: job as JobView,
       cachedPods,
+      ...(workload ? { workload } : {}),
       ...(podCreateFailure ? { podCreateFailure } : {}),
     };
   }

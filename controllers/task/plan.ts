@@ -13,6 +13,7 @@ import {
   type TaskStatus,
 } from "../../api/v1alpha1/index.ts";
 import {
+  type Deletion,
   type Desired,
   emptyPlan,
   type Patch,
@@ -62,6 +63,7 @@ import { rfc3339 } from "../runtime/conditions.ts";
 import { restrictedPolicyInForce, taskEgressOf } from "../egress/mode.ts";
 import { planTaskGitEgress, type Resolution, taskGitEgressStatus } from "../egress/git.ts";
 import type { ResolvedContext } from "./contexts.ts";
+import { type KueueHold, kueueHold, kueueQueueOf, kueueSuspended } from "./kueue.ts";
 
 const BUILT_IN_AGENT_EVENT: PlannedEvent = {
   type: "Normal",
@@ -79,6 +81,8 @@ export interface Decisions {
   stop?: StopReason;
   /** A Task with a Job: has its agent started, and if not, what holds its pod (cached pods). */
   progress?: PodProgress;
+  /** A Task with a Job Kueue holds (suspended): waiting for admission, or preempted. */
+  kueue?: KueueHold;
   /** A Task without a Job: why it cannot start now (its Agent, its checks, a full Agent). */
   blocked?: Blocked;
   /** The live reads worth making (observeLive). */
@@ -98,7 +102,15 @@ export function decide(obs: TaskObservation, now: Date): Decisions {
     // The pods, only to stop a running agent and, once, to read a finished one's report.
     const pods = isFinishedPhase(phase) ||
       (phase === "Running" && stop !== undefined && !stop.notStarted);
-    return { ...(stop ? { stop } : {}), progress, reads: { pods, contexts: false } };
+    const kueue = isFinishedPhase(phase)
+      ? undefined
+      : kueueHold(job, obs.workload, task.status?.phase === "Running");
+    return {
+      ...(stop ? { stop } : {}),
+      ...(kueue ? { kueue } : {}),
+      progress,
+      reads: { pods, contexts: false },
+    };
   }
   // No Agent observed: the Job's name is taken, or our Job is gone.
   const blocked = obs.agent ? startBlocker(obs, now) : undefined;
@@ -189,6 +201,7 @@ function planFor(
 
   const ensure: Desired[] = [];
   const patch: Patch[] = [];
+  const deletions: Deletion[] = [];
   let requeueAfterMs: number | undefined;
   let state: Observation;
   let egress: TaskStatus["egress"];
@@ -223,10 +236,33 @@ function planFor(
         : decisions.progress,
       stop,
       result: obs.pods ? agentResult(obs.pods) : undefined,
+      ...(decisions.kueue ? { kueue: decisions.kueue } : {}),
     };
     const phase = jobPhase(obs.job);
     const namespace = task.metadata.namespace ?? "";
-    if (stop && (phase === "Pending" || stop.notStarted)) {
+    const inKueue = kueueQueueOf(obs.job) !== undefined;
+    if (
+      inKueue && !isFinishedPhase(phase) &&
+      ((stop && (phase === "Pending" || stop.notStarted || kueueSuspended(obs.job))) ||
+        decisions.kueue?.kind === "preemptedAfterStart")
+    ) {
+      // Kueue unsuspends what it admits: a Job that must never run its agent
+      // (again) is deleted, and its Workload with it (kueue.ts). It has no pod
+      // whose logs are worth keeping: none ran, or Kueue's suspension ended it.
+      deletions.push({
+        type: JobResource,
+        namespace,
+        name: obs.jobName,
+        uid: obs.job.metadata?.uid,
+        event: {
+          type: "Normal",
+          reason: "KueueJobDeleted",
+          message: `deleted Job "${obs.jobName}" so that Kueue never starts it: ${
+            stop ? stop.message : "preempted after the agent started"
+          }`,
+        },
+      });
+    } else if (stop && (phase === "Pending" || stop.notStarted)) {
       // No pod yet, so no logs to keep: the Job simply never starts one.
       patch.push({
         type: JobResource,
@@ -306,7 +342,14 @@ function planFor(
         object: job,
         ...(builtIn ? { createdEvent: BUILT_IN_AGENT_EVENT } : {}),
       });
-      state = { kind: "job", jobName: job.metadata?.name ?? obs.jobName, job: {} };
+      // A Job for Kueue waits in its queue from the start: Queued, not Pending.
+      const kueue = kueueHold(job, undefined, false);
+      state = {
+        kind: "job",
+        jobName: job.metadata?.name ?? obs.jobName,
+        job: {},
+        ...(kueue ? { kueue } : {}),
+      };
       // Said once, as the pod starts: the policy its Agent's mode put it under.
       egress = gitEgress ? { ...taskEgress, git: gitEgress.status } : taskEgress;
       if (gitEgress?.problems.length) {
@@ -331,13 +374,16 @@ function planFor(
     ...(truncated ? [truncated] : []),
     ...(gitWarning ? [gitWarning] : []),
   ];
-  if (isFinishedPhase(status.phase)) return { ...ttlPlan(obs, status, now, ensure, events), patch };
+  if (isFinishedPhase(status.phase)) {
+    const ttl = ttlPlan(obs, status, now, ensure, events);
+    return { ...ttl, patch, delete: [...deletions, ...ttl.delete] };
+  }
   if (state.kind === "nameConflict") requeueAfterMs = NAME_CONFLICT_RETRY_MS;
   // Released at the reset (a change to the NamespaceBudget, e.g. a raised limit, wakes it sooner).
   if (state.kind === "budgetExhausted") {
     requeueAfterMs = Math.max(0, state.resetAt.getTime() - now.getTime());
   }
-  return emptyPlan({ ensure, patch, status, events, requeueAfterMs });
+  return emptyPlan({ ensure, patch, delete: deletions, status, events, requeueAfterMs });
 }
 
 /**

@@ -32,7 +32,7 @@ async function reconcileOnce(
   capacity: Capacity,
   metrics?: TaskMetrics,
 ): Promise<Result> {
-  const facts = await observeTask(req, ctx, capacity.ledger);
+  const facts = await observeTask(req, ctx, capacity.ledger, settings.kueue ?? false);
   if (!facts) return {};
   const now = ctx.now(); // the one clock read: every decision is made at this time
   const decisions = decide(facts, now);

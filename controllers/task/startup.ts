@@ -13,6 +13,7 @@ import {
 import type { KubeObject } from "../runtime/types.ts";
 import type { PodProgress } from "./pod_progress.ts";
 import type { StopReason } from "./stop.ts";
+import { kueueQueueOf } from "./kueue.ts";
 
 /** On the Job: the startup timeout in force when it was created. */
 export const STARTUP_TIMEOUT_ANNOTATION = "kubetask.io/startup-timeout-seconds";
@@ -38,6 +39,12 @@ function recordedSeconds(job: KubeObject): number {
 
 /** When the Job's pod must have started the agent (ms since epoch), if the Job is dated. */
 export function startupDeadlineOf(job: KubeObject): number | undefined {
+  // A Job Kueue admits starts counting when it is unsuspended (its startTime):
+  // time waiting in Kueue does not count, as time Queued does not.
+  if (kueueQueueOf(job)) {
+    const admitted = Date.parse(job.status?.startTime ?? "");
+    return Number.isNaN(admitted) ? undefined : admitted + recordedSeconds(job) * 1000;
+  }
   const created = Date.parse(job.metadata?.creationTimestamp ?? "");
   return Number.isNaN(created) ? undefined : created + recordedSeconds(job) * 1000;
 }

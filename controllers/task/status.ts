@@ -10,6 +10,7 @@ import { type PodProgress, WARNING_HOLDS } from "./pod_progress.ts";
 import { isFinishedPhase } from "../status.ts";
 import { rfc3339, setCondition } from "../runtime/conditions.ts";
 import { finalUsage } from "./usage.ts";
+import type { KueueHold } from "./kueue.ts";
 
 export type Observation =
   | { kind: "agentNotFound"; agentName: string; namespace: string }
@@ -30,6 +31,8 @@ export type Observation =
     stop?: StopReason;
     /** What the agent reported, read when its Job finished. */
     result?: AgentResult;
+    /** Kueue holds the Job (suspended): waiting for admission, or preempted (kueue.ts). */
+    kueue?: KueueHold;
   }
   | { kind: "jobMissing"; jobName: string };
 
@@ -101,8 +104,36 @@ function outcomeOf(obs: Observation, now: string): Outcome {
       };
     }
     case "job":
+      if (!obs.stop && obs.kueue && !isFinishedPhase(jobPhase(obs.job))) {
+        return kueueOutcome(obs.jobName, obs.kueue, now);
+      }
       return jobOutcome(obs.jobName, obs.job, now, obs.podCreateFailure, obs.stop, obs.progress);
   }
+}
+
+/** A Job Kueue holds: Queued while it waits for admission, Failed if preempted after its start. */
+function kueueOutcome(jobName: string, hold: KueueHold, now: string): Outcome {
+  const ready = {
+    status: "True" as const,
+    reason: "JobCreated",
+    message: `Job "${jobName}" created`,
+  };
+  if (hold.kind === "preemptedAfterStart") {
+    const message = `Job "${jobName}": ${hold.message}`;
+    return {
+      phase: "Failed",
+      ready,
+      succeeded: { status: "False", reason: "Preempted", message },
+      jobName,
+      completionTime: now,
+    };
+  }
+  return {
+    phase: "Queued",
+    ready: { status: "False", reason: hold.reason, message: hold.message },
+    succeeded: { status: "Unknown", reason: hold.reason, message: hold.message },
+    jobName,
+  };
 }
 
 function jobOutcome(
@@ -274,7 +305,9 @@ export function deriveStatus(
     now,
   );
   const jobName = out.jobName ?? current?.jobName;
-  const startTime = current?.startTime ?? (out.jobName ? now : undefined);
+  // When its Job was created, or (for a Job Kueue admits) once it left Kueue's queue.
+  const startTime = current?.startTime ??
+    (out.jobName && out.phase !== "Queued" ? now : undefined);
   const completionTime = isFinishedPhase(out.phase)
     ? current?.completionTime ?? out.completionTime
     : undefined;

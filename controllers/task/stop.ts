@@ -46,7 +46,8 @@ export function stopReason(
   // The gateway refused a call for the budget: the agent cannot go on, so it ends now.
   const overBudget = (task.status as Task["status"])?.usage?.budgetExceeded;
   if (overBudget) return { reason: "BudgetExceeded", message: overBudget };
-  const deadline = deadlineOf(job);
+  // Suspended (waiting in Kueue, or preempted back into it): the timeout does not run.
+  const deadline = job.spec?.suspend === true ? undefined : deadlineOf(job);
   if (deadline !== undefined && now.getTime() >= deadline) {
     const seconds = job.metadata?.annotations?.[TIMEOUT_ANNOTATION];
     return { reason: "Timeout", message: `the agent ran longer than its timeout (${seconds}s)` };
