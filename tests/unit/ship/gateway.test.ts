@@ -315,7 +315,7 @@ Deno.test("helm: the gateway's rules are deploy/gateway's, rule for rule", async
   }
   // A scoped install's operator reads the gateway's Service, that one by name.
   const operatorRole = template.match(
-    /kind: Role\nmetadata:\n  name: kubetask-controller-gateway-service\n[\s\S]*?\nrules:\n([\s\S]*?)\n---/,
+    /kind: Role\nmetadata:\n {2}name: kubetask-controller-gateway-service\n[\s\S]*?\nrules:\n([\s\S]*?)\n---/,
   );
   assert.ok(operatorRole, "kubetask-controller-gateway-service");
   assert.deepEqual(flattenRules(parse(operatorRole[1])), ["core/services[kubetask-gateway]: get"]);
