@@ -95,7 +95,6 @@ export function busyboxBase(): Pick<ImageSpec, "files" | "symlinks"> {
   return { files, symlinks };
 }
 
-/** The shared libraries `binary` loads, from ldd. */
 /** The shared libraries `binary` loads, from ldd; none for a static executable or a script. */
 async function librariesOf(binary: string): Promise<string[]> {
   const out = await new Deno.Command("ldd", { args: [binary], stdout: "piped", stderr: "null" })
@@ -170,9 +169,11 @@ async function fingerprint(spec: ImageSpec): Promise<string> {
   return (await sha256Hex(new TextEncoder().encode(JSON.stringify(parts)))).slice(0, 16);
 }
 
-/** Builds (or reuses) the docker-archive tarball of `spec`; returns its path. */
-export async function buildImage(spec: ImageSpec): Promise<string> {
-  const dir = join(cacheDir(), "images");
+/** Builds (or reuses) the docker-archive tarball of `spec` in `dir`; returns its path. */
+export async function buildImage(
+  spec: ImageSpec,
+  dir = join(cacheDir(), "images"),
+): Promise<string> {
   await Deno.mkdir(dir, { recursive: true });
   const stem = spec.names[0].replace(/[^a-z0-9.-]/g, "_");
   const tarball = join(dir, `${stem}-${await fingerprint(spec)}.tar`);

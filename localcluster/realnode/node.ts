@@ -19,6 +19,7 @@ import { ensureGitCa } from "./git_ca.ts";
 import { bridgeOf, createNetwork, deleteBridge, type NodeNetwork } from "./network.ts";
 import { agentImageSpecs } from "../../agents/images.ts";
 import { buildImage, importImages, sandboxSpec } from "./images.ts";
+import { bundleOperator, operatorImageSpec } from "./operator_image.ts";
 import {
   leftoverNetworkPolicies,
   startNetworkPolicies,
@@ -111,6 +112,8 @@ export async function startRealNode(c: ClusterRef): Promise<RealNode> {
     const caBundle = await Deno.readTextFile(ca.cert);
     const images = [await buildImage(sandboxSpec())];
     for (const spec of await agentImageSpecs(caBundle)) images.push(await buildImage(spec));
+    // The operator as users run it (helm install, kubectl apply -k), from this checkout.
+    images.push(await buildImage(await operatorImageSpec(await bundleOperator())));
     await importImages(socket, images);
 
     await kubectl(c, ["apply", "-f", "-"], kubeletApiAdminBinding());
