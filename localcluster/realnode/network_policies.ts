@@ -46,6 +46,7 @@
 import { join } from "node:path";
 import { adminNetworkPolicyCrds, ensureKubeNetworkPolicies } from "../binaries.ts";
 import { makePrivateDir, writePrivateFile } from "../private_files.ts";
+import { iptables } from "./iptables.ts";
 import {
   execedAs,
   freePort,
@@ -119,12 +120,6 @@ function queueArgs(name: string): string[] {
 /** An engine of cluster `name` that is not recorded (a start cut short). */
 export async function leftoverNetworkPolicies(name: string): Promise<StartedProcess[]> {
   return await processesMentioning(` ${queueArgs(name).join(" ")}`);
-}
-
-async function iptables(args: string[]): Promise<{ ok: boolean; err: string }> {
-  const out = await new Deno.Command("iptables", { args, stdout: "null", stderr: "piped" })
-    .output().catch(() => undefined);
-  return { ok: !!out?.success, err: new TextDecoder().decode(out?.stderr).trim() };
 }
 
 /** Our chain for a node's bridge (iptables allows 28 characters; a bridge name has 15). */

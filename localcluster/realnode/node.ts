@@ -16,6 +16,7 @@ import {
   waitFor,
 } from "../process.ts";
 import { ensureGitCa } from "./git_ca.ts";
+import { startApiserverService, stopApiserverService } from "./apiserver_service.ts";
 import { bridgeOf, createNetwork, deleteBridge, type NodeNetwork } from "./network.ts";
 import { agentImageSpecs } from "../../agents/images.ts";
 import { buildImage, importImages, sandboxSpec } from "./images.ts";
@@ -45,6 +46,8 @@ export interface RealNode extends NodeNetwork {
     kubelet?: StartedProcess;
     /** The NetworkPolicy engine (network_policies.ts). */
     networkPolicies?: StartedProcess;
+    /** The relay behind the `kubernetes` Service (apiserver_service.ts). */
+    apiserverRelay?: StartedProcess;
   };
 }
 
@@ -116,6 +119,8 @@ export async function startRealNode(c: ClusterRef): Promise<RealNode> {
     images.push(await buildImage(await operatorImageSpec(await bundleOperator())));
     await importImages(socket, images);
 
+    // Pods reach the apiserver at the `kubernetes` Service, as in-cluster clients expect.
+    node.processes.apiserverRelay = await startApiserverService(c, net);
     await kubectl(c, ["apply", "-f", "-"], kubeletApiAdminBinding());
     await Deno.writeTextFile(
       join(c.dir, "kubelet", "config.json"),
@@ -224,6 +229,7 @@ export async function stopRealNode(c: ClusterRef, node: RealNode): Promise<void>
     ]).catch(() => {});
   }
   if (kubelet) await stopProcesses([kubelet], 10_000);
+  await stopApiserverService(node.processes?.apiserverRelay, node.bridge);
   await stopNetworkPolicies(node.processes?.networkPolicies, node.bridge);
   // One whose start was cut short before it was recorded: found by its queue number.
   for (const p of await leftoverNetworkPolicies(c.name)) {
