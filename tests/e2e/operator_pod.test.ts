@@ -117,6 +117,21 @@ async function checkOperatorPod(pod: Json, serviceAccount: string): Promise<void
   assert.ok(readyAt >= Math.floor(syncedAt / 1000) * 1000, `Ready ${readyAt} < synced ${syncedAt}`);
 }
 
+/** Every RoleBinding and ClusterRoleBinding that names the ServiceAccount, as kind/name. */
+async function bindingsOf(namespace: string, name: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const kind of ["clusterrolebindings", "rolebindings"]) {
+    const items = JSON.parse(await kubectl(["get", kind, "-A", "-o", "json"])).items;
+    for (const b of items) {
+      const names = (b.subjects ?? []).some((s: Json) =>
+        s.kind === "ServiceAccount" && s.name === name && s.namespace === namespace
+      );
+      if (names) found.push(ref({ kind: b.kind, metadata: b.metadata }));
+    }
+  }
+  return found.sort();
+}
+
 /** A Task in `ns` completed by the in-cluster operator (no operator runs on the host). */
 async function taskCompletes(ns: string, name: string): Promise<Json> {
   await kubectl(
@@ -139,6 +154,24 @@ const ref = (o: Obj) =>
   `${o.kind.toLowerCase()}/${o.metadata.name}${
     o.metadata.namespace ? ` -n ${o.metadata.namespace}` : ""
   }`;
+
+const CLUSTER_SCOPED = new Set([
+  "ClusterRole",
+  "ClusterRoleBinding",
+  "CustomResourceDefinition",
+  "Namespace",
+  "ValidatingAdmissionPolicy",
+  "ValidatingAdmissionPolicyBinding",
+]);
+
+/** Helm's manifest leaves out the release namespace where a template does not set it. */
+function inNamespace(objects: Obj[], namespace: string): Obj[] {
+  return objects.map((o) =>
+    CLUSTER_SCOPED.has(o.kind) || o.metadata.namespace
+      ? o
+      : { ...o, metadata: { ...o.metadata, namespace } }
+  );
+}
 
 /** Which of `objects` still exist. */
 async function remaining(objects: Obj[]): Promise<string[]> {
@@ -182,10 +215,16 @@ Deno.test(
         `tolerations=${JSON.stringify(REAL_NODE_SCHEDULING.tolerations)}`,
       );
       installed = true;
-      const manifest = parseAllDocuments(await helm("get", "manifest", release, "-n", opNs.name))
-        .map((d) => d.toJS() as Obj).filter(Boolean);
+      const manifest = inNamespace(
+        parseAllDocuments(await helm("get", "manifest", release, "-n", opNs.name))
+          .map((d) => d.toJS() as Obj).filter(Boolean),
+        opNs.name,
+      );
       const pod = await readyOperatorPod(opNs.name, `app.kubernetes.io/instance=${release}`);
       await checkOperatorPod(pod, "kubetask-controller");
+      // Its permissions are the chart's alone: no binding names its ServiceAccount but the release's.
+      const releaseBindings = manifest.filter((o) => /RoleBinding$/.test(o.kind)).map(ref).sort();
+      assert.deepEqual(await bindingsOf(opNs.name, "kubetask-controller"), releaseBindings);
 
       const task = await taskCompletes(tasks.name, "hello");
       assert.equal(task.status.exitCode, 0);
