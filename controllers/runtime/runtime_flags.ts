@@ -9,13 +9,19 @@
  * in-cluster config from env and the service-account token or a kubeconfig
  * from disk (env, read), and runs itself once at start to resolve credentials
  * with client-node, which in turn may run a kubeconfig's exec plugin (run;
- * see access.ts). It never writes files.
+ * see access.ts). In a pod, client-node finds the in-cluster configuration by
+ * `fs.accessSync` of the token file, which Deno's node:fs implements by
+ * comparing the file's owner with the process's uid: without sys access to
+ * "uid" it fails, and client-node silently falls back to http://localhost:8080
+ * (seen on the real node with the image built here; tests/unit/ship/
+ * operator_image.test.ts replays it). It never writes files.
  */
 export const RUNTIME_PERMISSIONS = [
   "--allow-net",
   "--allow-env",
   "--allow-read",
   "--allow-run",
+  "--allow-sys=uid",
 ] as const;
 
 /**

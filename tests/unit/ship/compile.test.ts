@@ -1,4 +1,4 @@
-// deploy/compile.ts grants the binary only net/env/read/run and never fakes a build.
+// deploy/compile.ts grants the binary only net/env/read/run and the uid, and never fakes a build.
 import assert from "assert";
 import { join } from "node:path";
 import {
@@ -11,9 +11,10 @@ import {
 } from "../../../deploy/compile.ts";
 import { repoRoot } from "./manifests.ts";
 
-Deno.test("the compiled operator gets exactly --allow-net, --allow-env, --allow-read and --allow-run", () => {
+Deno.test("the compiled operator gets exactly --allow-net, --allow-env, --allow-read, --allow-run and --allow-sys=uid", () => {
   const args = compileArgs();
-  const expected = ["--allow-env", "--allow-net", "--allow-read", "--allow-run"];
+  // sys: only the uid (node:fs access checks, see runtime_flags.ts), nothing else of the system.
+  const expected = ["--allow-env", "--allow-net", "--allow-read", "--allow-run", "--allow-sys=uid"];
   assert.deepEqual([...RUNTIME_PERMISSIONS].sort(), expected);
   const permissionFlags = args.filter((a) =>
     a.startsWith("--allow") || a === "-A" || a.startsWith("--deny")
@@ -29,7 +30,9 @@ Deno.test("the compiled operator gets exactly --allow-net, --allow-env, --allow-
     ]
   ) {
     assert.ok(
-      !args.some((a) => a === forbidden || a.startsWith(`${forbidden}=`)),
+      !args.some((a) =>
+        a === forbidden || (a.startsWith(`${forbidden}=`) && !expected.includes(a))
+      ),
       `${forbidden} absent`,
     );
   }

@@ -235,6 +235,25 @@ current-context: x
       assert.equal(access.server, `https://127.0.0.1:${port}`);
       assert.equal(access.headers.Authorization, "Bearer t0k3n");
       assert.equal(access.namespace, "ns1");
+
+      // In a pod: no kubeconfig, the kubelet's service-account files and KUBERNETES_SERVICE_*.
+      const sa = join(rootfs, "var/run/secrets/kubernetes.io/serviceaccount");
+      await Deno.mkdir(sa, { recursive: true });
+      for (const [name, text] of [["token", "pod-t0k3n"], ["namespace", "ops"], ["ca.crt", "x"]]) {
+        await Deno.writeTextFile(join(sa, name), text);
+        await Deno.chown(join(sa, name), OPERATOR_UID, OPERATOR_UID);
+        await Deno.chmod(join(sa, name), 0o600);
+      }
+      const inCluster = await inImage(
+        rootfs,
+        [...config.config.Env, "KUBERNETES_SERVICE_HOST=10.96.0.1", "KUBERNETES_SERVICE_PORT=443"],
+        [...entry, "__resolve-access", "", ""],
+      );
+      assert.equal(inCluster.code, 0, inCluster.stderr);
+      const pod = JSON.parse(inCluster.stdout);
+      assert.equal(pod.server, "https://10.96.0.1:443");
+      assert.equal(pod.tokenFile, "/var/run/secrets/kubernetes.io/serviceaccount/token");
+      assert.equal(pod.namespace, "ops");
     } finally {
       listener.close();
       await connected.catch(() => {});
