@@ -2,8 +2,9 @@
 // connection, bytes unchanged (TLS end to end), to the apiserver on loopback.
 // Pods reach it through the `kubernetes` Service (apiserver_service.ts).
 //
-//   deno run --allow-net=LISTEN,TARGET apiserver_relay.ts LISTEN TARGET
-// with LISTEN and TARGET as host:port.
+//   deno run --allow-net=LISTEN,TARGET apiserver_relay.ts LISTEN TARGET [TAG]
+// with LISTEN and TARGET as host:port; TAG, not read, names the cluster for
+// whoever looks for its processes.
 
 export function hostPort(arg: string | undefined): { hostname: string; port: number } {
   const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(arg ?? "");

@@ -31,6 +31,11 @@ interface ClusterRef {
 
 const RELAY = join(repoRoot, "localcluster", "realnode", "apiserver_relay.ts");
 
+/** The last argument of a cluster's relay (a folder that never exists), found by processesMentioning. */
+export function relayTag(dir: string): string {
+  return `${join(dir, "apiserver-relay")}/`;
+}
+
 /** Our nat chain for a node's bridge (iptables allows 28 characters; a bridge name has 15). */
 export function serviceChain(bridge: string): string {
   return `KT-SVC-${bridge}`;
@@ -99,6 +104,8 @@ export async function startApiserverService(
     RELAY,
     listen,
     target,
+    // Not read: it names the cluster, so `cluster down` finds a relay it did not record.
+    relayTag(c.dir),
   ]);
   try {
     await waitFor(

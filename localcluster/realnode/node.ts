@@ -254,7 +254,7 @@ export async function stopRealNode(c: ClusterRef, node: RealNode): Promise<void>
   if (containerd) await stopProcesses([containerd], 10_000);
   // Whatever is left by path on its command line: the shims name our containerd's
   // socket; a node that never finished starting has no recorded PIDs at all.
-  for (const sub of ["kubelet", "containerd"]) {
+  for (const sub of ["kubelet", "containerd", "apiserver-relay"]) {
     await stopProcesses(await processesMentioning(join(c.dir, sub) + "/"), 2_000);
   }
   for (const mount of await mountsUnder(c.dir)) {
