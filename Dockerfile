@@ -2,8 +2,9 @@
 #
 # Build stage: the official Deno image at the project's Deno version compiles
 # the operator into one self-contained binary (deno task compile grants it only
-# --allow-net, --allow-env, --allow-read and --allow-run, the last to run itself
-# once to resolve credentials).
+# --allow-net, --allow-env, --allow-read, --allow-run, the last to run itself
+# once to resolve credentials, and --allow-sys=uid, which node:fs needs to find
+# the in-cluster token; see controllers/runtime/runtime_flags.ts).
 # Final stage: distroless "cc" (glibc + libgcc, which the Deno runtime links
 # against) with no shell and no package manager, holding only that binary.
 # CRDs are installed by deploy/ (kustomize or Helm), so they are not copied in.
@@ -21,5 +22,7 @@ COPY --from=build /src/dist/kubetask /kubetask
 # Numeric so the kubelet can verify runAsNonRoot (65532 is distroless "nonroot").
 USER 65532:65532
 EXPOSE 8443
-# The same binary is the CLI (kubetask run ...); the image runs the operator.
-ENTRYPOINT ["/kubetask", "operator"]
+# The same binary is the CLI (kubetask run ...); the image runs the operator by
+# default, and the installers name the subcommand first in args (operator, gateway).
+ENTRYPOINT ["/kubetask"]
+CMD ["operator"]

@@ -42,7 +42,8 @@ async function kueueServed(access: AccessProvider): Promise<boolean> {
 
 async function main(): Promise<number> {
   if (Deno.args[0] === RESOLVE_ACCESS_COMMAND) {
-    // The compiled binary running itself to resolve credentials (access.ts).
+    // The shipped operator (compiled binary or bundle) running itself to resolve
+    // credentials (access.ts).
     // A dynamic import, so client-node is loaded only in that subprocess.
     const { resolveAccessMain } = await import("./controllers/runtime/access_resolver.ts");
     return await resolveAccessMain(Deno.args.slice(1));

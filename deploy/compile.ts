@@ -6,41 +6,15 @@
 // behind: a missing artifact is better than one that only looks right.
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import {
+  GATEWAY_DATA_DIR,
+  RUNTIME_PERMISSIONS,
+  RUNTIME_V8_FLAGS,
+} from "../controllers/runtime/runtime_flags.ts";
 
-/** The one folder the binary may write: the model gateway's transcript volume (deploy/gateway/). */
-export const GATEWAY_DATA_DIR = "/var/lib/kubetask-gateway";
-
-/**
- * The operator talks to the apiserver and serves /metrics (net), reads the
- * in-cluster config from env and the service-account token or a kubeconfig
- * from disk (env, read), and runs itself once at start to resolve credentials
- * with client-node, which in turn may run a kubeconfig's exec plugin (run;
- * see controllers/runtime/access.ts). It never writes files. The same binary
- * run as `kubetask gateway` writes transcripts, below GATEWAY_DATA_DIR only.
- */
-export const RUNTIME_PERMISSIONS = [
-  "--allow-net",
-  "--allow-env",
-  "--allow-read",
-  "--allow-run",
-  `--allow-write=${GATEWAY_DATA_DIR}`,
-] as const;
-
-/**
- * V8 flags the operator runs with: compiled into the binary, and passed by
- * every `deno run` of main.ts (dev task, demo, tests, benchmark). Young
- * generation semi-spaces of 4 MiB instead of V8's default of up to 16 MiB:
- * measured on a burst of 300 Tasks, resident memory afterwards fell from ~118
- * to ~85 MiB with no measurable change in throughput. `--optimize-for-size`:
- * the heap grows less before a full collection, so garbage (large text read
- * live, list pages) does not pile up between collections: with 1,000 Tasks
- * of 200 KiB and 1,000 Contexts of 256 KiB the peak fell from 233 to 140 MiB,
- * and 10,000 Tasks cached from 153 to 121 MiB, with no slower burst seen
- * (README, Operating at scale).
- */
-export const RUNTIME_V8_FLAGS = [
-  "--v8-flags=--max-semi-space-size=4,--optimize-for-size",
-] as const;
+// The permissions and V8 flags compiled in (documented where they are defined,
+// beside what the image built from the bundle runs with).
+export { GATEWAY_DATA_DIR, RUNTIME_PERMISSIONS, RUNTIME_V8_FLAGS };
 
 export const ENTRY_POINT = "main.ts";
 export const OUTPUT = join("dist", "kubetask");

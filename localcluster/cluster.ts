@@ -4,7 +4,7 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type ControlPlaneBinaries, ensureBinaries, ensureKueue } from "./binaries.ts";
-import { createPki, type Pki } from "./pki.ts";
+import { createPki, type Pki, SERVICE_CLUSTER_IP_RANGE } from "./pki.ts";
 import { makePrivateDir, writePrivateFile } from "./private_files.ts";
 import { checkClusterName, clusterStateDir } from "./paths.ts";
 import {
@@ -27,6 +27,7 @@ import { type KueueState, startKueue } from "./kueue.ts";
 import { realNodeUnavailable } from "./realnode/host.ts";
 import { type RealNode, startRealNode, stopRealNode, unrecordedNode } from "./realnode/node.ts";
 import { bridgeOf, deleteBridge } from "./realnode/network.ts";
+import { removeServiceRoutes } from "./realnode/apiserver_service.ts";
 import { removeDiversion, stopNetworkPolicies } from "./realnode/network_policies.ts";
 
 export interface ClusterState {
@@ -431,7 +432,7 @@ function apiserverArgs(state: ClusterState, pki: Pki, port: number): string[] {
     "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
     `--service-account-key-file=${pki.serviceAccountPub}`,
     `--service-account-signing-key-file=${pki.serviceAccountKey}`,
-    "--service-cluster-ip-range=10.96.0.0/16",
+    `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
     "--allow-privileged=true",
     // API Priority and Fairness stays on, its default: every real cluster queues and rejects
     // (429 with Retry-After) what it cannot serve, and the operator must ride that out.
@@ -488,6 +489,7 @@ export async function down(name = "default"): Promise<void> {
   }
   // Named after the cluster: found even when no state recorded them.
   await removeDiversion(bridgeOf(name));
+  await removeServiceRoutes(bridgeOf(name));
   await deleteBridge(bridgeOf(name));
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }

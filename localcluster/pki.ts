@@ -7,6 +7,16 @@ import { join } from "node:path";
 import { makePrivate, makePrivateDir, writePrivateFile } from "./private_files.ts";
 import { hex } from "./files.ts";
 
+/** The Service IP range of the local cluster (the apiserver's --service-cluster-ip-range). */
+export const SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/16";
+/**
+ * The `kubernetes` Service's ClusterIP: the range's first address, as the
+ * apiserver allocates it. Pods reach the apiserver there on 443 (see
+ * realnode/apiserver_service.ts), so its serving certificate names it, as a
+ * real cluster's does.
+ */
+export const KUBERNETES_SERVICE_IP = "10.96.0.1";
+
 /** The apiserver's user towards kubelets (its client certificate's common name). */
 export const KUBELET_CLIENT_USER = "kube-apiserver-kubelet-client";
 
@@ -149,7 +159,8 @@ export async function createPki(dir: string): Promise<Pki> {
     dir,
     "apiserver",
     "/CN=kube-apiserver",
-    "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc\n" +
+    `subjectAltName=IP:127.0.0.1,IP:${KUBERNETES_SERVICE_IP},DNS:localhost,DNS:kubernetes,` +
+      "DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\n" +
       "extendedKeyUsage=serverAuth\n",
     ca,
     30,

@@ -7,6 +7,7 @@
 // 401 and every few minutes; an in-cluster token file is re-read directly.
 import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
+import { BUNDLE_RUN_FLAGS } from "./runtime_flags.ts";
 
 export interface ClusterAccess {
   server: string;
@@ -31,22 +32,55 @@ export interface AccessOptions {
   context?: string;
 }
 
-/** The hidden subcommand main.ts routes to the resolver in a compiled binary. */
+/** The hidden subcommand main.ts routes to the resolver in the shipped forms. */
 export const RESOLVE_ACCESS_COMMAND = "__resolve-access";
 
 const TOKEN_FILE_REREAD_MS = 60_000;
 const EXPIRING_REFRESH_MS = 5 * 60_000;
 const MIN_REFRESH_INTERVAL_MS = 5_000;
 
-/** The command that runs the resolver: this binary itself, or Deno on the module. */
-function resolverCommand(opts: AccessOptions): string[] {
+/** Where the operator runs from, as far as running itself is concerned. */
+export interface SelfLocation {
+  /** Deno.execPath(): `deno`, or the compiled binary. */
+  execPath: string;
+  /** Deno.mainModule. */
+  mainModule: string;
+  /** This module's URL (import.meta.url). */
+  moduleUrl: string;
+}
+
+const here = (): SelfLocation => ({
+  execPath: Deno.execPath(),
+  mainModule: Deno.mainModule,
+  moduleUrl: import.meta.url,
+});
+
+/**
+ * The command that runs the resolver. In each shipped form the operator runs
+ * itself with the hidden subcommand: a `deno compile`d binary (not called
+ * "deno") directly, with the permissions compiled into it; a bundle (this
+ * module inlined into the main one, so their URLs are the same) through
+ * `deno run` with the same flags the image starts it with. From source, Deno
+ * runs access_resolver.ts beside this file.
+ */
+export function resolverCommand(opts: AccessOptions, self: SelfLocation = here()): string[] {
   const args = [opts.kubeconfig ?? "", opts.context ?? ""];
-  // A `deno compile`d operator is not called "deno": it runs itself.
-  if (!/^deno(\.exe)?$/.test(basename(Deno.execPath()))) {
-    return [Deno.execPath(), RESOLVE_ACCESS_COMMAND, ...args];
+  if (!/^deno(\.exe)?$/.test(basename(self.execPath))) {
+    return [self.execPath, RESOLVE_ACCESS_COMMAND, ...args];
   }
-  const module = fileURLToPath(new URL("./access_resolver.ts", import.meta.url));
-  return [Deno.execPath(), "run", "--quiet", "-A", module, ...args];
+  if (self.moduleUrl === self.mainModule) {
+    return [
+      self.execPath,
+      "run",
+      "--quiet",
+      ...BUNDLE_RUN_FLAGS,
+      fileURLToPath(self.mainModule),
+      RESOLVE_ACCESS_COMMAND,
+      ...args,
+    ];
+  }
+  const module = fileURLToPath(new URL("./access_resolver.ts", self.moduleUrl));
+  return [self.execPath, "run", "--quiet", "-A", module, ...args];
 }
 
 /** Runs the resolver subprocess once. */

@@ -67,6 +67,8 @@ export interface ImageSpec {
   /** Empty directories, with their mode and owner. */
   dirs?: Map<string, { mode: number; owner?: number }>;
   entrypoint: string[];
+  /** The default arguments (a pod's `args` replace them). */
+  cmd?: string[];
   env: string[];
   /** "uid:gid" the image runs as; root when left out. */
   user?: string;
@@ -95,7 +97,6 @@ export function busyboxBase(): Pick<ImageSpec, "files" | "symlinks"> {
   return { files, symlinks };
 }
 
-/** The shared libraries `binary` loads, from ldd. */
 /** The shared libraries `binary` loads, from ldd; none for a static executable or a script. */
 async function librariesOf(binary: string): Promise<string[]> {
   const out = await new Deno.Command("ldd", { args: [binary], stdout: "piped", stderr: "null" })
@@ -170,9 +171,11 @@ async function fingerprint(spec: ImageSpec): Promise<string> {
   return (await sha256Hex(new TextEncoder().encode(JSON.stringify(parts)))).slice(0, 16);
 }
 
-/** Builds (or reuses) the docker-archive tarball of `spec`; returns its path. */
-export async function buildImage(spec: ImageSpec): Promise<string> {
-  const dir = join(cacheDir(), "images");
+/** Builds (or reuses) the docker-archive tarball of `spec` in `dir`; returns its path. */
+export async function buildImage(
+  spec: ImageSpec,
+  dir = join(cacheDir(), "images"),
+): Promise<string> {
   await Deno.mkdir(dir, { recursive: true });
   const stem = spec.names[0].replace(/[^a-z0-9.-]/g, "_");
   const tarball = join(dir, `${stem}-${await fingerprint(spec)}.tar`);
@@ -225,6 +228,7 @@ export async function buildImage(spec: ImageSpec): Promise<string> {
       os: "linux",
       config: {
         Entrypoint: spec.entrypoint,
+        ...(spec.cmd ? { Cmd: spec.cmd } : {}),
         Env: spec.env,
         WorkingDir: spec.workingDir ?? "/",
         ...(spec.user ? { User: spec.user } : {}),

@@ -46,6 +46,7 @@
 import { join } from "node:path";
 import { adminNetworkPolicyCrds, ensureKubeNetworkPolicies } from "../binaries.ts";
 import { makePrivateDir, writePrivateFile } from "../private_files.ts";
+import { iptables } from "./iptables.ts";
 import {
   execedAs,
   freePort,
@@ -119,17 +120,6 @@ function queueArgs(name: string): string[] {
 /** An engine of cluster `name` that is not recorded (a start cut short). */
 export async function leftoverNetworkPolicies(name: string): Promise<StartedProcess[]> {
   return await processesMentioning(` ${queueArgs(name).join(" ")}`);
-}
-
-async function iptables(args: string[]): Promise<{ ok: boolean; err: string }> {
-  try {
-    // output() throws at once (not a rejected promise) when iptables is not installed.
-    const out = await new Deno.Command("iptables", { args, stdout: "null", stderr: "piped" })
-      .output();
-    return { ok: out.success, err: new TextDecoder().decode(out.stderr).trim() };
-  } catch (e) {
-    return { ok: false, err: `iptables: ${e}` };
-  }
 }
 
 /** Our chain for a node's bridge (iptables allows 28 characters; a bridge name has 15). */

@@ -16,9 +16,11 @@ import {
   waitFor,
 } from "../process.ts";
 import { ensureGitCa } from "./git_ca.ts";
+import { startApiserverService, stopApiserverService } from "./apiserver_service.ts";
 import { bridgeOf, createNetwork, deleteBridge, type NodeNetwork } from "./network.ts";
 import { agentImageSpecs } from "../../agents/images.ts";
 import { buildImage, importImages, sandboxSpec } from "./images.ts";
+import { bundleOperator, operatorImageSpec } from "./operator_image.ts";
 import {
   leftoverNetworkPolicies,
   startNetworkPolicies,
@@ -44,6 +46,8 @@ export interface RealNode extends NodeNetwork {
     kubelet?: StartedProcess;
     /** The NetworkPolicy engine (network_policies.ts). */
     networkPolicies?: StartedProcess;
+    /** The relay behind the `kubernetes` Service (apiserver_service.ts). */
+    apiserverRelay?: StartedProcess;
   };
 }
 
@@ -111,8 +115,12 @@ export async function startRealNode(c: ClusterRef): Promise<RealNode> {
     const caBundle = await Deno.readTextFile(ca.cert);
     const images = [await buildImage(sandboxSpec())];
     for (const spec of await agentImageSpecs(caBundle)) images.push(await buildImage(spec));
+    // The operator as users run it (helm install, kubectl apply -k), from this checkout.
+    images.push(await buildImage(await operatorImageSpec(await bundleOperator())));
     await importImages(socket, images);
 
+    // Pods reach the apiserver at the `kubernetes` Service, as in-cluster clients expect.
+    node.processes.apiserverRelay = await startApiserverService(c, net);
     await kubectl(c, ["apply", "-f", "-"], kubeletApiAdminBinding());
     await Deno.writeTextFile(
       join(c.dir, "kubelet", "config.json"),
@@ -221,6 +229,7 @@ export async function stopRealNode(c: ClusterRef, node: RealNode): Promise<void>
     ]).catch(() => {});
   }
   if (kubelet) await stopProcesses([kubelet], 10_000);
+  await stopApiserverService(node.processes?.apiserverRelay, node.bridge);
   await stopNetworkPolicies(node.processes?.networkPolicies, node.bridge);
   // One whose start was cut short before it was recorded: found by its queue number.
   for (const p of await leftoverNetworkPolicies(c.name)) {
@@ -245,7 +254,7 @@ export async function stopRealNode(c: ClusterRef, node: RealNode): Promise<void>
   if (containerd) await stopProcesses([containerd], 10_000);
   // Whatever is left by path on its command line: the shims name our containerd's
   // socket; a node that never finished starting has no recorded PIDs at all.
-  for (const sub of ["kubelet", "containerd"]) {
+  for (const sub of ["kubelet", "containerd", "apiserver-relay"]) {
     await stopProcesses(await processesMentioning(join(c.dir, sub) + "/"), 2_000);
   }
   for (const mount of await mountsUnder(c.dir)) {

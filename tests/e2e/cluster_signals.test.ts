@@ -18,6 +18,7 @@ import {
 import { repoRoot } from "../../localcluster/paths.ts";
 import { mountsUnder, sandboxNetns } from "../../localcluster/realnode/node.ts";
 import { divertChain } from "../../localcluster/realnode/network_policies.ts";
+import { serviceChain } from "../../localcluster/realnode/apiserver_service.ts";
 import { REAL_NODE_LABEL } from "../../localcluster/realnode/node_config.ts";
 import { ECHO_AGENT_IMAGE } from "../../agents/images.ts";
 import { onRealNode } from "./real_node.ts";
@@ -73,7 +74,8 @@ interface Traces {
 async function traces(s: ClusterState & { netns: string[] }): Promise<Traces> {
   const bridge = s.realNode!.bridge;
   const links = (await run("ip", ["-o", "link", "show"])).out;
-  const rules = (await run("iptables", ["-w", "-t", "mangle", "-S"])).out;
+  const rules = (await run("iptables", ["-w", "-t", "mangle", "-S"])).out +
+    (await run("iptables", ["-w", "-t", "nat", "-S"])).out;
   const netns = [];
   for (const path of s.netns) {
     if (await Deno.stat(path).then(() => true, () => false)) netns.push(path);
@@ -82,7 +84,10 @@ async function traces(s: ClusterState & { netns: string[] }): Promise<Traces> {
     processes: (await processesMentioning(s.dir)).map((p) => `${p.pid} ${p.argv[0]}`),
     mounts: await mountsUnder(s.dir),
     bridge: links.includes(`${bridge}:`),
-    chains: rules.split("\n").filter((l) => l.includes(divertChain(bridge))).length,
+    chains:
+      rules.split("\n").filter((l) =>
+        l.includes(divertChain(bridge)) || l.includes(serviceChain(bridge))
+      ).length,
     netns,
   };
 }

@@ -228,7 +228,8 @@ Deno.test("helm: the gateway's objects render and lint; its own Secret or the us
   // Both parse as the processes parse them (the kubelet expands $(...) from the env entries).
   const expand = (a: string) =>
     a.replace("$(POD_NAMESPACE)", "ops").replace("$(SERVICE_ACCOUNT)", "kubetask-controller");
-  const config = parseConfig(args.map(expand), () => undefined);
+  assert.equal(args[0], "operator", "the subcommand comes first");
+  const config = parseConfig(args.slice(1).map(expand), () => undefined);
   assert.deepEqual(config.gateway, {
     url: "https://kubetask-gateway.ops.svc:8443",
     caFile: "/etc/kubetask/gateway-ca/ca.crt",
@@ -237,7 +238,8 @@ Deno.test("helm: the gateway's objects render and lint; its own Secret or the us
     tokenExpirationSeconds: config.gateway?.tokenExpirationSeconds,
   });
   const gateway = named(on, "Deployment", "kubetask-gateway")!.spec.template.spec;
-  assert.deepEqual(gateway.containers[0].command, ["/kubetask"]);
+  assert.equal(gateway.containers[0].command, undefined);
+  assert.equal(gateway.containers[0].args[0], "gateway");
   assert.equal(gateway.containers[0].args[0], "gateway");
   const gatewayConfig = parseGatewayConfig(
     gateway.containers[0].args.slice(1).map(expand),

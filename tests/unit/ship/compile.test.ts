@@ -1,5 +1,5 @@
-// deploy/compile.ts grants the binary only net/env/read/run (and writing in the
-// gateway's transcript folder) and never fakes a build.
+// deploy/compile.ts grants the binary only net/env/read/run, the uid, and writing in the
+// gateway's transcript folder, and never fakes a build.
 import assert from "assert";
 import { join } from "node:path";
 import {
@@ -13,13 +13,15 @@ import {
 } from "../../../deploy/compile.ts";
 import { repoRoot } from "./manifests.ts";
 
-Deno.test("the compiled operator gets exactly --allow-net, --allow-env, --allow-read, --allow-run and writes in the gateway's folder", () => {
+Deno.test("the compiled operator gets exactly --allow-net, --allow-env, --allow-read, --allow-run, --allow-sys=uid and writes in the gateway's folder", () => {
   const args = compileArgs();
+  // sys: only the uid (node:fs access checks, see runtime_flags.ts), nothing else of the system.
   const expected = [
     "--allow-env",
     "--allow-net",
     "--allow-read",
     "--allow-run",
+    "--allow-sys=uid",
     "--allow-write=/var/lib/kubetask-gateway",
   ];
   assert.deepEqual([...RUNTIME_PERMISSIONS].sort(), expected);
@@ -36,7 +38,9 @@ Deno.test("the compiled operator gets exactly --allow-net, --allow-env, --allow-
     ]
   ) {
     assert.ok(
-      !args.some((a) => a === forbidden || a.startsWith(`${forbidden}=`)),
+      !args.some((a) =>
+        a === forbidden || (a.startsWith(`${forbidden}=`) && !expected.includes(a))
+      ),
       `${forbidden} absent`,
     );
   }

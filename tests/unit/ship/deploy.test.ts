@@ -195,7 +195,12 @@ Deno.test("the operator accepts the Deployment's arguments as written", async ()
       "kubetask-controller",
     )
   );
-  const config = parseConfig(args, () => undefined);
+  assert.equal(
+    args[0],
+    "operator",
+    "the subcommand comes first (the image's entrypoint is the executable)",
+  );
+  const config = parseConfig(args.slice(1), () => undefined);
   assert.equal(config.operatorServiceAccount, "kubetask-system/kubetask-controller");
   assert.equal(config.leaderElect, true);
   assert.equal(config.leaderElectionNamespace, "kubetask-system");

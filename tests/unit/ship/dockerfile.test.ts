@@ -20,7 +20,9 @@ Deno.test("the final image stage is distroless nonroot and holds only the binary
   // No shell in distroless: nothing may RUN there, and the entrypoint is exec form.
   assert.deepEqual(final.filter((i) => i.op === "RUN"), []);
   const entrypoint = final.find((i) => i.op === "ENTRYPOINT");
-  assert.deepEqual(JSON.parse(entrypoint!.args), ["/kubetask", "operator"]);
+  assert.deepEqual(JSON.parse(entrypoint!.args), ["/kubetask"]);
+  const cmd = final.find((i) => i.op === "CMD");
+  assert.deepEqual(JSON.parse(cmd!.args), ["operator"]);
 
   const user = final.findLast((i) => i.op === "USER")?.args;
   assert.ok(user, "final stage sets USER");

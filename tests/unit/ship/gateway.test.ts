@@ -179,7 +179,8 @@ Deno.test("kustomize: the gateway runs the operator's image, hardened, one repli
   const operator = find(objects, "Deployment", "kubetask-controller").spec.template.spec
     .containers[0];
   assert.equal(container.image, operator.image);
-  assert.deepEqual(container.command, ["/kubetask"]);
+  // The image's entrypoint is the executable; the subcommand is the first argument.
+  assert.equal(container.command, undefined);
   assert.equal(container.args[0], "gateway");
   assert.deepEqual(container.securityContext, {
     allowPrivilegeEscalation: false,
@@ -250,7 +251,8 @@ Deno.test("kustomize: the operator is told the gateway's URL, CA (ca.crt alone) 
       "kubetask-controller",
     )
   );
-  const config = parseConfig(args, () => undefined);
+  assert.equal(args[0], "operator", "the subcommand comes first");
+  const config = parseConfig(args.slice(1), () => undefined);
   assert.ok(config.gateway, "the operator knows the gateway");
   const service = find(objects, "Service", "kubetask-gateway");
   assert.equal(
