@@ -88,6 +88,10 @@ Deno.test(
     // max_tokens, far under 1,000,000) to fit, and any later request is refused as long as its
     // worst case is over 10,000 tokens, which Claude Code's max_tokens alone is (32,000; a
     // request that offers tools is also over 10 KB). No probe run, no measured sizes.
+    // Seen on the real node: Claude Code takes 990,000 input tokens for a full context, so its
+    // next request is its automatic compaction of the conversation (it carries the first tool
+    // result, turn 1 here); the gateway refuses that one and the CLI prints "Prompt is too long ·
+    // automatic compaction failed: API Error: 400 KubeTask budget exhausted: ...".
     const BUDGET = 1_000_000;
     const script = fixAndPushScript(marker, "halted");
     script.turns[0] = { ...script.turns[0], usage: { inputTokens: BUDGET - 10_000 } };
@@ -167,7 +171,7 @@ Deno.test(
       });
 
       // The second turn's answer under way: the status already holds the first turn's usage
-      // (written every 300 ms), the stream its first event or two.
+      // (written every second), the stream its first event or two.
       const cut = await eventually("the second turn streaming", () => {
         return Promise.resolve(
           w.model.requests.find((r) => r.marker === marker && r.turn === 1 && r.status),
@@ -233,9 +237,15 @@ Deno.test(
       assert.equal(done.status.usage.outputTokens, answeredUsage.outputTokens);
 
       // The transcript: each answered turn once, complete, with the usage the server reported;
-      // the cut exchange is not in it (the gateway writes an exchange when it ends, and the
-      // SIGKILL ended the process first).
+      // the cut exchange as what the killed gateway could know of it: begun, no end recorded
+      // (its record is written when it ends, and the SIGKILL came first), no usage.
       const records = await transcriptOf(run, "resumed");
+      const unfinished = records.filter((r) => r.unfinished);
+      assert.equal(unfinished.length, 1, JSON.stringify(unfinished));
+      assert.equal(unfinished[0].incomplete, true);
+      assert.equal(unfinished[0].usage, undefined);
+      assert.match(unfinished[0].path, /\/v1\/messages/);
+      assert.match(unfinished[0].unfinished!, /no end recorded/);
       const scripted = records.filter((r) =>
         turnOfRecord(r.request) >= 0 && (r.usage?.inputTokens ?? 0) > 0
       );

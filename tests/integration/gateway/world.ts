@@ -182,7 +182,7 @@ async function gatewayProcess(
           "--transcript-dir",
           transcriptDir,
           "--usage-flush-interval",
-          "300ms",
+          "1s",
           "--log-level",
           Deno.env.get("KUBETASK_TEST_LOG") ? "debug" : "info",
         ],
