@@ -38,6 +38,21 @@ export class Exchange {
 
   constructor(private readonly x: ExchangeInit) {
     this.meter = x.protocol.meter();
+    // A note first, so an exchange the gateway never finishes (SIGKILL, OOM, node loss) is in the
+    // transcript as begun and unfinished instead of missing.
+    x.record.exchange = crypto.randomUUID();
+    const { time, method, path, protocol, model, exchange } = x.record;
+    void x.opts.transcripts?.append(x.identity.namespace, x.identity.taskUid, {
+      time,
+      durationMs: 0,
+      method,
+      path,
+      ...(protocol ? { protocol } : {}),
+      ...(model ? { model } : {}),
+      status: 0,
+      exchange,
+      begun: true,
+    });
   }
 
   /** Feeds SSE bytes; true when the Task's spend crossed its budget. */

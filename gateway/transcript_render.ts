@@ -39,6 +39,7 @@ function renderRecord(r: TranscriptRecord, i: number): string {
     }s  ${tokens}${flags.length ? "  " + flags.join(" ") : ""}`,
   ];
   if (r.refused) lines.push(`refused: ${r.refused}`);
+  if (r.unfinished) lines.push(`unfinished: ${r.unfinished}`);
   if (r.truncated) return lines.join("\n") + "\n";
   const protocol: ProtocolName = PROTOCOLS.has(r.protocol ?? "")
     ? r.protocol as ProtocolName

@@ -36,7 +36,18 @@ export interface TranscriptRecord {
   incomplete?: true;
   refused?: string;
   truncated?: true;
+  /** Pairs the note written when a forwarded exchange begins with its record at the end. */
+  exchange?: string;
+  /** That note (no bodies): read back only when no record of the exchange's end follows it. */
+  begun?: true;
+  /** Read back for a begun exchange without an end: what is and is not known of it. */
+  unfinished?: string;
 }
+
+/** What a begun exchange without a record of its end is. */
+export const UNFINISHED =
+  "no end recorded: still in flight, or the gateway stopped (killed, crashed) before it ended; " +
+  "its request body and whatever the client received of its answer are not kept";
 
 export interface TranscriptStoreOptions {
   dir: string;
@@ -168,7 +179,13 @@ export class TranscriptStore {
         // a torn line: skip
       }
     }
-    return out;
+    // A begun note stands for its exchange only while no record of the end follows.
+    const ended = new Set(out.filter((r) => !r.begun && r.exchange).map((r) => r.exchange));
+    return out.filter((r) => !(r.begun && ended.has(r.exchange))).map((r) => {
+      if (!r.begun) return r;
+      const { begun: _, ...rest } = r;
+      return { ...rest, incomplete: true, unfinished: UNFINISHED };
+    });
   }
 
   /** Deletes files whose Task no longer exists or that are older than the retention. */
@@ -213,6 +230,8 @@ function stubOf(record: TranscriptRecord): TranscriptRecord {
     status: record.status,
     usage: record.usage,
     truncated: true,
+    ...(record.exchange ? { exchange: record.exchange } : {}),
+    ...(record.begun ? { begun: true } : {}),
   };
 }
 

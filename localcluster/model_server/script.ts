@@ -4,10 +4,11 @@
 // number of tool results the conversation already holds. Both are read from
 // the request alone, so a CLI that retries a request gets the same answer.
 
-/** One model answer: ask the CLI to run a shell command (optionally after some text), or end the run. */
+/** One model answer: ask the CLI to run a shell command (optionally after some text), or end the run.
+ *  `usage` replaces the token counts the answer reports (else derived from the sizes, see below). */
 export type Turn =
-  | { shell: string; text?: string }
-  | { text: string };
+  & ({ shell: string; text?: string } | { text: string })
+  & { usage?: { inputTokens?: number; outputTokens?: number } };
 
 export interface Script {
   /** Chosen when the conversation's first user message contains this string. */

@@ -26,6 +26,8 @@ export interface RecordedRequest {
   status: number;
   /** The client went away before a paced stream (eventDelayMs) ended. */
   aborted?: boolean;
+  /** The tokens the answer to a scripted turn reported. */
+  usage?: { inputTokens: number; outputTokens: number };
 }
 
 export interface ModelServer {
@@ -142,7 +144,7 @@ export async function startModelServer(opts: ModelServerOptions): Promise<ModelS
       id: callId(script.marker, index),
       text: turn.text,
       model: typeof body.model === "string" ? body.model : modelFromPath(url) ?? "model-server",
-      inputTokens: inputTokensFor(bodyText),
+      inputTokens: turn.usage?.inputTokens ?? inputTokensFor(bodyText),
       outputTokens: 0,
     };
     if ("shell" in turn) {
@@ -156,7 +158,9 @@ export async function startModelServer(opts: ModelServerOptions): Promise<ModelS
         };
       }
     }
-    answer.outputTokens = outputTokensFor({ text: answer.text ?? "" }, answer.call?.args);
+    answer.outputTokens = turn.usage?.outputTokens ??
+      outputTokensFor({ text: answer.text ?? "" }, answer.call?.args);
+    record.usage = { inputTokens: answer.inputTokens, outputTokens: answer.outputTokens };
     const sum = usage.get(script.marker) ?? { inputTokens: 0, outputTokens: 0 };
     sum.inputTokens += answer.inputTokens;
     sum.outputTokens += answer.outputTokens;

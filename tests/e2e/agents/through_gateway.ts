@@ -25,10 +25,12 @@ import { AGENT_SA, type Json, TaskHarness } from "../../integration/task/harness
 import {
   AUDIENCE,
   type GatewayWorld,
+  type GatewayWorldOptions,
   mintToken,
   startGatewayWorld,
 } from "../../integration/gateway/world.ts";
 import { agentLog, realNode } from "../real_node.ts";
+import { type TranscriptRecord, TranscriptStore } from "../../../gateway/transcripts.ts";
 import type { GatewayCase } from "./gateway_cases.ts";
 
 const SHOW = !!Deno.env.get("KUBETASK_E2E_SHOW_LOGS");
@@ -65,7 +67,11 @@ export interface GatewayRun {
   close(): Promise<void>;
 }
 
-export async function startGatewayRun(c: GatewayCase, scripts: Script[]): Promise<GatewayRun> {
+export async function startGatewayRun(
+  c: GatewayCase,
+  scripts: Script[],
+  opts: Pick<GatewayWorldOptions, "eventDelayMs" | "asProcess"> = {},
+): Promise<GatewayRun> {
   const address = realNode!.gateway;
   const dir = await Deno.makeTempDir({ prefix: "e2e-gateway-" });
   const ca = await createCa(join(dir, "ca"), "ca", "kubetask-e2e-gateway-ca", 2);
@@ -82,6 +88,7 @@ export async function startGatewayRun(c: GatewayCase, scripts: Script[]): Promis
     hostname: address,
     scripts,
     protocol: c.protocol,
+    ...opts,
     tls: {
       cert: await Deno.readTextFile(serving.cert),
       key: await Deno.readTextFile(serving.key),
@@ -128,6 +135,12 @@ export async function startGatewayRun(c: GatewayCase, scripts: Script[]): Promis
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
+}
+
+/** The Task's transcript as the gateway stored it (read from its directory). */
+export async function transcriptOf(run: GatewayRun, task: string): Promise<TranscriptRecord[]> {
+  const t = await run.h.get("Task", task);
+  return await new TranscriptStore({ dir: run.w.transcriptDir }).read(run.h.ns, t.metadata.uid);
 }
 
 /** A kubeconfig whose user is `token` (a ServiceAccount's), at the test cluster. */

@@ -14,6 +14,7 @@ import {
   startModelServer,
 } from "../../../localcluster/model_server/mod.ts";
 import { eventually, kubectl, testNamespace } from "../env.ts";
+import { repoRoot } from "../../../localcluster/paths.ts";
 import { installCrds } from "../api/crds.ts";
 import { type Json, TaskHarness } from "../task/harness.ts";
 import { DEFAULT_JOB_SETTINGS } from "../../../controllers/task/job.ts";
@@ -27,7 +28,12 @@ export interface GatewayWorld {
   key: string;
   /** The gateway's namespace (its provider Secret lives there). */
   namespace: string;
-  gateway: Gateway;
+  /** In-process (Gateway) or, with asProcess, its URL alone. */
+  gateway: Pick<Gateway, "url"> & Partial<Gateway>;
+  /** With asProcess: the gateway's process. */
+  process?: GatewayProcess;
+  /** Where the gateway keeps transcripts. */
+  transcriptDir: string;
   model: ModelServer;
   transport: ApiTransport;
   close(): Promise<void>;
@@ -47,6 +53,21 @@ export interface GatewayWorldOptions {
   namespace?: string;
   /** The gateway's credentials (e.g. impersonating its installed ServiceAccount); absent: KUBECONFIG's. */
   kubeconfig?: string;
+  /** The model server paces streamed answers, one event per this many ms. */
+  eventDelayMs?: number;
+  /** The gateway as `kubetask gateway`, a process of its own (so a test can SIGKILL it and
+   *  start it again on the same port, certificate and transcript directory); else in-process. */
+  asProcess?: boolean;
+}
+
+/** The gateway running as the `kubetask gateway` subcommand. */
+export interface GatewayProcess {
+  /** SIGKILL: nothing is flushed, nothing closed. */
+  kill(): Promise<void>;
+  /** Starts it again with the same flags; resolves once it listens. */
+  start(): Promise<void>;
+  /** What it logged (stdout and stderr), every run so far. */
+  log(): string;
 }
 
 export async function startGatewayWorld(o: GatewayWorldOptions): Promise<GatewayWorld> {
@@ -59,7 +80,11 @@ export async function startGatewayWorld(o: GatewayWorldOptions): Promise<Gateway
     : await testNamespace("gw");
   const provider = `scripted-${crypto.randomUUID().slice(0, 8)}`;
   const key = `sk-provider-${crypto.randomUUID()}`;
-  const model = await startModelServer({ hostname: o.hostname, scripts: o.scripts });
+  const model = await startModelServer({
+    hostname: o.hostname,
+    scripts: o.scripts,
+    eventDelayMs: o.eventDelayMs,
+  });
   await kubectl(
     ["create", "-n", ns.name, "-f", "-"],
     JSON.stringify({
@@ -83,11 +108,13 @@ export async function startGatewayWorld(o: GatewayWorldOptions): Promise<Gateway
       },
     }),
   );
-  const transport = new ApiTransport(
-    await AccessProvider.load({ kubeconfig: o.kubeconfig ?? Deno.env.get("KUBECONFIG") }),
-  );
+  const kubeconfig = o.kubeconfig ?? Deno.env.get("KUBECONFIG")!;
+  const transport = new ApiTransport(await AccessProvider.load({ kubeconfig }));
   const transcriptDir = await Deno.makeTempDir({ prefix: "gateway-transcripts-" });
-  const gateway = await startGatewayOnApi({
+  const process = o.asProcess
+    ? await gatewayProcess(o.hostname, ns.name, transcriptDir, o.tls, kubeconfig)
+    : undefined;
+  const gateway = process?.gateway ?? await startGatewayOnApi({
     transport,
     namespace: ns.name,
     audience: AUDIENCE,
@@ -105,10 +132,12 @@ export async function startGatewayWorld(o: GatewayWorldOptions): Promise<Gateway
     key,
     namespace: ns.name,
     gateway,
+    process,
+    transcriptDir,
     model,
     transport,
     async close() {
-      await gateway.close();
+      await gateway.close?.();
       await model.close();
       await transport.close();
       await kubectl(["delete", "modelprovider", provider, "--ignore-not-found"]);
@@ -116,6 +145,86 @@ export async function startGatewayWorld(o: GatewayWorldOptions): Promise<Gateway
       await Deno.remove(transcriptDir, { recursive: true }).catch(() => {});
     },
   };
+}
+
+/** `kubetask gateway` on a port fixed for its life, with the world's kubeconfig. */
+async function gatewayProcess(
+  hostname: string,
+  namespace: string,
+  transcriptDir: string,
+  tls: { cert: string; key: string } | undefined,
+  kubeconfig: string,
+): Promise<GatewayProcess & { gateway: { url: string; close(): Promise<void> } }> {
+  const free = Deno.listen({ hostname, port: 0 });
+  const port = (free.addr as Deno.NetAddr).port;
+  free.close();
+  const files = await Deno.makeTempDir({ prefix: "gateway-process-" });
+  const tlsFlags: string[] = [];
+  if (tls) {
+    await Deno.writeTextFile(`${files}/tls.crt`, tls.cert);
+    await Deno.writeTextFile(`${files}/tls.key`, tls.key);
+    tlsFlags.push("--tls-cert-file", `${files}/tls.crt`, "--tls-key-file", `${files}/tls.key`);
+  } else tlsFlags.push("--insecure-http");
+  const url = `${tls ? "https" : "http"}://${hostname}:${port}`;
+  let child: Deno.ChildProcess | undefined;
+  let output = "";
+  let pumping: Promise<unknown>[] = [];
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) output += text;
+  };
+  const p = {
+    gateway: { url, close: () => p.kill() },
+    log: () => output,
+    async start() {
+      child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          `${repoRoot}/main.ts`,
+          "gateway",
+          "--kubeconfig",
+          kubeconfig,
+          "--listen-addr",
+          `${hostname}:${port}`,
+          ...tlsFlags,
+          "--namespace",
+          namespace,
+          "--transcript-dir",
+          transcriptDir,
+          "--usage-flush-interval",
+          "1s",
+          "--log-level",
+          Deno.env.get("KUBETASK_TEST_LOG") ? "debug" : "info",
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      pumping = [pump(child.stdout), pump(child.stderr)];
+      let exited = false;
+      child.status.then(() => exited = true);
+      await eventually(`the gateway process listening on ${url}`, async () => {
+        if (exited) throw new Error(`it exited:\n${output}`);
+        // Listening is enough: it binds once the apiserver connection and the store are set up.
+        (await Deno.connect({ hostname, port })).close();
+        return true;
+      }, 60_000).catch((err) => {
+        throw new Error(`${err}\n${output}`);
+      });
+    },
+    async kill() {
+      if (!child) return;
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+      await child.status;
+      await Promise.allSettled(pumping);
+      child = undefined;
+    },
+  };
+  await p.start();
+  return p;
 }
 
 /** A token of `serviceAccount` in `namespace`, optionally bound to a pod, as the kubelet would mint it. */

@@ -4,6 +4,7 @@
 // client abort, and a restart that counts nothing twice.
 import assert from "assert";
 import { SseParser } from "../../../gateway/sse.ts";
+import { renderTranscriptText } from "../../../gateway/transcript_render.ts";
 import {
   allTranscriptText,
   anthropicRequest,
@@ -413,4 +414,32 @@ Deno.test("anthropic via gateway: a client gone before the upstream answered abo
   });
   abandoned.resolve(); // (if the test failed) lets the silent handler end
   await silent.shutdown();
+});
+
+Deno.test("anthropic via gateway: an exchange in flight is in the transcript as unfinished until it ends (a gateway killed then leaves that)", async () => {
+  await withGateway({ scripts: [script("MARK-U")], eventDelayMs: 100 }, async (h) => {
+    const res = await post(`${h.base}/v1/messages`, anthropicRequest("MARK-U", true), {
+      "x-api-key": TOKEN,
+    });
+    const reader = res.body!.getReader();
+    await reader.read(); // message_start: the stream is under way
+    await h.gateway.transcripts.idle();
+    // What a SIGKILL now would leave on disk: the begun note alone.
+    const during = await h.gateway.transcripts.read("team-a", h.identity.taskUid);
+    assert.equal(during.length, 1);
+    assert.equal(during[0].incomplete, true);
+    assert.match(during[0].unfinished!, /no end recorded/);
+    assert.equal(during[0].status, 0);
+    assert.equal(during[0].request, undefined, "bodies only in the record of the end");
+    assert.match(renderTranscriptText(during), /INCOMPLETE\nunfinished: no end recorded/);
+    while (!(await reader.read()).done) { /* the rest of the stream */ }
+    await h.gateway.transcripts.idle();
+    const after = await h.gateway.transcripts.read("team-a", h.identity.taskUid);
+    assert.equal(after.length, 1, "the note gives way to the exchange's record");
+    assert.equal(after[0].status, 200);
+    assert.equal(after[0].incomplete, undefined);
+    assert.equal(after[0].unfinished, undefined);
+    assert.equal(after[0].exchange, during[0].exchange);
+    assert.deepEqual(after[0].usage?.inputTokens, h.upstream.usage("MARK-U").inputTokens);
+  });
 });

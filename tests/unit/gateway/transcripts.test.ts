@@ -156,3 +156,26 @@ Deno.test("transcripts: the text rendering shows time, model, status, tokens, us
   );
   assert.equal(renderTranscriptText([]), "(no exchanges recorded)\n");
 });
+
+Deno.test("transcripts: a begun note is read back only while no record of its exchange's end follows", async () => {
+  await withStore({}, async (store) => {
+    const begun = (id: string): TranscriptRecord => ({
+      time: record(0).time,
+      durationMs: 0,
+      method: "POST",
+      path: "/p/prov/v1/messages",
+      status: 0,
+      exchange: id,
+      begun: true,
+    });
+    await store.append("team-a", UID, begun("a"));
+    await store.append("team-a", UID, begun("b"));
+    await store.append("team-a", UID, record(1, { exchange: "a" }));
+    const records = await store.read("team-a", UID);
+    assert.deepEqual(records.map((r) => [r.exchange, r.status, r.incomplete, !!r.unfinished]), [
+      ["b", 0, true, true],
+      ["a", 200, undefined, false],
+    ]);
+    assert.equal(records[0].begun, undefined);
+  });
+});

@@ -194,3 +194,21 @@ Deno.test("anthropic: unknown paths are 404 and recorded", async () => {
     assert.equal(server.requests[0].status, 404);
   });
 });
+
+Deno.test("anthropic: a turn's usage override is what the answer reports, recorded per request", async () => {
+  const heavy = {
+    marker: "MARK-A",
+    turns: [{ shell: "ls", usage: { inputTokens: 990_000 } }, { text: "done", usage: {} }],
+  };
+  await withServer([heavy], async (server) => {
+    const streamed = parseSse(await (await post(`${server.url}/v1/messages`, request(0))).text());
+    assert.equal(JSON.parse(streamed[0].data).message.usage.input_tokens, 990_000);
+    const plain = await (await post(`${server.url}/v1/messages`, request(1, false))).json();
+    assert.notEqual(plain.usage.input_tokens, 990_000, "no override: derived from the size");
+    assert.deepEqual(server.requests.map((r) => r.usage), [
+      { inputTokens: 990_000, outputTokens: JSON.parse(streamed.at(-2)!.data).usage.output_tokens },
+      { inputTokens: plain.usage.input_tokens, outputTokens: plain.usage.output_tokens },
+    ]);
+    assert.equal(server.usage("MARK-A").inputTokens, 990_000 + plain.usage.input_tokens);
+  });
+});
