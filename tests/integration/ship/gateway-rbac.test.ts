@@ -641,7 +641,7 @@ Deno.test("the gateway acting as its installed ServiceAccount serves a Task: ide
     assert.ok(mine.text.includes(marker));
     assert.equal((await read(await mintToken(stranger.name, "someone"))).status, 403);
     // The sweep lists the namespace's Tasks as the gateway (it throws when refused).
-    await w.gateway.sweep();
+    await w.gateway.sweep!(); // in-process (this world is not asProcess)
     assert.equal((await read(await mintToken(h.ns, "owner"))).status, 200, "the Task still exists");
 
     // `kubectl kubetask transcript` through the apiserver's service proxy to the chart's Service,
