@@ -173,7 +173,14 @@ async function gatewayProcess(
     for await (const text of stream.pipeThrough(new TextDecoderStream())) output += text;
   };
   const p = {
-    gateway: { url, close: () => p.kill() },
+    gateway: {
+      url,
+      // The process, then its certificate and key: nothing is left in the temporary folder.
+      close: async () => {
+        await p.kill();
+        await Deno.remove(files, { recursive: true }).catch(() => {});
+      },
+    },
     log: () => output,
     async start() {
       child = new Deno.Command(Deno.execPath(), {
