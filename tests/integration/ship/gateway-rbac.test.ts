@@ -9,7 +9,7 @@
 // its transcript is read with the CLI through the apiserver's service proxy.
 import assert from "assert";
 import { join, relative } from "node:path";
-import { ensureHelm } from "../../../localcluster/binaries.ts";
+import { chart, type Doc, helm, named, render } from "./helm.ts";
 import { createCa, signCertificate } from "../../../localcluster/pki.ts";
 import { eventually, kubectl, testNamespace } from "../env.ts";
 import { deployDir } from "../../unit/ship/manifests.ts";
@@ -21,7 +21,7 @@ import { selfSignedCertificate } from "../../../controllers/runtime/self_signed.
 import { cli } from "../cli/run_cli.ts";
 import { parseConfig } from "../../../controllers/config.ts";
 import { parseGatewayConfig } from "../../../gateway/main.ts";
-import { parse, parseAllDocuments, stringify } from "yaml";
+import { parse, stringify } from "yaml";
 
 /** The test cluster's kubeconfig with its user replaced by a bearer token. */
 async function tokenKubeconfig(dir: string, token: string): Promise<string> {
@@ -39,27 +39,6 @@ async function tokenKubeconfig(dir: string, token: string): Promise<string> {
   await Deno.writeTextFile(path, stringify(config));
   return path;
 }
-
-// deno-lint-ignore no-explicit-any
-type Doc = Record<string, any>;
-
-const chart = join(deployDir, "helm", "kubetask");
-
-async function helm(...args: string[]): Promise<string> {
-  const out = await new Deno.Command(await ensureHelm(), { args, stdout: "piped", stderr: "piped" })
-    .output();
-  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  if (!out.success) throw new Error(`helm ${args.join(" ")}:\n${text}`);
-  return text;
-}
-
-async function render(...args: string[]): Promise<Doc[]> {
-  const text = await helm("template", ...args);
-  return parseAllDocuments(text).map((d) => d.toJS()).filter(Boolean);
-}
-
-const named = (objects: Doc[], kind: string, name: string) =>
-  objects.find((o) => o.kind === kind && o.metadata?.name === name);
 
 /** `kubectl auth can-i` as `user` (yes: true, no: false; anything else fails the test). */
 async function canI(user: string, args: string[]): Promise<boolean> {

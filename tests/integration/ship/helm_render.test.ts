@@ -4,33 +4,12 @@
 // example's Tasks reach Completed.
 import assert from "assert";
 import { join } from "node:path";
-import { parseAllDocuments } from "yaml";
-import { ensureHelm } from "../../../localcluster/binaries.ts";
+import { chart, helm, named, render } from "./helm.ts";
 import { kubectl, testNamespace } from "../env.ts";
 import { TaskHarness } from "../task/harness.ts";
 import { deployDir, flattenRules, kustomizeObjects } from "../../unit/ship/manifests.ts";
 
-// deno-lint-ignore no-explicit-any
-type Doc = Record<string, any>;
-
-const chart = join(deployDir, "helm", "kubetask");
 const batchChart = join(deployDir, "examples", "batch-chart");
-
-async function helm(...args: string[]): Promise<string> {
-  const out = await new Deno.Command(await ensureHelm(), { args, stdout: "piped", stderr: "piped" })
-    .output();
-  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  if (!out.success) throw new Error(`helm ${args.join(" ")}:\n${text}`);
-  return text;
-}
-
-async function render(...args: string[]): Promise<Doc[]> {
-  const text = await helm("template", ...args);
-  return parseAllDocuments(text).map((d) => d.toJS()).filter(Boolean);
-}
-
-const named = (objects: Doc[], kind: string, name: string) =>
-  objects.find((o) => o.kind === kind && o.metadata?.name === name);
 
 Deno.test("helm lint: both charts are clean", async () => {
   for (const dir of [chart, batchChart]) {
