@@ -2,7 +2,7 @@
 // per case with a namespace and ServiceAccount for agents, the machine's
 // description printed next to every figure, and the apiserver's own count of
 // the operator's requests (its audit log, see localcluster/operator_identity.ts).
-import { type ClusterState, down, up } from "../../../localcluster/cluster.ts";
+import { type ClusterState, down, up, type UpOptions } from "../../../localcluster/cluster.ts";
 import {
   type AuditedRequest,
   auditedRequests,
@@ -86,14 +86,18 @@ export async function createNamespaces(state: ClusterState, names: string[]): Pr
   }
 }
 
-/** A fresh control plane `<prefix>-<name>` with the bench namespace, torn down afterwards. */
+/**
+ * A fresh control plane `<prefix>-<name>` with the bench namespace, torn down afterwards;
+ * `options` adds to the benchmark's own (e.g. kueue).
+ */
 export async function withCluster<T>(
   name: string,
   fn: (state: ClusterState) => Promise<T>,
+  options: UpOptions = {},
 ): Promise<T> {
   const cluster = `${CLUSTER_PREFIX}-${name}`;
   log(`starting control plane ${cluster}`);
-  const state = await up(cluster, { auditedOperator: true, realNode: false });
+  const state = await up(cluster, { ...options, auditedOperator: true, realNode: false });
   try {
     await createNamespaces(state, [NS]);
     return await fn(state);

@@ -3,7 +3,7 @@
 // ratios against a floor measured in the same run, with the machine noted.
 //
 //   deno run -A tests/bench/e2e/run.ts [--tasks 1000] [--writers 4] [--cached 10000]
-//     [--cases floor,operator,apf,scale,hostile] [--scale-sizes 1000,3000,10000]
+//     [--cases floor,operator,apf,scale,hostile,kueue] [--scale-sizes 1000,3000,10000]
 //     [--namespaces 100] [--agents 20] [--limited-agents 5] [--agent-limit 1000] [--nodes 50]
 //     [--hostile-contexts 1000] [--hostile-tasks 1000]
 //
@@ -20,6 +20,9 @@
 //   and the operator cluster-wide over --namespaces namespaces, --agents Agents and
 //   --nodes kwok nodes (scale.ts): throughput, latency p50/p99, requests per Task,
 //   RSS with every Task cached, and the cost curve (time per Task at each size).
+// - kueue (not run unless named; needs the Kueue build): N Tasks through the real
+//   Kueue against N without it (kueue.ts): seconds until every Job is admitted,
+//   admission latency p50/p99, API requests per Task, Jobs per Task.
 // - hostile (not run unless named): Inline Contexts of 256 KiB and Tasks with 200 KiB
 //   descriptions (hostile.ts): RSS with them cached, after the Jobs, after a restart.
 //
@@ -50,6 +53,7 @@ import {
 } from "./bench_cluster.ts";
 import { scaleCase } from "./scale.ts";
 import { hostileCase } from "./hostile.ts";
+import { kueueCase } from "./kueue.ts";
 import { loadAverage } from "./stats.ts";
 
 const { values } = parseArgs({
@@ -253,6 +257,7 @@ const hostile = CASES.has("hostile")
     WRITERS,
   )
   : undefined;
+const kueue = CASES.has("kueue") ? await kueueCase(N, WRITERS) : undefined;
 const floor = CASES.has("floor") ? await floorCase() : undefined;
 const op = CASES.has("operator") ? await operatorCase() : undefined;
 const cached = CACHED > 0 ? await cachedCase(CACHED) : undefined;
@@ -418,6 +423,40 @@ if (scale) {
     );
   }
 }
+if (kueue) {
+  const { without: o, through: k } = kueue;
+  const lat = (r: typeof o) => `${(r.p50Ms / 1000).toFixed(2)} / ${(r.p99Ms / 1000).toFixed(2)} s`;
+  rows.push(
+    [
+      `kueue: ${N} Tasks → Jobs admitted, through Kueue (without)`,
+      `${k.admittedSeconds.toFixed(1)} s (${o.admittedSeconds.toFixed(1)} s)`,
+      "",
+      `${(k.admittedSeconds / o.admittedSeconds).toFixed(2)}x; Jobs created in ${
+        k.jobsSeconds.toFixed(1)
+      } s (${o.jobsSeconds.toFixed(1)} s)`,
+    ],
+    [
+      "kueue: latency create → Job admitted, p50 / p99, through Kueue (without)",
+      lat(k),
+      "",
+      `(${lat(o)})`,
+    ],
+    [
+      "kueue: API requests per Task (audit log), until admitted and the queue empty",
+      `${(k.requests / N).toFixed(2)} (${(o.requests / N).toFixed(2)})`,
+      "",
+      `${(k.requests / o.requests).toFixed(2)}x; load ${k.loadBefore.toFixed(1)} → ${
+        k.loadAfter.toFixed(1)
+      }`,
+    ],
+    [
+      "kueue: Tasks with two Jobs / with none, through Kueue (without)",
+      `${k.duplicates} / ${k.lost} (${o.duplicates} / ${o.lost})`,
+      "0 / 0",
+      k.duplicates + k.lost + o.duplicates + o.lost === 0 ? "met" : "MISSED",
+    ],
+  );
+}
 if (hostile) {
   const h = hostile;
   const sized = `${h.contexts} Contexts of 256 KiB`;
@@ -463,3 +502,4 @@ console.log(
 // A lost or doubled Job is a failure, not a figure.
 if (apf && apf.duplicates + apf.lost > 0) Deno.exit(1);
 if (hostile && hostile.duplicates + hostile.lost + hostile.incomplete > 0) Deno.exit(1);
+if (kueue && [kueue.without, kueue.through].some((r) => r.duplicates + r.lost > 0)) Deno.exit(1);
