@@ -16,41 +16,48 @@ if (!withKueue && !Deno.env.get("KUBETASK_KUEUE_SKIP_SAID")) {
   );
 }
 
-/** A ResourceFlavor, a ClusterQueue of `cpus` CPUs for `ns` alone, and LocalQueue "team-q" in it. */
+const kueueObject = (kind: string, metadata: Json, rest: Json = {}) => ({
+  apiVersion: "kueue.x-k8s.io/v1beta2",
+  kind,
+  metadata,
+  ...rest,
+});
+const apply = (object: Json) => kubectl(["apply", "-f", "-"], JSON.stringify(object));
+
+interface QueueOptions {
+  /** The ClusterQueue's name (default cq-<ns>). */
+  clusterQueue?: string;
+  /** The LocalQueue's name (default team-q). */
+  localQueue?: string;
+  /** More of the ClusterQueue's spec (preemption, cohortName). */
+  spec?: Json;
+}
+
+/**
+ * A ResourceFlavor, a ClusterQueue of `cpus` CPUs for `ns` alone, and a LocalQueue in it;
+ * returns what deletes the ClusterQueue.
+ */
 async function queues(
   ns: string,
   cpus: number,
-  extra: Record<string, unknown> = {},
+  opts: QueueOptions = {},
 ): Promise<() => Promise<void>> {
-  const cq = `cq-${ns}`;
-  const objects = [
-    {
-      apiVersion: "kueue.x-k8s.io/v1beta2",
-      kind: "ResourceFlavor",
-      metadata: { name: "default-flavor" },
+  const cq = opts.clusterQueue ?? `cq-${ns}`;
+  await apply(kueueObject("ResourceFlavor", { name: "default-flavor" }));
+  await apply(kueueObject("ClusterQueue", { name: cq }, {
+    spec: {
+      namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } },
+      resourceGroups: [{
+        coveredResources: ["cpu"],
+        flavors: [{ name: "default-flavor", resources: [{ name: "cpu", nominalQuota: cpus }] }],
+      }],
+      ...opts.spec,
     },
-    {
-      apiVersion: "kueue.x-k8s.io/v1beta2",
-      kind: "ClusterQueue",
-      metadata: { name: cq },
-      spec: {
-        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } },
-        resourceGroups: [{
-          coveredResources: ["cpu"],
-          flavors: [{ name: "default-flavor", resources: [{ name: "cpu", nominalQuota: cpus }] }],
-        }],
-        ...extra,
-      },
-    },
-    {
-      apiVersion: "kueue.x-k8s.io/v1beta2",
-      kind: "LocalQueue",
-      metadata: { name: "team-q", namespace: ns },
-      spec: { clusterQueue: cq },
-    },
-  ];
-  for (const o of objects) await kubectl(["apply", "-f", "-"], JSON.stringify(o));
-  await eventually("ClusterQueue active", async () => {
+  }));
+  await apply(kueueObject("LocalQueue", { name: opts.localQueue ?? "team-q", namespace: ns }, {
+    spec: { clusterQueue: cq },
+  }));
+  await eventually(`ClusterQueue ${cq} active`, async () => {
     const out = await kubectl([
       "get",
       "clusterqueue",
@@ -64,6 +71,13 @@ async function queues(
     await kubectl(["delete", "clusterqueue", cq, "--wait=false", "--ignore-not-found"])
       .catch(() => {});
   };
+}
+
+/** WorkloadPriorityClasses kt-low (100) and kt-high (10000). */
+async function priorityClasses(): Promise<void> {
+  for (const [name, value] of [["kt-low", 100], ["kt-high", 10_000]] as const) {
+    await apply(kueueObject("WorkloadPriorityClass", { name }, { value }));
+  }
 }
 
 const kueueSettings = () => ({ ...DEFAULT_JOB_SETTINGS, kueue: true });
@@ -206,20 +220,9 @@ Deno.test({
   fn: async () => {
     const h = await TaskHarness.start({ settings: kueueSettings });
     const dropQueues = await queues(h.ns, 1, {
-      preemption: { withinClusterQueue: "LowerPriority" },
+      spec: { preemption: { withinClusterQueue: "LowerPriority" } },
     });
-    const classes = [["kt-low", 100], ["kt-high", 10_000]] as const;
-    for (const [name, value] of classes) {
-      await kubectl(
-        ["apply", "-f", "-"],
-        JSON.stringify({
-          apiVersion: "kueue.x-k8s.io/v1beta2",
-          kind: "WorkloadPriorityClass",
-          metadata: { name },
-          value,
-        }),
-      );
-    }
+    await priorityClasses();
     try {
       for (const [name, priority] of [["low", "kt-low"], ["high", "kt-high"]]) {
         await h.agent(name, {
@@ -313,38 +316,13 @@ Deno.test({
     const h = await TaskHarness.start({ settings: kueueSettings });
     const cohort = `co-${h.ns}`;
     const cqs = ["a", "b"].map((team) => `cq${team}-${h.ns}`);
-    await kubectl(
-      ["apply", "-f", "-"],
-      JSON.stringify({
-        apiVersion: "kueue.x-k8s.io/v1beta2",
-        kind: "ResourceFlavor",
-        metadata: { name: "default-flavor" },
-      }),
-    );
+    const drops = [];
     for (const [i, team] of ["a", "b"].entries()) {
-      await kubectl(
-        ["apply", "-f", "-"],
-        JSON.stringify({
-          apiVersion: "kueue.x-k8s.io/v1beta2",
-          kind: "ClusterQueue",
-          metadata: { name: cqs[i] },
-          spec: {
-            cohortName: cohort,
-            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": h.ns } },
-            resourceGroups: [{
-              coveredResources: ["cpu"],
-              flavors: [{ name: "default-flavor", resources: [{ name: "cpu", nominalQuota: 1 }] }],
-            }],
-          },
-        }),
-      );
-      await kubectl(
-        ["apply", "-f", "-"],
-        JSON.stringify({
-          apiVersion: "kueue.x-k8s.io/v1beta2",
-          kind: "LocalQueue",
-          metadata: { name: `${team}-q`, namespace: h.ns },
-          spec: { clusterQueue: cqs[i] },
+      drops.push(
+        await queues(h.ns, 1, {
+          clusterQueue: cqs[i],
+          localQueue: `${team}-q`,
+          spec: { cohortName: cohort },
         }),
       );
     }
@@ -368,10 +346,7 @@ Deno.test({
       assert.equal(String(usage?.borrowed), "1", "one CPU borrowed from the cohort");
     } finally {
       await h.cleanup();
-      for (const cq of cqs) {
-        await kubectl(["delete", "clusterqueue", cq, "--wait=false", "--ignore-not-found"])
-          .catch(() => {});
-      }
+      for (const drop of drops) await drop();
     }
   },
 });
@@ -383,19 +358,9 @@ Deno.test({
   fn: async () => {
     const h = await TaskHarness.start({ settings: kueueSettings });
     const dropQueues = await queues(h.ns, 1, {
-      preemption: { withinClusterQueue: "LowerPriority" },
+      spec: { preemption: { withinClusterQueue: "LowerPriority" } },
     });
-    for (const [name, value] of [["kt-low", 100], ["kt-high", 10_000]] as const) {
-      await kubectl(
-        ["apply", "-f", "-"],
-        JSON.stringify({
-          apiVersion: "kueue.x-k8s.io/v1beta2",
-          kind: "WorkloadPriorityClass",
-          metadata: { name },
-          value,
-        }),
-      );
-    }
+    await priorityClasses();
     try {
       // Admitted by Kueue, but its pod fits no node: the agent never starts.
       await h.agent("low", {
