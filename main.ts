@@ -1,6 +1,7 @@
 // The one executable: `kubetask operator` (parse flags, start the controller
 // manager, shut down gracefully on SIGTERM/SIGINT: finish in-flight work,
-// release the Lease), `kubetask gateway` (the model gateway, gateway/), and the
+// release the Lease), `kubetask gateway` (the model gateway, gateway/), the
+// hidden `kubetask git-proxy` (an agent pod's Git credential proxy, gitproxy/), and the
 // command line (cli/: run, logs, stop, list, describe, transcript).
 import { parseConfig, USAGE } from "./controllers/config.ts";
 import { createControllers } from "./controllers/registry.ts";
@@ -52,6 +53,11 @@ async function main(): Promise<number> {
     // The model gateway (gateway/): loaded only for that subcommand.
     const { gatewayMain } = await import("./gateway/main.ts");
     return await gatewayMain(Deno.args.slice(1));
+  }
+  if (Deno.args[0] === "git-proxy") {
+    // Hidden: the Git credential proxy an agent pod runs as a sidecar (gitproxy/).
+    const { gitProxyMain } = await import("./gitproxy/main.ts");
+    return await gitProxyMain(Deno.args.slice(1));
   }
   if (isCliCommand(Deno.args[0])) return await cliMain(Deno.args);
   // `kubetask operator [flags]` (the image's entrypoint); bare flags mean the same.
