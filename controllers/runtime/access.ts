@@ -35,7 +35,8 @@ export interface AccessOptions {
 /** The hidden subcommand main.ts routes to the resolver in the shipped forms. */
 export const RESOLVE_ACCESS_COMMAND = "__resolve-access";
 
-const TOKEN_FILE_REREAD_MS = 60_000;
+/** As client-go and client-node: the kubelet rewrites the file well before the old token expires. */
+export const TOKEN_FILE_REREAD_MS = 60_000;
 const EXPIRING_REFRESH_MS = 5 * 60_000;
 const MIN_REFRESH_INTERVAL_MS = 5_000;
 
@@ -100,11 +101,17 @@ export async function resolveClusterAccess(opts: AccessOptions = {}): Promise<Cl
 export class AccessProvider {
   private access: ClusterAccess;
   private token?: { value: string; readAt: number };
-  private resolvedAt = Date.now();
+  private resolvedAt: number;
   private refreshing?: Promise<void>;
 
-  constructor(access: ClusterAccess, private readonly opts: AccessOptions = {}) {
+  constructor(
+    access: ClusterAccess,
+    private readonly opts: AccessOptions = {},
+    /** The clock (a test's own, to step past the re-read interval). */
+    private readonly now: () => number = Date.now,
+  ) {
     this.access = access;
+    this.resolvedAt = now();
   }
 
   static async load(opts: AccessOptions = {}): Promise<AccessProvider> {
@@ -113,13 +120,15 @@ export class AccessProvider {
 
   /** Server, TLS material and headers for the next request. */
   async current(): Promise<ClusterAccess> {
-    if (this.access.expiring && Date.now() - this.resolvedAt > EXPIRING_REFRESH_MS) {
+    if (this.access.expiring && this.now() - this.resolvedAt > EXPIRING_REFRESH_MS) {
       await this.refresh();
     }
     if (!this.access.tokenFile) return this.access;
-    if (!this.token || Date.now() - this.token.readAt > TOKEN_FILE_REREAD_MS) {
+    // Re-read, never cached for good: a rotated token (the kubelet swaps the file) is used
+    // within the interval, or at once after a 401.
+    if (!this.token || this.now() - this.token.readAt > TOKEN_FILE_REREAD_MS) {
       const value = (await Deno.readTextFile(this.access.tokenFile)).trim();
-      this.token = { value, readAt: Date.now() };
+      this.token = { value, readAt: this.now() };
     }
     return {
       ...this.access,
@@ -133,7 +142,7 @@ export class AccessProvider {
       this.token = undefined;
       return true;
     }
-    if (!this.access.expiring || Date.now() - this.resolvedAt < MIN_REFRESH_INTERVAL_MS) {
+    if (!this.access.expiring || this.now() - this.resolvedAt < MIN_REFRESH_INTERVAL_MS) {
       return false;
     }
     await this.refresh();
@@ -145,7 +154,7 @@ export class AccessProvider {
     return this.refreshing ??= resolveClusterAccess(this.opts)
       .then((access) => {
         this.access = access;
-        this.resolvedAt = Date.now();
+        this.resolvedAt = this.now();
       })
       .finally(() => (this.refreshing = undefined));
   }

@@ -5,10 +5,10 @@
 // token from the Agent's Secret. Then the failure paths.
 import assert from "assert";
 import { PROJECT_DIR } from "../../../localcluster/demo_project.ts";
-import { eventually, kubectl } from "../../integration/env.ts";
 import { condition } from "../../integration/task/harness.ts";
 import { agentLog, onRealNode } from "../real_node.ts";
 import { CLI_CASES } from "./cli_cases.ts";
+import { endsMidRun } from "./ends_mid_run.ts";
 import { fixAndPush } from "./fix_and_push.ts";
 import { startWorld } from "./world.ts";
 
@@ -70,30 +70,6 @@ Deno.test(
 Deno.test(
   onRealNode("e2e: stopping a Task ends Claude Code mid-run and keeps its log"),
   async () => {
-    const marker = `MARK-claude-stop-${crypto.randomUUID().slice(0, 8)}`;
-    const w = await startWorld(CLAUDE, [{
-      marker,
-      turns: [{ text: "This takes a while.", shell: "echo working; sleep 600" }, { text: "done" }],
-    }]);
-    try {
-      await w.agent();
-      await w.task("halt", marker);
-      await w.h.waitForPhase("halt", "Running", 120_000);
-      await eventually(
-        "the CLI runs the long command",
-        async () => /tool Bash: echo working; sleep 600/.test(await agentLog(w.h, "halt")),
-        120_000,
-      );
-      await kubectl(["annotate", "task", "halt", "-n", w.h.ns, "kubetask.io/stop=true"]);
-      const done = await w.h.waitForPhase("halt", "Failed", 120_000);
-      assert.equal(condition(done, "Succeeded").reason, "Stopped");
-      const log = await agentLog(w.h, "halt");
-      assert.match(log, /tool Bash: echo working; sleep 600/, "the log is kept");
-      // The kubelet's SIGTERM reached the CLI through the entrypoint, which still reported.
-      assert.match(log, /^\[kubetask-agent\] claude-code exited with code 143$/m);
-      assert.match(done.status.summary ?? "", /^stopped by SIGTERM/);
-    } finally {
-      await w.close();
-    }
+    await endsMidRun(CLAUDE, { by: "stop" });
   },
 );

@@ -5,12 +5,14 @@ import assert from "assert";
 import { fixAndPushScript, PROJECT_DIR } from "../../../localcluster/demo_project.ts";
 import { git } from "../../../localcluster/git_server.ts";
 import { agentLog } from "../real_node.ts";
+import type { HarnessOptions, Json } from "../../integration/task/harness.ts";
 import type { CliCase } from "./cli_cases.ts";
 import { startWorld } from "./world.ts";
 
-export async function fixAndPush(c: CliCase): Promise<void> {
+/** Returns the Task as it completed (harness: where the operator runs, see startWorld). */
+export async function fixAndPush(c: CliCase, harness: HarnessOptions = {}): Promise<Json> {
   const marker = `MARK-${c.cli}-${crypto.randomUUID().slice(0, 8)}`;
-  const w = await startWorld(c, [fixAndPushScript(marker, "fix")]);
+  const w = await startWorld(c, [fixAndPushScript(marker, "fix")], harness);
   try {
     await w.agent();
     await w.task("fix", marker);
@@ -58,6 +60,7 @@ export async function fixAndPush(c: CliCase): Promise<void> {
           `status.usage ${JSON.stringify(done.status.usage)}`,
       );
     }
+    return done;
   } finally {
     await w.close();
   }

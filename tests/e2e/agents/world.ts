@@ -14,7 +14,12 @@ import {
   type Script,
   startModelServer,
 } from "../../../localcluster/model_server/mod.ts";
-import { AGENT_SA, TaskHarness } from "../../integration/task/harness.ts";
+import {
+  AGENT_SA,
+  type HarnessOptions,
+  type Json,
+  TaskHarness,
+} from "../../integration/task/harness.ts";
 import { realNode } from "../real_node.ts";
 import type { CliCase } from "./cli_cases.ts";
 
@@ -30,18 +35,23 @@ export interface World {
   agentName: string;
   /** Creates the shipped Agent and its Secret, pointed at the model server. */
   agent(): Promise<void>;
-  /** A Task on the project whose description carries `marker`. */
-  task(name: string, marker: string): Promise<void>;
+  /** A Task on the project whose description carries `marker` (and `spec`'s further fields). */
+  task(name: string, marker: string, spec?: Json): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function startWorld(c: CliCase, scripts: Script[]): Promise<World> {
+/** `harness`: where the operator runs (default: in-process, with the project's clone image). */
+export async function startWorld(
+  c: CliCase,
+  scripts: Script[],
+  harness: HarnessOptions = {},
+): Promise<World> {
   const address = realNode!.gateway;
   const gitServer = await startGitServer(address);
   const project = `calc-${crypto.randomUUID().slice(0, 6)}`;
   const url = await gitServer.addRepository(project, PROJECT_FILES);
   const model = await startModelServer({ hostname: address, scripts });
-  const h = await TaskHarness.start({ settings: () => ({ gitImage: GIT_IMAGE }) });
+  const h = await TaskHarness.start({ settings: () => ({ gitImage: GIT_IMAGE }), ...harness });
   const { secret, agent } = await shippedAgent(c.cli);
   const key = `sk-e2e-${crypto.randomUUID().slice(0, 8)}`;
   return {
@@ -58,12 +68,13 @@ export async function startWorld(c: CliCase, scripts: Script[]): Promise<World> 
         ...(c.command ? { command: c.command } : {}),
       });
     },
-    async task(name, marker) {
+    async task(name, marker, spec = {}) {
       await h.context(`${name}-src`, { type: "Git", git: { repository: url, ref: "main" } });
       await h.task(name, {
         agentRef: agent.metadata.name,
         description: `Make the tests of the calc project pass (${marker}).`,
         contexts: [{ name: `${name}-src`, mountPath: PROJECT_DIR }],
+        ...spec,
       });
     },
     async close() {

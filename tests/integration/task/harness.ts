@@ -15,7 +15,19 @@ export type Json = any;
 
 export const AGENT_SA = "agent-sa";
 
+/** An operator already running (e.g. installed by the chart), not one the harness starts. */
+export interface RunningOperator {
+  /** A namespace it watches, for one harness; removed when the operator goes. */
+  namespace(): Promise<string>;
+}
+
 export interface HarnessOptions {
+  /**
+   * Use this operator instead of starting the manager in-process; `egress` and
+   * `settings` are then the install's, and `cache`, `metrics`, `cached` and
+   * startManager are not available.
+   */
+  operator?: RunningOperator;
   /** Further namespaces the manager watches (for cross-namespace references). */
   alsoWatch?: string[];
   /** Runs the Agent egress controller too (its NetworkPolicies). */
@@ -37,7 +49,9 @@ export class TaskHarness {
 
   static async start(options: HarnessOptions = {}): Promise<TaskHarness> {
     await installCrds();
-    const ns = await testNamespace("task");
+    const ns = options.operator
+      ? { name: await options.operator.namespace(), cleanup: () => Promise.resolve() }
+      : await testNamespace("task");
     const settings = options.settings?.(ns.name) ?? DEFAULT_JOB_SETTINGS;
     const h = new TaskHarness(
       ns.name,
@@ -47,7 +61,7 @@ export class TaskHarness {
       options.egress ?? false,
     );
     await h.apply({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: AGENT_SA } });
-    await h.startManager();
+    if (!options.operator) await h.startManager();
     return h;
   }
 
