@@ -222,18 +222,32 @@ Deno.test(
       const upgradeAt = Date.now();
       await install("upgrade", UPGRADE_TAG);
       // Every change of holder during the rolling update, as sampled.
-      const changes: { at: number; from: LeaseView; to: LeaseView; sawRelease: boolean }[] = [];
+      const changes: {
+        at: number;
+        from: LeaseView;
+        to: LeaseView;
+        sawRelease: boolean;
+        releasedAt?: number;
+      }[] = [];
       let sampling = true;
+      // `last` is the latest record seen: the old holder's last renewal, or its release.
       const sampler = (async () => {
-        let holder = before;
-        let sawRelease = false;
+        let [holder, last, sawRelease] = [before, before, false];
+        let releasedAt: number | undefined;
         while (sampling) {
           const l = await lease(opNs.name).catch(() => undefined);
-          if (l?.holder === "") sawRelease = true;
+          if (l?.holder === "" && !sawRelease) [sawRelease, releasedAt] = [true, Date.now()];
           if (l?.holder && l.holder !== holder.holder) {
-            changes.push({ at: Date.now(), from: holder, to: l, sawRelease });
+            changes.push({
+              releasedAt,
+              at: Date.now(),
+              from: { ...last, holder: holder.holder },
+              to: l,
+              sawRelease,
+            });
             [holder, sawRelease] = [l, false];
           }
+          if (l) last = l;
           await new Promise((r) => setTimeout(r, 200));
         }
       })();
@@ -250,8 +264,11 @@ Deno.test(
         const oldRenew = Date.parse(c.from.renewTime!);
         const newAcquire = Date.parse(c.to.acquireTime!);
         const line = `${podOf(c.from.holder)} -> ${podOf(c.to.holder)}: ` +
-          `${((newAcquire - oldRenew) / 1000).toFixed(1)} s from the old holder's last renewal ` +
-          `to the new holder's acquisition (release seen: ${c.sawRelease})`;
+          `${((newAcquire - oldRenew) / 1000).toFixed(2)} s from the old holder's last write ` +
+          `(renewal or release) to the new holder's acquisition (release seen: ${c.sawRelease}` +
+          (c.releasedAt
+            ? `, new holder seen ${((c.at - c.releasedAt) / 1000).toFixed(1)} s after it)`
+            : ")");
         // Before the old record could expire: only a release lets a standby in that early.
         assert.ok(
           newAcquire < oldRenew + LEASE_DURATION_MS,
