@@ -13,48 +13,22 @@
 import assert from "assert";
 import { join, relative } from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
-import { ensureHelm } from "../../localcluster/binaries.ts";
 import { REAL_NODE, REAL_NODE_SCHEDULING } from "../../localcluster/realnode/node_config.ts";
-import { OPERATOR_IMAGE_NAME, operatorImage } from "../../localcluster/realnode/operator_image.ts";
+import { OPERATOR_IMAGE_NAME } from "../../localcluster/realnode/operator_image.ts";
 import { DEFAULT_IMAGE_PREFIX } from "../../agents/images.ts";
 import { installCrds } from "../integration/api/crds.ts";
 import { eventually, kubectl, testNamespace } from "../integration/env.ts";
+import { chart, helm } from "../integration/ship/helm.ts";
 import { deployDir } from "../unit/ship/manifests.ts";
 import { onRealNode, realNodeAgent } from "./real_node.ts";
+import { IMAGE, operatorNamespace, realNodeValues, REPOSITORY, TAG } from "./operator_install.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
 
-const chart = join(deployDir, "helm", "kubetask");
-const IMAGE = operatorImage();
-const [REPOSITORY, TAG] = [IMAGE.slice(0, IMAGE.lastIndexOf(":")), IMAGE.split(":").at(-1)!];
 const AGENT_SA = "agent-sa";
 /** The image deploy/ names, which the overlay replaces by the local one. */
 const DEFAULT_REPOSITORY = `${DEFAULT_IMAGE_PREFIX}/${OPERATOR_IMAGE_NAME}`;
-
-async function helm(...args: string[]): Promise<string> {
-  const out = await new Deno.Command(await ensureHelm(), {
-    args: [...args, "--kubeconfig", Deno.env.get("KUBECONFIG")!],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  if (!out.success) throw new Error(`helm ${args.join(" ")}:\n${text}`);
-  return text;
-}
-
-/** A namespace for the operator, enforcing the restricted Pod Security Standard. */
-async function operatorNamespace() {
-  const ns = await testNamespace("kubetask-op");
-  await kubectl([
-    "label",
-    "namespace",
-    ns.name,
-    "pod-security.kubernetes.io/enforce=restricted",
-    "pod-security.kubernetes.io/enforce-version=latest",
-  ]);
-  return ns;
-}
 
 /** The Tasks' namespace: the agent's ServiceAccount and an Agent whose pods run on the real node. */
 async function taskNamespace() {
@@ -200,19 +174,7 @@ Deno.test(
         chart,
         "--namespace",
         opNs.name,
-        "--set",
-        `image.repository=${REPOSITORY}`,
-        "--set",
-        `image.tag=${TAG}`,
-        "--set",
-        `watchNamespaces={${tasks.name}}`,
-        // The cluster's user ClusterRoles may be another install's.
-        "--set",
-        "userRoles.create=false",
-        "--set-json",
-        `nodeSelector=${JSON.stringify(REAL_NODE_SCHEDULING.nodeSelector)}`,
-        "--set-json",
-        `tolerations=${JSON.stringify(REAL_NODE_SCHEDULING.tolerations)}`,
+        ...realNodeValues(tasks.name),
       );
       installed = true;
       const manifest = inNamespace(

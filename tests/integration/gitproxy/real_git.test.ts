@@ -3,7 +3,7 @@
 // go through the proxy, and the client's side holds no token.
 import assert from "assert";
 import { join } from "node:path";
-import { git, startGitServer } from "../../../localcluster/git_server.ts";
+import { startGitServer } from "../../../localcluster/git_server.ts";
 import { ensureGitCa } from "../../../localcluster/realnode/git_ca.ts";
 import { gitProxyHandler } from "../../../gitproxy/proxy.ts";
 import { proxyRepositoryUrl } from "../../../gitproxy/routes.ts";
