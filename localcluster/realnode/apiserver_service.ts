@@ -13,7 +13,10 @@
 //     ClusterIP:443 to that relay, as kube-proxy's KUBE-SERVICES would.
 // Nothing on loopback becomes reachable from a pod (no route_localnet), and
 // two clusters' pods (the same ClusterIP) each reach their own apiserver.
-// Only this Service is routed: the node has no kube-proxy for the others.
+// The same chain routes every other ClusterIP Service to its ready endpoints
+// (service_routes.ts), kept in step by a process started here
+// (service_routes_sync.ts): the node has no kube-proxy, whose global chains
+// two clusters on one machine would fight over.
 import { join } from "node:path";
 import { repoRoot } from "../paths.ts";
 import { kubectl, type StartedProcess, startProcess, stopProcesses, waitFor } from "../process.ts";
@@ -30,6 +33,12 @@ interface ClusterRef {
 }
 
 const RELAY = join(repoRoot, "localcluster", "realnode", "apiserver_relay.ts");
+const ROUTES_SYNC = join(repoRoot, "localcluster", "realnode", "service_routes_sync.ts");
+
+/** The last argument of a cluster's Service routes process, found by processesMentioning. */
+export function routesTag(dir: string): string {
+  return `${join(dir, "service-routes")}/`;
+}
 
 /** The last argument of a cluster's relay (a folder that never exists), found by processesMentioning. */
 export function relayTag(dir: string): string {
@@ -80,12 +89,13 @@ export async function removeServiceRoutes(bridge: string): Promise<void> {
 
 /**
  * Makes the `kubernetes` Service reachable from the pods of the node on
- * `net`: starts the relay and adds the chain. Returns the relay's process.
+ * `net`: starts the relay and adds the chain, then the process that routes
+ * the other Services through it. Returns both processes.
  */
 export async function startApiserverService(
   c: ClusterRef,
   net: NodeNetwork,
-): Promise<StartedProcess> {
+): Promise<{ relay: StartedProcess; routes: StartedProcess }> {
   const clusterIP = (await kubectl(c, [
     "get",
     "service",
@@ -125,17 +135,29 @@ export async function startApiserverService(
       if (!res.ok) throw new Error(`iptables -t nat ${rule.join(" ")}: ${res.err}`);
     }
   } catch (err) {
-    await stopApiserverService(relay, net.bridge);
+    await stopApiserverService({ relay }, net.bridge);
     throw err;
   }
-  return relay;
+  const routes = await startProcess("service-routes", c.dir, Deno.execPath(), [
+    "run",
+    `--allow-run=${c.kubectl},iptables-restore`,
+    `--allow-read=${c.kubeconfig}`,
+    ROUTES_SYNC,
+    c.kubectl,
+    c.kubeconfig,
+    serviceChain(net.bridge),
+    listen,
+    routesTag(c.dir),
+  ]);
+  return { relay, routes };
 }
 
-/** Removes the route, then stops the relay. */
+/** Stops the routes process (it would write the chain again), removes the chain, stops the relay. */
 export async function stopApiserverService(
-  relay: StartedProcess | undefined,
+  processes: { relay?: StartedProcess; routes?: StartedProcess },
   bridge: string,
 ): Promise<void> {
+  if (processes.routes) await stopProcesses([processes.routes], 5_000);
   await removeServiceRoutes(bridge);
-  if (relay) await stopProcesses([relay], 5_000);
+  if (processes.relay) await stopProcesses([processes.relay], 5_000);
 }

@@ -48,6 +48,8 @@ export interface RealNode extends NodeNetwork {
     networkPolicies?: StartedProcess;
     /** The relay behind the `kubernetes` Service (apiserver_service.ts). */
     apiserverRelay?: StartedProcess;
+    /** The process keeping the other Services' routes (service_routes_sync.ts). */
+    serviceRoutes?: StartedProcess;
   };
 }
 
@@ -120,7 +122,9 @@ export async function startRealNode(c: ClusterRef): Promise<RealNode> {
     await importImages(socket, images);
 
     // Pods reach the apiserver at the `kubernetes` Service, as in-cluster clients expect.
-    node.processes.apiserverRelay = await startApiserverService(c, net);
+    const service = await startApiserverService(c, net);
+    node.processes.apiserverRelay = service.relay;
+    node.processes.serviceRoutes = service.routes;
     await kubectl(c, ["apply", "-f", "-"], kubeletApiAdminBinding());
     await Deno.writeTextFile(
       join(c.dir, "kubelet", "config.json"),
@@ -229,7 +233,12 @@ export async function stopRealNode(c: ClusterRef, node: RealNode): Promise<void>
     ]).catch(() => {});
   }
   if (kubelet) await stopProcesses([kubelet], 10_000);
-  await stopApiserverService(node.processes?.apiserverRelay, node.bridge);
+  // An unrecorded routes process (a start cut short) first: it would write the chain again.
+  await stopProcesses(await processesMentioning(join(c.dir, "service-routes") + "/"), 2_000);
+  await stopApiserverService(
+    { relay: node.processes?.apiserverRelay, routes: node.processes?.serviceRoutes },
+    node.bridge,
+  );
   await stopNetworkPolicies(node.processes?.networkPolicies, node.bridge);
   // One whose start was cut short before it was recorded: found by its queue number.
   for (const p of await leftoverNetworkPolicies(c.name)) {
@@ -254,7 +263,7 @@ export async function stopRealNode(c: ClusterRef, node: RealNode): Promise<void>
   if (containerd) await stopProcesses([containerd], 10_000);
   // Whatever is left by path on its command line: the shims name our containerd's
   // socket; a node that never finished starting has no recorded PIDs at all.
-  for (const sub of ["kubelet", "containerd", "apiserver-relay"]) {
+  for (const sub of ["kubelet", "containerd", "apiserver-relay", "service-routes"]) {
     await stopProcesses(await processesMentioning(join(c.dir, sub) + "/"), 2_000);
   }
   for (const mount of await mountsUnder(c.dir)) {
