@@ -6,8 +6,9 @@
 // maps the staging modules to their published versions); kwok is installed by
 // module path. Results are cached by version: a second call is a few stats.
 import { join } from "node:path";
-import { exists } from "./files.ts";
+import { exists, sha256Hex } from "./files.ts";
 import {
+  corednsBinDir,
   HELM_VERSION,
   helmBinDir,
   KUBE_NETWORK_POLICIES_VERSION,
@@ -145,6 +146,30 @@ export async function ensureKubeNetworkPolicies(): Promise<string> {
       repoRoot,
       { GOBIN: kubeNetworkPoliciesBinDir() },
     );
+  }
+  return path;
+}
+
+/**
+ * CoreDNS with the few plugins the real node's Corefile uses, from the wrapper
+ * module in ./coredns (it pins the release; its main package picks the plugins).
+ * Static (no cgo): the image holds nothing else.
+ */
+export async function ensureCoreDNS(): Promise<string> {
+  const dir = join(repoRoot, "localcluster", "coredns");
+  const sources = await Promise.all(
+    ["go.mod", "go.sum", "main.go"].map((f) => Deno.readTextFile(join(dir, f))),
+  );
+  const build = (await sha256Hex(new TextEncoder().encode(sources.join("\0")))).slice(0, 12);
+  const path = join(corednsBinDir(build), "coredns");
+  if (!(await exists(path))) {
+    await Deno.mkdir(corednsBinDir(build), { recursive: true });
+    await go(
+      ["build", "-trimpath", "-ldflags=-s -w", "-o", `${path}.partial`, "."],
+      dir,
+      { CGO_ENABLED: "0" },
+    );
+    await Deno.rename(`${path}.partial`, path);
   }
   return path;
 }

@@ -13,6 +13,8 @@ export const HELM_VERSION = "v3.22.0";
 export const KUBE_NETWORK_POLICIES_VERSION = "v0.8.0";
 /** Kueue (sigs.k8s.io/kueue): started by `cluster up --kueue` (localcluster/kueue.ts). */
 export const KUEUE_VERSION = "v0.17.0";
+/** CoreDNS, the real node's cluster DNS (localcluster/coredns/go.mod requires the same). */
+export const COREDNS_VERSION = "v1.15.0";
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -38,6 +40,11 @@ export function kubeNetworkPoliciesBinDir(): string {
 
 export function kueueBinDir(): string {
   return join(cacheDir(), "bin", `kueue-${KUEUE_VERSION}`);
+}
+
+/** `build`: a short hash of the wrapper module (its plugin list), so another list rebuilds. */
+export function corednsBinDir(build: string): string {
+  return join(cacheDir(), "bin", `coredns-${COREDNS_VERSION}-${build}`);
 }
 
 export function helmBinDir(): string {

@@ -16,6 +16,9 @@ export const SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/16";
  * real cluster's does.
  */
 export const KUBERNETES_SERVICE_IP = "10.96.0.1";
+/** The kube-dns Service's ClusterIP (kubeadm's usual choice; realnode/cluster_dns.ts). */
+export const CLUSTER_DNS_IP = "10.96.0.10";
+export const CLUSTER_DOMAIN = "cluster.local";
 
 /** The apiserver's user towards kubelets (its client certificate's common name). */
 export const KUBELET_CLIENT_USER = "kube-apiserver-kubelet-client";

@@ -21,6 +21,7 @@ import { bridgeOf, createNetwork, deleteBridge, type NodeNetwork } from "./netwo
 import { agentImageSpecs } from "../../agents/images.ts";
 import { buildImage, importImages, sandboxSpec } from "./images.ts";
 import { bundleOperator, operatorImageSpec } from "./operator_image.ts";
+import { corednsImageSpec, startClusterDns } from "./cluster_dns.ts";
 import {
   leftoverNetworkPolicies,
   startNetworkPolicies,
@@ -119,6 +120,7 @@ export async function startRealNode(c: ClusterRef): Promise<RealNode> {
     for (const spec of await agentImageSpecs(caBundle)) images.push(await buildImage(spec));
     // The operator as users run it (helm install, kubectl apply -k), from this checkout.
     images.push(await buildImage(await operatorImageSpec(await bundleOperator())));
+    images.push(await buildImage(await corednsImageSpec()));
     await importImages(socket, images);
 
     // Pods reach the apiserver at the `kubernetes` Service, as in-cluster clients expect.
@@ -167,6 +169,8 @@ export async function startRealNode(c: ClusterRef): Promise<RealNode> {
       bridge: net.bridge,
       subnet: net.subnet,
     });
+    // Applied, not awaited: a test that resolves names waits for it (waitForClusterDns).
+    await startClusterDns(c);
   } catch (err) {
     // Nothing half-started is left behind.
     await stopRealNode(c, node);

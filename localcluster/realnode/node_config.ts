@@ -4,7 +4,7 @@
 // config files of containerd, the CNI bridge and the kubelet.
 import { join } from "node:path";
 import { freePort } from "../process.ts";
-import { KUBELET_CLIENT_USER } from "../pki.ts";
+import { CLUSTER_DNS_IP, CLUSTER_DOMAIN, KUBELET_CLIENT_USER } from "../pki.ts";
 import { CNI_BIN_DIR } from "./host.ts";
 import type { NodeNetwork } from "./network.ts";
 import { SANDBOX_IMAGE } from "./images.ts";
@@ -83,6 +83,9 @@ export function kubeletConfig(dir: string, socket: string, caCert: string, ip: s
       enforceNodeAllocatable: [],
       failSwapOn: false,
       podLogsDir: join(dir, "pod-logs"),
+      // Every pod's resolv.conf: the kube-dns Service (realnode/cluster_dns.ts) and the search path.
+      clusterDNS: [CLUSTER_DNS_IP],
+      clusterDomain: CLUSTER_DOMAIN,
       // As on real nodes: a client is who its certificate (of the cluster CA) or its bearer
       // token (a TokenReview) says, and may do what the apiserver's RBAC allows it on this
       // node (a SubjectAccessReview). The apiserver's own user is bound to

@@ -12,9 +12,9 @@
 // real node (a busybox httpd). See localcluster/realnode/network_policies.ts
 // for how the node judges both.
 //
-// DNS: the local cluster runs no cluster DNS (no kube-dns/CoreDNS Service in
-// kube-system), so the Restricted default's DNS rule is checked as written in
-// the policy but not exercised: there is nothing to resolve against.
+// DNS: the Restricted default's DNS rule is checked as written in the policy
+// here; the real node's CoreDNS (k8s-app=kube-dns, localcluster/realnode/
+// cluster_dns.ts) is resolved against in cluster_dns.test.ts.
 //
 // The cases shared by the host-process operator (egress.test.ts) and the one
 // the chart installs (installed_operator.test.ts).
@@ -246,7 +246,7 @@ export async function restrictedCase(w: EgressWorld): Promise<void> {
       namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
       podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
     }],
-    "the DNS rule: cluster DNS only (this cluster runs none, so it is not exercised)",
+    "the DNS rule: cluster DNS only",
   );
   assert.equal(policy?.spec?.egress?.length, 1, "DNS and nothing else: no git host listed");
   const closed = await runTask(h, "blocked", "restricted");

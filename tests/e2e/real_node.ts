@@ -4,6 +4,7 @@
 import { readState } from "../../localcluster/cluster.ts";
 import { ECHO_AGENT_IMAGE, GIT_IMAGE } from "../../agents/images.ts";
 import { REAL_NODE_SCHEDULING } from "../../localcluster/realnode/node_config.ts";
+import { waitForClusterDns } from "../../localcluster/realnode/cluster_dns.ts";
 import { eventually, kubectl } from "../integration/env.ts";
 import type { Json, TaskHarness } from "../integration/task/harness.ts";
 
@@ -98,4 +99,11 @@ export function between(log: string, start: string, end: string): string {
   const to = log.indexOf(`\n${end}\n`, from);
   if (from < 0 || to < 0) throw new Error(`markers ${start} / ${end} not in:\n${log}`);
   return log.slice(from + start.length + 1, to);
+}
+
+/** The CoreDNS pod's IP, once it is Ready (the node starts it: localcluster/realnode/cluster_dns.ts). */
+export async function clusterDnsPodIP(): Promise<string> {
+  const kubeconfig = Deno.env.get("KUBECONFIG");
+  if (!kubeconfig) throw new Error("KUBECONFIG is not set: run through `deno task test`");
+  return await waitForClusterDns({ kubectl: "kubectl", kubeconfig });
 }

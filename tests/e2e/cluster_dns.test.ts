@@ -1,0 +1,109 @@
+// Cluster DNS on the real node (localcluster/realnode/cluster_dns.ts): the
+// kubelet gives every pod the kube-dns Service as its nameserver and the
+// namespace's search path; CoreDNS answers for Services by full name and, through
+// that search path, by short name; a name the cluster does not have is not found.
+//
+// The lookups go through glibc's resolver (node's dns.lookup is getaddrinfo),
+// which applies the search path as any program in a pod would. Until the node
+// routes Service IPs other than the apiserver's, the resolving pod names the
+// CoreDNS pod as its nameserver (dnsConfig), with the search path the kubelet
+// writes; a second pod shows what the kubelet writes.
+import assert from "assert";
+import { eventually, kubectl, testNamespace } from "../integration/env.ts";
+import { CLAUDE_CODE_IMAGE } from "../../agents/images.ts";
+import { REAL_NODE_SCHEDULING } from "../../localcluster/realnode/node_config.ts";
+import { CLUSTER_DNS_IP, KUBERNETES_SERVICE_IP } from "../../localcluster/pki.ts";
+import { clusterDnsPodIP, onRealNode } from "./real_node.ts";
+
+/** A pod of `image` on the real node running `script` once; resolves with its log. */
+async function runPod(ns: string, name: string, script: string, dns: object): Promise<string> {
+  const pod = {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, namespace: ns },
+    spec: {
+      ...REAL_NODE_SCHEDULING,
+      ...dns,
+      restartPolicy: "Never",
+      automountServiceAccountToken: false,
+      containers: [{
+        name: "lookup",
+        image: CLAUDE_CODE_IMAGE,
+        imagePullPolicy: "Never",
+        command: ["sh", "-c", script],
+        securityContext: {
+          allowPrivilegeEscalation: false,
+          capabilities: { drop: ["ALL"] },
+          runAsNonRoot: true,
+          runAsUser: 65532,
+        },
+      }],
+    },
+  };
+  await kubectl(["apply", "-f", "-"], JSON.stringify(pod));
+  await eventually(`pod ${name} ends`, async () => {
+    const phase = await kubectl(["get", "pod", "-n", ns, name, "-o", "jsonpath={.status.phase}"]);
+    return phase === "Succeeded" || phase === "Failed";
+  }, 120_000);
+  const log = await kubectl(["logs", "-n", ns, name]);
+  console.error(`[e2e] ${name}:\n${log}`);
+  return log;
+}
+
+/** Looks each name up as a program would (getaddrinfo), one "name address|error" line each. */
+function lookups(names: string[]): string {
+  const js = `for (const n of ${JSON.stringify(names)}) ` +
+    `require("dns").lookup(n, { family: 4 }, (e, a) => console.log(n, e ? e.code : a))`;
+  return `node -e '${js}'`;
+}
+
+Deno.test(onRealNode("e2e: cluster DNS resolves Services by full and short name"), async () => {
+  const dnsPod = await clusterDnsPodIP();
+  const ns = await testNamespace("dns");
+  try {
+    await kubectl(["create", "service", "clusterip", "web", "--tcp=80:80", "-n", ns.name]);
+    const webIP = (await kubectl([
+      "get",
+      "service",
+      "-n",
+      ns.name,
+      "web",
+      "-o",
+      "jsonpath={.spec.clusterIP}",
+    ])).trim();
+
+    const written = await runPod(ns.name, "resolv-conf", "cat /etc/resolv.conf", {});
+    assert.match(written, new RegExp(`^nameserver ${CLUSTER_DNS_IP.replaceAll(".", "\\.")}$`, "m"));
+    const search = `${ns.name}.svc.cluster.local svc.cluster.local cluster.local`;
+    assert.match(written, new RegExp(`^search ${search}$`, "m"));
+    assert.match(written, /^options ndots:5$/m);
+
+    const names = [
+      "kubernetes.default.svc.cluster.local",
+      "kubernetes.default",
+      "web",
+      `missing.${ns.name}.svc.cluster.local`,
+    ];
+    const log = await runPod(
+      ns.name,
+      "resolver",
+      `busybox nslookup kubernetes.default.svc.cluster.local ${dnsPod}; ${lookups(names)}`,
+      {
+        dnsPolicy: "None",
+        dnsConfig: {
+          nameservers: [dnsPod],
+          searches: search.split(" "),
+          options: [{ name: "ndots", value: "5" }],
+        },
+      },
+    );
+    const line = (name: string, answer: string) =>
+      new RegExp(`^${name.replaceAll(".", "\\.")} ${answer.replaceAll(".", "\\.")}$`, "m");
+    assert.match(log, line("kubernetes.default.svc.cluster.local", KUBERNETES_SERVICE_IP));
+    assert.match(log, line("kubernetes.default", KUBERNETES_SERVICE_IP), "by the search path");
+    assert.match(log, line("web", webIP), "a Service of its own namespace by short name");
+    assert.match(log, line(names[3], "ENOTFOUND"), "a Service the cluster does not have");
+  } finally {
+    await ns.cleanup();
+  }
+});
