@@ -4,26 +4,23 @@
 // that search path, by short name; a name the cluster does not have is not found.
 //
 // The lookups go through glibc's resolver (node's dns.lookup is getaddrinfo),
-// which applies the search path as any program in a pod would. Until the node
-// routes Service IPs other than the apiserver's, the resolving pod names the
-// CoreDNS pod as its nameserver (dnsConfig), with the search path the kubelet
-// writes; a second pod shows what the kubelet writes.
+// which applies the search path as any program in a pod would, to the kube-dns
+// Service's ClusterIP the kubelet wrote (routed by service_routes.ts).
 import assert from "assert";
 import { eventually, kubectl, testNamespace } from "../integration/env.ts";
 import { CLAUDE_CODE_IMAGE } from "../../agents/images.ts";
 import { REAL_NODE_SCHEDULING } from "../../localcluster/realnode/node_config.ts";
 import { CLUSTER_DNS_IP, KUBERNETES_SERVICE_IP } from "../../localcluster/pki.ts";
-import { clusterDnsPodIP, onRealNode } from "./real_node.ts";
+import { clusterDnsReady, onRealNode } from "./real_node.ts";
 
 /** A pod of `image` on the real node running `script` once; resolves with its log. */
-async function runPod(ns: string, name: string, script: string, dns: object): Promise<string> {
+async function runPod(ns: string, name: string, script: string): Promise<string> {
   const pod = {
     apiVersion: "v1",
     kind: "Pod",
     metadata: { name, namespace: ns },
     spec: {
       ...REAL_NODE_SCHEDULING,
-      ...dns,
       restartPolicy: "Never",
       automountServiceAccountToken: false,
       containers: [{
@@ -58,7 +55,7 @@ function lookups(names: string[]): string {
 }
 
 Deno.test(onRealNode("e2e: cluster DNS resolves Services by full and short name"), async () => {
-  const dnsPod = await clusterDnsPodIP();
+  await clusterDnsReady();
   const ns = await testNamespace("dns");
   try {
     await kubectl(["create", "service", "clusterip", "web", "--tcp=80:80", "-n", ns.name]);
@@ -72,12 +69,6 @@ Deno.test(onRealNode("e2e: cluster DNS resolves Services by full and short name"
       "jsonpath={.spec.clusterIP}",
     ])).trim();
 
-    const written = await runPod(ns.name, "resolv-conf", "cat /etc/resolv.conf", {});
-    assert.match(written, new RegExp(`^nameserver ${CLUSTER_DNS_IP.replaceAll(".", "\\.")}$`, "m"));
-    const search = `${ns.name}.svc.cluster.local svc.cluster.local cluster.local`;
-    assert.match(written, new RegExp(`^search ${search}$`, "m"));
-    assert.match(written, /^options ndots:5$/m);
-
     const names = [
       "kubernetes.default.svc.cluster.local",
       "kubernetes.default",
@@ -87,16 +78,15 @@ Deno.test(onRealNode("e2e: cluster DNS resolves Services by full and short name"
     const log = await runPod(
       ns.name,
       "resolver",
-      `busybox nslookup kubernetes.default.svc.cluster.local ${dnsPod}; ${lookups(names)}`,
-      {
-        dnsPolicy: "None",
-        dnsConfig: {
-          nameservers: [dnsPod],
-          searches: search.split(" "),
-          options: [{ name: "ndots", value: "5" }],
-        },
-      },
+      `cat /etc/resolv.conf; busybox nslookup kubernetes.default.svc.cluster.local; ${
+        lookups(names)
+      }`,
     );
+    assert.match(log, new RegExp(`^nameserver ${CLUSTER_DNS_IP.replaceAll(".", "\\.")}$`, "m"));
+    const search = `${ns.name}.svc.cluster.local svc.cluster.local cluster.local`;
+    assert.match(log, new RegExp(`^search ${search}$`, "m"));
+    assert.match(log, /^options ndots:5$/m);
+
     const line = (name: string, answer: string) =>
       new RegExp(`^${name.replaceAll(".", "\\.")} ${answer.replaceAll(".", "\\.")}$`, "m");
     assert.match(log, line("kubernetes.default.svc.cluster.local", KUBERNETES_SERVICE_IP));

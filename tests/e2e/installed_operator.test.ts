@@ -6,6 +6,7 @@
 // running operator pod.
 import assert from "assert";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { readState } from "../../localcluster/cluster.ts";
 import { eventually, kubectl } from "../integration/env.ts";
 import { type Json, TaskHarness } from "../integration/task/harness.ts";
@@ -15,6 +16,8 @@ import { fixAndPush } from "./agents/fix_and_push.ts";
 import { restrictedCase, startEgressWorld } from "./egress_cases.ts";
 import { installOperator, readyPod } from "./installed_operator.ts";
 import { onRealNode, realNodeAgent } from "./real_node.ts";
+import { CLAUDE_CODE_IMAGE } from "../../agents/images.ts";
+import { REAL_NODE_SCHEDULING } from "../../localcluster/realnode/node_config.ts";
 
 const CLAUDE = CLI_CASES["claude-code"];
 const SA = "kubetask-controller"; // the chart's ServiceAccount
@@ -52,6 +55,10 @@ Deno.test(
           await w.close();
         }
       });
+      await t.step(
+        "/metrics through the metrics Service: the reader's token 200, a tenant's 403",
+        () => scrapeThroughService(op.opNs),
+      );
       const after = await readyPod(op);
       assert.equal(after.metadata.uid, pod.metadata.uid, "one operator pod did it all");
       assert.equal(after.status.containerStatuses[0].restartCount, 0);
@@ -60,6 +67,84 @@ Deno.test(
     }
   },
 );
+
+/**
+ * GET https://<metrics Service>:8443/metrics from a pod on the real node with its own
+ * ServiceAccount's token, as Prometheus would (the certificate is self-signed: not verified).
+ * Prints "STATUS <code>" and the response's kubetask_ lines.
+ */
+async function scrapeAs(ns: string, sa: string): Promise<string> {
+  const url = `https://${SA}-metrics.${ns}.svc:8443/metrics`;
+  const js = `const t=require("fs").readFileSync(` +
+    `"/var/run/secrets/kubernetes.io/serviceaccount/token","utf8");` +
+    `require("https").get(${JSON.stringify(url)},{rejectUnauthorized:false,` +
+    `headers:{authorization:"Bearer "+t}},r=>{let b="";r.on("data",d=>b+=d);` +
+    `r.on("end",()=>{console.log("STATUS "+r.statusCode);` +
+    `console.log(b.split("\\n").filter(l=>l.startsWith("kubetask_")).slice(0,3).join("\\n"))})})` +
+    `.on("error",e=>console.log("ERROR "+e.code))`;
+  const name = `scrape-${sa}`;
+  await kubectl(["create", "serviceaccount", sa, "-n", ns]);
+  await kubectl(
+    ["apply", "-f", "-"],
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name, namespace: ns },
+      spec: {
+        ...REAL_NODE_SCHEDULING,
+        serviceAccountName: sa,
+        restartPolicy: "Never",
+        containers: [{
+          name: "scrape",
+          image: CLAUDE_CODE_IMAGE,
+          imagePullPolicy: "Never",
+          command: ["node", "-e", js],
+          securityContext: {
+            allowPrivilegeEscalation: false,
+            capabilities: { drop: ["ALL"] },
+            runAsNonRoot: true,
+            runAsUser: 65532,
+            seccompProfile: { type: "RuntimeDefault" },
+          },
+        }],
+      },
+    }),
+  );
+  await eventually(`pod ${name} ends`, async () => {
+    const phase = await kubectl(["get", "pod", "-n", ns, name, "-o", "jsonpath={.status.phase}"]);
+    return phase === "Succeeded" || phase === "Failed";
+  }, 120_000);
+  const log = await kubectl(["logs", "-n", ns, name]);
+  console.error(`[e2e] /metrics as ${sa}: ${log.trim()}`);
+  return log;
+}
+
+const READER_ROLE = new URL("../../deploy/clusterrole-metrics-reader.yaml", import.meta.url);
+
+/** The reader role's rule as deploy/ ships it; created for the test when no install made it. */
+async function scrapeThroughService(ns: string): Promise<void> {
+  const role = "kubetask-metrics-reader";
+  const made = !(await kubectl(["get", "clusterrole", role]).then(() => true, () => false));
+  if (made) await kubectl(["apply", "-f", fileURLToPath(READER_ROLE)]);
+  const binding = `kt-e2e-metrics-${ns}`;
+  try {
+    await kubectl([
+      "create",
+      "clusterrolebinding",
+      binding,
+      `--clusterrole=${role}`,
+      `--serviceaccount=${ns}:prometheus`,
+    ]);
+    const reader = await scrapeAs(ns, "prometheus");
+    assert.match(reader, /^STATUS 200$/m);
+    assert.match(reader, /^kubetask_/m, "Prometheus text with the operator's metrics");
+    const tenant = await scrapeAs(ns, "tenant");
+    assert.match(tenant, /^STATUS 403$/m, "an authenticated token without the role");
+  } finally {
+    await kubectl(["delete", "clusterrolebinding", binding, "--ignore-not-found"]);
+    if (made) await kubectl(["delete", "clusterrole", role, "--ignore-not-found"]);
+  }
+}
 
 /** A token of the chart's ServiceAccount bound to Secret `bound` (refused once it is deleted). */
 async function boundToken(ns: string, bound: string): Promise<string> {

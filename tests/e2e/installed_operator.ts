@@ -2,12 +2,11 @@
 // the image built here) as a harness's operator: it watches namespaces made
 // up front, one per harness, and runs the settings the e2e cases need.
 import { GIT_IMAGE } from "../../agents/images.ts";
-import { REAL_NODE_SCHEDULING } from "../../localcluster/realnode/node_config.ts";
-import { operatorImage } from "../../localcluster/realnode/operator_image.ts";
 import { installCrds } from "../integration/api/crds.ts";
 import { eventually, kubectl, testNamespace } from "../integration/env.ts";
 import { chart, helm } from "../integration/ship/helm.ts";
 import type { Json, RunningOperator } from "../integration/task/harness.ts";
+import { operatorNamespace, realNodeValues } from "./operator_install.ts";
 
 export interface InstalledOperator extends RunningOperator {
   release: string;
@@ -17,23 +16,13 @@ export interface InstalledOperator extends RunningOperator {
   close(): Promise<void>;
 }
 
-const IMAGE = operatorImage();
-const [REPOSITORY, TAG] = [IMAGE.slice(0, IMAGE.lastIndexOf(":")), IMAGE.split(":").at(-1)!];
-
 /** Installs the chart watching `namespaces` new namespaces; `values`: further helm flags. */
 export async function installOperator(
   namespaces: number,
   values: string[] = [],
 ): Promise<InstalledOperator> {
   await installCrds();
-  const op = await testNamespace("kubetask-op");
-  await kubectl([
-    "label",
-    "namespace",
-    op.name,
-    "pod-security.kubernetes.io/enforce=restricted",
-    "pod-security.kubernetes.io/enforce-version=latest",
-  ]);
+  const op = await operatorNamespace();
   const watched = await Promise.all(
     Array.from({ length: namespaces }, () => testNamespace("task")),
   );
@@ -51,21 +40,9 @@ export async function installOperator(
       chart,
       "--namespace",
       op.name,
-      "--set",
-      `image.repository=${REPOSITORY}`,
-      "--set",
-      `image.tag=${TAG}`,
-      "--set",
-      `watchNamespaces={${watched.map((n) => n.name).join(",")}}`,
+      ...realNodeValues(watched.map((n) => n.name).join(",")),
       "--set",
       `gitImage=${GIT_IMAGE}`,
-      // The cluster's user ClusterRoles may be another install's.
-      "--set",
-      "userRoles.create=false",
-      "--set-json",
-      `nodeSelector=${JSON.stringify(REAL_NODE_SCHEDULING.nodeSelector)}`,
-      "--set-json",
-      `tolerations=${JSON.stringify(REAL_NODE_SCHEDULING.tolerations)}`,
       ...values,
     );
   } catch (err) {

@@ -101,9 +101,9 @@ export function between(log: string, start: string, end: string): string {
   return log.slice(from + start.length + 1, to);
 }
 
-/** The CoreDNS pod's IP, once it is Ready (the node starts it: localcluster/realnode/cluster_dns.ts). */
-export async function clusterDnsPodIP(): Promise<string> {
+/** Resolves once the CoreDNS pod is Ready (the node starts it: localcluster/realnode/cluster_dns.ts). */
+export async function clusterDnsReady(): Promise<void> {
   const kubeconfig = Deno.env.get("KUBECONFIG");
   if (!kubeconfig) throw new Error("KUBECONFIG is not set: run through `deno task test`");
-  return await waitForClusterDns({ kubectl: "kubectl", kubeconfig });
+  await waitForClusterDns({ kubectl: "kubectl", kubeconfig });
 }
