@@ -340,8 +340,12 @@ Deno.test({
       const admissions = JSON.parse(await kubectl(["get", "workloads", "-n", h.ns, "-o", "json"]))
         .items.map((w: Json) => w.status?.admission?.clusterQueue);
       assert.deepEqual(admissions, [cqs[0], cqs[0]], "both admitted by team a's ClusterQueue");
-      const usage = JSON.parse(await kubectl(["get", "clusterqueue", cqs[0], "-o", "json"]))
-        .status?.flavorsUsage?.[0]?.resources?.[0];
+      // Kueue writes the ClusterQueue's usage after admitting: read it once it says so.
+      const usage = await eventually("team a's ClusterQueue shows the borrowed CPU", async () => {
+        const u = JSON.parse(await kubectl(["get", "clusterqueue", cqs[0], "-o", "json"]))
+          .status?.flavorsUsage?.[0]?.resources?.[0];
+        return String(u?.borrowed) === "1" ? u : undefined;
+      }, 30_000).catch(() => undefined);
       console.error(`[kueue] team a's ClusterQueue usage: ${JSON.stringify(usage)}`);
       assert.equal(String(usage?.borrowed), "1", "one CPU borrowed from the cohort");
     } finally {
