@@ -37,11 +37,24 @@ async function inCluster(url: string) {
   return { dir, rotate, clock, transport };
 }
 
-Deno.test("a rotated token file is used once the re-read interval has passed", async () => {
-  const valid = { token: "token-a" };
+type World = { api: ReturnType<typeof apiserver>; c: Awaited<ReturnType<typeof inCluster>> };
+
+/** The loopback apiserver accepting `valid.token`, an in-cluster client of it, torn down after `fn`. */
+async function withInCluster(valid: { token: string }, fn: (w: World) => Promise<void>) {
   const api = apiserver(valid);
   const c = await inCluster(api.url);
   try {
+    await fn({ api, c });
+  } finally {
+    await c.transport.close();
+    await api.server.shutdown();
+    await Deno.remove(c.dir, { recursive: true });
+  }
+}
+
+Deno.test("a rotated token file is used once the re-read interval has passed", async () => {
+  const valid = { token: "token-a" };
+  await withInCluster(valid, async ({ api, c }) => {
     await c.rotate("token-a");
     await c.transport.json("GET", "/api/v1/pods");
     // The kubelet writes the new token; the old one is still good for a while.
@@ -52,18 +65,12 @@ Deno.test("a rotated token file is used once the re-read interval has passed", a
     valid.token = "token-b";
     await c.transport.json("GET", "/api/v1/pods");
     assert.deepEqual(api.seen.map((s) => s.token), ["token-a", "token-a", "token-b"]);
-  } finally {
-    await c.transport.close();
-    await api.server.shutdown();
-    await Deno.remove(c.dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a 401 re-reads the token file at once and retries, watches included", async () => {
   const valid = { token: "token-a" };
-  const api = apiserver(valid);
-  const c = await inCluster(api.url);
-  try {
+  await withInCluster(valid, async ({ api, c }) => {
     await c.rotate("token-a");
     await c.transport.json("GET", "/api/v1/pods");
     // Rotated and the old token refused at once (its bound object deleted), within the interval.
@@ -84,25 +91,15 @@ Deno.test("a 401 re-reads the token file at once and retries, watches included",
       { token: "token-b", watch: true },
       { token: "token-c", watch: true },
     ]);
-  } finally {
-    await c.transport.close();
-    await api.server.shutdown();
-    await Deno.remove(c.dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a token refused even after a re-read is returned as 401, not retried forever", async () => {
-  const api = apiserver({ token: "never-issued" });
-  const c = await inCluster(api.url);
-  try {
+  await withInCluster({ token: "never-issued" }, async ({ api, c }) => {
     await c.rotate("token-a");
     const res = await c.transport.send("GET", "/api/v1/pods");
     assert.equal(res.status, 401);
     await res.text();
     assert.equal(api.seen.length, 2, "one retry after the re-read");
-  } finally {
-    await c.transport.close();
-    await api.server.shutdown();
-    await Deno.remove(c.dir, { recursive: true });
-  }
+  });
 });
