@@ -211,23 +211,38 @@ export async function kubectl(
   args: string[],
   stdin?: string,
 ) {
-  const child = new Deno.Command(state.kubectl, {
-    args: ["--kubeconfig", state.kubeconfig, ...args],
-    stdin: stdin === undefined ? "null" : "piped",
+  return await runCommand(state.kubectl, ["--kubeconfig", state.kubeconfig, ...args], {
+    stdin,
+    describe: `kubectl ${args.join(" ")}`,
+  });
+}
+
+/**
+ * Runs `cmd` to its end and returns its stdout; a non-zero exit throws with
+ * `describe` (by default the command line) and its stderr.
+ */
+export async function runCommand(
+  cmd: string,
+  args: string[],
+  opts: { stdin?: string; describe?: string } = {},
+): Promise<string> {
+  const child = new Deno.Command(cmd, {
+    args,
+    stdin: opts.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  if (stdin !== undefined) {
+  if (opts.stdin !== undefined) {
     const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(stdin));
+    await writer.write(new TextEncoder().encode(opts.stdin));
     await writer.close();
   }
   const out = await child.output();
-  const text = new TextDecoder().decode(out.stdout);
-  if (out.code !== 0) {
-    throw new Error(`kubectl ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  if (!out.success) {
+    const what = opts.describe ?? `${cmd} ${args.join(" ")}`;
+    throw new Error(`${what}: ${new TextDecoder().decode(out.stderr).trim()}`);
   }
-  return text;
+  return new TextDecoder().decode(out.stdout);
 }
 
 /** Processes (other than this one) whose command line, arguments joined by spaces, contains `text`. */

@@ -14,26 +14,8 @@
 //     service_routes_sync.ts KUBECTL KUBECONFIG CHAIN RELAY TAG
 // with RELAY the relay's host:port; TAG, not read, names the cluster for
 // whoever looks for its processes.
+import { runCommand } from "../process.ts";
 import { type KubeObject, restoreText, serviceRoutes } from "./service_routes.ts";
-
-async function run(cmd: string, args: string[], stdin?: string): Promise<string> {
-  const child = new Deno.Command(cmd, {
-    args,
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(stdin));
-    await writer.close();
-  }
-  const out = await child.output();
-  if (!out.success) {
-    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr).trim()}`);
-  }
-  return new TextDecoder().decode(out.stdout);
-}
 
 if (import.meta.main) {
   const [kubectlBin, kubeconfig, chain, relay] = Deno.args;
@@ -41,7 +23,7 @@ if (import.meta.main) {
   while (true) {
     try {
       const list = JSON.parse(
-        await run(kubectlBin, [
+        await runCommand(kubectlBin, [
           "--kubeconfig",
           kubeconfig,
           "get",
@@ -60,7 +42,7 @@ if (import.meta.main) {
       const routes = serviceRoutes(services, slices);
       const text = restoreText(chain, { clusterIP: kubernetes?.spec?.clusterIP, relay }, routes);
       if (kubernetes && text !== applied) {
-        await run("iptables-restore", ["-w", "--noflush"], text);
+        await runCommand("iptables-restore", ["-w", "--noflush"], { stdin: text });
         applied = text;
         const endpoints = routes.reduce((n, r) => n + r.endpoints.length, 0);
         console.error(`applied ${routes.length} service ports, ${endpoints} endpoints`);

@@ -7,45 +7,9 @@
 // which applies the search path as any program in a pod would, to the kube-dns
 // Service's ClusterIP the kubelet wrote (routed by service_routes.ts).
 import assert from "assert";
-import { eventually, kubectl, testNamespace } from "../integration/env.ts";
-import { CLAUDE_CODE_IMAGE } from "../../agents/images.ts";
-import { REAL_NODE_SCHEDULING } from "../../localcluster/realnode/node_config.ts";
+import { kubectl, testNamespace } from "../integration/env.ts";
 import { CLUSTER_DNS_IP, KUBERNETES_SERVICE_IP } from "../../localcluster/pki.ts";
-import { clusterDnsReady, onRealNode } from "./real_node.ts";
-
-/** A pod of `image` on the real node running `script` once; resolves with its log. */
-async function runPod(ns: string, name: string, script: string): Promise<string> {
-  const pod = {
-    apiVersion: "v1",
-    kind: "Pod",
-    metadata: { name, namespace: ns },
-    spec: {
-      ...REAL_NODE_SCHEDULING,
-      restartPolicy: "Never",
-      automountServiceAccountToken: false,
-      containers: [{
-        name: "lookup",
-        image: CLAUDE_CODE_IMAGE,
-        imagePullPolicy: "Never",
-        command: ["sh", "-c", script],
-        securityContext: {
-          allowPrivilegeEscalation: false,
-          capabilities: { drop: ["ALL"] },
-          runAsNonRoot: true,
-          runAsUser: 65532,
-        },
-      }],
-    },
-  };
-  await kubectl(["apply", "-f", "-"], JSON.stringify(pod));
-  await eventually(`pod ${name} ends`, async () => {
-    const phase = await kubectl(["get", "pod", "-n", ns, name, "-o", "jsonpath={.status.phase}"]);
-    return phase === "Succeeded" || phase === "Failed";
-  }, 120_000);
-  const log = await kubectl(["logs", "-n", ns, name]);
-  console.error(`[e2e] ${name}:\n${log}`);
-  return log;
-}
+import { clusterDnsReady, onRealNode, runPodOnce } from "./real_node.ts";
 
 /** Looks each name up as a program would (getaddrinfo), one "name address|error" line each. */
 function lookups(names: string[]): string {
@@ -75,13 +39,10 @@ Deno.test(onRealNode("e2e: cluster DNS resolves Services by full and short name"
       "web",
       `missing.${ns.name}.svc.cluster.local`,
     ];
-    const log = await runPod(
-      ns.name,
-      "resolver",
-      `cat /etc/resolv.conf; busybox nslookup kubernetes.default.svc.cluster.local; ${
-        lookups(names)
-      }`,
-    );
+    const script = `cat /etc/resolv.conf; busybox nslookup kubernetes.default.svc.cluster.local; ${
+      lookups(names)
+    }`;
+    const log = await runPodOnce(ns.name, "resolver", ["sh", "-c", script]);
     assert.match(log, new RegExp(`^nameserver ${CLUSTER_DNS_IP.replaceAll(".", "\\.")}$`, "m"));
     const search = `${ns.name}.svc.cluster.local svc.cluster.local cluster.local`;
     assert.match(log, new RegExp(`^search ${search}$`, "m"));

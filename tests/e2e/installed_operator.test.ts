@@ -15,9 +15,7 @@ import { endsMidRun } from "./agents/ends_mid_run.ts";
 import { fixAndPush } from "./agents/fix_and_push.ts";
 import { restrictedCase, startEgressWorld } from "./egress_cases.ts";
 import { installOperator, readyPod } from "./installed_operator.ts";
-import { onRealNode, realNodeAgent } from "./real_node.ts";
-import { CLAUDE_CODE_IMAGE } from "../../agents/images.ts";
-import { REAL_NODE_SCHEDULING } from "../../localcluster/realnode/node_config.ts";
+import { onRealNode, realNodeAgent, runPodOnce } from "./real_node.ts";
 
 const CLAUDE = CLI_CASES["claude-code"];
 const SA = "kubetask-controller"; // the chart's ServiceAccount
@@ -82,39 +80,8 @@ async function scrapeAs(ns: string, sa: string): Promise<string> {
     `r.on("end",()=>{console.log("STATUS "+r.statusCode);` +
     `console.log(b.split("\\n").filter(l=>l.startsWith("kubetask_")).slice(0,3).join("\\n"))})})` +
     `.on("error",e=>console.log("ERROR "+e.code))`;
-  const name = `scrape-${sa}`;
   await kubectl(["create", "serviceaccount", sa, "-n", ns]);
-  await kubectl(
-    ["apply", "-f", "-"],
-    JSON.stringify({
-      apiVersion: "v1",
-      kind: "Pod",
-      metadata: { name, namespace: ns },
-      spec: {
-        ...REAL_NODE_SCHEDULING,
-        serviceAccountName: sa,
-        restartPolicy: "Never",
-        containers: [{
-          name: "scrape",
-          image: CLAUDE_CODE_IMAGE,
-          imagePullPolicy: "Never",
-          command: ["node", "-e", js],
-          securityContext: {
-            allowPrivilegeEscalation: false,
-            capabilities: { drop: ["ALL"] },
-            runAsNonRoot: true,
-            runAsUser: 65532,
-            seccompProfile: { type: "RuntimeDefault" },
-          },
-        }],
-      },
-    }),
-  );
-  await eventually(`pod ${name} ends`, async () => {
-    const phase = await kubectl(["get", "pod", "-n", ns, name, "-o", "jsonpath={.status.phase}"]);
-    return phase === "Succeeded" || phase === "Failed";
-  }, 120_000);
-  const log = await kubectl(["logs", "-n", ns, name]);
+  const log = await runPodOnce(ns, `scrape-${sa}`, ["node", "-e", js], { serviceAccountName: sa });
   console.error(`[e2e] /metrics as ${sa}: ${log.trim()}`);
   return log;
 }

@@ -2,7 +2,7 @@
 // kubelet, and what their processes printed. Skipped, with the reason on one
 // line, where the cluster has no real node (not root, or disabled).
 import { readState } from "../../localcluster/cluster.ts";
-import { ECHO_AGENT_IMAGE, GIT_IMAGE } from "../../agents/images.ts";
+import { CLAUDE_CODE_IMAGE, ECHO_AGENT_IMAGE, GIT_IMAGE } from "../../agents/images.ts";
 import { REAL_NODE_SCHEDULING } from "../../localcluster/realnode/node_config.ts";
 import { waitForClusterDns } from "../../localcluster/realnode/cluster_dns.ts";
 import { eventually, kubectl } from "../integration/env.ts";
@@ -106,4 +106,51 @@ export async function clusterDnsReady(): Promise<void> {
   const kubeconfig = Deno.env.get("KUBECONFIG");
   if (!kubeconfig) throw new Error("KUBECONFIG is not set: run through `deno task test`");
   await waitForClusterDns({ kubectl: "kubectl", kubeconfig });
+}
+
+/**
+ * Runs `command` once in a pod of the Claude Code image (it has node and sh) on the real node,
+ * as a restricted non-root user; resolves with its log once it ends. The pod gets a token only
+ * when `serviceAccountName` is given.
+ */
+export async function runPodOnce(
+  ns: string,
+  name: string,
+  command: string[],
+  opts: { serviceAccountName?: string } = {},
+): Promise<string> {
+  const account = opts.serviceAccountName
+    ? { serviceAccountName: opts.serviceAccountName }
+    : { automountServiceAccountToken: false };
+  const pod = {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, namespace: ns },
+    spec: {
+      ...REAL_NODE_SCHEDULING,
+      ...account,
+      restartPolicy: "Never",
+      containers: [{
+        name: "once",
+        image: CLAUDE_CODE_IMAGE,
+        imagePullPolicy: "Never",
+        command,
+        securityContext: {
+          allowPrivilegeEscalation: false,
+          capabilities: { drop: ["ALL"] },
+          runAsNonRoot: true,
+          runAsUser: 65532,
+          seccompProfile: { type: "RuntimeDefault" },
+        },
+      }],
+    },
+  };
+  await kubectl(["apply", "-f", "-"], JSON.stringify(pod));
+  await eventually(`pod ${name} ends`, async () => {
+    const phase = await kubectl(["get", "pod", "-n", ns, name, "-o", "jsonpath={.status.phase}"]);
+    return phase === "Succeeded" || phase === "Failed";
+  }, 120_000);
+  const log = await kubectl(["logs", "-n", ns, name]);
+  console.error(`[e2e] pod ${name}:\n${log.trim()}`);
+  return log;
 }
