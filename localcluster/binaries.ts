@@ -93,6 +93,19 @@ async function go(args: string[], cwd: string, env: Record<string, string> = {})
   console.error(`[cluster] done in ${((performance.now() - started) / 1000).toFixed(0)}s`);
 }
 
+/**
+ * `go install`s `pkg` (module path@version) into `binDir` unless its binary
+ * `name` is there already; returns the binary's path.
+ */
+async function goInstalled(binDir: string, name: string, pkg: string): Promise<string> {
+  const path = join(binDir, name);
+  if (!(await exists(path))) {
+    await Deno.mkdir(binDir, { recursive: true });
+    await go(["install", "-trimpath", "-ldflags=-s -w", pkg], repoRoot, { GOBIN: binDir });
+  }
+  return path;
+}
+
 /** The kubelet of the same release, built only for a real node. */
 export async function ensureKubelet(): Promise<string> {
   const path = join(kubernetesBinDir(), "kubelet");
@@ -115,16 +128,7 @@ export async function ensureKubelet(): Promise<string> {
 
 /** helm, by module path at the pinned version (tests render the charts with it). */
 export async function ensureHelm(): Promise<string> {
-  const path = join(helmBinDir(), "helm");
-  if (!(await exists(path))) {
-    await Deno.mkdir(helmBinDir(), { recursive: true });
-    await go(
-      ["install", "-trimpath", "-ldflags=-s -w", `helm.sh/helm/v3/cmd/helm@${HELM_VERSION}`],
-      repoRoot,
-      { GOBIN: helmBinDir() },
-    );
-  }
-  return path;
+  return await goInstalled(helmBinDir(), "helm", `helm.sh/helm/v3/cmd/helm@${HELM_VERSION}`);
 }
 
 /**
@@ -133,21 +137,11 @@ export async function ensureHelm(): Promise<string> {
  * names the binary "cmd".
  */
 export async function ensureKubeNetworkPolicies(): Promise<string> {
-  const path = join(kubeNetworkPoliciesBinDir(), "cmd");
-  if (!(await exists(path))) {
-    await Deno.mkdir(kubeNetworkPoliciesBinDir(), { recursive: true });
-    await go(
-      [
-        "install",
-        "-trimpath",
-        "-ldflags=-s -w",
-        `sigs.k8s.io/kube-network-policies/cmd@${KUBE_NETWORK_POLICIES_VERSION}`,
-      ],
-      repoRoot,
-      { GOBIN: kubeNetworkPoliciesBinDir() },
-    );
-  }
-  return path;
+  return await goInstalled(
+    kubeNetworkPoliciesBinDir(),
+    "cmd",
+    `sigs.k8s.io/kube-network-policies/cmd@${KUBE_NETWORK_POLICIES_VERSION}`,
+  );
 }
 
 /**
@@ -179,16 +173,7 @@ export async function ensureCoreDNS(): Promise<string> {
  * Its main package is cmd/kueue, so `go install` names the binary "kueue".
  */
 export async function ensureKueue(): Promise<string> {
-  const path = join(kueueBinDir(), "kueue");
-  if (!(await exists(path))) {
-    await Deno.mkdir(kueueBinDir(), { recursive: true });
-    await go(
-      ["install", "-trimpath", "-ldflags=-s -w", `sigs.k8s.io/kueue/cmd/kueue@${KUEUE_VERSION}`],
-      repoRoot,
-      { GOBIN: kueueBinDir() },
-    );
-  }
-  return path;
+  return await goInstalled(kueueBinDir(), "kueue", `sigs.k8s.io/kueue/cmd/kueue@${KUEUE_VERSION}`);
 }
 
 /**
@@ -272,13 +257,6 @@ export async function ensureBinaries(): Promise<ControlPlaneBinaries> {
       join(repoRoot, "localcluster", "gobuild"),
     );
   }
-  if (!(await exists(paths.kwok))) {
-    await Deno.mkdir(kwokBinDir(), { recursive: true });
-    await go(
-      ["install", "-trimpath", "-ldflags=-s -w", `sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}`],
-      repoRoot,
-      { GOBIN: kwokBinDir() },
-    );
-  }
+  await goInstalled(kwokBinDir(), "kwok", `sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}`);
   return paths;
 }
