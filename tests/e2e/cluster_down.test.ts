@@ -5,9 +5,8 @@ import assert from "assert";
 import { down, readState, up } from "../../localcluster/cluster.ts";
 import { kubectl, processesMentioning } from "../../localcluster/process.ts";
 import { containerLogLinks, mountsUnder, sandboxNetns } from "../../localcluster/realnode/node.ts";
-import { REAL_NODE, REAL_NODE_LABEL } from "../../localcluster/realnode/node_config.ts";
-import { ECHO_AGENT_IMAGE } from "../../agents/images.ts";
-import { onRealNode } from "./real_node.ts";
+import { REAL_NODE } from "../../localcluster/realnode/node_config.ts";
+import { onRealNode, runSleeper } from "./real_node.ts";
 
 const TEST_CLUSTER = Deno.env.get("KUBETASK_TEST_CLUSTER") ?? "test";
 // Named after the run's cluster: two checkouts testing side by side do not share it.
@@ -20,22 +19,7 @@ Deno.test(onRealNode("e2e: cluster down removes every trace of the real node"), 
   let podNetns: string[] = [];
   try {
     assert.ok(state.realNode, state.realNodeUnavailable ?? "no real node");
-    await kubectl(
-      state,
-      ["apply", "-f", "-"],
-      JSON.stringify({
-        apiVersion: "v1",
-        kind: "Pod",
-        metadata: { name: "sleeper", namespace: "default" },
-        spec: {
-          nodeSelector: { [REAL_NODE_LABEL]: "real" },
-          tolerations: [{ key: REAL_NODE_LABEL, operator: "Exists" }],
-          automountServiceAccountToken: false,
-          containers: [{ name: "c", image: ECHO_AGENT_IMAGE, command: ["sleep", "3600"] }],
-        },
-      }),
-    );
-    await kubectl(state, ["wait", "pod/sleeper", "--for=condition=Ready", "--timeout=120s"]);
+    await runSleeper(state);
     assert.ok((await processesMentioning(state.dir)).length >= 2, "containerd and kubelet run");
     assert.ok((await mountsUnder(state.dir)).length > 0, "the kubelet mounted volumes");
     // Other clusters' pods come and go meanwhile: follow this node's own namespaces.

@@ -11,7 +11,6 @@ import { type ClusterState, readState } from "../../localcluster/cluster.ts";
 import {
   isAlive,
   isOurs,
-  kubectl,
   processesMentioning,
   type StartedProcess,
 } from "../../localcluster/process.ts";
@@ -19,9 +18,7 @@ import { repoRoot } from "../../localcluster/paths.ts";
 import { mountsUnder, sandboxNetns } from "../../localcluster/realnode/node.ts";
 import { divertChain } from "../../localcluster/realnode/network_policies.ts";
 import { serviceChain } from "../../localcluster/realnode/apiserver_service.ts";
-import { REAL_NODE_LABEL } from "../../localcluster/realnode/node_config.ts";
-import { ECHO_AGENT_IMAGE } from "../../agents/images.ts";
-import { onRealNode } from "./real_node.ts";
+import { onRealNode, runSleeper } from "./real_node.ts";
 
 const TEST_CLUSTER = Deno.env.get("KUBETASK_TEST_CLUSTER") ?? "test";
 
@@ -43,22 +40,7 @@ async function upWithPod(name: string): Promise<ClusterState & { netns: string[]
   assert.ok(res.ok, res.out);
   const state = await readState(name);
   assert.ok(state?.realNode && state.owner, `state of ${name}`);
-  await kubectl(
-    state,
-    ["apply", "-f", "-"],
-    JSON.stringify({
-      apiVersion: "v1",
-      kind: "Pod",
-      metadata: { name: "sleeper", namespace: "default" },
-      spec: {
-        nodeSelector: { [REAL_NODE_LABEL]: "real" },
-        tolerations: [{ key: REAL_NODE_LABEL, operator: "Exists" }],
-        automountServiceAccountToken: false,
-        containers: [{ name: "c", image: ECHO_AGENT_IMAGE, command: ["sleep", "3600"] }],
-      },
-    }),
-  );
-  await kubectl(state, ["wait", "pod/sleeper", "--for=condition=Ready", "--timeout=120s"]);
+  await runSleeper(state);
   return { ...state, netns: await sandboxNetns(state.realNode.containerdSocket) };
 }
 

@@ -4,15 +4,18 @@
 // pods go to the simulated kwok node, so they cost little) are reconciled.
 //
 // One install serves every case, in order: the leader pod deleted mid-burst
-// (the standby takes over), `helm upgrade` to a second tag of the same image
-// mid-burst (a rolling update; the old leader releases the Lease on SIGTERM,
-// so the hand-over does not wait for it to expire), then `helm uninstall`
-// mid-burst (Tasks and Jobs stay) and a reinstall that adopts them. After each
-// case every Task has exactly one Job and reaches a final phase.
+// (the standby takes over); the leader's process SIGKILLed from the host (no
+// release: nobody takes the Lease before its record expires); `helm upgrade`
+// to a second tag of the same image mid-burst (a rolling update; the old
+// leader releases the Lease on SIGTERM, so the hand-over does not wait for it
+// to expire); then `helm uninstall` mid-burst (Tasks and Jobs stay) and a
+// reinstall that adopts them. After each case every Task has exactly one Job
+// and reaches a final phase.
 //
 // The figures (take-over, hand-over) are printed, not asserted on; what is
-// asserted is that the new holder took the Lease before the old one's record
-// would have expired, which only a release makes possible.
+// asserted is the order of the Lease's records: after a release the new holder
+// acquired before the old record would have expired, after a SIGKILL not
+// before it had.
 import assert from "assert";
 import { ECHO_AGENT_IMAGE } from "../../agents/images.ts";
 import { TASK_LABEL } from "../../controllers/task/names.ts";
@@ -21,6 +24,7 @@ import { eventually, kubectl, testNamespace } from "../integration/env.ts";
 import { chart, helm } from "../integration/ship/helm.ts";
 import { IMAGE, operatorNamespace, realNodeValues, REPOSITORY } from "./operator_install.ts";
 import { onRealNode, realNode } from "./real_node.ts";
+import { runCommand } from "../../localcluster/process.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
@@ -28,6 +32,8 @@ type Json = any;
 const RELEASE = "kt-ha";
 const LEASE = "kubetask-controller";
 const BURST = 200;
+/** The bursts, in order; each case adds one. */
+const BURSTS = ["kill", "sigkill", "upgrade", "reinstall"];
 const FINAL = new Set(["Completed", "Failed"]);
 /** The operator's default Lease duration (controllers/runtime/leader.ts). */
 const LEASE_DURATION_MS = 15_000;
@@ -57,18 +63,21 @@ const podOf = (holder: string) => holder.slice(0, holder.lastIndexOf("_"));
 
 /**
  * Watches the Lease until someone other than `from` holds it; returns when
- * that was seen and what was seen on the way (a release shows as "").
+ * that was seen, what was seen on the way (a release shows as ""), and the
+ * last record seen that `from` still held.
  */
 async function nextHolder(
   ns: string,
   from: string,
-): Promise<{ at: number; lease: LeaseView; sawRelease: boolean }> {
+): Promise<{ at: number; lease: LeaseView; sawRelease: boolean; last?: LeaseView }> {
   let sawRelease = false;
+  let last: LeaseView | undefined;
   return await eventually(`the Lease held by someone other than ${from}`, async () => {
     const l = await lease(ns);
     if (l?.holder === "") sawRelease = true;
+    if (l?.holder === from) last = l;
     return l && l.holder && l.holder !== from
-      ? { at: Date.now(), lease: l, sawRelease }
+      ? { at: Date.now(), lease: l, sawRelease, last }
       : undefined;
   }, 120_000);
 }
@@ -153,6 +162,28 @@ async function someJobs(ns: string, prefix: string, atLeast: number): Promise<vo
   }, 120_000);
 }
 
+/**
+ * The host PID of the operator container's main process in pod `pod` (the
+ * real node's containers are this host's processes), from containerd's task
+ * of the container the pod's status names.
+ */
+async function operatorProcess(ns: string, pod: string): Promise<number> {
+  const id = (await kubectl([
+    "get",
+    "pod",
+    pod,
+    "-n",
+    ns,
+    "-o",
+    "jsonpath={.status.containerStatuses[0].containerID}",
+  ])).replace(/^containerd:\/\//, "").trim();
+  // "TASK PID STATUS" lines.
+  const row = (await ctr("tasks", "ls")).split("\n").map((l) => l.trim().split(/\s+/))
+    .find(([task]) => task === id);
+  assert.ok(row, `containerd runs container ${id} of ${pod}`);
+  return Number(row[1]);
+}
+
 const log = (line: string) => console.error(`[e2e ha] ${line}`);
 
 Deno.test(
@@ -213,6 +244,32 @@ Deno.test(
       );
       assert.notEqual(podOf(takeover.lease.holder), podOf(first));
       log(await allFinalWithOneJob(tasks.name, "kill", BURST));
+      await twoReady(opNs.name, IMAGE);
+
+      // 1b. The leader's process SIGKILLed mid-burst (no SIGTERM, no release): the Lease must
+      // expire before anyone takes it, and then the standby (or the restarted container) does.
+      const killed = (await lease(opNs.name))!.holder;
+      await createTasks(tasks.name, "sigkill", BURST);
+      await someJobs(tasks.name, "sigkill", 20);
+      const pid = await operatorProcess(opNs.name, podOf(killed));
+      const killedAt = Date.now();
+      Deno.kill(pid, "SIGKILL");
+      const expiry = await nextHolder(opNs.name, killed);
+      const acquired = Date.parse(expiry.lease.acquireTime!);
+      const lastRenewal = Date.parse(expiry.last!.renewTime!);
+      log(
+        `leader ${podOf(killed)} SIGKILLed (host pid ${pid}); ` +
+          `${podOf(expiry.lease.holder)} holds the Lease ${
+            ((expiry.at - killedAt) / 1000).toFixed(1)
+          } s later, ${((acquired - lastRenewal) / 1000).toFixed(2)} s after the killed ` +
+          `leader's last renewal (release seen: ${expiry.sawRelease})`,
+      );
+      assert.equal(expiry.sawRelease, false, "a SIGKILLed leader releases nothing");
+      assert.ok(
+        acquired >= lastRenewal + LEASE_DURATION_MS,
+        "nobody took the Lease before the killed leader's record expired",
+      );
+      log(await allFinalWithOneJob(tasks.name, "sigkill", BURST));
       await twoReady(opNs.name, IMAGE);
 
       // 2. helm upgrade to a new tag mid-burst: a rolling update, the Lease handed over on SIGTERM.
@@ -297,7 +354,7 @@ Deno.test(
       const left = await jobsPerTask(tasks.name);
       const taskCount =
         JSON.parse(await kubectl(["get", "tasks", "-n", tasks.name, "-o", "json"])).items.length;
-      assert.equal(taskCount, 3 * BURST, "every Task stays");
+      assert.equal(taskCount, BURSTS.length * BURST, "every Task stays");
       assert.ok([...left.values()].every((c) => c === 1), "one Job per Task after the uninstall");
       const unfinished =
         JSON.parse(await kubectl(["get", "tasks", "-n", tasks.name, "-o", "json"])).items
@@ -308,7 +365,7 @@ Deno.test(
       await install("install");
       installed = true;
       log(await allFinalWithOneJob(tasks.name, "reinstall", BURST));
-      for (const prefix of ["kill", "upgrade"]) await allFinalWithOneJob(tasks.name, prefix, BURST);
+      for (const prefix of BURSTS.slice(0, -1)) await allFinalWithOneJob(tasks.name, prefix, BURST);
     } finally {
       if (installed) await helm("uninstall", RELEASE, "-n", opNs.name).catch(() => {});
       await ctr("images", "rm", upgraded).catch(() => {});
@@ -319,13 +376,12 @@ Deno.test(
 );
 
 /** `ctr` on the real node's containerd, in the kubelet's namespace. */
-async function ctr(...args: string[]): Promise<void> {
-  const out = await new Deno.Command("ctr", {
-    args: ["--address", realNode!.containerdSocket, "-n", "k8s.io", ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    throw new Error(`ctr ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
+async function ctr(...args: string[]): Promise<string> {
+  return await runCommand("ctr", [
+    "--address",
+    realNode!.containerdSocket,
+    "-n",
+    "k8s.io",
+    ...args,
+  ]);
 }

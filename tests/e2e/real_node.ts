@@ -5,6 +5,7 @@ import { readState } from "../../localcluster/cluster.ts";
 import { CLAUDE_CODE_IMAGE, ECHO_AGENT_IMAGE, GIT_IMAGE } from "../../agents/images.ts";
 import { REAL_NODE_SCHEDULING } from "../../localcluster/realnode/node_config.ts";
 import { waitForClusterDns } from "../../localcluster/realnode/cluster_dns.ts";
+import { kubectl as clusterKubectl } from "../../localcluster/process.ts";
 import { eventually, kubectl } from "../integration/env.ts";
 import type { Json, TaskHarness } from "../integration/task/harness.ts";
 
@@ -153,4 +154,26 @@ export async function runPodOnce(
   const log = await kubectl(["logs", "-n", ns, name]);
   console.error(`[e2e] pod ${name}:\n${log.trim()}`);
   return log;
+}
+
+/**
+ * Pod "sleeper" (sleeps an hour) on the real node of the cluster `state` describes, once Ready:
+ * something for the kubelet to have mounted, linked and networked.
+ */
+export async function runSleeper(state: { kubectl: string; kubeconfig: string }): Promise<void> {
+  await clusterKubectl(
+    state,
+    ["apply", "-f", "-"],
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "sleeper", namespace: "default" },
+      spec: {
+        ...REAL_NODE_SCHEDULING,
+        automountServiceAccountToken: false,
+        containers: [{ name: "c", image: ECHO_AGENT_IMAGE, command: ["sleep", "3600"] }],
+      },
+    }),
+  );
+  await clusterKubectl(state, ["wait", "pod/sleeper", "--for=condition=Ready", "--timeout=120s"]);
 }
