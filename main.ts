@@ -117,6 +117,7 @@ async function main(): Promise<number> {
       ? {
         namespace: config.leaderElectionNamespace ?? defaultLeaseNamespace(),
         name: config.leaderElectionId,
+        ...config.leaderElectionTiming,
       }
       : false,
     metricsAddr: config.metricsAddr,

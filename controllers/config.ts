@@ -13,6 +13,11 @@ import {
 } from "./task/gateway.ts";
 import { parseDuration } from "../api/v1alpha1/index.ts";
 import type { GatewayEgress } from "./egress/gateway.ts";
+import {
+  DEFAULT_LEASE_DURATION_MS,
+  DEFAULT_RENEW_DEADLINE_MS,
+  DEFAULT_RETRY_PERIOD_MS,
+} from "./runtime/leader.ts";
 
 export interface OperatorConfig {
   kubeconfig?: string;
@@ -32,6 +37,8 @@ export interface OperatorConfig {
   defaultEgress: EgressMode;
   leaderElectionNamespace?: string;
   leaderElectionId: string;
+  /** The Lease's timings: lease > renew deadline > retry period. */
+  leaderElectionTiming: { leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
   metricsAddr: string;
   /** HTTPS with /metrics authorized by the apiserver; false: plain HTTP, open (development). */
   metricsSecure: boolean;
@@ -70,6 +77,11 @@ export const USAGE = `usage: main.ts [flags]
   --leader-elect true|false           use a Lease so only one replica reconciles (default true)
   --leader-election-namespace NS      namespace of the Lease (default: own namespace or "default")
   --leader-election-id NAME           name of the Lease (default kubetask-controller-leader)
+  --leader-election-lease-duration D  how long a Lease nobody renews lasts: a standby takes
+                                      over a killed leader after it (default 15s)
+  --leader-election-renew-deadline D  how long the leader keeps trying to renew before it
+                                      stops leading and exits (default 10s)
+  --leader-election-retry-period D    how often replicas try to take or renew it (default 2s)
   --metrics-addr HOST:PORT            /healthz, /readyz and /metrics (default :8443)
   --metrics-secure true|false         HTTPS, /metrics only for bearer tokens the apiserver
                                       authorizes for get on /metrics (default true);
@@ -160,6 +172,9 @@ export function parseConfig(
     "default-egress",
     "leader-election-namespace",
     "leader-election-id",
+    "leader-election-lease-duration",
+    "leader-election-renew-deadline",
+    "leader-election-retry-period",
     "metrics-addr",
     "metrics-secure",
     "metrics-cert-dir",
@@ -210,6 +225,7 @@ export function parseConfig(
     leaderElect: parseBool("leader-elect", get("leader-elect") ?? "true"),
     leaderElectionNamespace: get("leader-election-namespace"),
     leaderElectionId: get("leader-election-id") ?? "kubetask-controller-leader",
+    leaderElectionTiming: leaderElectionTiming(get),
     metricsAddr: get("metrics-addr") ?? ":8443",
     metricsSecure: parseBool("metrics-secure", get("metrics-secure") ?? "true"),
     metricsCertDir: get("metrics-cert-dir") || undefined,
@@ -217,6 +233,45 @@ export function parseConfig(
     applyCrds: parseBool("apply-crds", get("apply-crds") ?? "false"),
     ...gatewayFlags(get),
   };
+}
+
+type LeaseFlag =
+  | "leader-election-lease-duration"
+  | "leader-election-renew-deadline"
+  | "leader-election-retry-period";
+
+function leaderElectionTiming(
+  get: (flag: LeaseFlag) => string | undefined,
+): OperatorConfig["leaderElectionTiming"] {
+  const read = (flag: LeaseFlag, defaultMs: number): number => {
+    const value = get(flag);
+    if (value === undefined || value === "") return defaultMs;
+    const ms = parseDuration(value);
+    if (!(ms > 0)) {
+      throw new Error(
+        `--${flag} must be a duration such as 15s or 1m, greater than zero, got ${value}`,
+      );
+    }
+    return ms;
+  };
+  const timing = {
+    leaseDurationMs: read("leader-election-lease-duration", DEFAULT_LEASE_DURATION_MS),
+    renewDeadlineMs: read("leader-election-renew-deadline", DEFAULT_RENEW_DEADLINE_MS),
+    retryPeriodMs: read("leader-election-retry-period", DEFAULT_RETRY_PERIOD_MS),
+  };
+  if (
+    !(timing.leaseDurationMs > timing.renewDeadlineMs &&
+      timing.renewDeadlineMs > timing.retryPeriodMs)
+  ) {
+    const s = (ms: number) => `${ms / 1000}s`;
+    throw new Error(
+      `--leader-election-lease-duration (${s(timing.leaseDurationMs)}) must be longer than ` +
+        `--leader-election-renew-deadline (${s(timing.renewDeadlineMs)}), and that longer than ` +
+        `--leader-election-retry-period (${s(timing.retryPeriodMs)}): a leader must give up ` +
+        `before its Lease can expire, and retry before it gives up`,
+    );
+  }
+  return timing;
 }
 
 type GatewayFlag =

@@ -30,6 +30,11 @@ export interface ElectionClock {
   sleep(ms: number, signal: AbortSignal): Promise<void>;
 }
 
+/** How long a record lasts unrenewed, how long the holder keeps trying to renew, how often anyone tries. */
+export const DEFAULT_LEASE_DURATION_MS = 15_000;
+export const DEFAULT_RENEW_DEADLINE_MS = 10_000;
+export const DEFAULT_RETRY_PERIOD_MS = 2_000;
+
 const REAL_CLOCK: ElectionClock = { now: () => Date.now(), sleep: sleepUnless };
 
 interface LeaseSpec {
@@ -72,9 +77,9 @@ export class LeaderElector {
     private readonly log: Logger,
   ) {
     this.identity = opts.identity ?? `${processIdentity()}_${crypto.randomUUID().slice(0, 8)}`;
-    this.leaseDurationMs = opts.leaseDurationMs ?? 15_000;
-    this.renewDeadlineMs = opts.renewDeadlineMs ?? 10_000;
-    this.retryPeriodMs = opts.retryPeriodMs ?? 2_000;
+    this.leaseDurationMs = opts.leaseDurationMs ?? DEFAULT_LEASE_DURATION_MS;
+    this.renewDeadlineMs = opts.renewDeadlineMs ?? DEFAULT_RENEW_DEADLINE_MS;
+    this.retryPeriodMs = opts.retryPeriodMs ?? DEFAULT_RETRY_PERIOD_MS;
     this.clock = opts.clock ?? REAL_CLOCK;
     if (
       this.renewDeadlineMs >= this.leaseDurationMs || this.retryPeriodMs >= this.renewDeadlineMs

@@ -19,6 +19,7 @@
 import assert from "assert";
 import { ECHO_AGENT_IMAGE } from "../../agents/images.ts";
 import { TASK_LABEL } from "../../controllers/task/names.ts";
+import { DEFAULT_LEASE_DURATION_MS } from "../../controllers/runtime/leader.ts";
 import { installCrds } from "../integration/api/crds.ts";
 import { eventually, kubectl, testNamespace } from "../integration/env.ts";
 import { chart, helm } from "../integration/ship/helm.ts";
@@ -35,8 +36,8 @@ const BURST = 200;
 /** The bursts, in order; each case adds one. */
 const BURSTS = ["kill", "sigkill", "upgrade", "reinstall"];
 const FINAL = new Set(["Completed", "Failed"]);
-/** The operator's default Lease duration (controllers/runtime/leader.ts). */
-const LEASE_DURATION_MS = 15_000;
+/** The chart keeps the operator's default Lease duration. */
+const LEASE_DURATION_MS = DEFAULT_LEASE_DURATION_MS;
 const UPGRADE_TAG = "ha-upgrade";
 
 interface LeaseView {

@@ -78,3 +78,37 @@ Deno.test("config: --default-egress is Unrestricted unless the platform opts in"
     /--default-egress must be Unrestricted or Restricted/,
   );
 });
+
+Deno.test("config: the Lease's timings, defaults and flags, in order or refused", () => {
+  assert.deepEqual(parseConfig([], noEnv).leaderElectionTiming, {
+    leaseDurationMs: 15_000,
+    renewDeadlineMs: 10_000,
+    retryPeriodMs: 2_000,
+  });
+  const c = parseConfig(
+    ["--leader-election-lease-duration=1m", "--leader-election-renew-deadline=40s"],
+    (name) => (name === "KUBETASK_LEADER_ELECTION_RETRY_PERIOD" ? "5s" : undefined),
+  );
+  assert.deepEqual(c.leaderElectionTiming, {
+    leaseDurationMs: 60_000,
+    renewDeadlineMs: 40_000,
+    retryPeriodMs: 5_000,
+  });
+  assert.throws(
+    () => parseConfig(["--leader-election-lease-duration=15"], noEnv),
+    /--leader-election-lease-duration must be a duration such as 15s/,
+  );
+  assert.throws(
+    () => parseConfig(["--leader-election-retry-period=0s"], noEnv),
+    /--leader-election-retry-period must be a duration/,
+  );
+  // A leader that renews for longer than its Lease lasts could lead beside its successor.
+  assert.throws(
+    () => parseConfig(["--leader-election-renew-deadline=20s"], noEnv),
+    /--leader-election-lease-duration \(15s\) must be longer than --leader-election-renew-deadline \(20s\)/,
+  );
+  assert.throws(
+    () => parseConfig(["--leader-election-retry-period=10s"], noEnv),
+    /and that longer than --leader-election-retry-period \(10s\)/,
+  );
+});

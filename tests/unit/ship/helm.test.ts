@@ -81,6 +81,9 @@ Deno.test("the operator chart offers the configurable knobs and grants deploy/'s
       "replicas",
       "watchNamespaces",
       "leaderElection.enabled",
+      "leaderElection.leaseDuration",
+      "leaderElection.renewDeadline",
+      "leaderElection.retryPeriod",
       "gitImage",
       "allowPrivilegedAgents",
     ]
@@ -105,6 +108,9 @@ Deno.test("the operator chart offers the configurable knobs and grants deploy/'s
   for (
     const arg of [
       "--leader-elect={{ .Values.leaderElection.enabled }}",
+      "--leader-election-lease-duration={{ .Values.leaderElection.leaseDuration }}",
+      "--leader-election-renew-deadline={{ .Values.leaderElection.renewDeadline }}",
+      "--leader-election-retry-period={{ .Values.leaderElection.retryPeriod }}",
       "--namespaces=",
       "--metrics-addr=",
       "--metrics-secure={{ .Values.metricsSecure }}",
