@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { repoRoot } from "../paths.ts";
 import { kubectl, type StartedProcess, startProcess, stopProcesses, waitFor } from "../process.ts";
 import { iptables } from "./iptables.ts";
+import { noEndpointsChain } from "./service_routes.ts";
 import type { NodeNetwork } from "./network.ts";
 
 interface ClusterRef {
@@ -77,7 +78,16 @@ export function serviceRules(bridge: string, clusterIP: string, relay: string): 
   ];
 }
 
-/** Removes our chain and the jumps to it; nothing there is not an error. */
+/**
+ * The rules (iptables -t filter) that send the bridge's forwarded packets through the chain
+ * refusing Services without endpoints (service_routes.ts fills it), ahead of anything else.
+ */
+export function refusalRules(bridge: string): string[][] {
+  const chain = noEndpointsChain(serviceChain(bridge));
+  return [["-N", chain], ["-I", "FORWARD", "1", "-i", bridge, "-j", chain]];
+}
+
+/** Removes our chains and the jumps to them; nothing there is not an error. */
 export async function removeServiceRoutes(bridge: string): Promise<void> {
   const chain = serviceChain(bridge);
   while ((await iptables(["-w", "-t", "nat", "-D", "PREROUTING", "-i", bridge, "-j", chain])).ok) {
@@ -85,6 +95,12 @@ export async function removeServiceRoutes(bridge: string): Promise<void> {
   }
   await iptables(["-w", "-t", "nat", "-F", chain]);
   await iptables(["-w", "-t", "nat", "-X", chain]);
+  const refuse = noEndpointsChain(chain);
+  while ((await iptables(["-w", "-t", "filter", "-D", "FORWARD", "-i", bridge, "-j", refuse])).ok) {
+    // As above.
+  }
+  await iptables(["-w", "-t", "filter", "-F", refuse]);
+  await iptables(["-w", "-t", "filter", "-X", refuse]);
 }
 
 /**
@@ -133,6 +149,10 @@ export async function startApiserverService(
     for (const rule of serviceRules(net.bridge, clusterIP, listen)) {
       const res = await iptables(["-w", "-t", "nat", ...rule]);
       if (!res.ok) throw new Error(`iptables -t nat ${rule.join(" ")}: ${res.err}`);
+    }
+    for (const rule of refusalRules(net.bridge)) {
+      const res = await iptables(["-w", "-t", "filter", ...rule]);
+      if (!res.ok) throw new Error(`iptables -t filter ${rule.join(" ")}: ${res.err}`);
     }
   } catch (err) {
     await stopApiserverService({ relay }, net.bridge);

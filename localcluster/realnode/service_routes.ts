@@ -7,7 +7,13 @@
 // Each Service port is DNATed to its ready endpoints, spread by `statistic
 // random` (rule i of n matches with probability 1/(n-i), the last always).
 // The slice's port, matched by the Service port's name, is the target port
-// already resolved (a named targetPort included). The `kubernetes` Service is
+// already resolved (a named targetPort included). A port with no ready
+// endpoint is refused instead, as kube-proxy does (REJECT in a filter chain
+// of ours, entered from the bridge's FORWARD): a client sees "connection
+// refused" at once and retries, where a packet that went nowhere would leave
+// its connect waiting out TCP's SYN retries (about two minutes on Linux),
+// e.g. while a Deployment of strategy Recreate replaces its pod. The
+// `kubernetes` Service is
 // not taken from its slice (its endpoint is the apiserver on loopback, which
 // a pod cannot reach): it goes to the relay instead.
 //
@@ -108,17 +114,23 @@ function dnatRules(chain: string, r: ServicePortRoute): string[] {
   });
 }
 
+/** The filter chain refusing the Service ports of nat chain `chain` that have no ready endpoint. */
+export function noEndpointsChain(chain: string): string {
+  return `${chain}-NOEP`;
+}
+
 /**
- * The input of `iptables-restore --noflush`: declaring the chain empties it
- * (and creates it), so the whole chain is replaced in one commit and nothing
- * else in the nat table is touched. A port without ready endpoints gets no
- * rule (its packets go nowhere, as they would with no endpoint).
+ * The input of `iptables-restore --noflush`: declaring a chain empties it
+ * (and creates it), so both chains are replaced in one restore and nothing
+ * else in the nat and filter tables is touched. A port without ready
+ * endpoints gets no DNAT rule but a REJECT in the filter chain.
  */
 export function restoreText(
   chain: string,
   kubernetes: { clusterIP: string; relay: string },
   routes: ServicePortRoute[],
 ): string {
+  const refuse = noEndpointsChain(chain);
   const lines = [
     "*nat",
     `:${chain} - [0:0]`,
@@ -126,6 +138,13 @@ export function restoreText(
     `-m comment --comment "default/kubernetes:https" -j DNAT --to-destination ${kubernetes.relay}`,
   ];
   for (const r of routes) lines.push(...dnatRules(chain, r));
+  lines.push("COMMIT", "*filter", `:${refuse} - [0:0]`);
+  for (const r of routes.filter((r) => r.endpoints.length === 0)) {
+    lines.push(
+      `-A ${refuse} -d ${r.clusterIP}/32 -p ${r.protocol} --dport ${r.port} ` +
+        `-m comment --comment "${r.comment} has no endpoints" -j REJECT`,
+    );
+  }
   lines.push("COMMIT", "");
   return lines.join("\n");
 }

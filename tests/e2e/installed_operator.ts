@@ -63,19 +63,26 @@ export async function installOperator(
   };
 }
 
-/** The install's one pod once Running and Ready (optionally a given uid's successor). */
-export async function readyPod(op: InstalledOperator, not?: string): Promise<Json> {
-  return await eventually(`the operator pod in ${op.opNs} Ready`, async () => {
+/**
+ * The install's one pod once Running and Ready (optionally a given uid's successor);
+ * `selector`: one Deployment's pods where the install has more (the gateway's).
+ */
+export async function readyPod(
+  op: InstalledOperator,
+  not?: string,
+  selector = op.selector,
+): Promise<Json> {
+  return await eventually(`the pod ${selector} in ${op.opNs} Ready`, async () => {
     const pods = JSON.parse(
-      await kubectl(["get", "pods", "-n", op.opNs, "-l", op.selector, "-o", "json"]),
+      await kubectl(["get", "pods", "-n", op.opNs, "-l", selector, "-o", "json"]),
     ).items.filter((p: Json) => p.metadata.uid !== not && !p.metadata.deletionTimestamp);
     const p = pods.length === 1 ? pods[0] : undefined;
     const ready = p?.status?.conditions?.find((c: Json) => c.type === "Ready");
     return p?.status?.phase === "Running" && ready?.status === "True" ? p : undefined;
   }, 180_000).catch(async (err) => {
-    const describe = await kubectl(["describe", "pods", "-n", op.opNs, "-l", op.selector])
+    const describe = await kubectl(["describe", "pods", "-n", op.opNs, "-l", selector])
       .catch(String);
-    const logs = await kubectl(["logs", "-n", op.opNs, "-l", op.selector, "--tail=40"])
+    const logs = await kubectl(["logs", "-n", op.opNs, "-l", selector, "--tail=40"])
       .catch(String);
     throw new Error(`${err}\n${describe}\n--- logs ---\n${logs}`);
   });

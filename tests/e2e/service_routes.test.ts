@@ -1,7 +1,7 @@
 // Service routing on the real node (localcluster/realnode/service_routes.ts):
 // a pod reaches another pod's Service at its ClusterIP (the named targetPort
 // resolved through the EndpointSlice), and when the Service's endpoints
-// change, the route follows.
+// change, the route follows; with none, a connection is refused at once.
 import { eventually, kubectl, testNamespace } from "../integration/env.ts";
 import { REAL_NODE_SCHEDULING } from "../../localcluster/realnode/node_config.ts";
 import { ECHO_AGENT_IMAGE, onRealNode } from "./real_node.ts";
@@ -42,7 +42,9 @@ function server(name: string) {
 }
 
 Deno.test(
-  onRealNode("service routes: a pod reaches a Service's ClusterIP, and follows its endpoints"),
+  onRealNode(
+    "service routes: a pod reaches a Service's ClusterIP, follows its endpoints, is refused without any",
+  ),
   async () => {
     const ns = await testNamespace("svc-routes");
     try {
@@ -93,6 +95,22 @@ Deno.test(
         return line === "got: from b" && line;
       }, 60_000);
       console.error(`[svc] after the selector change: ${ip}:80 -> ${second}`);
+      // No ready endpoint: refused at once, as kube-proxy does, rather than a connect left to
+      // time out (the client's 3 s would end it with nothing said).
+      await kubectl([
+        "patch",
+        "service",
+        "web",
+        "-n",
+        ns.name,
+        "-p",
+        '{"spec":{"selector":{"app":"nobody"}}}',
+      ]);
+      const refused = await eventually("a Service without endpoints refusing", async () => {
+        const line = await lastLine();
+        return /Connection refused/.test(line) && line;
+      }, 60_000);
+      console.error(`[svc] with no endpoints: ${ip}:80 -> ${refused}`);
     } finally {
       await ns.cleanup();
     }

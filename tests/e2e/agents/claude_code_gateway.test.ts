@@ -8,26 +8,13 @@
 import assert from "assert";
 import { fixAndPushScript, PROJECT_DIR } from "../../../localcluster/demo_project.ts";
 import { git } from "../../../localcluster/git_server.ts";
-import type { RecordedRequest } from "../../../localcluster/model_server/mod.ts";
 import { eventually } from "../../integration/env.ts";
 import { condition } from "../../integration/task/harness.ts";
 import { agentLog, onRealNode } from "../real_node.ts";
 import { GATEWAY_CASES } from "./gateway_cases.ts";
-import { startGatewayRun, transcriptOf } from "./through_gateway.ts";
+import { startGatewayRun, transcriptOf, turnOfRecord, turnsOf } from "./through_gateway.ts";
 
 const SHOW = !!Deno.env.get("KUBETASK_E2E_SHOW_LOGS");
-
-/** The model server's answers to the scripted turns of `marker` (side requests left out). */
-function turnsOf(requests: RecordedRequest[], marker: string): RecordedRequest[] {
-  return requests.filter((r) => r.marker === marker && r.turn !== undefined);
-}
-
-/** How many tool results a transcript record's request carries (its turn), -1 for none. */
-function turnOfRecord(request: unknown): number {
-  const messages = (request as { messages?: { content?: unknown }[] })?.messages;
-  if (!Array.isArray(messages)) return -1;
-  return JSON.stringify(messages).split(`"type":"tool_result"`).length - 1;
-}
 
 Deno.test(
   onRealNode(

@@ -16,7 +16,7 @@ import {
   shippedAgent,
 } from "../../../localcluster/demo_project.ts";
 import { git, type GitServer, startGitServer } from "../../../localcluster/git_server.ts";
-import type { Script } from "../../../localcluster/model_server/mod.ts";
+import type { RecordedRequest, Script } from "../../../localcluster/model_server/mod.ts";
 import { createCa, signCertificate } from "../../../localcluster/pki.ts";
 import { kubeconfigYaml } from "../../../localcluster/cluster.ts";
 import { repoRoot } from "../../../localcluster/paths.ts";
@@ -60,8 +60,11 @@ export interface GatewayRun {
   url: string;
   project: string;
   caPem: string;
-  caFile: string;
   dir: string;
+  /** The gateway's URL as this host reaches it (absent: only pods reach it). */
+  hostUrl?: string;
+  /** The transcript command's flags that reach this gateway. */
+  transcriptVia: string[];
   /** Creates the shipped Agent of `c`, naming the provider instead of carrying a key. */
   agent(): Promise<string>;
   close(): Promise<void>;
@@ -94,24 +97,52 @@ export async function startGatewayRun(
       key: await Deno.readTextFile(serving.key),
     },
   });
-  const gitServer = await startGitServer(address);
-  const project = `calc-${crypto.randomUUID().slice(0, 6)}`;
-  const url = await gitServer.addRepository(project, PROJECT_FILES);
   const h = await TaskHarness.start({
     settings: () => ({
       gitImage: GIT_IMAGE,
       gateway: { url: w.gateway.url, caPem, audience: AUDIENCE, tokenExpirationSeconds: 600 },
     }),
   });
+  return await gatewayRunOn(c, w, h, {
+    caPem,
+    dir,
+    hostUrl: w.gateway.url,
+    transcriptVia: [
+      "--gateway-namespace",
+      w.namespace,
+      // The apiserver's service proxy finds no endpoints for a Service pointed by hand at this
+      // host (seen on the local control plane; not understood yet): the gateway is reached
+      // directly, with the same authorization (the reader's token, TokenReview,
+      // SubjectAccessReview). The installed gateway is read through the proxy.
+      "--gateway-url",
+      w.gateway.url,
+      "--gateway-ca-file",
+      ca.cert,
+    ],
+  });
+}
+
+/**
+ * A run on a gateway world and a harness already made (a host gateway's, or an
+ * install's): the git server and its project, the Agent; close() ends all of
+ * them and removes `dir`.
+ */
+export async function gatewayRunOn(
+  c: GatewayCase,
+  w: GatewayWorld,
+  h: TaskHarness,
+  o: Pick<GatewayRun, "caPem" | "dir" | "hostUrl" | "transcriptVia">,
+): Promise<GatewayRun> {
+  const gitServer = await startGitServer(realNode!.gateway);
+  const project = `calc-${crypto.randomUUID().slice(0, 6)}`;
+  const url = await gitServer.addRepository(project, PROJECT_FILES);
   return {
+    ...o,
     w,
     h,
     gitServer,
     url,
     project,
-    caPem,
-    caFile: ca.cert,
-    dir,
     async agent() {
       // The shipped Agent for the gateway: a provider instead of the key credential.
       const { secret, agent } = await shippedAgent(c.cli);
@@ -132,9 +163,21 @@ export async function startGatewayRun(
       await h.cleanup();
       await gitServer.close();
       await w.close();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await Deno.remove(o.dir, { recursive: true }).catch(() => {});
     },
   };
+}
+
+/** The model server's answers to the scripted turns of `marker` (side requests left out). */
+export function turnsOf(requests: RecordedRequest[], marker: string): RecordedRequest[] {
+  return requests.filter((r) => r.marker === marker && r.turn !== undefined);
+}
+
+/** How many tool results a transcript record's request carries (its turn), -1 for none. */
+export function turnOfRecord(request: unknown): number {
+  const messages = (request as { messages?: { content?: unknown }[] })?.messages;
+  if (!Array.isArray(messages)) return -1;
+  return JSON.stringify(messages).split(`"type":"tool_result"`).length - 1;
 }
 
 /** The Task's transcript as the gateway stored it (read from its directory). */
@@ -153,10 +196,33 @@ async function kubeconfigFor(dir: string, name: string, token: string): Promise<
   return path;
 }
 
-async function transcriptCli(run: GatewayRun, kubeconfig: string, args: string[]) {
-  // The apiserver's service proxy finds no endpoints for a Service pointed by hand at this
-  // host (seen on the local control plane; not understood yet): the gateway is reached
-  // directly, with the same authorization (the reader's token, TokenReview, SubjectAccessReview).
+/** A kubeconfig of the harness namespace's ServiceAccount "owner", who may view its Tasks. */
+export async function transcriptOwner(run: GatewayRun): Promise<string> {
+  await run.h.apply({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "owner" } });
+  await run.h.apply({
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "RoleBinding",
+    metadata: { name: "owner-views" },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "view" },
+    subjects: [{ kind: "ServiceAccount", name: "owner", namespace: run.h.ns }],
+  });
+  await kubectl(
+    ["apply", "-f", "-"],
+    JSON.stringify({
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRole",
+      metadata: {
+        name: "kubetask-e2e-task-viewer",
+        labels: { "rbac.authorization.k8s.io/aggregate-to-view": "true" },
+      },
+      rules: [{ apiGroups: ["kubetask.io"], resources: ["tasks"], verbs: ["get", "list"] }],
+    }),
+  );
+  return await kubeconfigFor(run.dir, "owner", await mintToken(run.h.ns, "owner"));
+}
+
+/** `kubectl kubetask transcript ARGS` as the user of `kubeconfig`, at the run's gateway. */
+export async function transcriptCli(run: GatewayRun, kubeconfig: string, args: string[]) {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -166,12 +232,7 @@ async function transcriptCli(run: GatewayRun, kubeconfig: string, args: string[]
       "--kubeconfig",
       kubeconfig,
       ...args,
-      "--gateway-namespace",
-      run.w.namespace,
-      "--gateway-url",
-      run.w.gateway.url,
-      "--gateway-ca-file",
-      run.caFile,
+      ...run.transcriptVia,
     ],
     stdout: "piped",
     stderr: "piped",
@@ -180,14 +241,22 @@ async function transcriptCli(run: GatewayRun, kubeconfig: string, args: string[]
   return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
 }
 
-export async function fixAndPushThroughGateway(c: GatewayCase): Promise<void> {
+/** Starts the run of the fix-and-push case on `scripts`: a host gateway's unless told. */
+export type StartRun = (c: GatewayCase, scripts: Script[]) => Promise<GatewayRun>;
+
+/** `more`: further checks on the finished run (its gateway still up), before the stolen token. */
+export async function fixAndPushThroughGateway(
+  c: GatewayCase,
+  start: StartRun = startGatewayRun,
+  more?: (run: GatewayRun) => Promise<void>,
+): Promise<void> {
   const marker = `MARK-${c.cli}-gw-${crypto.randomUUID().slice(0, 8)}`;
   const base = fixAndPushScript(marker, "fix");
   const script = {
     marker,
     turns: [{ text: "First, a look around.", shell: LOOK_AROUND }, ...base.turns],
   };
-  const run = await startGatewayRun(c, [script]);
+  const run = await start(c, [script]);
   const { w, h, gitServer } = run;
   try {
     const agentName = await run.agent();
@@ -251,30 +320,10 @@ export async function fixAndPushThroughGateway(c: GatewayCase): Promise<void> {
     assert.ok(live.status.usage.requests < done.status.usage.requests, "written as it went");
 
     // The transcript, as the CLI reads it, for the Task's owner (view in its namespace).
-    await h.apply({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "owner" } });
-    await h.apply({
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "RoleBinding",
-      metadata: { name: "owner-views" },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "view" },
-      subjects: [{ kind: "ServiceAccount", name: "owner", namespace: h.ns }],
-    });
-    await kubectl(
-      ["apply", "-f", "-"],
-      JSON.stringify({
-        apiVersion: "rbac.authorization.k8s.io/v1",
-        kind: "ClusterRole",
-        metadata: {
-          name: "kubetask-e2e-task-viewer",
-          labels: { "rbac.authorization.k8s.io/aggregate-to-view": "true" },
-        },
-        rules: [{ apiGroups: ["kubetask.io"], resources: ["tasks"], verbs: ["get", "list"] }],
-      }),
-    );
+    const owner = await transcriptOwner(run);
     const stranger = await testNamespace("stranger");
     try {
       await kubectl(["create", "serviceaccount", "someone", "-n", stranger.name]);
-      const owner = await kubeconfigFor(run.dir, "owner", await mintToken(h.ns, "owner"));
       const text = await eventually("the owner reads the transcript", async () => {
         const r = await transcriptCli(run, owner, ["fix", "-n", h.ns]);
         return r.code === 0 ? r.stdout : (SHOW && console.error(r.stderr), undefined);
@@ -311,7 +360,10 @@ export async function fixAndPushThroughGateway(c: GatewayCase): Promise<void> {
       await stranger.cleanup();
     }
 
+    await more?.(run);
+
     // A token stolen from the pod and used after the Task ended: refused, never forwarded.
+    if (!run.hostUrl) return;
     const pod = JSON.parse(
       await kubectl(["get", "pods", "-n", h.ns, "-l", "kubetask.io/task=fix", "-o", "json"]),
     ).items[0];
@@ -320,7 +372,7 @@ export async function fixAndPushThroughGateway(c: GatewayCase): Promise<void> {
       pod: { name: pod.metadata.name, uid: pod.metadata.uid },
     });
     const before = w.model.requests.length;
-    const late = await fetch(`${w.gateway.url}/p/${w.provider}/v1/messages`, {
+    const late = await fetch(`${run.hostUrl}/p/${w.provider}/v1/messages`, {
       method: "POST",
       headers: { "x-api-key": stolen, "content-type": "application/json" },
       body: JSON.stringify({

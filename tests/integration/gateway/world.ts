@@ -55,6 +55,9 @@ export interface GatewayWorldOptions {
   kubeconfig?: string;
   /** The model server paces streamed answers, one event per this many ms. */
   eventDelayMs?: number;
+  /** A gateway already running (an install's, in its own namespace): none is started here;
+   *  its URL (as agent pods reach it) and where its transcripts are seen from this host. */
+  installed?: { url: string; transcriptDir: string };
   /** The gateway as `kubetask gateway`, a process of its own (so a test can SIGKILL it and
    *  start it again on the same port, certificate and transcript directory); else in-process. */
   asProcess?: boolean;
@@ -110,23 +113,26 @@ export async function startGatewayWorld(o: GatewayWorldOptions): Promise<Gateway
   );
   const kubeconfig = o.kubeconfig ?? Deno.env.get("KUBECONFIG")!;
   const transport = new ApiTransport(await AccessProvider.load({ kubeconfig }));
-  const transcriptDir = await Deno.makeTempDir({ prefix: "gateway-transcripts-" });
+  const transcriptDir = o.installed?.transcriptDir ??
+    await Deno.makeTempDir({ prefix: "gateway-transcripts-" });
   const process = o.asProcess
     ? await gatewayProcess(o.hostname, ns.name, transcriptDir, o.tls, kubeconfig)
     : undefined;
-  const gateway = process?.gateway ?? await startGatewayOnApi({
-    transport,
-    namespace: ns.name,
-    audience: AUDIENCE,
-    log: createLogger({ level: Deno.env.get("KUBETASK_TEST_LOG") ? "debug" : "error" }),
-    server: {
-      hostname: o.hostname,
-      port: 0,
-      ...(o.tls ? { tls: o.tls } : {}),
-      transcriptDir,
-      usageFlushIntervalMs: 300,
-    },
-  });
+  const gateway: GatewayWorld["gateway"] = o.installed
+    ? { url: o.installed.url }
+    : process?.gateway ?? await startGatewayOnApi({
+      transport,
+      namespace: ns.name,
+      audience: AUDIENCE,
+      log: createLogger({ level: Deno.env.get("KUBETASK_TEST_LOG") ? "debug" : "error" }),
+      server: {
+        hostname: o.hostname,
+        port: 0,
+        ...(o.tls ? { tls: o.tls } : {}),
+        transcriptDir,
+        usageFlushIntervalMs: 300,
+      },
+    });
   return {
     provider,
     key,
@@ -142,7 +148,7 @@ export async function startGatewayWorld(o: GatewayWorldOptions): Promise<Gateway
       await transport.close();
       await kubectl(["delete", "modelprovider", provider, "--ignore-not-found"]);
       await ns.cleanup();
-      await Deno.remove(transcriptDir, { recursive: true }).catch(() => {});
+      if (!o.installed) await Deno.remove(transcriptDir, { recursive: true }).catch(() => {});
     },
   };
 }

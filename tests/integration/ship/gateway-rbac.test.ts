@@ -288,6 +288,7 @@ Deno.test("helm: a gateway value that would reach an argument, URL or name badly
     ["gateway.tls.secretName=../other", /gateway\.tls\.secretName must be a Secret's name/],
     ["gateway.tls.validityDays=0", /gateway\.tls\.validityDays must be a whole number/],
     ["gateway.transcripts.storageClass=Fast/x", /storageClass must be a StorageClass's name/],
+    ["gateway.transcripts.volumeName=pv x", /volumeName must be a PersistentVolume's name/],
     ["gateway.transcripts.size=10GB", /gateway\.transcripts\.size must be a quantity/],
     ["gateway.transcripts.maxBytesPerTask=10", /maxBytesPerTask must be a whole number of bytes/],
   ];
@@ -315,6 +316,8 @@ Deno.test("helm: a gateway value that would reach an argument, URL or name badly
     "gateway.transcripts.size=1.5Ti",
     "--set",
     "gateway.transcripts.maxBytesPerTask=1048576",
+    "--set",
+    "gateway.transcripts.volumeName=transcripts-pv",
   );
   const args: string[] = named(tuned, "Deployment", "kubetask-gateway")!.spec.template.spec
     .containers[0].args;
@@ -326,6 +329,10 @@ Deno.test("helm: a gateway value that would reach an argument, URL or name badly
       "--transcript-max-bytes-per-task=1048576",
     ]
   ) assert.ok(args.includes(arg), arg);
+  assert.equal(
+    named(tuned, "PersistentVolumeClaim", "kubetask-gateway-transcripts")!.spec.volumeName,
+    "transcripts-pv",
+  );
   assert.ok(
     named(tuned, "Deployment", "kubetask-controller")!.spec.template.spec.containers[0].args
       .includes("--gateway-url=https://kubetask-gateway.ops.svc:9443"),

@@ -3,7 +3,11 @@
 // passes bytes both ways unchanged.
 import assert from "assert";
 import { join } from "node:path";
-import { serviceChain, serviceRules } from "../../../localcluster/realnode/apiserver_service.ts";
+import {
+  refusalRules,
+  serviceChain,
+  serviceRules,
+} from "../../../localcluster/realnode/apiserver_service.ts";
 import { hostPort } from "../../../localcluster/realnode/apiserver_relay.ts";
 import { repoRoot } from "../../../localcluster/paths.ts";
 
@@ -20,6 +24,10 @@ Deno.test("apiserver service: ClusterIP:443 to the relay, for this bridge's pods
   assert.deepEqual(rules.filter((r) => r[0] === "-A" && r[1] !== chain), [
     ["-A", "PREROUTING", "-i", "kt0123abcd", "-j", chain],
   ]);
+  // Services without endpoints are refused from the bridge's forwarded packets only, first.
+  const [create, jump] = refusalRules("kt0123abcd");
+  assert.ok(create[1].length <= 28, create[1]);
+  assert.deepEqual(jump, ["-I", "FORWARD", "1", "-i", "kt0123abcd", "-j", create[1]]);
 });
 
 Deno.test("apiserver relay: refuses anything but IPv4 host:port", () => {

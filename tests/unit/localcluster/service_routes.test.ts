@@ -5,6 +5,7 @@
 import assert from "assert";
 import {
   type KubeObject,
+  noEndpointsChain,
   restoreText,
   serviceRoutes,
 } from "../../../localcluster/realnode/service_routes.ts";
@@ -97,7 +98,7 @@ Deno.test("service routes: three endpoints share the traffic evenly (1/3, then 1
   assert.match(dnat[2], /-j DNAT --to-destination 10\.244\.7\.7:8080$/);
 });
 
-Deno.test("service routes: the whole chain in one restore, the kubernetes Service to the relay", () => {
+Deno.test("service routes: both chains in one restore, the kubernetes Service to the relay, an empty one refused", () => {
   const routes = serviceRoutes(
     [
       service("kubernetes", "10.96.0.1", [{ name: "https", port: 443 }], "default"),
@@ -112,15 +113,22 @@ Deno.test("service routes: the whole chain in one restore, the kubernetes Servic
     )],
   );
   const lines = restoreText(CHAIN, KUBERNETES, routes).trimEnd().split("\n");
-  // Declaring the chain empties it: no rule of an earlier restore survives, no other chain named.
+  // Declaring a chain empties it: no rule of an earlier restore survives, no other chain named.
+  const NOEP = noEndpointsChain(CHAIN);
+  const filter = lines.indexOf("*filter");
   assert.deepEqual(lines.slice(0, 2), ["*nat", `:${CHAIN} - [0:0]`]);
+  assert.deepEqual(lines.slice(filter - 1, filter + 2), ["COMMIT", "*filter", `:${NOEP} - [0:0]`]);
   assert.equal(lines.at(-1), "COMMIT");
-  const rules = lines.filter((l) => l.startsWith("-A"));
-  assert.ok(rules.every((l) => l.startsWith(`-A ${CHAIN} `)), "only our chain");
-  // The apiserver's loopback endpoint is never a target; a port with no endpoint has no rule.
-  assert.deepEqual(rules, [
+  const nat = lines.slice(0, filter).filter((l) => l.startsWith("-A"));
+  // The apiserver's loopback endpoint is never a target; a port with no endpoint has no DNAT.
+  assert.deepEqual(nat, [
     `-A ${CHAIN} -d 10.96.0.1/32 -p tcp --dport 443 -m comment --comment "default/kubernetes:https" ` +
     "-j DNAT --to-destination 10.244.7.1:41234",
+  ]);
+  // It is refused instead (connection refused at once, as kube-proxy does), in our filter chain.
+  assert.deepEqual(lines.slice(filter).filter((l) => l.startsWith("-A")), [
+    `-A ${NOEP} -d 10.96.0.30/32 -p tcp --dport 80 -m comment --comment "team/empty:80 has no endpoints" ` +
+    "-j REJECT",
   ]);
 });
 

@@ -156,7 +156,7 @@ deploy/gateway/rbac.yaml's ClusterRole kubetask-gateway-tasks.
 
 {{/*
 The gateway's values, checked before anything renders: each reaches an argument, a URL, a
-Secret's or a StorageClass's name. A bad one fails the install with what was expected.
+Secret's, a StorageClass's or a PersistentVolume's name. A bad one fails the install with what was expected.
 */}}
 {{- define "kubetask.gatewayValidate" -}}
 {{- $g := .Values.gateway -}}
@@ -185,6 +185,9 @@ Secret's or a StorageClass's name. A bad one fails the install with what was exp
 {{- end }}
 {{- if and $g.transcripts.storageClass (not (regexMatch $dns (toString $g.transcripts.storageClass))) }}
 {{- fail (printf "gateway.transcripts.storageClass must be a StorageClass's name, got %q" (toString $g.transcripts.storageClass)) }}
+{{- end }}
+{{- if and $g.transcripts.volumeName (not (regexMatch $dns (toString $g.transcripts.volumeName))) }}
+{{- fail (printf "gateway.transcripts.volumeName must be a PersistentVolume's name, got %q" (toString $g.transcripts.volumeName)) }}
 {{- end }}
 {{- if not (regexMatch "^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$" (toString $g.transcripts.size)) }}
 {{- fail (printf "gateway.transcripts.size must be a quantity such as 10Gi, got %q" (toString $g.transcripts.size)) }}
