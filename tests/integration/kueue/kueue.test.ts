@@ -36,6 +36,7 @@ Deno.test({
       let mostAdmitted = 0;
       let queuedMessage: string | undefined;
       let sample: string | undefined;
+      let listing: string | undefined;
       const deadline = Date.now() + 180_000;
       let tasks: Json[] = [];
       while (Date.now() < deadline) {
@@ -52,11 +53,15 @@ Deno.test({
           /Kueue Workload/.test(condition(t, "Succeeded").message)
         );
         if (withWords && !queuedMessage) queuedMessage = condition(withWords, "Succeeded").message;
-        if (running === 2 && queued.length > 0 && !sample) sample = table(tasks);
+        if (running === 2 && queued.length > 0 && !sample) {
+          sample = table(tasks);
+          listing = await kubectl(["get", "tasks", "-n", h.ns]);
+        }
         if (tasks.length === 5 && tasks.every((t) => t.status?.phase === "Completed")) break;
         await new Promise((r) => setTimeout(r, 150));
       }
       console.error(`[kueue] sampled while 5 Tasks share 2 CPUs: ${sample}`);
+      console.error(`[kueue] kubectl get tasks then:\n${listing}`);
       console.error(`[kueue] a queued Task's message: ${queuedMessage}`);
       assert.ok(
         tasks.every((t) => t.status?.phase === "Completed"),
