@@ -1,8 +1,8 @@
 // The chaos invariants with Kueue admitting: the operator, a subprocess, is
-// SIGKILLed twice while 30 one-CPU Tasks go through a 3-CPU ClusterQueue, and
+// SIGKILLed twice while 20 one-CPU Tasks go through a 4-CPU ClusterQueue, and
 // restarted each time as its Deployment would. Checked from the apiserver: each
 // Task has exactly one Job and one task.md ConfigMap, none is lost, and Kueue
-// never had more than 3 Jobs admitted and unfinished at once.
+// never had more than 4 Jobs admitted and unfinished at once.
 import assert from "assert";
 import { applyCrds, ourCrds } from "../../../controllers/crds.ts";
 import { silentLogger } from "../../../controllers/runtime/log.ts";
@@ -15,8 +15,8 @@ import { Sampler } from "../../chaos/sampler.ts";
 import { eventually, kubectl, testNamespace } from "../env.ts";
 import { queues, withKueue } from "./queues.ts";
 
-const TASKS = 30;
-const QUOTA = 3;
+const TASKS = 20;
+const QUOTA = 4;
 
 Deno.test({
   name:
@@ -51,7 +51,7 @@ Deno.test({
           metadata: { name: `burst-${i}`, namespace: ns.name },
           spec: { description: `Task ${i}` },
         }));
-      for (const jobs of [5, 15]) {
+      for (const jobs of [4, 10]) {
         await eventually(`${jobs} Jobs`, () => Promise.resolve(sampler.jobCount() >= jobs), 60_000);
         await operator.kill();
         operator = start();
