@@ -31,8 +31,8 @@ export const KUEUE_NAMESPACE = "kueue-system";
 
 /**
  * Kueue's client to our apiserver (its Configuration's clientConnection). Kueue's
- * defaults, 20 requests a second with bursts of 30, bound how fast a burst of Jobs
- * is admitted; the benchmark measures both.
+ * defaults, 20 requests a second with bursts of 30, are one bound on how fast a
+ * burst of Jobs is admitted; the kueue benchmark measures them against others.
  */
 export interface KueueOptions {
   clientQps?: number;

@@ -14,7 +14,15 @@ const filters = Deno.args; // optional paths to run only some tests
 // The real Kueue starts when the run includes its tests (kueue_wanted.ts); KUBETASK_TEST_KUEUE=0
 // leaves it out (its tests are skipped), =1 starts it whatever the filters.
 const KUEUE_SETTING = Deno.env.get("KUBETASK_TEST_KUEUE");
-const KUEUE = kueueWanted(filters, KUEUE_SETTING, await kueueTestFiles(repoRoot), repoRoot);
+const kueueWantedHere = kueueWanted(
+  filters,
+  KUEUE_SETTING,
+  await kueueTestFiles(repoRoot),
+  repoRoot,
+);
+// Kueue runs in a mount namespace of its own (localcluster/kueue.ts): not as another user, unless forced.
+const kueueUnavailable = Deno.uid() !== 0 ? "not root" : undefined;
+const KUEUE = kueueWantedHere && (!kueueUnavailable || KUEUE_SETTING === "1");
 
 let child: Deno.ChildProcess | undefined;
 // Ctrl-C, SIGTERM (a CI cancel, `timeout`) and SIGHUP stop the tests and tear the cluster down.
@@ -43,6 +51,8 @@ if (!state.realNode) {
 
 if (!KUEUE && KUEUE_SETTING === "0") {
   console.error("[test] Kueue tests skipped: KUBETASK_TEST_KUEUE=0");
+} else if (kueueWantedHere && !KUEUE) {
+  console.error(`[test] Kueue tests skipped: ${kueueUnavailable} (Kueue needs root here)`);
 }
 
 let code = 1;
