@@ -23,7 +23,7 @@ import {
   thisProcess,
   waitFor,
 } from "./process.ts";
-import { type KueueState, startKueue } from "./kueue.ts";
+import { type KueueOptions, type KueueState, startKueue } from "./kueue.ts";
 import { realNodeUnavailable } from "./realnode/host.ts";
 import { type RealNode, startRealNode, stopRealNode, unrecordedNode } from "./realnode/node.ts";
 import { bridgeOf, deleteBridge } from "./realnode/network.ts";
@@ -116,9 +116,9 @@ export interface UpOptions {
   /**
    * Start the real Kueue (localcluster/kueue.ts): its CRDs, its manager out of
    * cluster, its webhooks over loopback. Off by default (it costs a build once
-   * and a few seconds per start).
+   * and a few seconds per start). An object sets Kueue's client limits.
    */
-  kueue?: boolean;
+  kueue?: boolean | KueueOptions;
 }
 
 /** Starts a fresh cluster named `name`; a previous one of that name is stopped first. */
@@ -136,7 +136,11 @@ export async function up(name = "default", options: UpOptions = {}): Promise<Clu
     await waitForDefaultServiceAccount(state);
     if (options.kueue) {
       const started = performance.now();
-      state.kueue = await startKueue(state, pki);
+      state.kueue = await startKueue(
+        state,
+        pki,
+        typeof options.kueue === "object" ? options.kueue : {},
+      );
       await saveState(state);
       console.error(
         `[cluster] kueue ready in ${((performance.now() - started) / 1000).toFixed(1)}s`,

@@ -29,6 +29,16 @@ import {
 export const KUEUE_COMPONENT = "kueue";
 export const KUEUE_NAMESPACE = "kueue-system";
 
+/**
+ * Kueue's client to our apiserver (its Configuration's clientConnection). Kueue's
+ * defaults, 20 requests a second with bursts of 30, are one bound on how fast a
+ * burst of Jobs is admitted; the kueue benchmark measures them against others.
+ */
+export interface KueueOptions {
+  clientQps?: number;
+  clientBurst?: number;
+}
+
 /** What a cluster with Kueue records of it. */
 export interface KueueState {
   /** https://127.0.0.1:PORT: Kueue's webhook server. */
@@ -37,6 +47,8 @@ export interface KueueState {
   healthUrl: string;
   /** Its configuration file. */
   config: string;
+  /** Its client's limits when not Kueue's defaults. */
+  client?: KueueOptions;
 }
 
 interface Cluster {
@@ -53,7 +65,13 @@ interface Cluster {
  * replica), no internal certificates, no visibility API server (it would need
  * an APIService and delegated authentication), metrics off.
  */
-export function kueueConfigYaml(o: { webhookPort: number; healthPort: number; certDir: string }) {
+export function kueueConfigYaml(
+  o: { webhookPort: number; healthPort: number; certDir: string } & KueueOptions,
+) {
+  const client = [
+    ...(o.clientQps !== undefined ? [`  qps: ${positive(o.clientQps, "qps")}`] : []),
+    ...(o.clientBurst !== undefined ? [`  burst: ${positive(o.clientBurst, "burst")}`] : []),
+  ];
   return `apiVersion: config.kueue.x-k8s.io/v1beta2
 kind: Configuration
 namespace: ${KUEUE_NAMESPACE}
@@ -75,7 +93,12 @@ integrations:
   - batch/job
 featureGates:
   VisibilityOnDemand: false
-`;
+${client.length ? `clientConnection:\n${client.join("\n")}\n` : ""}`;
+}
+
+function positive(n: number, what: string): number {
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`Kueue client ${what} must be > 0, got ${n}`);
+  return n;
 }
 
 // deno-lint-ignore no-explicit-any
@@ -126,7 +149,11 @@ exec "$@"`;
  * its webhooks are registered. Recorded in `cluster.processes` (so `down`
  * stops it, before the apiserver) under "kueue".
  */
-export async function startKueue(cluster: Cluster, pki: Pki): Promise<KueueState> {
+export async function startKueue(
+  cluster: Cluster,
+  pki: Pki,
+  options: KueueOptions = {},
+): Promise<KueueState> {
   if (Deno.uid() !== 0) {
     throw new Error("Kueue needs root here (its own mount namespace for /etc/kueue)");
   }
@@ -174,7 +201,10 @@ export async function startKueue(cluster: Cluster, pki: Pki): Promise<KueueState
   const webhookPort = freePort();
   const healthPort = freePort();
   const config = join(dir, "config.yaml");
-  await Deno.writeTextFile(config, kueueConfigYaml({ webhookPort, healthPort, certDir }));
+  await Deno.writeTextFile(
+    config,
+    kueueConfigYaml({ webhookPort, healthPort, certDir, ...options }),
+  );
   const args = [`--config=${config}`, `--kubeconfig=${cluster.kubeconfig}`, "--zap-log-level=info"];
   const wrapped = await startProcess(KUEUE_COMPONENT, cluster.dir, "unshare", [
     "--mount",
@@ -198,6 +228,7 @@ export async function startKueue(cluster: Cluster, pki: Pki): Promise<KueueState
     webhookUrl: `https://127.0.0.1:${webhookPort}`,
     healthUrl: `http://127.0.0.1:${healthPort}`,
     config,
+    ...(options.clientQps || options.clientBurst ? { client: options } : {}),
   };
   await waitFor(
     "kueue",

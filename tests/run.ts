@@ -6,12 +6,23 @@ import { join } from "node:path";
 import { down, up } from "../localcluster/cluster.ts";
 import { repoRoot } from "../localcluster/paths.ts";
 import { tearDownOnSignals } from "../localcluster/signals.ts";
+import { kueueTestFiles, kueueWanted } from "./kueue_wanted.ts";
 
 // KUBETASK_TEST_CLUSTER names the cluster, so two checkouts sharing one cache can test side by side.
 const CLUSTER = Deno.env.get("KUBETASK_TEST_CLUSTER") ?? "test";
 const filters = Deno.args; // optional paths to run only some tests
-// KUBETASK_TEST_KUEUE=1 starts the real Kueue too (tests/integration/kueue/ need it; they skip without).
-const KUEUE = Deno.env.get("KUBETASK_TEST_KUEUE") === "1";
+// The real Kueue starts when the run includes its tests (kueue_wanted.ts); KUBETASK_TEST_KUEUE=0
+// leaves it out (its tests are skipped), =1 starts it whatever the filters.
+const KUEUE_SETTING = Deno.env.get("KUBETASK_TEST_KUEUE");
+const kueueWantedHere = kueueWanted(
+  filters,
+  KUEUE_SETTING,
+  await kueueTestFiles(repoRoot),
+  repoRoot,
+);
+// Kueue runs in a mount namespace of its own (localcluster/kueue.ts): not as another user, unless forced.
+const kueueUnavailable = Deno.uid() !== 0 ? "not root" : undefined;
+const KUEUE = kueueWantedHere && (!kueueUnavailable || KUEUE_SETTING === "1");
 
 let child: Deno.ChildProcess | undefined;
 // Ctrl-C, SIGTERM (a CI cancel, `timeout`) and SIGHUP stop the tests and tear the cluster down.
@@ -38,8 +49,10 @@ if (!state.realNode) {
   );
 }
 
-if (!KUEUE) {
-  console.error("[test] Kueue tests skipped: KUBETASK_TEST_KUEUE=1 starts Kueue and runs them");
+if (!KUEUE && KUEUE_SETTING === "0") {
+  console.error("[test] Kueue tests skipped: KUBETASK_TEST_KUEUE=0");
+} else if (kueueWantedHere && !KUEUE) {
+  console.error(`[test] Kueue tests skipped: ${kueueUnavailable} (Kueue needs root here)`);
 }
 
 let code = 1;

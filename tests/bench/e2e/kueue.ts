@@ -12,6 +12,8 @@
 // - Jobs per Task (exactly one, or the case fails).
 // The ClusterQueue's quota admits all N at once, so what is measured is the cost
 // of the admission path, not waiting for quota. Pods are held Running by kwok.
+// Through Kueue runs once per client limit asked for (--kueue-qps): Kueue's own
+// default (20 requests a second, bursts of 30) and raised ones.
 import type { ClusterState } from "../../../localcluster/cluster.ts";
 import { applyCrds, ourCrds } from "../../../controllers/crds.ts";
 import { Informer, objectKey } from "../../../controllers/runtime/informer.ts";
@@ -45,7 +47,8 @@ export interface KueueRun {
 
 export interface KueueFigures {
   without: KueueRun;
-  through: KueueRun;
+  /** One run per client limit: `qps` undefined is Kueue's default. */
+  through: (KueueRun & { qps?: number; burst?: number })[];
 }
 
 const kueueType = (kind: string, plural: string, namespaced: boolean): ResourceType => ({
@@ -199,13 +202,24 @@ async function run(state: ClusterState, tasks: number, writers: number, kueue: b
   }
 }
 
-/** The same burst without Kueue and through it, in that order. */
-export async function kueueCase(tasks: number, writers: number): Promise<KueueFigures> {
+/**
+ * The same burst without Kueue, then through it once per entry of `qpsList`
+ * (undefined: Kueue's default client limits; a number: that qps, bursts of 1.5x).
+ */
+export async function kueueCase(
+  tasks: number,
+  writers: number,
+  qpsList: (number | undefined)[] = [undefined],
+): Promise<KueueFigures> {
   const without = await withCluster("kueue-off", (s) => run(s, tasks, writers, false));
   log(`without Kueue: ${JSON.stringify(without)}`);
-  const through = await withCluster("kueue-on", (s) => run(s, tasks, writers, true), {
-    kueue: true,
-  });
-  log(`through Kueue: ${JSON.stringify(through)}`);
+  const through: KueueFigures["through"] = [];
+  for (const qps of qpsList) {
+    const burst = qps === undefined ? undefined : Math.ceil(qps * 1.5);
+    const kueue = qps === undefined ? true : { clientQps: qps, clientBurst: burst };
+    const r = await withCluster("kueue-on", (s) => run(s, tasks, writers, true), { kueue });
+    log(`through Kueue (client qps ${qps ?? "default"}): ${JSON.stringify(r)}`);
+    through.push({ ...r, qps, burst });
+  }
   return { without, through };
 }

@@ -1,84 +1,13 @@
-// Agent.spec.queueName against the real Kueue (started by `cluster up --kueue`
-// or KUBETASK_TEST_KUEUE=1 ./scripts/deno task test): a ClusterQueue of 2 CPUs
+// Agent.spec.queueName against the real Kueue (started by `deno task test` for
+// these tests, or `cluster up NAME --kueue`): a ClusterQueue of 2 CPUs
 // admits 2 of 5 one-CPU Tasks at a time, all complete; a Task stopped while it
 // waits in Kueue never starts. Skipped on a cluster without Kueue.
 import assert from "assert";
 import { DEFAULT_JOB_SETTINGS } from "../../../controllers/task/job.ts";
-import { clusterState, eventually, kubectl } from "../env.ts";
+import { eventually, kubectl } from "../env.ts";
 import { condition, type Json, TaskHarness } from "../task/harness.ts";
 import { cli } from "../cli/run_cli.ts";
-
-const withKueue = !!(await clusterState())?.kueue;
-if (!withKueue && !Deno.env.get("KUBETASK_KUEUE_SKIP_SAID")) {
-  console.error(
-    "[kueue] skipped: the cluster has no Kueue (KUBETASK_TEST_KUEUE=1 deno task test, " +
-      "or cluster up NAME --kueue)",
-  );
-}
-
-const kueueObject = (kind: string, metadata: Json, rest: Json = {}) => ({
-  apiVersion: "kueue.x-k8s.io/v1beta2",
-  kind,
-  metadata,
-  ...rest,
-});
-const apply = (object: Json) => kubectl(["apply", "-f", "-"], JSON.stringify(object));
-
-interface QueueOptions {
-  /** The ClusterQueue's name (default cq-<ns>). */
-  clusterQueue?: string;
-  /** The LocalQueue's name (default team-q). */
-  localQueue?: string;
-  /** More of the ClusterQueue's spec (preemption, cohortName). */
-  spec?: Json;
-}
-
-/**
- * A ResourceFlavor, a ClusterQueue of `cpus` CPUs for `ns` alone, and a LocalQueue in it;
- * returns what deletes the ClusterQueue.
- */
-async function queues(
-  ns: string,
-  cpus: number,
-  opts: QueueOptions = {},
-): Promise<() => Promise<void>> {
-  const cq = opts.clusterQueue ?? `cq-${ns}`;
-  await apply(kueueObject("ResourceFlavor", { name: "default-flavor" }));
-  await apply(kueueObject("ClusterQueue", { name: cq }, {
-    spec: {
-      namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } },
-      resourceGroups: [{
-        coveredResources: ["cpu"],
-        flavors: [{ name: "default-flavor", resources: [{ name: "cpu", nominalQuota: cpus }] }],
-      }],
-      ...opts.spec,
-    },
-  }));
-  await apply(kueueObject("LocalQueue", { name: opts.localQueue ?? "team-q", namespace: ns }, {
-    spec: { clusterQueue: cq },
-  }));
-  await eventually(`ClusterQueue ${cq} active`, async () => {
-    const out = await kubectl([
-      "get",
-      "clusterqueue",
-      cq,
-      "-o",
-      'jsonpath={.status.conditions[?(@.type=="Active")].status}',
-    ]);
-    return out.trim() === "True";
-  });
-  return async () => {
-    await kubectl(["delete", "clusterqueue", cq, "--wait=false", "--ignore-not-found"])
-      .catch(() => {});
-  };
-}
-
-/** WorkloadPriorityClasses kt-low (100) and kt-high (10000). */
-async function priorityClasses(): Promise<void> {
-  for (const [name, value] of [["kt-low", 100], ["kt-high", 10_000]] as const) {
-    await apply(kueueObject("WorkloadPriorityClass", { name }, { value }));
-  }
-}
+import { admittedUnfinished, priorityClasses, queues, withKueue } from "./queues.ts";
 
 const kueueSettings = () => ({ ...DEFAULT_JOB_SETTINGS, kueue: true });
 
@@ -107,17 +36,12 @@ Deno.test({
       let mostAdmitted = 0;
       let queuedMessage: string | undefined;
       let sample: string | undefined;
+      let listing: string | undefined;
       const deadline = Date.now() + 180_000;
       let tasks: Json[] = [];
       while (Date.now() < deadline) {
         tasks = await h.list("tasks");
-        // Kueue's own count: Jobs it let run (unsuspended) that have not finished.
-        const admitted = (await h.list("jobs")).filter((j: Json) =>
-          j.spec.suspend === false &&
-          !(j.status?.conditions ?? []).some((c: Json) =>
-            (c.type === "Complete" || c.type === "Failed") && c.status === "True"
-          )
-        ).length;
+        const admitted = admittedUnfinished(await h.list("jobs"));
         mostAdmitted = Math.max(mostAdmitted, admitted);
         const running = tasks.filter((t) => t.status?.phase === "Running").length;
         most = Math.max(most, running);
@@ -129,11 +53,15 @@ Deno.test({
           /Kueue Workload/.test(condition(t, "Succeeded").message)
         );
         if (withWords && !queuedMessage) queuedMessage = condition(withWords, "Succeeded").message;
-        if (running === 2 && queued.length > 0 && !sample) sample = table(tasks);
+        if (running === 2 && queued.length > 0 && !sample) {
+          sample = table(tasks);
+          listing = await kubectl(["get", "tasks", "-n", h.ns]);
+        }
         if (tasks.length === 5 && tasks.every((t) => t.status?.phase === "Completed")) break;
         await new Promise((r) => setTimeout(r, 150));
       }
       console.error(`[kueue] sampled while 5 Tasks share 2 CPUs: ${sample}`);
+      console.error(`[kueue] kubectl get tasks then:\n${listing}`);
       console.error(`[kueue] a queued Task's message: ${queuedMessage}`);
       assert.ok(
         tasks.every((t) => t.status?.phase === "Completed"),
@@ -197,10 +125,11 @@ Deno.test({
       const stopped = await h.waitForPhase("second", "Failed");
       assert.equal(condition(stopped, "Succeeded").reason, "Stopped");
       await eventually("second's Job deleted", async () => !(await h.get("job", "second")));
-      // The quota frees up: Kueue would admit a waiting Workload now. None is left to admit.
+      // The quota frees up. Kueue admits what waits: a third Task, never the stopped one.
       await kubectl(["annotate", "task", "first", "-n", h.ns, "kubetask.io/stop=true"]);
       await h.waitForPhase("first", "Failed");
-      await new Promise((r) => setTimeout(r, 5_000));
+      await h.task("third");
+      await h.waitForPhase("third", "Running", 90_000);
       const pods = JSON.parse(
         await kubectl(["get", "pods", "-n", h.ns, "-l", "kubetask.io/task=second", "-o", "json"]),
       ).items;
@@ -245,20 +174,33 @@ Deno.test({
         "the preempted Task's Job deleted",
         async () => !(await h.get("job", "background")),
       );
-      // Never restarted: no pod of it runs again.
-      await new Promise((r) => setTimeout(r, 3_000));
-      const pods = JSON.parse(
-        await kubectl([
-          "get",
-          "pods",
-          "-n",
-          h.ns,
-          "-l",
-          "kubetask.io/task=background",
-          "-o",
-          "json",
-        ]),
-      ).items.filter((p: Json) => !p.metadata.deletionTimestamp);
+      // Never restarted: its pod goes, and with its Job its Workload, so Kueue has nothing of it
+      // to admit again.
+      await eventually("the preempted Task's pod gone", async () =>
+        JSON.parse(
+          await kubectl([
+            "get",
+            "pods",
+            "-n",
+            h.ns,
+            "-l",
+            "kubetask.io/task=background",
+            "-o",
+            "json",
+          ]),
+        ).items.length === 0);
+      await eventually(
+        "the preempted Task's Workload gone",
+        async () =>
+          !(await h.list("workloads")).some((w: Json) =>
+            w.metadata.ownerReferences?.some((r: Json) =>
+              r.kind === "Job" && r.name === "background"
+            )
+          ),
+      );
+      const pods = (await h.list("pods")).filter((p: Json) =>
+        p.metadata.labels?.["kubetask.io/task"] === "background"
+      );
       assert.deepEqual(pods, []);
     } finally {
       await h.cleanup();
@@ -289,7 +231,13 @@ Deno.test({
         (await h.list("jobs")).map((j: Json) => [j.metadata.name, j.metadata.uid]),
       );
       await h.stopManager();
-      await new Promise((r) => setTimeout(r, 2_000));
+      // Kueue goes on without the operator: the first Job finishes, it admits the next.
+      await eventually(
+        "Kueue admits a second Job while the operator is down",
+        async () =>
+          (await h.list("jobs")).filter((j: Json) => j.spec.suspend === false).length >= 2,
+        60_000,
+      );
       await h.startManager();
       await eventually("all Completed", async () => {
         const tasks = await h.list("tasks");

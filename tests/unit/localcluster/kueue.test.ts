@@ -42,6 +42,15 @@ Deno.test("kueue: the config enables batch/job only, manages only Jobs naming a 
   assert.equal(config.webhook.certDir, "/c");
   assert.equal(config.leaderElection.leaderElect, false);
   assert.equal(config.featureGates.VisibilityOnDemand, false);
+  assert.equal(config.clientConnection, undefined, "Kueue's own client limits unless asked");
+});
+
+Deno.test("kueue: client limits asked for go into clientConnection; a non-positive one is refused", () => {
+  const ports = { webhookPort: 1, healthPort: 2, certDir: "/c" };
+  const config = parse(kueueConfigYaml({ ...ports, clientQps: 200, clientBurst: 300 }));
+  assert.deepEqual(config.clientConnection, { qps: 200, burst: 300 });
+  assert.throws(() => kueueConfigYaml({ ...ports, clientQps: 0 }), /qps must be > 0/);
+  assert.throws(() => kueueConfigYaml({ ...ports, clientBurst: NaN }), /burst must be > 0/);
 });
 
 Deno.test("kueue: its CRDs come from the module, Workloads and queues among them", async () => {
