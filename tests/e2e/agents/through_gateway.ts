@@ -180,17 +180,30 @@ async function transcriptCli(run: GatewayRun, kubeconfig: string, args: string[]
   return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
 }
 
-export async function fixAndPushThroughGateway(c: GatewayCase): Promise<void> {
+/** Another Task of the same Agent, run in the same world meanwhile (its own scripts). */
+export interface Alongside {
+  scripts: Script[];
+  run(run: GatewayRun, agentName: string): Promise<void>;
+}
+
+export async function fixAndPushThroughGateway(
+  c: GatewayCase,
+  alongside?: Alongside,
+): Promise<void> {
   const marker = `MARK-${c.cli}-gw-${crypto.randomUUID().slice(0, 8)}`;
   const base = fixAndPushScript(marker, "fix");
   const script = {
     marker,
     turns: [{ text: "First, a look around.", shell: LOOK_AROUND }, ...base.turns],
   };
-  const run = await startGatewayRun(c, [script]);
+  const run = await startGatewayRun(c, [script, ...alongside?.scripts ?? []]);
   const { w, h, gitServer } = run;
+  let other: Promise<unknown> | undefined;
+  let otherChecked = false;
   try {
     const agentName = await run.agent();
+    other = alongside?.run(run, agentName);
+    other?.catch(() => {}); // its failure is thrown below, once this Task is checked
     await h.context("fix-src", { type: "Git", git: { repository: run.url, ref: "main" } });
     await h.task("fix", {
       agentRef: agentName,
@@ -311,6 +324,8 @@ export async function fixAndPushThroughGateway(c: GatewayCase): Promise<void> {
       await stranger.cleanup();
     }
 
+    otherChecked = true;
+    await other;
     // A token stolen from the pod and used after the Task ended: refused, never forwarded.
     const pod = JSON.parse(
       await kubectl(["get", "pods", "-n", h.ns, "-l", "kubetask.io/task=fix", "-o", "json"]),
@@ -333,6 +348,9 @@ export async function fixAndPushThroughGateway(c: GatewayCase): Promise<void> {
     assert.equal(late.status, 401, await late.text());
     assert.equal(w.model.requests.length, before, "nothing forwarded");
   } finally {
+    // Settled before the world goes; its failure said too when this Task's came first.
+    const failed = await other?.then(() => undefined, (err) => err);
+    if (failed && !otherChecked) console.error(`[e2e] ${c.cli}, the Task alongside: ${failed}`);
     await run.close();
   }
 }
