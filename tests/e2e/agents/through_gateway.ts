@@ -35,10 +35,17 @@ import type { GatewayCase } from "./gateway_cases.ts";
 
 const SHOW = !!Deno.env.get("KUBETASK_E2E_SHOW_LOGS");
 const GATEWAY_DIR = "/var/run/secrets/kubetask.io/gateway";
-/** What the model has the CLI run first: everything a prompt injection could read. */
+/** What the model has the CLI run first: everything a prompt injection could read, the gateway
+ *  token too (sent to the model, as an attacker's prompt would have it sent out). */
 const LOOK_AROUND =
   `env | sort; echo '--- environ'; cat /proc/self/environ 2>&1 | tr '\\0' '\\n' | sort; ` +
-  `echo '--- files'; ls ${GATEWAY_DIR}; head -c 40 ${GATEWAY_DIR}/ca.crt; echo; sleep 4`;
+  `echo '--- files'; ls ${GATEWAY_DIR}; head -c 40 ${GATEWAY_DIR}/ca.crt; echo; ` +
+  `echo '--- token'; cat ${GATEWAY_DIR}/token; echo; sleep 4`;
+
+/** The pod's gateway token as the CLI's shell printed it into a request (a JWT after "--- token"). */
+function tokenIn(body: unknown): string | undefined {
+  return /--- token(?:\\+r)?\\+n(eyJ[\w-]+\.[\w-]+\.[\w-]+)/.exec(JSON.stringify(body))?.[1];
+}
 
 /** The audiences of a JWT (none for anything else). */
 function audiencesOf(jwt: string): string[] {
@@ -153,6 +160,20 @@ async function kubeconfigFor(dir: string, name: string, token: string): Promise<
   return path;
 }
 
+/** An Anthropic Messages call to the gateway for `provider` with `token` as the key. */
+function callGateway(run: GatewayRun, provider: string, token: string): Promise<Response> {
+  return fetch(`${run.w.gateway.url}/p/${provider}/v1/messages`, {
+    method: "POST",
+    headers: { "x-api-key": token, "content-type": "application/json" },
+    body: JSON.stringify({
+      model: "m",
+      max_tokens: 10,
+      messages: [{ role: "user", content: "hi" }],
+    }),
+    client: Deno.createHttpClient({ caCerts: [run.caPem] }),
+  });
+}
+
 async function transcriptCli(run: GatewayRun, kubeconfig: string, args: string[]) {
   // The apiserver's service proxy finds no endpoints for a Service pointed by hand at this
   // host (seen on the local control plane; not understood yet): the gateway is reached
@@ -211,6 +232,19 @@ export async function fixAndPushThroughGateway(
       contexts: [{ name: "fix-src", mountPath: PROJECT_DIR }],
     });
 
+    // The pod's own token (the kubelet's), taken out through the model while the Task runs, used
+    // for another provider than its Agent's: refused (403), never forwarded.
+    const stolen = eventually("the pod's token in a request to the model", () => {
+      return Promise.resolve(
+        w.model.requests.filter((r) => r.marker === marker).map((r) => tokenIn(r.body))
+          .find((t) => t),
+      );
+    }, 180_000).then(async (token) => {
+      const res = await callGateway(run, "someone-elses", token);
+      return { token, status: res.status, text: await res.text() };
+    });
+    stolen.catch(() => {});
+
     // Live: the gateway's count is on the Task before the agent is done.
     const live = await eventually(
       "tokens in status.usage from the gateway while the Task runs",
@@ -238,6 +272,10 @@ export async function fixAndPushThroughGateway(
     const mine = w.model.requests.filter((r) => r.marker === marker);
     assert.ok(mine.length >= script.turns.length, `${mine.length} scripted requests`);
     assert.ok(mine.every((r) => c.keyOf(r) === w.key), "the provider's key upstream");
+    const elsewhere = await stolen;
+    assert.equal(elsewhere.status, 403, elsewhere.text);
+    assert.match(elsewhere.text, /uses provider scripted-[0-9a-f]+, not someone-elses/);
+    assert.ok(audiencesOf(elsewhere.token).includes(AUDIENCE));
     const lookedAround = mine.map((r) => JSON.stringify(r.body))
       .find((b) => b.includes("--- environ") && b.includes("KUBETASK_GATEWAY_URL=")) ?? "";
     assert.ok(lookedAround, "the env dump reached the model");
@@ -330,22 +368,16 @@ export async function fixAndPushThroughGateway(
     const pod = JSON.parse(
       await kubectl(["get", "pods", "-n", h.ns, "-l", "kubetask.io/task=fix", "-o", "json"]),
     ).items[0];
-    const stolen = await mintToken(h.ns, AGENT_SA, {
+    const minted = await mintToken(h.ns, AGENT_SA, {
       audience: AUDIENCE,
       pod: { name: pod.metadata.name, uid: pod.metadata.uid },
     });
     const before = w.model.requests.length;
-    const late = await fetch(`${w.gateway.url}/p/${w.provider}/v1/messages`, {
-      method: "POST",
-      headers: { "x-api-key": stolen, "content-type": "application/json" },
-      body: JSON.stringify({
-        model: "m",
-        max_tokens: 10,
-        messages: [{ role: "user", content: "hi" }],
-      }),
-      client: Deno.createHttpClient({ caCerts: [run.caPem] }),
-    });
+    const late = await callGateway(run, w.provider, minted);
     assert.equal(late.status, 401, await late.text());
+    // And the one the kubelet gave the pod, taken out during the run.
+    const taken = await callGateway(run, w.provider, elsewhere.token);
+    assert.equal(taken.status, 401, await taken.text());
     assert.equal(w.model.requests.length, before, "nothing forwarded");
   } finally {
     // Settled before the world goes; its failure said too when this Task's came first.
