@@ -38,4 +38,4 @@
 // CLI against the server: cli_invocation.ts; the pinned CLIs: clis.ts.
 export type { Script, Turn } from "./script.ts";
 export type { ModelServer, RecordedRequest } from "./server.ts";
-export { startModelServer } from "./server.ts";
+export { startModelServer, toolResultsOf } from "./server.ts";

@@ -58,6 +58,19 @@ function protocolFor(url: URL): Protocol | undefined {
   return protocols.find((p) => p.handles(url));
 }
 
+/** How many tool results the conversation of a request to `path` (its query too) carrying `body`
+ *  holds: the scripted turn it asks for, when it offers tools (a side request, such as a CLI's
+ *  compaction of its history, may offer none). Undefined for paths no protocol serves and
+ *  requests with no conversation. For reading a proxy's record of a request that never got here. */
+export function toolResultsOf(path: string, body: unknown): number | undefined {
+  const url = new URL(path, "http://model-server.invalid");
+  const protocol = protocolFor(url);
+  if (!protocol || !body || typeof body !== "object" || Array.isArray(body)) return undefined;
+  const b = body as Record<string, unknown>;
+  return protocol.conversation({ path: url.pathname, url, body: b, bodyText: JSON.stringify(b) })
+    ?.toolResults;
+}
+
 function guessProtocol(url: URL): ProtocolName {
   const p = url.pathname;
   if (p.startsWith("/v1beta") || p.includes("/models/") && p.includes(":")) return "gemini";

@@ -56,10 +56,9 @@ Deno.test(
       await t.step(
         "Claude Code fixes and pushes through the in-cluster gateway",
         () =>
-          fixAndPushThroughGateway(
-            CLAUDE,
-            (c, scripts) => g.run(c, scripts),
-            async (run) => {
+          fixAndPushThroughGateway(CLAUDE, {
+            start: (c, scripts) => g.run(c, scripts),
+            more: async (run) => {
               // status.usage is the gateway pod's write (its field manager; no other gateway runs).
               const task = JSON.parse(
                 await kubectl([
@@ -80,7 +79,7 @@ Deno.test(
               // The transcript is on the volume (the claim's hostPath on the real node).
               assert.ok((await transcriptOf(run, "fix")).length > 0);
             },
-          ),
+          }),
       );
 
       await t.step(

@@ -16,7 +16,11 @@ import {
   shippedAgent,
 } from "../../../localcluster/demo_project.ts";
 import { git, type GitServer, startGitServer } from "../../../localcluster/git_server.ts";
-import type { RecordedRequest, Script } from "../../../localcluster/model_server/mod.ts";
+import {
+  type RecordedRequest,
+  type Script,
+  toolResultsOf,
+} from "../../../localcluster/model_server/mod.ts";
 import { createCa, signCertificate } from "../../../localcluster/pki.ts";
 import { kubeconfigYaml } from "../../../localcluster/cluster.ts";
 import { repoRoot } from "../../../localcluster/paths.ts";
@@ -35,10 +39,17 @@ import type { GatewayCase } from "./gateway_cases.ts";
 
 const SHOW = !!Deno.env.get("KUBETASK_E2E_SHOW_LOGS");
 const GATEWAY_DIR = "/var/run/secrets/kubetask.io/gateway";
-/** What the model has the CLI run first: everything a prompt injection could read. */
+/** What the model has the CLI run first: everything a prompt injection could read, the gateway
+ *  token too (sent to the model, as an attacker's prompt would have it sent out). */
 const LOOK_AROUND =
   `env | sort; echo '--- environ'; cat /proc/self/environ 2>&1 | tr '\\0' '\\n' | sort; ` +
-  `echo '--- files'; ls ${GATEWAY_DIR}; head -c 40 ${GATEWAY_DIR}/ca.crt; echo; sleep 4`;
+  `echo '--- files'; ls ${GATEWAY_DIR}; head -c 40 ${GATEWAY_DIR}/ca.crt; echo; ` +
+  `echo '--- token'; cat ${GATEWAY_DIR}/token; echo; sleep 4`;
+
+/** The pod's gateway token as the CLI's shell printed it into a request (a JWT after "--- token"). */
+function tokenIn(body: unknown): string | undefined {
+  return /--- token(?:\\+r)?\\+n(eyJ[\w-]+\.[\w-]+\.[\w-]+)/.exec(JSON.stringify(body))?.[1];
+}
 
 /** The audiences of a JWT (none for anything else). */
 function audiencesOf(jwt: string): string[] {
@@ -175,9 +186,7 @@ export function turnsOf(requests: RecordedRequest[], marker: string): RecordedRe
 
 /** How many tool results a transcript record's request carries (its turn), -1 for none. */
 export function turnOfRecord(request: unknown): number {
-  const messages = (request as { messages?: { content?: unknown }[] })?.messages;
-  if (!Array.isArray(messages)) return -1;
-  return JSON.stringify(messages).split(`"type":"tool_result"`).length - 1;
+  return toolResultsOf("/v1/messages", request) ?? -1;
 }
 
 /** The Task's transcript as the gateway stored it (read from its directory). */
@@ -194,6 +203,20 @@ async function kubeconfigFor(dir: string, name: string, token: string): Promise<
   const path = join(dir, `${name}.kubeconfig`);
   await Deno.writeTextFile(path, kubeconfigYaml(server, ca, token));
   return path;
+}
+
+/** An Anthropic Messages call from this host to the gateway for `provider` with `token` as the key. */
+function callGateway(run: GatewayRun, provider: string, token: string): Promise<Response> {
+  return fetch(`${run.hostUrl}/p/${provider}/v1/messages`, {
+    method: "POST",
+    headers: { "x-api-key": token, "content-type": "application/json" },
+    body: JSON.stringify({
+      model: "m",
+      max_tokens: 10,
+      messages: [{ role: "user", content: "hi" }],
+    }),
+    client: Deno.createHttpClient({ caCerts: [run.caPem] }),
+  });
 }
 
 /** A kubeconfig of the harness namespace's ServiceAccount "owner", who may view its Tasks. */
@@ -241,14 +264,23 @@ export async function transcriptCli(run: GatewayRun, kubeconfig: string, args: s
   return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
 }
 
+/** Another Task of the same Agent, run in the same world meanwhile (its own scripts). */
+export interface Alongside {
+  scripts: Script[];
+  run(run: GatewayRun, agentName: string): Promise<void>;
+}
+
 /** Starts the run of the fix-and-push case on `scripts`: a host gateway's unless told. */
 export type StartRun = (c: GatewayCase, scripts: Script[]) => Promise<GatewayRun>;
 
-/** `more`: further checks on the finished run (its gateway still up), before the stolen token. */
+/**
+ * `start`: how the run starts (a host gateway's by default); `more`: further checks on the
+ * finished run (its gateway still up), before the stolen token; `alongside`: another Task run
+ * in the same world meanwhile.
+ */
 export async function fixAndPushThroughGateway(
   c: GatewayCase,
-  start: StartRun = startGatewayRun,
-  more?: (run: GatewayRun) => Promise<void>,
+  opts: { start?: StartRun; more?: (run: GatewayRun) => Promise<void>; alongside?: Alongside } = {},
 ): Promise<void> {
   const marker = `MARK-${c.cli}-gw-${crypto.randomUUID().slice(0, 8)}`;
   const base = fixAndPushScript(marker, "fix");
@@ -256,16 +288,36 @@ export async function fixAndPushThroughGateway(
     marker,
     turns: [{ text: "First, a look around.", shell: LOOK_AROUND }, ...base.turns],
   };
-  const run = await start(c, [script]);
+  const run = await (opts.start ?? startGatewayRun)(c, [script, ...opts.alongside?.scripts ?? []]);
   const { w, h, gitServer } = run;
+  let other: Promise<unknown> | undefined;
+  let otherChecked = false;
   try {
     const agentName = await run.agent();
+    other = opts.alongside?.run(run, agentName);
+    other?.catch(() => {}); // its failure is thrown below, once this Task is checked
     await h.context("fix-src", { type: "Git", git: { repository: run.url, ref: "main" } });
     await h.task("fix", {
       agentRef: agentName,
       description: `Make the tests of the calc project pass (${marker}).`,
       contexts: [{ name: "fix-src", mountPath: PROJECT_DIR }],
     });
+
+    // The pod's own token (the kubelet's), taken out through the model while the Task runs, used
+    // for another provider than its Agent's: refused (403), never forwarded. From this host, so
+    // only where the gateway is reachable from it.
+    const stolen = run.hostUrl === undefined
+      ? undefined
+      : eventually("the pod's token in a request to the model", () => {
+        return Promise.resolve(
+          w.model.requests.filter((r) => r.marker === marker).map((r) => tokenIn(r.body))
+            .find((t) => t),
+        );
+      }, 180_000).then(async (token) => {
+        const res = await callGateway(run, "someone-elses", token);
+        return { token, status: res.status, text: await res.text() };
+      });
+    stolen?.catch(() => {});
 
     // Live: the gateway's count is on the Task before the agent is done.
     const live = await eventually(
@@ -294,6 +346,12 @@ export async function fixAndPushThroughGateway(
     const mine = w.model.requests.filter((r) => r.marker === marker);
     assert.ok(mine.length >= script.turns.length, `${mine.length} scripted requests`);
     assert.ok(mine.every((r) => c.keyOf(r) === w.key), "the provider's key upstream");
+    const elsewhere = await stolen;
+    if (elsewhere) {
+      assert.equal(elsewhere.status, 403, elsewhere.text);
+      assert.match(elsewhere.text, /uses provider scripted-[0-9a-f]+, not someone-elses/);
+      assert.ok(audiencesOf(elsewhere.token).includes(AUDIENCE));
+    }
     const lookedAround = mine.map((r) => JSON.stringify(r.body))
       .find((b) => b.includes("--- environ") && b.includes("KUBETASK_GATEWAY_URL=")) ?? "";
     assert.ok(lookedAround, "the env dump reached the model");
@@ -360,31 +418,30 @@ export async function fixAndPushThroughGateway(
       await stranger.cleanup();
     }
 
-    await more?.(run);
+    await opts.more?.(run);
 
+    otherChecked = true;
+    await other;
     // A token stolen from the pod and used after the Task ended: refused, never forwarded.
-    if (!run.hostUrl) return;
+    if (!run.hostUrl || !elsewhere) return;
     const pod = JSON.parse(
       await kubectl(["get", "pods", "-n", h.ns, "-l", "kubetask.io/task=fix", "-o", "json"]),
     ).items[0];
-    const stolen = await mintToken(h.ns, AGENT_SA, {
+    const minted = await mintToken(h.ns, AGENT_SA, {
       audience: AUDIENCE,
       pod: { name: pod.metadata.name, uid: pod.metadata.uid },
     });
     const before = w.model.requests.length;
-    const late = await fetch(`${run.hostUrl}/p/${w.provider}/v1/messages`, {
-      method: "POST",
-      headers: { "x-api-key": stolen, "content-type": "application/json" },
-      body: JSON.stringify({
-        model: "m",
-        max_tokens: 10,
-        messages: [{ role: "user", content: "hi" }],
-      }),
-      client: Deno.createHttpClient({ caCerts: [run.caPem] }),
-    });
+    const late = await callGateway(run, w.provider, minted);
     assert.equal(late.status, 401, await late.text());
+    // And the one the kubelet gave the pod, taken out during the run.
+    const taken = await callGateway(run, w.provider, elsewhere.token);
+    assert.equal(taken.status, 401, await taken.text());
     assert.equal(w.model.requests.length, before, "nothing forwarded");
   } finally {
+    // Settled before the world goes; its failure said too when this Task's came first.
+    const failed = await other?.then(() => undefined, (err) => err);
+    if (failed && !otherChecked) console.error(`[e2e] ${c.cli}, the Task alongside: ${failed}`);
     await run.close();
   }
 }

@@ -1,17 +1,25 @@
 // `kubectl apply -k deploy/` on a real control plane, and the RBAC it grants
 // judged by the apiserver's own authorizer (kubectl auth can-i --as).
 import assert from "assert";
-import { eventually, kubectl } from "../env.ts";
+import { eventually, kubectl, testNamespace } from "../env.ts";
 import { installDeploy } from "./install.ts";
 
 const SA = "system:serviceaccount:kubetask-system:kubetask-controller";
 
-/** `resource` may name a subresource as "tasks.kubetask.io/status". */
-async function can(verb: string, resource: string, namespace: string): Promise<boolean> {
+/** `resource` may name a subresource as "tasks.kubetask.io/status", or an object as ".../NAME"
+ *  with `named`; `namespace` "" for a cluster-scoped resource. */
+async function can(
+  verb: string,
+  resource: string,
+  namespace: string,
+  as = SA,
+  named = false,
+): Promise<boolean> {
   // "x/status" as a plain argument would mean the object named "status".
-  const [base, subresource] = resource.split("/");
-  const args = ["auth", "can-i", verb, base, "-n", namespace, "--as", SA];
-  if (subresource) args.push(`--subresource=${subresource}`);
+  const [base, rest] = resource.split("/");
+  const args = ["auth", "can-i", verb, named ? resource : base, "--as", as];
+  if (namespace) args.push("-n", namespace);
+  if (rest && !named) args.push(`--subresource=${rest}`);
   // can-i exits 1 for "no", which the kubectl helper reports as an error.
   const out = await kubectl(args).catch((e) => String(e));
   return out.trim() === "yes";
@@ -100,6 +108,82 @@ Deno.test("kubectl apply -k deploy/ installs the operator, and its RBAC is least
         !await can(verb, resource, ns),
         `the operator may NOT ${verb} ${resource} in ${ns}`,
       );
+    }
+
+    // What a namespace's users see of its spend: each Task's status.usage, never its
+    // NamespaceBudget (cluster-scoped, so no RoleBinding of the user roles reaches it), until the
+    // platform grants that one by name (README, Namespace budgets: the recipe tested here).
+    const tenant = await testNamespace("tenant");
+    const budgets = "namespacebudgets.kubetask.io";
+    const grant = `kubetask-namespacebudget-${tenant.name}`;
+    try {
+      for (
+        const [user, role] of [["alice", "kubetask-agent-admin"], [
+          "bob",
+          "kubetask-task-submitter",
+        ]]
+      ) {
+        await kubectl([
+          "create",
+          "rolebinding",
+          user,
+          "-n",
+          tenant.name,
+          `--clusterrole=${role}`,
+          `--user=${user}`,
+        ]);
+        assert.ok(await can("get", "tasks.kubetask.io", tenant.name, user), `${user} gets Tasks`);
+        for (
+          const [verb, resource, namespace] of [
+            ["get", `${budgets}/${tenant.name}`, ""],
+            ["get", `${budgets}/${tenant.name}`, tenant.name],
+            ["list", budgets, ""],
+            ["update", `${budgets}/${tenant.name}`, ""],
+          ]
+        ) {
+          assert.ok(
+            !await can(verb, resource, namespace, user, true),
+            `${user} may NOT ${verb} ${resource}`,
+          );
+        }
+      }
+      await kubectl([
+        "create",
+        "clusterrole",
+        grant,
+        "--verb=get",
+        `--resource=${budgets}`,
+        `--resource-name=${tenant.name}`,
+      ]);
+      await kubectl([
+        "create",
+        "clusterrolebinding",
+        grant,
+        `--clusterrole=${grant}`,
+        "--user=alice",
+      ]);
+      assert.ok(
+        await can("get", `${budgets}/${tenant.name}`, "", "alice", true),
+        "alice reads hers",
+      );
+      for (
+        const [verb, resource] of [
+          ["get", `${budgets}/someone-else`],
+          ["list", budgets],
+          ["watch", budgets],
+          ["update", `${budgets}/${tenant.name}`],
+          ["patch", `${budgets}/${tenant.name}`],
+        ]
+      ) {
+        assert.ok(
+          !await can(verb, resource, "", "alice", true),
+          `alice may NOT ${verb} ${resource}`,
+        );
+      }
+      assert.ok(!await can("update", `${budgets}/status`, "", "alice"), "nor write its spend");
+    } finally {
+      await kubectl(["delete", "clusterrolebinding,clusterrole", grant, "--ignore-not-found"]);
+      await tenant.cleanup();
     }
   } finally {
     await installed.cleanup();

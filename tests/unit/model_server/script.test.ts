@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { createCa, signCertificate } from "../../../localcluster/pki.ts";
 import { findScript, turnAt } from "../../../localcluster/model_server/script.ts";
 import { pickShellTool, shellArguments } from "../../../localcluster/model_server/shell_tool.ts";
-import { startModelServer } from "../../../localcluster/model_server/mod.ts";
+import { startModelServer, toolResultsOf } from "../../../localcluster/model_server/mod.ts";
 import { post, withServer } from "./support.ts";
 
 Deno.test("script: the first user message decides; the longest marker wins; then the whole body", () => {
@@ -19,6 +19,49 @@ Deno.test("script: the first user message decides; the longest marker wins; then
   assert.equal(findScript(scripts, conv(["context first", "do task-1 now"]), "")?.marker, "task-1");
   assert.equal(findScript(scripts, conv(["nothing"]), '{"system":"other"}')?.marker, "other");
   assert.equal(findScript(scripts, conv(["nothing"]), "{}"), undefined);
+});
+
+Deno.test("tool results of a request as a proxy recorded it: each protocol, behind a path prefix", () => {
+  const prefix = "/p/provider";
+  assert.equal(
+    toolResultsOf(`${prefix}/v1/messages?beta=true`, {
+      messages: [
+        { role: "user", content: "go" },
+        { role: "assistant", content: [{ type: "tool_use", id: "t", name: "Bash", input: {} }] },
+        { role: "user", content: [{ type: "tool_result", tool_use_id: "t", content: "ok" }] },
+      ],
+    }),
+    1,
+  );
+  // A compaction of the history offers no tools: its tool results still count.
+  assert.equal(
+    toolResultsOf(`${prefix}/v1/responses`, {
+      input: [
+        { role: "user", content: "go" },
+        { type: "function_call", call_id: "c", name: "shell", arguments: "{}" },
+        { type: "function_call_output", call_id: "c", output: "ok" },
+      ],
+    }),
+    1,
+  );
+  assert.equal(
+    toolResultsOf(`${prefix}/v1beta/models/m:streamGenerateContent?alt=sse`, {
+      contents: [
+        { role: "user", parts: [{ text: "go" }] },
+        { role: "model", parts: [{ functionCall: { name: "run", args: {} } }] },
+        { role: "user", parts: [{ functionResponse: { name: "run", response: {} } }] },
+      ],
+    }),
+    1,
+  );
+  assert.equal(
+    toolResultsOf(`${prefix}/v1/chat/completions`, {
+      messages: [{ role: "user", content: "go" }],
+    }),
+    0,
+  );
+  assert.equal(toolResultsOf(`${prefix}/v1/models`, { messages: [] }), undefined);
+  assert.equal(toolResultsOf(`${prefix}/v1/messages`, "(not JSON)"), undefined);
 });
 
 Deno.test("script: past its last turn a script answers a final text that says so", () => {
