@@ -270,6 +270,9 @@ function planFor(
         name: obs.jobName,
         patch: { spec: { suspend: true } },
       });
+    } else if (stop && phase === "Running" && (stop.notBefore ?? 0) > now.getTime()) {
+      // Over its budget, refused: the agent may still end by itself, saying why.
+      requeueAfterMs = stop.notBefore! - now.getTime();
     } else if (stop && phase === "Running") {
       for (const pod of obs.pods ?? []) {
         const stopPod = podStopPatch(pod, now);

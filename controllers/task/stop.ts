@@ -24,7 +24,18 @@ export interface StopReason {
    * never see an activeDeadlineSeconds.
    */
   notStarted?: boolean;
+  /**
+   * Epoch ms before which a running agent is left to end by itself: the gateway refuses its
+   * every call already, so nothing more is spent, and the CLI gets to print why it stops.
+   */
+  notBefore?: number;
 }
+
+/**
+ * How long an agent over its budget may go on after the gateway's mark: long enough for a CLI
+ * to show the refusal it got and exit (killed at once, some were, their message unprinted).
+ */
+export const BUDGET_STOP_GRACE_MS = 15_000;
 
 export function stopRequested(task: Task | KubeObject): boolean {
   const annotations = task.metadata?.annotations ?? {};
@@ -43,9 +54,18 @@ export function stopReason(
       message: `stopped on request (annotation ${STOP_ANNOTATION}=true)`,
     };
   }
-  // The gateway refused a call for the budget: the agent cannot go on, so it ends now.
-  const overBudget = (task.status as Task["status"])?.usage?.budgetExceeded;
-  if (overBudget) return { reason: "BudgetExceeded", message: overBudget };
+  // The gateway refused a call for the budget: the agent cannot go on, so it ends (after a
+  // grace for the CLI to say so).
+  const usage = (task.status as Task["status"])?.usage;
+  if (usage?.budgetExceeded) {
+    // Counted from the gateway's write of the mark; without its time, at once.
+    const marked = Date.parse(usage.updateTime ?? "");
+    return {
+      reason: "BudgetExceeded",
+      message: usage.budgetExceeded,
+      ...(Number.isNaN(marked) ? {} : { notBefore: marked + BUDGET_STOP_GRACE_MS }),
+    };
+  }
   // Suspended (waiting in Kueue, or preempted back into it): the timeout does not run.
   const deadline = job.spec?.suspend === true ? undefined : deadlineOf(job);
   if (deadline !== undefined && now.getTime() >= deadline) {

@@ -14,6 +14,7 @@ import { budgetProblem, effectiveBudget, microUSD } from "../../../controllers/t
 import { gatewayProblem } from "../../../controllers/task/gateway.ts";
 import { finalUsage } from "../../../controllers/task/usage.ts";
 import { reconcileTask } from "../../../controllers/task/reconciler.ts";
+import { BUDGET_STOP_GRACE_MS } from "../../../controllers/task/stop.ts";
 import { taskController } from "../../../controllers/task/controller.ts";
 import { AgentResource, TaskResource } from "../../../controllers/kinds.ts";
 import {
@@ -185,8 +186,11 @@ Deno.test("config: --gateway-url needs https and a CA file; the token lives at l
   assert.throws(() => parseConfig([...base, "--gateway-service=../x"], env), /NAMESPACE\/NAME/);
 });
 
-Deno.test("reconcile: a Task the gateway marked over budget stops its agent, then fails BudgetExceeded with the gateway's usage", async () => {
-  const NS = "team";
+const NS = "team";
+const REQ = { kind: "Task", namespace: NS, name: "fix" };
+
+/** A gateway Task with a budget whose agent runs (pod fix-pod), on a fake cluster. */
+async function runningBudgetedTask(): Promise<FakeCluster> {
   const c = new FakeCluster();
   c.declareIndexes(taskController);
   c.seed(AgentResource, {
@@ -202,8 +206,7 @@ Deno.test("reconcile: a Task the gateway marked over budget stops its agent, the
     metadata: { namespace: NS, name: "fix" },
     spec: { description: "Fix it", budget: { costUSD: "0.01" } },
   });
-  const req = { kind: "Task", namespace: NS, name: "fix" };
-  await reconcileTask(req, c.context(), GATEWAY);
+  await reconcileTask(REQ, c.context(), GATEWAY);
   const cm = c.stored<KubeObject>(ConfigMapResource, NS, "fix-context")!;
   assert.ok(cm.data["gateway-ca.crt"].includes("BEGIN CERTIFICATE"));
   const job = c.stored<KubeObject>(JobResource, NS, "fix")!;
@@ -235,8 +238,14 @@ Deno.test("reconcile: a Task the gateway marked over budget stops its agent, the
       }],
     },
   });
-  await reconcileTask(req, c.context(), GATEWAY);
+  await reconcileTask(REQ, c.context(), GATEWAY);
   assert.equal(c.stored<KubeObject>(TaskResource, NS, "fix")!.status.phase, "Running");
+  return c;
+}
+
+Deno.test("reconcile: a Task the gateway marked over budget stops its agent, then fails BudgetExceeded with the gateway's usage", async () => {
+  const c = await runningBudgetedTask();
+  const req = REQ;
 
   // The gateway's write: its live count and the refusal it sent the agent.
   const message = "KubeTask budget exhausted: Task fix used $0.009 of $0.01";
@@ -300,4 +309,65 @@ Deno.test("reconcile: a Task the gateway marked over budget stops its agent, the
   assert.deepEqual(done.usage.agentReported, { inputTokens: 990, outputTokens: 50 });
   const events = c.events.map((e) => `${e.type} ${e.reason}`);
   assert.ok(events.includes("Warning BudgetExceeded"), events.join(", "));
+});
+
+Deno.test("reconcile: over budget, the agent gets a grace from the gateway's mark to end by itself; the Task fails BudgetExceeded all the same", async () => {
+  const c = await runningBudgetedTask();
+  const message = "KubeTask budget exhausted: Task fix used $0.009 of $0.01";
+  c.mutate(TaskResource, NS, "fix", (t) => {
+    t.status = {
+      ...t.status,
+      usage: {
+        costUSD: "0.009",
+        source: "Gateway",
+        updateTime: "2030-01-01T00:00:00Z", // the fake cluster's now
+        budgetExceeded: message,
+      },
+    };
+  });
+  const waiting = await reconcileTask(REQ, c.context(), GATEWAY);
+  assert.equal(
+    c.stored<KubeObject>(PodResource, NS, "fix-pod")?.spec?.activeDeadlineSeconds,
+    undefined,
+  );
+  assert.equal(waiting.requeueAfterMs, BUDGET_STOP_GRACE_MS, "woken when the grace ends");
+  const stopping = c.stored<KubeObject>(TaskResource, NS, "fix")!.status;
+  assert.equal(
+    stopping.conditions.find((x: KubeObject) => x.type === "Succeeded").reason,
+    "Stopping",
+  );
+
+  // Past the grace, the pod is stopped.
+  const later = new Date(Date.parse("2030-01-01T00:00:00Z") + BUDGET_STOP_GRACE_MS);
+  await reconcileTask(REQ, c.context(() => later), GATEWAY);
+  assert.equal(c.stored<KubeObject>(PodResource, NS, "fix-pod")?.spec?.activeDeadlineSeconds, 75);
+
+  // Had the agent exited first (its CLI showed the refusal), the reason is the budget's.
+  c.mutate(JobResource, NS, "fix", (j) => {
+    j.status = {
+      startTime: "2030-01-01T00:00:00Z",
+      failed: 1,
+      conditions: [{
+        type: "Failed",
+        status: "True",
+        lastTransitionTime: "2030-01-01T00:00:02Z",
+        reason: "BackoffLimitExceeded",
+      }],
+    };
+  });
+  c.mutate(PodResource, NS, "fix-pod", (p) => {
+    p.status = {
+      phase: "Failed",
+      containerStatuses: [{
+        name: "agent",
+        state: { terminated: { exitCode: 1, finishedAt: "2030-01-01T00:00:02Z" } },
+      }],
+    };
+  });
+  await reconcileTask(REQ, c.context(), GATEWAY);
+  const done = c.stored<KubeObject>(TaskResource, NS, "fix")!.status;
+  assert.equal(done.phase, "Failed");
+  const succeeded = done.conditions.find((x: KubeObject) => x.type === "Succeeded");
+  assert.equal(succeeded.reason, "BudgetExceeded");
+  assert.match(succeeded.message, /used \$0.009 of \$0.01/);
 });
