@@ -189,6 +189,17 @@ Deno.test("config: --gateway-url needs https and a CA file; the token lives at l
 const NS = "team";
 const REQ = { kind: "Task", namespace: NS, name: "fix" };
 
+/** The Job controller's record of the Job "fix" failed at `at` for `reason`. */
+function failJob(c: FakeCluster, at: string, reason: string): void {
+  c.mutate(JobResource, NS, "fix", (j) => {
+    j.status = {
+      startTime: "2030-01-01T00:00:00Z",
+      failed: 1,
+      conditions: [{ type: "Failed", status: "True", lastTransitionTime: at, reason }],
+    };
+  });
+}
+
 /** A gateway Task with a budget whose agent runs (pod fix-pod), on a fake cluster. */
 async function runningBudgetedTask(): Promise<FakeCluster> {
   const c = new FakeCluster();
@@ -286,18 +297,7 @@ Deno.test("reconcile: a Task the gateway marked over budget stops its agent, the
       }],
     };
   });
-  c.mutate(JobResource, NS, "fix", (j) => {
-    j.status = {
-      startTime: "2030-01-01T00:00:00Z",
-      failed: 1,
-      conditions: [{
-        type: "Failed",
-        status: "True",
-        lastTransitionTime: "2030-01-01T00:00:04Z",
-        reason: "DeadlineExceeded",
-      }],
-    };
-  });
+  failJob(c, "2030-01-01T00:00:04Z", "DeadlineExceeded");
   await reconcileTask(req, c.context(), GATEWAY);
   const done = c.stored<KubeObject>(TaskResource, NS, "fix")!.status;
   assert.equal(done.phase, "Failed");
@@ -343,18 +343,7 @@ Deno.test("reconcile: over budget, the agent gets a grace from the gateway's mar
   assert.equal(c.stored<KubeObject>(PodResource, NS, "fix-pod")?.spec?.activeDeadlineSeconds, 75);
 
   // Had the agent exited first (its CLI showed the refusal), the reason is the budget's.
-  c.mutate(JobResource, NS, "fix", (j) => {
-    j.status = {
-      startTime: "2030-01-01T00:00:00Z",
-      failed: 1,
-      conditions: [{
-        type: "Failed",
-        status: "True",
-        lastTransitionTime: "2030-01-01T00:00:02Z",
-        reason: "BackoffLimitExceeded",
-      }],
-    };
-  });
+  failJob(c, "2030-01-01T00:00:02Z", "BackoffLimitExceeded");
   c.mutate(PodResource, NS, "fix-pod", (p) => {
     p.status = {
       phase: "Failed",
