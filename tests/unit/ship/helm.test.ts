@@ -82,6 +82,8 @@ Deno.test("the operator chart offers the configurable knobs and grants deploy/'s
       "watchNamespaces",
       "leaderElection.enabled",
       "gitImage",
+      "gitProxy.image",
+      "gitProxy.command",
       "allowPrivilegedAgents",
     ]
   ) {
@@ -109,6 +111,8 @@ Deno.test("the operator chart offers the configurable knobs and grants deploy/'s
       "--metrics-addr=",
       "--metrics-secure={{ .Values.metricsSecure }}",
       "--git-image=",
+      "--git-proxy-image=",
+      "--git-proxy-command=",
       "--allow-privileged-agents",
       "/healthz",
       "/readyz",
