@@ -66,7 +66,9 @@ export const USAGE = `usage: main.ts [flags]
                                       (default ${DEFAULT_GIT_IMAGE})
   --git-proxy-image IMAGE             image of the Git credential proxy sidecar: the operator's
                                       own (default ${DEFAULT_GIT_PROXY_IMAGE})
-  --git-proxy-command PATH|JSON       its executable in that image (default ${DEFAULT_GIT_PROXY_COMMAND[0]}),
+  --git-proxy-command PATH|JSON       its executable in that image (default ${
+  DEFAULT_GIT_PROXY_COMMAND[0]
+}),
                                       or a JSON array of strings (an image without /kubetask)
   --operator-service-account NS/NAME  the operator's own ServiceAccount: Agents naming it
                                       are refused (the Deployment sets it from the pod)

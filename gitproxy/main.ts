@@ -70,6 +70,8 @@ export async function gitProxyMain(argv: string[]): Promise<number> {
       credentials: secretFolderCredentials(args.secretDir),
     }),
   );
+  // The kubelet stops the sidecar with SIGTERM once the agent has ended: a clean exit.
+  Deno.addSignalListener("SIGTERM", () => void server.shutdown());
   await server.finished;
   return 0;
 }

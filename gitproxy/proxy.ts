@@ -123,8 +123,6 @@ export function secretFolderCredentials(
   };
   return async (index) => {
     const password = await read(index, "password");
-    return password === null
-      ? null
-      : { username: (await read(index, "username")) ?? "", password };
+    return password === null ? null : { username: (await read(index, "username")) ?? "", password };
   };
 }

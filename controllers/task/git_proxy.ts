@@ -74,7 +74,7 @@ export function gitTokenCredentials(agent: Agent): number[] {
  * The proxy for a Task's https Git Contexts, or undefined when it has none (or
  * no proxy is configured). Each distinct repository URL is served at /<n>; its
  * credentials (a projected folder <n>/ with username and password) are the
- * first of its Contexts' git.secretRef, else the Agent's GIT_TOKEN (and
+ * first git.secretRef among its Contexts, else the Agent's GIT_TOKEN (and
  * GIT_USERNAME) credential, else none (fetches of a public repository).
  */
 export function gitProxyPlan(
