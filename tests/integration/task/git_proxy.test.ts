@@ -62,7 +62,8 @@ Deno.test("git proxy: the pod has the native sidecar first, the only container w
     };
     const projected = (v: Record<string, unknown>) => JSON.stringify(v.projected ?? "");
     assert.deepEqual(mounting((v) => projected(v).includes('"app-git"')), ["git-proxy"]);
-    assert.deepEqual(mounting((v) => projected(v).includes('"git-token"')), ["git-proxy"]);
+    // The Context's own Secret serves its repository: the Agent's token is in no container at all.
+    assert.deepEqual(mounting((v) => projected(v).includes('"git-token"')), []);
     assert.deepEqual(
       mounting((v) => (v.secret as { secretName?: string })?.secretName === "ops"),
       ["git-clone-1"],
