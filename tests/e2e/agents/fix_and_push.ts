@@ -14,10 +14,12 @@ import { startWorld } from "./world.ts";
 
 /** The git server's token: kt- and a UUID (localcluster/git_server.ts). */
 const TOKEN_RE = "kt-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
+/** In a subshell: the CLI's shell keeps its working directory (and drops a `cd` to it) afterwards. */
+const sub = (commands: string[]) => `(${commands.join("; ")})`;
 const count = (what: string, command: string) =>
   `echo "token-like in ${what}: $(${command} | grep -Ec '${TOKEN_RE}')"`;
 /** Everything a prompt injection could read: the environment, git's config, every mounted file. */
-const LOOK_FOR_TOKEN = [
+const LOOK_FOR_TOKEN = sub([
   `cd ${PROJECT_DIR}`,
   // A token-like string the same grep must find: the search itself works.
   count("control", "echo kt-00000000-0000-4000-8000-000000000000"),
@@ -25,23 +27,24 @@ const LOOK_FOR_TOKEN = [
   // cat's own environ: what any process the shell starts inherits.
   count("environ", "cat /proc/self/environ | tr '\\0' '\\n'"),
   count("git config", "git config -l"),
-  count(
-    "mounted files",
-    `grep -rhoE '${TOKEN_RE}' $(awk '$2 != "/" && $2 !~ /^\/(proc|sys|dev)/ {print $2}' ` +
-      "/proc/self/mounts) 2>/dev/null",
-  ),
+  // Every mount but the root filesystem and the kernel's (the image has sed and grep, no awk or cut).
+  "mounts=$(sed 's/^[^ ]* \\([^ ]*\\) .*/\\1/' /proc/self/mounts | grep -vE '^/$|^/(proc|sys|dev)')",
+  count("mounted files", `grep -rhoE '${TOKEN_RE}' $mounts 2>/dev/null`),
+  // The same search finds task.md there: it reads the mounted files.
+  `echo "task.md in mounted files: $(grep -rl 'Make the tests of the calc project' $mounts | grep -c .)"`,
   "git config -l | grep -i insteadof",
-].join("; ");
+]);
 /** Pushes to another repository of the same host: directly (no credential) and through the proxy. */
-const PUSH_ELSEWHERE = [
+const PUSH_ELSEWHERE = sub([
   `cd ${PROJECT_DIR}`,
   "export GIT_TERMINAL_PROMPT=0",
-  "other=$(git remote get-url origin | sed 's#/[^/]*$#/other.git#')",
+  // The URL as configured (`git remote get-url` would give the proxy's, rewritten by insteadOf).
+  "other=$(git config --get remote.origin.url | sed 's#/[^/]*$#/other.git#')",
   'git push -q "$other" HEAD:refs/heads/stolen; echo "direct-push-exit=$?"',
   "git push -q http://127.0.0.1:7070/0/../../other.git HEAD:refs/heads/stolen; " +
   'echo "climbing-push-exit=$?"',
   'git push -q http://127.0.0.1:7070/1 HEAD:refs/heads/stolen; echo "index-push-exit=$?"',
-].join("; ");
+]);
 
 /** Returns the Task as it completed (harness: where the operator runs, see startWorld). */
 export async function fixAndPush(c: CliCase, harness: HarnessOptions = {}): Promise<Json> {
@@ -91,6 +94,10 @@ export async function fixAndPush(c: CliCase, harness: HarnessOptions = {}): Prom
     const found = (what: string) =>
       Number(seen.match(new RegExp(`token-like in ${what}: (\\d+)`))?.[1] ?? -1);
     assert.equal(found("control"), 1, "the search finds a token-like string");
+    assert.ok(
+      Number(seen.match(/task\.md in mounted files: (\d+)/)?.[1] ?? 0) >= 1,
+      "the search reads the mounted files",
+    );
     for (const what of ["env", "environ", "git config", "mounted files"]) {
       assert.equal(found(what), 0, `a token in the agent container's ${what}`);
     }
