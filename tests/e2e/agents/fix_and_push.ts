@@ -14,37 +14,39 @@ import { startWorld } from "./world.ts";
 
 /** The git server's token: kt- and a UUID (localcluster/git_server.ts). */
 const TOKEN_RE = "kt-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
-/** In a subshell: the CLI's shell keeps its working directory (and drops a `cd` to it) afterwards. */
-const sub = (commands: string[]) => `(${commands.join("; ")})`;
+// No command substitution (Gemini CLI's shell tool refuses it) and no `cd` (a
+// CLI's shell keeps its working directory for the commands after).
 const count = (what: string, command: string) =>
-  `echo "token-like in ${what}: $(${command} | grep -Ec '${TOKEN_RE}')"`;
+  `${command} | grep -Ec '${TOKEN_RE}' | sed 's/^/token-like in ${what}: /'`;
+/** Every mount but the root filesystem and the kernel's (the image has sed and grep, no awk or cut). */
+const MOUNTS = "sed 's/^[^ ]* \\([^ ]*\\) .*/\\1/' /proc/self/mounts | " +
+  "grep -vE '^/$|^/(proc|sys|dev)' | while read -r m; do";
 /** Everything a prompt injection could read: the environment, git's config, every mounted file. */
-const LOOK_FOR_TOKEN = sub([
-  `cd ${PROJECT_DIR}`,
+const LOOK_FOR_TOKEN = [
   // A token-like string the same grep must find: the search itself works.
   count("control", "echo kt-00000000-0000-4000-8000-000000000000"),
   count("env", "env"),
   // cat's own environ: what any process the shell starts inherits.
   count("environ", "cat /proc/self/environ | tr '\\0' '\\n'"),
-  count("git config", "git config -l"),
-  // Every mount but the root filesystem and the kernel's (the image has sed and grep, no awk or cut).
-  "mounts=$(sed 's/^[^ ]* \\([^ ]*\\) .*/\\1/' /proc/self/mounts | grep -vE '^/$|^/(proc|sys|dev)')",
-  count("mounted files", `grep -rhoE '${TOKEN_RE}' $mounts 2>/dev/null`),
-  // The same search finds task.md there: it reads the mounted files.
-  `echo "task.md in mounted files: $(grep -rl 'Make the tests of the calc project' $mounts | grep -c .)"`,
-  "git config -l | grep -i insteadof",
-]);
+  count("git config", `git -C ${PROJECT_DIR} config -l`),
+  count("mounted files", `${MOUNTS} grep -rhoE '${TOKEN_RE}' "$m" 2>/dev/null; done`),
+  // The same walk finds task.md: it reads the mounted files.
+  `${MOUNTS} grep -rl 'Make the tests of the calc project' "$m" 2>/dev/null; done | grep -c . | ` +
+  "sed 's/^/task.md in mounted files: /'",
+  `git -C ${PROJECT_DIR} config -l | grep -i insteadof`,
+].join("; ");
 /** Pushes to another repository of the same host: directly (no credential) and through the proxy. */
-const PUSH_ELSEWHERE = sub([
-  `cd ${PROJECT_DIR}`,
+const PUSH_ELSEWHERE = [
   "export GIT_TERMINAL_PROMPT=0",
   // The URL as configured (`git remote get-url` would give the proxy's, rewritten by insteadOf).
-  "other=$(git config --get remote.origin.url | sed 's#/[^/]*$#/other.git#')",
-  'git push -q "$other" HEAD:refs/heads/stolen; echo "direct-push-exit=$?"',
-  "git push -q http://127.0.0.1:7070/0/../../other.git HEAD:refs/heads/stolen; " +
+  `git -C ${PROJECT_DIR} config --get remote.origin.url | sed 's#/[^/]*$#/other.git#' | ` +
+  `while read -r other; do git -C ${PROJECT_DIR} push -q "$other" HEAD:refs/heads/stolen; ` +
+  'echo "direct-push-exit=$?"; done',
+  `git -C ${PROJECT_DIR} push -q http://127.0.0.1:7070/0/../../other.git HEAD:refs/heads/stolen; ` +
   'echo "climbing-push-exit=$?"',
-  'git push -q http://127.0.0.1:7070/1 HEAD:refs/heads/stolen; echo "index-push-exit=$?"',
-]);
+  `git -C ${PROJECT_DIR} push -q http://127.0.0.1:7070/1 HEAD:refs/heads/stolen; ` +
+  'echo "index-push-exit=$?"',
+].join("; ");
 
 /** Returns the Task as it completed (harness: where the operator runs, see startWorld). */
 export async function fixAndPush(c: CliCase, harness: HarnessOptions = {}): Promise<Json> {
