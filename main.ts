@@ -89,6 +89,7 @@ async function main(): Promise<number> {
   const controllers = createControllers({
     kueue,
     gitImage: config.gitImage,
+    gitProxy: config.gitProxy,
     operatorServiceAccount: config.operatorServiceAccount,
     allowPrivilegedAgents: config.allowPrivilegedAgents,
     defaultEgress: config.defaultEgress,

@@ -3,6 +3,11 @@
 import { parseArgs } from "node:util";
 import { isLogLevel, type LogLevel } from "./runtime/log.ts";
 import { DEFAULT_GIT_IMAGE } from "./task/git.ts";
+import {
+  DEFAULT_GIT_PROXY_COMMAND,
+  DEFAULT_GIT_PROXY_IMAGE,
+  type GitProxySettings,
+} from "./task/git_proxy.ts";
 import { type EgressMode, egressMode } from "../api/v1alpha1/index.ts";
 import { DEFAULT_EGRESS_MODE } from "./egress/mode.ts";
 import { DEFAULT_QUEUE_BURST, DEFAULT_QUEUE_QPS, DEFAULT_WORKERS } from "./runtime/defaults.ts";
@@ -29,6 +34,8 @@ export interface OperatorConfig {
   queueBurst: number;
   leaderElect: boolean;
   gitImage: string;
+  /** The Git credential proxy sidecar of agent pods with https Git contexts. */
+  gitProxy: GitProxySettings;
   operatorServiceAccount?: string;
   allowPrivilegedAgents: boolean;
   /** Watch Kueue's Workloads: yes, no, or when the apiserver serves kueue.x-k8s.io/v1beta2. */
@@ -64,6 +71,12 @@ export const USAGE = `usage: main.ts [flags]
   --queue-qps N / --queue-burst N     bucket for retries after errors and conflicts (default 50 / 500)
   --git-image IMAGE                   image of the init container that clones Git contexts
                                       (default ${DEFAULT_GIT_IMAGE})
+  --git-proxy-image IMAGE             image of the Git credential proxy sidecar: the operator's
+                                      own (default ${DEFAULT_GIT_PROXY_IMAGE})
+  --git-proxy-command PATH|JSON       its executable in that image (default ${
+  DEFAULT_GIT_PROXY_COMMAND[0]
+}),
+                                      or a JSON array of strings (an image without /kubetask)
   --operator-service-account NS/NAME  the operator's own ServiceAccount: Agents naming it
                                       are refused (the Deployment sets it from the pod)
   --allow-privileged-agents           run Agents that set what Pod Security baseline forbids
@@ -151,6 +164,25 @@ function parseEgressMode(value: string | undefined): EgressMode {
   return parsed.data;
 }
 
+/** A path, or a JSON array of strings; unset: the Dockerfile image's /kubetask. */
+function parseCommand(value: string | undefined): string[] {
+  if (!value) return DEFAULT_GIT_PROXY_COMMAND;
+  if (!value.startsWith("[")) return [value];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    parsed = undefined;
+  }
+  if (
+    !Array.isArray(parsed) || parsed.length === 0 ||
+    !parsed.every((a) => typeof a === "string" && a !== "")
+  ) {
+    throw new Error(`--git-proxy-command must be a path or a JSON array of strings, got ${value}`);
+  }
+  return parsed;
+}
+
 /** Parses flags; throws an Error with a readable message on bad input. */
 export function parseConfig(
   args: string[],
@@ -166,6 +198,8 @@ export function parseConfig(
     "queue-burst",
     "leader-elect",
     "git-image",
+    "git-proxy-image",
+    "git-proxy-command",
     "operator-service-account",
     "allow-privileged-agents",
     "kueue",
@@ -215,6 +249,10 @@ export function parseConfig(
       parsePositive("queue-burst", get("queue-burst") ?? String(DEFAULT_QUEUE_BURST)),
     ),
     gitImage: get("git-image") || DEFAULT_GIT_IMAGE,
+    gitProxy: {
+      image: get("git-proxy-image") || DEFAULT_GIT_PROXY_IMAGE,
+      command: parseCommand(get("git-proxy-command")),
+    },
     operatorServiceAccount: serviceAccountRef(get("operator-service-account")),
     allowPrivilegedAgents: parseBool(
       "allow-privileged-agents",

@@ -14,8 +14,11 @@ export interface GitProxyOptions {
   listen: string;
   /** The Task's Git repository URLs, in Context order (served at /0, /1, ...). */
   repositories: readonly string[];
-  /** Read at each request, so a rotated Secret is used without a restart; null: none. */
-  credentials: () => Promise<Credentials | null>;
+  /**
+   * The index-th repository's credentials, read at each request so a rotated
+   * Secret is used without a restart; null: none (a public repository).
+   */
+  credentials: (index: number) => Promise<Credentials | null>;
   fetch?: typeof fetch;
   log?: (line: string) => void;
 }
@@ -69,7 +72,7 @@ export function gitProxyHandler(options: GitProxyOptions): (req: Request) => Pro
       return refuse(r.status, r.reason);
     }
     const headers = pick(req.headers, FORWARDED_REQUEST);
-    const creds = await options.credentials();
+    const creds = await options.credentials(r.index);
     if (creds) {
       const basic = btoa(`${creds.username || "x-access-token"}:${creds.password}`);
       headers.set("authorization", `Basic ${basic}`);
@@ -103,18 +106,23 @@ export function gitProxyHandler(options: GitProxyOptions): (req: Request) => Pro
   };
 }
 
-/** Username and password from the mounted Secret folder (a missing file: none). */
-export function secretFolderCredentials(dir: string): () => Promise<Credentials | null> {
-  const read = async (name: string) => {
+/**
+ * Username and password of the index-th repository from `dir`/<index>/ (the
+ * mounted Secrets, one folder per repository; a missing file: none).
+ */
+export function secretFolderCredentials(
+  dir: string,
+): (index: number) => Promise<Credentials | null> {
+  const read = async (index: number, name: string) => {
     try {
-      return (await Deno.readTextFile(`${dir}/${name}`)).trim();
+      return (await Deno.readTextFile(`${dir}/${index}/${name}`)).trim();
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) return null;
       throw err;
     }
   };
-  return async () => {
-    const password = await read("password");
-    return password === null ? null : { username: (await read("username")) ?? "", password };
+  return async (index) => {
+    const password = await read(index, "password");
+    return password === null ? null : { username: (await read(index, "username")) ?? "", password };
   };
 }

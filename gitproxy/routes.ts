@@ -14,7 +14,7 @@ const SMART_HTTP = [
 ] as const;
 
 export type Route =
-  | { upstream: string }
+  | { upstream: string; index: number }
   | { status: 400 | 403 | 404 | 405; reason: string };
 
 /** The proxy's own URL for the index-th repository (what git's insteadOf points at). */
@@ -61,6 +61,7 @@ export function route(
   if (known.method !== method) return { status: 405, reason: `${suffix} takes ${known.method}` };
   const base = repositories[index].replace(/\/+$/, "");
   return {
+    index,
     upstream: "service" in known
       ? `${base}${known.path}?service=${known.service}`
       : `${base}${known.path}`,

@@ -18,6 +18,7 @@ import { type ModelServer, startModelServer } from "./model_server/mod.ts";
 import { repoRoot } from "./paths.ts";
 import { RUNTIME_V8_FLAGS } from "../deploy/compile.ts";
 import { tearDownOnSignals } from "./signals.ts";
+import { operatorEntrypoint, operatorImage } from "./realnode/operator_image.ts";
 
 const once = Deno.args.includes("--once");
 const NAMESPACE = "kubetask-system";
@@ -63,6 +64,13 @@ try {
       "--metrics-addr=127.0.0.1:0",
       // The clone init container: the project's git image, built for the real node.
       ...(state.realNode ? [`--git-image=${GIT_IMAGE}`] : []),
+      // The Git proxy sidecar: the local operator image, whose executable is the bundle.
+      ...(state.realNode
+        ? [
+          `--git-proxy-image=${operatorImage()}`,
+          `--git-proxy-command=${JSON.stringify(operatorEntrypoint())}`,
+        ]
+        : []),
     ],
     stdout: "inherit",
     stderr: once ? "null" : "inherit",

@@ -42,16 +42,20 @@ export function parseArgs(/** @type {string[]} */ argv, /** @type {NodeJS.Proces
  * Git settings the workspace's repositories carry in their own config, since
  * some CLIs run their shell tool with the system and user git configs (and
  * credential helpers) switched off (Gemini CLI does): the author, unless the
- * configs name one, and with $GIT_TOKEN an Authorization header for the host
- * each repository came from (https only), and for no other host. Returns the
- * hosts that got the token.
+ * configs name one; the Git proxy's insteadOf rules (GIT_CONFIG_* from the
+ * pod, no secret in them), so git in such a shell still goes through the
+ * proxy; and with $GIT_TOKEN (an operator without the proxy) an Authorization
+ * header for the host each repository came from (https only), and for no
+ * other host. Returns the hosts that got the token.
  */
 export function configureRepositories(
   /** @type {string} */ workspace,
   /** @type {NodeJS.ProcessEnv} */ env,
 ) {
   const hosts = new Set();
+  const insteadOf = proxyRules(env);
   for (const repo of repositories(workspace)) {
+    for (const [key, value] of insteadOf) git(repo, "config", "--local", key, value);
     for (
       const [key, fallback] of [["user.name", "KubeTask Agent"], [
         "user.email",
@@ -80,6 +84,21 @@ export function configureRepositories(
     hosts.add(url.host);
   }
   return [...hosts];
+}
+
+/** The `url.<proxy>.insteadOf` rules among the GIT_CONFIG_* variables: [key, value] pairs. */
+export function proxyRules(/** @type {NodeJS.ProcessEnv} */ env) {
+  /** @type {[string, string][]} */
+  const rules = [];
+  const count = Number(env.GIT_CONFIG_COUNT ?? 0);
+  for (let i = 0; Number.isInteger(count) && i < Math.min(count, 100); i++) {
+    const key = env[`GIT_CONFIG_KEY_${i}`] ?? "";
+    const value = env[`GIT_CONFIG_VALUE_${i}`] ?? "";
+    if (/^url\.http:\/\/127\.0\.0\.1:[0-9]+\/[0-9]+\.insteadOf$/i.test(key) && value) {
+      rules.push([key, value]);
+    }
+  }
+  return rules;
 }
 
 async function main() {
@@ -113,6 +132,8 @@ async function main() {
   const startHeads = heads(workspace);
   const hosts = configureRepositories(workspace, process.env);
   if (hosts.length) log(`git uses $GIT_TOKEN for https://${hosts.join(", https://")}`);
+  const proxied = proxyRules(process.env).map(([, url]) => url);
+  if (proxied.length) log(`git reaches ${proxied.join(", ")} through the KubeTask Git proxy`);
 
   const gateway = gatewayAccess(process.env);
   if (gateway && !adapter.viaGateway) {

@@ -1,6 +1,6 @@
 // Git contexts: an init container clones the repository into an emptyDir
 // that the agent container then mounts (the operator itself never clones).
-import type { V1Container, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
+import type { V1Container, V1EnvVar, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import type { GitContext } from "../../api/v1alpha1/index.ts";
 import { HARDENED_SECURITY_CONTEXT } from "./security.ts";
 
@@ -50,6 +50,9 @@ const CLONE_SCRIPT = [
   "git config --global protocol.https.allow always",
   "git config --global protocol.ssh.allow always",
   "git config --global http.followRedirects false",
+  // An https Context goes through the pod's Git proxy (git_proxy.ts): its
+  // insteadOf variables point git at plain HTTP on 127.0.0.1, and nothing else.
+  'if [ -n "${GIT_CONFIG_COUNT:-}" ]; then git config --global protocol.http.allow always; fi',
   'if [ -f "$secret/ssh-privatekey" ]; then',
   '  [ -f "$secret/known_hosts" ] || { echo "Secret has ssh-privatekey but no known_hosts" >&2; exit 1; }',
   '  export GIT_SSH_COMMAND="ssh -i $secret/ssh-privatekey -o IdentitiesOnly=yes' +
@@ -88,12 +91,17 @@ export interface GitMountPlan {
   mount: V1VolumeMount;
 }
 
-/** Init container, volumes and the agent's mount for the index-th Git context. */
+/**
+ * Init container, volumes and the agent's mount for the index-th Git context.
+ * `proxyEnv`: the Context goes through the pod's Git proxy, so its clone gets
+ * these insteadOf variables and never its Secret (the proxy mounts it).
+ */
 export function gitMountPlan(
   index: number,
   git: GitContext,
   mountPath: string,
   image: string,
+  proxyEnv?: V1EnvVar[],
 ): GitMountPlan {
   const volume = `git-${index}`;
   const secretVolume = `git-${index}-secret`;
@@ -102,7 +110,7 @@ export function gitMountPlan(
     name: volume,
     emptyDir: { sizeLimit: GIT_CLONE_LIMITS.sizeLimit },
   }];
-  if (git.secretRef) {
+  if (git.secretRef && !proxyEnv) {
     volumes.push({
       name: secretVolume,
       secret: {
@@ -137,6 +145,7 @@ export function gitMountPlan(
         { name: "GIT_HTTP_LOW_SPEED_TIME", value: String(GIT_CLONE_LIMITS.lowSpeedSeconds) },
         // git config --global writes here: inside the checkout volume, beside the repository.
         { name: "HOME", value: `${CHECKOUT_DIR}/home` },
+        ...(proxyEnv ?? []),
       ],
       volumeMounts,
     },

@@ -31,11 +31,18 @@ import { STARTUP_TIMEOUT_ANNOTATION, startupTimeoutSecondsOf } from "./startup.t
 import { type AppendedContext, buildTaskMd } from "./taskmd.ts";
 import { gatewayConfigMapData, gatewayPodParts, type GatewaySettings } from "./gateway.ts";
 import { kueueJobParts } from "./kueue.ts";
+import { gitProxyPlan, type GitProxySettings } from "./git_proxy.ts";
 
 /** What the operator's flags decide about the Jobs it builds. */
 export interface JobSettings {
   /** Image of the init container that clones Git contexts. */
   gitImage: string;
+  /**
+   * The Git credential proxy sidecar for https Git contexts (git_proxy.ts);
+   * the operator always sets it. Unset (some tests): the clone mounts the
+   * Secret and the agent gets GIT_TOKEN in its environment, as before.
+   */
+  gitProxy?: GitProxySettings;
   /** "namespace/name" of the operator's ServiceAccount, which no Agent may use. */
   operatorServiceAccount?: string;
   /** Agents may set what Pod Security baseline forbids (baseline.ts); off unless asked for. */
@@ -154,11 +161,14 @@ export function buildContextConfigMap(
   };
 }
 
+/** The agent container's credentials, but for those moved to the Git proxy (`moved`). */
 function credentialsOf(
   agent: Agent,
+  moved: ReadonlySet<number> = new Set(),
 ): { env: V1EnvVar[]; volumes: V1Volume[]; mounts: V1VolumeMount[] } {
   const out = { env: [] as V1EnvVar[], volumes: [] as V1Volume[], mounts: [] as V1VolumeMount[] };
   (agent.spec.credentials ?? []).forEach((cred, i) => {
+    if (moved.has(i)) return;
     if (cred.env) {
       out.env.push({
         name: cred.env,
@@ -203,12 +213,27 @@ export function buildAgentJob(
   const name = task.metadata.name ?? "";
   const namespace = task.metadata.namespace ?? "";
   const workspaceDir = agent.spec.workspaceDir;
-  const creds = credentialsOf(agent);
+  const proxy = gitProxyPlan(agent, contexts, settings.gitProxy);
+  const creds = credentialsOf(agent, proxy?.movedCredentials);
   const gateway = gatewayPodParts(agent, configMapNameFor(name), settings.gateway);
   const timeout = timeoutSecondsOf(task, agent);
   const git = contexts.flatMap((ctx, i) =>
-    ctx.kind === "git" ? [gitMountPlan(i, ctx.git, ctx.mountPath, settings.gitImage)] : []
+    ctx.kind === "git"
+      ? [
+        gitMountPlan(
+          i,
+          ctx.git,
+          ctx.mountPath,
+          settings.gitImage,
+          proxy?.proxied.has(i) ? proxy.env : undefined,
+        ),
+      ]
+      : []
   );
+  const initContainers = [
+    ...(proxy ? [proxy.sidecar] : []),
+    ...git.map((g) => g.initContainer),
+  ];
   const command = commandOf(task, agent);
   const scheduling = agent.spec.podSpec?.scheduling;
   const labels = { [TASK_LABEL]: taskLabelValue(name) };
@@ -230,6 +255,8 @@ export function buildAgentJob(
       { name: "WORKSPACE_DIR", value: workspaceDir },
       ...gateway.env,
       ...creds.env,
+      // Last: git in the agent reaches the https Contexts' repositories through the proxy.
+      ...(proxy?.env ?? []),
     ],
     volumeMounts: [
       { name: WORKSPACE_VOLUME, mountPath: workspaceDir },
@@ -283,7 +310,7 @@ export function buildAgentJob(
           ...(agent.spec.podSpec?.runtimeClassName
             ? { runtimeClassName: agent.spec.podSpec.runtimeClassName }
             : {}),
-          ...(git.length > 0 ? { initContainers: git.map((g) => g.initContainer) } : {}),
+          ...(initContainers.length > 0 ? { initContainers } : {}),
           containers: [container],
           volumes: [
             { name: WORKSPACE_VOLUME, emptyDir: {} },
@@ -292,6 +319,7 @@ export function buildAgentJob(
               configMap: { name: configMapNameFor(name), items: plan.items },
             },
             ...git.flatMap((g) => g.volumes),
+            ...(proxy?.volumes ?? []),
             ...creds.volumes,
             ...gateway.volumes,
           ],

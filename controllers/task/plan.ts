@@ -64,6 +64,7 @@ import { restrictedPolicyInForce, taskEgressOf } from "../egress/mode.ts";
 import { planTaskGitEgress, type Resolution, taskGitEgressStatus } from "../egress/git.ts";
 import type { ResolvedContext } from "./contexts.ts";
 import { type KueueHold, kueueHold, kueueQueueOf, kueueSuspended } from "./kueue.ts";
+import { gitProxyPlan, gitTokenEvent } from "./git_proxy.ts";
 
 const BUILT_IN_AGENT_EVENT: PlannedEvent = {
   type: "Normal",
@@ -206,6 +207,7 @@ function planFor(
   let state: Observation;
   let egress: TaskStatus["egress"];
   let gitWarning: PlannedEvent | undefined;
+  let gitToken: PlannedEvent | undefined;
   if (refusal?.reason === "NameTaken") {
     state = { kind: "nameConflict", resource: refusal.type.kind, name: refusal.name };
   } else if (refusal) {
@@ -353,6 +355,12 @@ function planFor(
         job: {},
         ...(kueue ? { kueue } : {}),
       };
+      // Said once, as the Job is made: where the Agent's Git token went.
+      gitToken = gitTokenEvent(
+        agent,
+        gitProxyPlan(agent, contexts, settings.gitProxy),
+        settings.gitProxy !== undefined,
+      );
       // Said once, as the pod starts: the policy its Agent's mode put it under.
       egress = gitEgress ? { ...taskEgress, git: gitEgress.status } : taskEgress;
       if (gitEgress?.problems.length) {
@@ -376,6 +384,7 @@ function planFor(
     ...(event ? [event] : []),
     ...(truncated ? [truncated] : []),
     ...(gitWarning ? [gitWarning] : []),
+    ...(gitToken ? [gitToken] : []),
   ];
   if (isFinishedPhase(status.phase)) {
     const ttl = ttlPlan(obs, status, now, ensure, events);

@@ -10,6 +10,7 @@ import { controllerOf, isControlledBy } from "../runtime/owners.ts";
 import { JobResource } from "../runtime/resources.ts";
 import { TaskResource } from "../kinds.ts";
 import { AGENT_CONTAINER } from "./results.ts";
+import { GIT_PROXY_CONTAINER } from "./git_proxy.ts";
 
 /**
  * Server-side filter of the pod watch: a pod that finished is the Job's to
@@ -81,8 +82,11 @@ export function podProgress(pods: KubeObject[]): PodProgress {
   const name = pod.metadata?.name ?? "";
   const inits: KubeObject[] = pod.status?.initContainerStatuses ?? [];
   const mains: KubeObject[] = pod.status?.containerStatuses ?? [];
-  // A clone that failed ends the pod (restartPolicy Never): say how.
+  // A clone that failed ends the pod (restartPolicy Never): say how. The Git
+  // proxy is a sidecar the kubelet stops when the agent ends (and restarts
+  // when it fails): its exit is never the pod's.
   for (const c of inits) {
+    if (c.name === GIT_PROXY_CONTAINER) continue;
     const t = c.state?.terminated;
     if (t && t.exitCode !== 0) {
       const log = String(t.message ?? "").trim();

@@ -119,7 +119,11 @@ export async function startRealNode(c: ClusterRef): Promise<RealNode> {
     const images = [await buildImage(sandboxSpec())];
     for (const spec of await agentImageSpecs(caBundle)) images.push(await buildImage(spec));
     // The operator as users run it (helm install, kubectl apply -k), from this checkout.
-    images.push(await buildImage(await operatorImageSpec(await bundleOperator())));
+    images.push(
+      await buildImage(
+        await operatorImageSpec(await bundleOperator(), undefined, undefined, caBundle),
+      ),
+    );
     images.push(await buildImage(await corednsImageSpec()));
     await importImages(socket, images);
 

@@ -79,17 +79,26 @@ export async function bundleOperator(
   }
 }
 
-/** The operator image of `bundle`, run by this machine's Deno (the project's pinned one). */
+/**
+ * The operator image of `bundle`, run by this machine's Deno (the project's
+ * pinned one). `extraCa`: PEM added to the image's CA bundle, as the agent
+ * images add the local git server's CA, so the Git proxy sidecar run from this
+ * image trusts that server.
+ */
 export async function operatorImageSpec(
   bundle: string,
   deno = Deno.execPath(),
   names = [operatorImage()],
+  extraCa = "",
 ): Promise<ImageSpec> {
+  const caBundle = extraCa
+    ? { text: `${await Deno.readTextFile(HOST_CA_BUNDLE)}\n${extraCa}`, mode: 0o644 }
+    : { host: HOST_CA_BUNDLE, mode: 0o644 };
   const spec: ImageSpec = {
     names,
     files: new Map([
       [IMAGE_BUNDLE.slice(1), { host: bundle, mode: 0o644 }],
-      [HOST_CA_BUNDLE.slice(1), { host: HOST_CA_BUNDLE, mode: 0o644 }],
+      [HOST_CA_BUNDLE.slice(1), caBundle],
       // As distroless has them: no login shell for anyone.
       ["etc/passwd", {
         text: "root:x:0:0:root:/root:/sbin/nologin\n" +

@@ -29,7 +29,13 @@ import { eventually, kubectl } from "../integration/env.ts";
 import { type GitServer, startGitServer } from "../../localcluster/git_server.ts";
 import { type ModelServer, startModelServer } from "../../localcluster/model_server/mod.ts";
 import { REAL_NODE_SCHEDULING } from "../../localcluster/realnode/node_config.ts";
-import { agentLog, ECHO_AGENT_IMAGE, GIT_IMAGE, realNode, realNodeAgent } from "./real_node.ts";
+import {
+  agentLog,
+  ECHO_AGENT_IMAGE,
+  REAL_NODE_SETTINGS,
+  realNode,
+  realNodeAgent,
+} from "./real_node.ts";
 
 const PORT = 8080;
 
@@ -176,7 +182,7 @@ export interface EgressWorld {
 
 /** harness: where the operator runs (default: in-process, with the egress controller). */
 export async function startEgressWorld(
-  harness: HarnessOptions = { egress: true, settings: () => ({ gitImage: GIT_IMAGE }) },
+  harness: HarnessOptions = { egress: true, settings: () => REAL_NODE_SETTINGS },
 ): Promise<EgressWorld> {
   const server = await startGitServer(realNode!.gateway);
   const model = await startModelServer({ hostname: realNode!.gateway, scripts: [] });

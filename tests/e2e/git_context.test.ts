@@ -4,13 +4,13 @@
 import assert from "assert";
 import { condition, TaskHarness } from "../integration/task/harness.ts";
 import { startGitServer } from "../../localcluster/git_server.ts";
-import { agentLog, GIT_IMAGE, onRealNode, realNode, realNodeAgent } from "./real_node.ts";
+import { agentLog, onRealNode, REAL_NODE_SETTINGS, realNode, realNodeAgent } from "./real_node.ts";
 
 Deno.test(
   onRealNode("e2e: a Git context is cloned at a branch, a tag and a commit, with path"),
   async () => {
     const server = await startGitServer(realNode!.gateway);
-    const h = await TaskHarness.start({ settings: () => ({ gitImage: GIT_IMAGE }) });
+    const h = await TaskHarness.start({ settings: () => REAL_NODE_SETTINGS });
     try {
       await h.agent(
         "default",

@@ -2,6 +2,7 @@
 // the image built here) as a harness's operator: it watches namespaces made
 // up front, one per harness, and runs the settings the e2e cases need.
 import { GIT_IMAGE } from "../../agents/images.ts";
+import { operatorEntrypoint } from "../../localcluster/realnode/operator_image.ts";
 import { installCrds } from "../integration/api/crds.ts";
 import { eventually, kubectl, testNamespace } from "../integration/env.ts";
 import { chart, helm } from "../integration/ship/helm.ts";
@@ -43,6 +44,9 @@ export async function installOperator(
       ...realNodeValues(watched.map((n) => n.name).join(",")),
       "--set",
       `gitImage=${GIT_IMAGE}`,
+      // The Git proxy sidecar runs from the install's own image, whose executable is the bundle.
+      "--set-json",
+      `gitProxy.command=${JSON.stringify(operatorEntrypoint())}`,
       ...values,
     );
   } catch (err) {

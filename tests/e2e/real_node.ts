@@ -8,8 +8,21 @@ import { waitForClusterDns } from "../../localcluster/realnode/cluster_dns.ts";
 import { kubectl as clusterKubectl } from "../../localcluster/process.ts";
 import { eventually, kubectl } from "../integration/env.ts";
 import type { Json, TaskHarness } from "../integration/task/harness.ts";
+import type { JobSettings } from "../../controllers/task/job.ts";
+import { operatorEntrypoint, operatorImage } from "../../localcluster/realnode/operator_image.ts";
 
 export { ECHO_AGENT_IMAGE, GIT_IMAGE };
+
+/**
+ * The settings of an operator run on this machine for real-node pods: the
+ * project's clone image, and the Git proxy sidecar from the local operator
+ * image (imported when the node started), whose executable is the bundle run
+ * by deno rather than the Dockerfile's /kubetask.
+ */
+export const REAL_NODE_SETTINGS: JobSettings = {
+  gitImage: GIT_IMAGE,
+  gitProxy: { image: operatorImage(), command: operatorEntrypoint() },
+};
 
 const cluster = await readState(Deno.env.get("KUBETASK_TEST_CLUSTER") ?? "test");
 export const realNode = cluster?.realNode;

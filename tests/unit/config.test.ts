@@ -10,6 +10,10 @@ Deno.test("config: defaults", () => {
   // No client-side throttle: the apiserver's Priority and Fairness decides.
   assert.equal(c.qps, 0);
   assert.equal(c.gitImage, "quay.io/kubetask/kubetask-git:1");
+  assert.deepEqual(c.gitProxy, {
+    image: "quay.io/kubetask/kubetask-controller:v0.1.0",
+    command: ["/kubetask"],
+  });
   assert.equal(c.leaderElect, true);
   assert.equal(c.metricsAddr, ":8443");
   assert.equal(c.metricsSecure, true, "HTTPS, /metrics authorized by the apiserver");
@@ -53,6 +57,23 @@ Deno.test("config: flags, with environment fallbacks", () => {
   assert.equal(c.metricsAddr, "127.0.0.1:9090");
   assert.equal(c.metricsSecure, false);
   assert.equal(c.metricsCertDir, "/certs");
+});
+
+Deno.test("config: the Git proxy's image and command (a path or a JSON array)", () => {
+  const c = parseConfig([
+    "--git-proxy-image=mirror.test/kubetask:2",
+    '--git-proxy-command=["/usr/local/bin/deno","run","/kubetask.js"]',
+  ], noEnv);
+  assert.deepEqual(c.gitProxy, {
+    image: "mirror.test/kubetask:2",
+    command: ["/usr/local/bin/deno", "run", "/kubetask.js"],
+  });
+  assert.deepEqual(parseConfig(["--git-proxy-command=/bin/kt"], noEnv).gitProxy.command, [
+    "/bin/kt",
+  ]);
+  for (const bad of ["[", "[]", '[""]', "[1]"]) {
+    assert.throws(() => parseConfig([`--git-proxy-command=${bad}`], noEnv), /--git-proxy-command/);
+  }
 });
 
 Deno.test("config: bad values are rejected with the flag's name", () => {

@@ -1,7 +1,6 @@
 // One e2e world for a real agent CLI: the local git server with a fresh copy
 // of the demo project, the scripted model server on the real node's bridge,
 // and a Task harness whose clone image is the project's own.
-import { GIT_IMAGE } from "../../../agents/images.ts";
 import {
   agentOnRealNode,
   PROJECT_DIR,
@@ -20,7 +19,7 @@ import {
   type Json,
   TaskHarness,
 } from "../../integration/task/harness.ts";
-import { realNode } from "../real_node.ts";
+import { REAL_NODE_SETTINGS, realNode } from "../real_node.ts";
 import type { CliCase } from "./cli_cases.ts";
 
 export interface World {
@@ -51,7 +50,7 @@ export async function startWorld(
   const project = `calc-${crypto.randomUUID().slice(0, 6)}`;
   const url = await gitServer.addRepository(project, PROJECT_FILES);
   const model = await startModelServer({ hostname: address, scripts });
-  const h = await TaskHarness.start({ settings: () => ({ gitImage: GIT_IMAGE }), ...harness });
+  const h = await TaskHarness.start({ settings: () => REAL_NODE_SETTINGS, ...harness });
   const { secret, agent } = await shippedAgent(c.cli);
   const key = `sk-e2e-${crypto.randomUUID().slice(0, 8)}`;
   return {

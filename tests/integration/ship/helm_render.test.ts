@@ -3,6 +3,7 @@
 // apiserver accepts every object (server-side dry run), and the batch
 // example's Tasks reach Completed.
 import assert from "assert";
+import { parseConfig } from "../../../controllers/config.ts";
 import { join } from "node:path";
 import { chart, helm, named, render } from "./helm.ts";
 import { kubectl, testNamespace } from "../env.ts";
@@ -33,6 +34,13 @@ Deno.test("helm template: deploy/'s RBAC and the Deployment's flags, with the kn
   const args: string[] = deployment.spec.template.spec.containers[0].args;
   assert.ok(args.includes("--operator-service-account=$(POD_NAMESPACE)/$(SERVICE_ACCOUNT)"));
   assert.ok(!args.some((a) => a.startsWith("--git-image")), "the operator's default unless set");
+  // The agent pods' Git proxy runs from the chart's own operator image (a numeric tag too).
+  for (const set of [[], ["--set", "image.tag=1"]]) {
+    const pod = (await render("kt", chart, "--namespace", "kubetask-system", ...set))
+      .find((o) => o.kind === "Deployment")!.spec.template.spec.containers[0];
+    const proxyArgs = pod.args.filter((a: string) => a.startsWith("--git-proxy-"));
+    assert.equal(parseConfig(proxyArgs, () => undefined).gitProxy.image, pod.image, set.join(" "));
+  }
   assert.ok(!args.includes("--allow-privileged-agents"), "privileged Agents refused by default");
   assert.ok(
     named(objects, "ValidatingAdmissionPolicy", "kubetask-agent-baseline"),
@@ -52,10 +60,18 @@ Deno.test("helm template: deploy/'s RBAC and the Deployment's flags, with the kn
     "userRoles.create=false",
     "--set",
     "allowPrivilegedAgents=true",
+    "--set",
+    "gitProxy.image=mirror.test/kubetask:2",
+    "--set-json",
+    'gitProxy.command=["/usr/local/bin/deno","run","/kubetask.js"]',
   );
   const tunedArgs: string[] =
     tuned.find((o) => o.kind === "Deployment")!.spec.template.spec.containers[0].args;
   assert.ok(tunedArgs.includes("--git-image=mirror.test/git:2"));
+  assert.deepEqual(
+    parseConfig(tunedArgs.filter((a) => a.startsWith("--git-proxy-")), () => undefined).gitProxy,
+    { image: "mirror.test/kubetask:2", command: ["/usr/local/bin/deno", "run", "/kubetask.js"] },
+  );
   assert.ok(tunedArgs.includes("--allow-privileged-agents"));
   assert.equal(
     tuned.filter((o) => o.kind.startsWith("ValidatingAdmissionPolicy")).length,

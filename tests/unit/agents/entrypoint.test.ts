@@ -437,6 +437,20 @@ Deno.test("entrypoint: each repository gets the author and the token for its own
     await sh(none, "git init -q r && git -C r remote add origin https://other.example.test/r.git");
     assert.deepEqual(configureRepositories(none, {}), []);
     assert.doesNotMatch(await sh(join(none, "r"), "git config --local --list"), /extraheader/);
+    // The Git proxy's insteadOf rules (and nothing else of GIT_CONFIG_*) reach the repository's config.
+    configureRepositories(none, {
+      GIT_CONFIG_COUNT: "2",
+      GIT_CONFIG_KEY_0: "url.http://127.0.0.1:7070/0.insteadOf",
+      GIT_CONFIG_VALUE_0: "https://other.example.test/r.git",
+      GIT_CONFIG_KEY_1: "core.sshCommand",
+      GIT_CONFIG_VALUE_1: "touch /tmp/pwned",
+    });
+    const proxied = await sh(join(none, "r"), "git config --local --list");
+    assert.match(
+      proxied,
+      /^url\.http:\/\/127\.0\.0\.1:7070\/0\.insteadof=https:\/\/other\.example\.test\/r\.git$/m,
+    );
+    assert.doesNotMatch(proxied, /sshcommand/i);
     await Deno.remove(none, { recursive: true });
   } finally {
     await Deno.remove(dir, { recursive: true });

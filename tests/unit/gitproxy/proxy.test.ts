@@ -1,6 +1,6 @@
 import assert from "assert";
-import { gitProxyHandler } from "../../../gitproxy/proxy.ts";
-import { parseGitProxyArgs } from "../../../gitproxy/main.ts";
+import { gitProxyHandler, secretFolderCredentials } from "../../../gitproxy/proxy.ts";
+import { gitProxyMain, parseGitProxyArgs } from "../../../gitproxy/main.ts";
 
 const LISTEN = "127.0.0.1:7070";
 const REPO = "https://git.example/org/app.git";
@@ -53,6 +53,59 @@ Deno.test("a push is forwarded with the credentials added and the body streamed"
   assert.deepStrictEqual(seen[0].url, `${REPO}/git-receive-pack`);
   assert.deepStrictEqual(seen[0].headers.get("authorization"), `Basic ${btoa("bot:s3cret")}`);
   assert.deepStrictEqual(await seen[0].text(), "PACK-data");
+});
+
+Deno.test("each repository's credentials come from its own folder; none for a public one", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "gitproxy-secrets-" });
+  try {
+    await Deno.mkdir(`${dir}/0`);
+    await Deno.writeTextFile(`${dir}/0/password`, "tok-0\n");
+    await Deno.mkdir(`${dir}/1`);
+    await Deno.writeTextFile(`${dir}/1/username`, "bot");
+    await Deno.writeTextFile(`${dir}/1/password`, "tok-1");
+    const seen: Request[] = [];
+    const repos = [REPO, "https://other.example/lib.git", "https://public.example/p.git"];
+    const handler = gitProxyHandler({
+      listen: LISTEN,
+      repositories: repos,
+      credentials: secretFolderCredentials(dir),
+      fetch: ((input: string, init?: RequestInit) => {
+        seen.push(new Request(input, init));
+        return Promise.resolve(new Response("ok"));
+      }) as typeof fetch,
+      log: () => {},
+    });
+    for (const i of [0, 1, 2]) {
+      await handler(
+        new Request(`http://${LISTEN}/${i}/info/refs?service=git-receive-pack`, {
+          headers: { host: LISTEN },
+        }),
+      );
+    }
+    assert.deepStrictEqual(seen.map((r) => r.headers.get("authorization")), [
+      `Basic ${btoa("x-access-token:tok-0")}`,
+      `Basic ${btoa("bot:tok-1")}`,
+      null,
+    ]);
+    // A rotated Secret is read at the next request.
+    await Deno.writeTextFile(`${dir}/0/password`, "tok-0b");
+    assert.deepStrictEqual(await secretFolderCredentials(dir)(0), {
+      username: "",
+      password: "tok-0b",
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the startup probe succeeds only once something listens on the port", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const accepted = listener.accept().then((c) => c.close());
+  assert.deepStrictEqual(await gitProxyMain(["probe", "--port", String(port)]), 0);
+  await accepted;
+  listener.close();
+  assert.deepStrictEqual(await gitProxyMain(["probe", "--port", String(port)]), 1);
 });
 
 Deno.test("attack: a redirect from upstream is not followed", async () => {

@@ -8,15 +8,19 @@ const go = (method: string, target: string, host: string | null = LISTEN) =>
 
 Deno.test("the smart-HTTP requests of a repository go to its own URL", () => {
   assert.deepStrictEqual(go("GET", "/0/info/refs?service=git-upload-pack"), {
+    index: 0,
     upstream: "https://git.example/org/app.git/info/refs?service=git-upload-pack",
   });
   assert.deepStrictEqual(go("GET", "/0/info/refs?service=git-receive-pack"), {
+    index: 0,
     upstream: "https://git.example/org/app.git/info/refs?service=git-receive-pack",
   });
   assert.deepStrictEqual(go("POST", "/0/git-upload-pack"), {
+    index: 0,
     upstream: "https://git.example/org/app.git/git-upload-pack",
   });
   assert.deepStrictEqual(go("POST", "/1/git-receive-pack"), {
+    index: 1,
     upstream: "https://other.example/team/lib/git-receive-pack",
   });
 });

@@ -2,6 +2,7 @@
 import assert from "assert";
 import { join } from "node:path";
 import { parseConfig } from "../../../controllers/config.ts";
+import { DEFAULT_GIT_PROXY_IMAGE } from "../../../controllers/task/git_proxy.ts";
 import { deployDir, type Doc, flattenRules, kustomizeObjects, readDocs } from "./manifests.ts";
 
 /** Exactly the calls the controllers make, one line per resource (see deploy/RBAC.md). */
@@ -207,6 +208,9 @@ Deno.test("the operator accepts the Deployment's arguments as written", async ()
   assert.equal(config.metricsAddr.split(":").at(-1), "8443");
   assert.equal(config.metricsSecure, true);
   assert.deepEqual(config.namespaces, [], "watches every namespace");
+  // The agent pods' Git proxy runs from this very image (and the code's default is it too).
+  assert.equal(config.gitProxy.image, container.image);
+  assert.equal(DEFAULT_GIT_PROXY_IMAGE, container.image);
 });
 
 Deno.test("user ClusterRoles: submitters run Tasks but cannot define Agents; neither reads Secrets", async () => {

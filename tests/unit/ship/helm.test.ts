@@ -85,6 +85,8 @@ Deno.test("the operator chart offers the configurable knobs and grants deploy/'s
       "leaderElection.renewDeadline",
       "leaderElection.retryPeriod",
       "gitImage",
+      "gitProxy.image",
+      "gitProxy.command",
       "allowPrivilegedAgents",
     ]
   ) {
@@ -115,6 +117,8 @@ Deno.test("the operator chart offers the configurable knobs and grants deploy/'s
       "--metrics-addr=",
       "--metrics-secure={{ .Values.metricsSecure }}",
       "--git-image=",
+      "--git-proxy-image=",
+      "--git-proxy-command=",
       "--allow-privileged-agents",
       "/healthz",
       "/readyz",
