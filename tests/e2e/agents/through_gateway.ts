@@ -51,15 +51,28 @@ function tokenIn(body: unknown): string | undefined {
   return /--- token(?:\\+r)?\\+n(eyJ[\w-]+\.[\w-]+\.[\w-]+)/.exec(JSON.stringify(body))?.[1];
 }
 
-/** The audiences of a JWT (none for anything else). */
-function audiencesOf(jwt: string): string[] {
+/** The claims of a JWT ({} for anything else). */
+function claimsOf(jwt: string): Json {
   try {
     const part = jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-    const payload = JSON.parse(atob(part.padEnd(Math.ceil(part.length / 4) * 4, "=")));
-    return [payload.aud].flat();
+    return JSON.parse(atob(part.padEnd(Math.ceil(part.length / 4) * 4, "=")));
   } catch {
-    return [];
+    return {};
   }
+}
+
+/** The audiences of a JWT (none for anything else). */
+function audiencesOf(jwt: string): string[] {
+  return [claimsOf(jwt).aud ?? []].flat();
+}
+
+/** What a refusal that did not happen needs to be understood: whose tokens, what was logged. */
+function replayContext(tokens: Record<string, string>, log: string): string {
+  const claims = Object.entries(tokens).map(([name, t]) => {
+    const { iat, exp, "kubernetes.io": k } = claimsOf(t);
+    return `${name}: pod ${k?.pod?.name} ${k?.pod?.uid}, iat ${iat}, exp ${exp}`;
+  });
+  return [...claims, "gateway log (end):", ...log.split("\n").slice(-40)].join("\n");
 }
 
 /** The gateway world over HTTPS on the real node's bridge, the git server, a harness told of it. */
@@ -433,10 +446,11 @@ export async function fixAndPushThroughGateway(
     });
     const before = w.model.requests.length;
     const late = await callGateway(run, w.provider, minted);
-    assert.equal(late.status, 401, await late.text());
+    const tokens = { minted, taken: elsewhere.token };
+    assert.equal(late.status, 401, `${await late.text()}\n${replayContext(tokens, w.log())}`);
     // And the one the kubelet gave the pod, taken out during the run.
     const taken = await callGateway(run, w.provider, elsewhere.token);
-    assert.equal(taken.status, 401, await taken.text());
+    assert.equal(taken.status, 401, `${await taken.text()}\n${replayContext(tokens, w.log())}`);
     assert.equal(w.model.requests.length, before, "nothing forwarded");
   } finally {
     // Settled before the world goes; its failure said too when this Task's came first.

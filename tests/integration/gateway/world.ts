@@ -36,6 +36,8 @@ export interface GatewayWorld {
   transcriptDir: string;
   model: ModelServer;
   transport: ApiTransport;
+  /** What the gateway logged: in-process its last 500 lines (info and up), as a process all. */
+  log(): string;
   close(): Promise<void>;
 }
 
@@ -118,13 +120,26 @@ export async function startGatewayWorld(o: GatewayWorldOptions): Promise<Gateway
   const process = o.asProcess
     ? await gatewayProcess(o.hostname, ns.name, transcriptDir, o.tls, kubeconfig)
     : undefined;
+  const logged: string[] = [];
+  const keep = (line: string) => {
+    logged.push(line);
+    if (logged.length > 500) logged.shift();
+  };
+  const debug = !!Deno.env.get("KUBETASK_TEST_LOG");
   const gateway: GatewayWorld["gateway"] = o.installed
     ? { url: o.installed.url }
     : process?.gateway ?? await startGatewayOnApi({
       transport,
       namespace: ns.name,
       audience: AUDIENCE,
-      log: createLogger({ level: Deno.env.get("KUBETASK_TEST_LOG") ? "debug" : "error" }),
+      log: createLogger({
+        level: debug ? "debug" : "info",
+        // Kept for a failing test to show (a refused caller and its reason); errors printed.
+        sink: (line) => {
+          keep(line);
+          if (debug || /"level":"error"/.test(line)) console.error(line);
+        },
+      }),
       server: {
         hostname: o.hostname,
         port: 0,
@@ -142,6 +157,7 @@ export async function startGatewayWorld(o: GatewayWorldOptions): Promise<Gateway
     transcriptDir,
     model,
     transport,
+    log: () => process?.log() ?? logged.join("\n"),
     async close() {
       await gateway.close?.();
       await model.close();
