@@ -24,7 +24,8 @@ const POD_NAME = "authentication.kubernetes.io/pod-name";
 const POD_UID = "authentication.kubernetes.io/pod-uid";
 const SERVICE_ACCOUNT_USER = /^system:serviceaccount:([a-z0-9-]+):([a-z0-9.-]+)$/;
 
-/** A decision is kept this long per token: a Task's end is seen within it. */
+/** A decision is kept this long per token, counted from before its first read: a Task's end
+ *  is seen within it however slowly the apiserver answered. */
 export const IDENTITY_TTL_MS = 5_000;
 const MAX_REMEMBERED = 4096;
 
@@ -80,7 +81,8 @@ export class AgentIdentities {
   async identify(token: string, providerInPath: string): Promise<Identified> {
     const key = `${await sha256(token)} ${providerInPath}`;
     const known = this.remembered.get(key);
-    if (known && known.until > this.now()) return known.result;
+    const asked = this.now();
+    if (known && known.until > asked) return known.result;
     let result: Identified;
     try {
       result = { ok: true, identity: await this.resolve(token, providerInPath) };
@@ -90,7 +92,8 @@ export class AgentIdentities {
       this.opts.log.warn("gateway refused a caller", { status: err.status, reason: err.message });
     }
     if (this.remembered.size >= MAX_REMEMBERED) this.remembered.clear();
-    this.remembered.set(key, { result, until: this.now() + IDENTITY_TTL_MS });
+    // From `asked`, not now: what the reads saw may be as old as the first of them.
+    this.remembered.set(key, { result, until: asked + IDENTITY_TTL_MS });
     return result;
   }
 
