@@ -7,7 +7,6 @@
 // from the pod and used after the end.
 import assert from "assert";
 import { join } from "node:path";
-import { GIT_IMAGE } from "../../../agents/images.ts";
 import {
   agentOnRealNode,
   fixAndPushScript,
@@ -33,7 +32,7 @@ import {
   mintToken,
   startGatewayWorld,
 } from "../../integration/gateway/world.ts";
-import { agentLog, realNode } from "../real_node.ts";
+import { agentLog, REAL_NODE_SETTINGS, realNode } from "../real_node.ts";
 import { type TranscriptRecord, TranscriptStore } from "../../../gateway/transcripts.ts";
 import type { GatewayCase } from "./gateway_cases.ts";
 
@@ -122,8 +121,9 @@ export async function startGatewayRun(
     },
   });
   const h = await TaskHarness.start({
+    // As the operator runs for real-node pods (the Git proxy sidecar too), told of this gateway.
     settings: () => ({
-      gitImage: GIT_IMAGE,
+      ...REAL_NODE_SETTINGS,
       gateway: { url: w.gateway.url, caPem, audience: AUDIENCE, tokenExpirationSeconds: 600 },
     }),
   });
@@ -376,6 +376,9 @@ export async function fixAndPushThroughGateway(
     assert.ok(lookedAround.includes("BEGIN CERTIFICATE"), "the mounted files were read");
     const everything = JSON.stringify(w.model.requests.map((r) => r.body)) + log;
     assert.ok(!everything.includes(w.key), "the key was in the pod's env, environ or files");
+    // Nor the Git token: the Git proxy sidecar holds it, the agent container does not.
+    assert.ok(!everything.includes(gitServer.token), "the Git token was in the agent container");
+    assert.ok(!lookedAround.includes("GIT_TOKEN="), "GIT_TOKEN in the agent's environment");
     // A CLI that reads its key from that variable (Gemini CLI) finds the gateway token there.
     for (
       const [, value] of lookedAround.matchAll(new RegExp(`${c.keyVariable}=([^\\s\\\\]*)`, "g"))
