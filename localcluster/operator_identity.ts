@@ -54,8 +54,11 @@ export function auditLogPath(clusterDir: string): string {
 
 export interface AuditedRequest {
   verb: string;
+  /** resource[/subresource]; for a request about no object (discovery), its path. */
   resource: string;
   code: number;
+  /** A list's next page (its `continue` token): the same list, not another one. */
+  nextPage?: true;
 }
 
 /** The operator's requests in an audit log (JSON lines), each counted once. */
@@ -67,8 +70,15 @@ export function auditedRequests(log: string): AuditedRequest[] {
     const isWatch = e.verb === "watch";
     // A watch ends only when it is closed: count it when it starts.
     if (e.stage !== (isWatch ? "ResponseStarted" : "ResponseComplete")) continue;
-    const resource = [e.objectRef?.resource, e.objectRef?.subresource].filter(Boolean).join("/");
-    out.push({ verb: e.verb, resource, code: e.responseStatus?.code ?? 0 });
+    const uri = String(e.requestURI ?? "");
+    const resource = [e.objectRef?.resource, e.objectRef?.subresource].filter(Boolean).join("/") ||
+      uri.split("?")[0];
+    out.push({
+      verb: e.verb,
+      resource,
+      code: e.responseStatus?.code ?? 0,
+      ...(/[?&]continue=/.test(uri) ? { nextPage: true as const } : {}),
+    });
   }
   return out;
 }

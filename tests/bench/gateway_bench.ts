@@ -130,5 +130,6 @@ Deno.bench("100 concurrent streams: via gateway", { group: "concurrent" }, async
 globalThis.addEventListener("unload", () => {
   Deno.removeSync(dir, { recursive: true });
   const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
-  console.log(`RSS after the benchmarks: ${mib(Deno.memoryUsage().rss)}`);
+  const { rss, heapUsed } = Deno.memoryUsage();
+  console.log(`after the benchmarks: RSS ${mib(rss)}, JavaScript heap used ${mib(heapUsed)}`);
 });

@@ -112,6 +112,29 @@ export async function audited(state: ClusterState): Promise<AuditedRequest[]> {
   return auditedRequests(text);
 }
 
+/** How many of each "verb resource" `requests` were; a list's further pages apart. */
+export function requestsByKind(requests: AuditedRequest[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const r of requests) {
+    const what = `${r.verb} ${r.resource}${r.nextPage ? " (next page)" : ""}`;
+    out.set(what, (out.get(what) ?? 0) + 1);
+  }
+  return out;
+}
+
+/**
+ * A restart costs what its informers need, never what they hold: one list (in
+ * pages) and one watch per kind, a discovery read, nothing per object. "met",
+ * or what was more than that.
+ */
+export function restartVerdict(byKind: Map<string, number>): string {
+  const more = [...byKind].filter(([what, n]) =>
+    !what.endsWith(" (next page)") &&
+    (n > 1 || !/^(list|watch) [a-z]|^get \/apis\//.test(what))
+  );
+  return more.length ? `missed: ${more.map(([what, n]) => `${what} x${n}`).join(", ")}` : "met";
+}
+
 /** Requests the operator sent, as the apiserver's audit log counts them. */
 export async function auditedCount(state: ClusterState): Promise<number> {
   return (await audited(state)).length;

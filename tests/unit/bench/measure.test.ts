@@ -3,6 +3,7 @@
 import assert from "assert";
 import { parsePrometheus, sumOf } from "../../bench/e2e/prometheus.ts";
 import { auditedRequests } from "../../../localcluster/operator_identity.ts";
+import { requestsByKind, restartVerdict } from "../../bench/e2e/bench_cluster.ts";
 
 Deno.test("bench: Prometheus text is read into samples and summed by labels", () => {
   const samples = parsePrometheus([
@@ -40,4 +41,35 @@ Deno.test("bench: each audited request counts once; a watch when it starts", () 
     "watch tasks",
     "update tasks/status",
   ]);
+});
+
+Deno.test("bench: a restart is one list (in pages) and one watch per kind, or it says what else", () => {
+  const entry = (verb: string, uri: string, resource?: string) =>
+    JSON.stringify({
+      stage: verb === "watch" ? "ResponseStarted" : "ResponseComplete",
+      verb,
+      requestURI: uri,
+      ...(resource ? { objectRef: { resource } } : {}),
+      responseStatus: { code: 200 },
+    });
+  const lists = [
+    entry("get", "/apis/kueue.x-k8s.io/v1beta2"),
+    entry("list", "/apis/batch/v1/jobs?limit=500", "jobs"),
+    entry("list", "/apis/batch/v1/jobs?continue=abc&limit=500", "jobs"),
+    entry("watch", "/apis/batch/v1/jobs?watch=true", "jobs"),
+  ];
+  const requests = auditedRequests(lists.join("\n"));
+  assert.deepEqual([...requestsByKind(requests)], [
+    ["get /apis/kueue.x-k8s.io/v1beta2", 1],
+    ["list jobs", 1],
+    ["list jobs (next page)", 1],
+    ["watch jobs", 1],
+  ]);
+  assert.equal(restartVerdict(requestsByKind(requests)), "met");
+  const more = auditedRequests(
+    [...lists, entry("list", "/apis/batch/v1/jobs", "jobs"), entry("get", "/x", "tasks")].join(
+      "\n",
+    ),
+  );
+  assert.equal(restartVerdict(requestsByKind(more)), "missed: list jobs x2, get tasks x1");
 });
