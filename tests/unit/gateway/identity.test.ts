@@ -7,12 +7,8 @@ import type { Provider } from "../../../gateway/types.ts";
 import { TaskResource } from "../../../controllers/kinds.ts";
 import { AGENT_UID_LABEL } from "../../../api/v1alpha1/index.ts";
 import type { ApiTransport } from "../../../controllers/runtime/transport.ts";
-import type {
-  KubeClient,
-  KubeObject,
-  Logger,
-  ResourceType,
-} from "../../../controllers/runtime/types.ts";
+import { silentLogger } from "../../../controllers/runtime/log.ts";
+import type { KubeClient, KubeObject, ResourceType } from "../../../controllers/runtime/types.ts";
 
 const NS = "team-a";
 const PROVIDER: Provider = {
@@ -103,13 +99,12 @@ function identities(objects: Map<string, KubeObject>, onRead: () => void = () =>
           : { ok: false, reason: `no provider ${name}` },
       ),
   };
-  const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
   const ids = new AgentIdentities({
     transport,
     client,
     providers,
     audience: "kubetask-gateway",
-    log: quiet,
+    log: silentLogger,
     now: () => clock,
   });
   return {
